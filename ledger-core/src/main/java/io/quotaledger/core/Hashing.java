@@ -1,0 +1,35 @@
+package io.quotaledger.core;
+
+/**
+ * 64-bit mixing for hash tables, fingerprints and state checksums.
+ */
+final class Hashing
+{
+    private Hashing()
+    {
+    }
+
+    /**
+     * The murmur3 64-bit finaliser: every input bit affects every output bit.
+     */
+    static long mix(final long value)
+    {
+        long h = value;
+        h ^= h >>> 33;
+        h *= 0xff51afd7ed558ccdL;
+        h ^= h >>> 33;
+        h *= 0xc4ceb9fe1a85ec53L;
+        h ^= h >>> 33;
+        return h;
+    }
+
+    static long combine(final long hash, final long value)
+    {
+        return mix(hash * 31 + value);
+    }
+
+    static long mix(final long hi, final long lo)
+    {
+        return mix(hi * 0x9e3779b97f4a7c15L ^ lo);
+    }
+}

@@ -1,0 +1,244 @@
+package io.quotaledger.core;
+
+import java.util.Arrays;
+
+/**
+ * Open holds: what each took (free units and their period, paid units) and when it expires, found by hold id, plus
+ * an indexed min-heap by expiry so that due holds are found in O(1) and closed holds leave it in O(log n).
+ * Ties on expiry are broken by hold id, so the expiry order never depends on the order of insertion.
+ */
+final class Holds
+{
+    static final int MISSING = RequestIdIndex.MISSING;
+
+    private static final int STRIDE = 8;
+    private static final int ID_HI = 0;
+    private static final int ID_LO = 1;
+    private static final int USER_ID = 2;
+    private static final int SERVICE_ID = 3;
+    private static final int FROM_FREE = 4;
+    private static final int FROM_BALANCE = 5;
+    private static final int EXPIRES_AT = 6;
+    private static final int PERIOD_KEY = 7;
+
+    private final RequestIdIndex index;
+    private long[] data;
+    private int[] freeSlots;
+    private int freeCount;
+    private int highWater;
+    private int[] heap;
+    private int[] heapPosition;
+    private int size;
+
+    Holds(final int expectedHolds)
+    {
+        index = new RequestIdIndex(expectedHolds, true);
+        data = new long[expectedHolds * STRIDE];
+        freeSlots = new int[expectedHolds];
+        heap = new int[expectedHolds];
+        heapPosition = new int[expectedHolds];
+    }
+
+    int size()
+    {
+        return size;
+    }
+
+    int find(final long idHi, final long idLo)
+    {
+        return index.get(idHi, idLo);
+    }
+
+    int open(
+        final long idHi,
+        final long idLo,
+        final long userId,
+        final int serviceId,
+        final long fromFree,
+        final long fromBalance,
+        final long expiresAt,
+        final long periodKey)
+    {
+        final int hold = allocateSlot();
+        final int base = hold * STRIDE;
+        data[base + ID_HI] = idHi;
+        data[base + ID_LO] = idLo;
+        data[base + USER_ID] = userId;
+        data[base + SERVICE_ID] = serviceId;
+        data[base + FROM_FREE] = fromFree;
+        data[base + FROM_BALANCE] = fromBalance;
+        data[base + EXPIRES_AT] = expiresAt;
+        data[base + PERIOD_KEY] = periodKey;
+        index.put(idHi, idLo, hold);
+        heap[size] = hold;
+        heapPosition[hold] = size;
+        siftUp(size++);
+        return hold;
+    }
+
+    void close(final int hold)
+    {
+        final int base = hold * STRIDE;
+        index.remove(data[base + ID_HI], data[base + ID_LO], hold);
+        final int position = heapPosition[hold];
+        final int last = heap[--size];
+        if (position != size)
+        {
+            heap[position] = last;
+            heapPosition[last] = position;
+            siftDown(position);
+            siftUp(heapPosition[last]);
+        }
+        freeSlots[freeCount++] = hold;
+    }
+
+    /**
+     * @return the hold expiring first, or {@link #MISSING} when none is open.
+     */
+    int earliest()
+    {
+        return size == 0 ? MISSING : heap[0];
+    }
+
+    long idHi(final int hold)
+    {
+        return data[hold * STRIDE + ID_HI];
+    }
+
+    long idLo(final int hold)
+    {
+        return data[hold * STRIDE + ID_LO];
+    }
+
+    long userId(final int hold)
+    {
+        return data[hold * STRIDE + USER_ID];
+    }
+
+    int serviceId(final int hold)
+    {
+        return (int)data[hold * STRIDE + SERVICE_ID];
+    }
+
+    long fromFree(final int hold)
+    {
+        return data[hold * STRIDE + FROM_FREE];
+    }
+
+    long fromBalance(final int hold)
+    {
+        return data[hold * STRIDE + FROM_BALANCE];
+    }
+
+    long amount(final int hold)
+    {
+        return fromFree(hold) + fromBalance(hold);
+    }
+
+    long expiresAt(final int hold)
+    {
+        return data[hold * STRIDE + EXPIRES_AT];
+    }
+
+    long periodKey(final int hold)
+    {
+        return data[hold * STRIDE + PERIOD_KEY];
+    }
+
+    /**
+     * Order-independent digest of the open holds.
+     */
+    long checksum()
+    {
+        long sum = Hashing.mix(size);
+        for (int i = 0; i < size; i++)
+        {
+            final int base = heap[i] * STRIDE;
+            long h = Hashing.mix(data[base]);
+            for (int f = 1; f < STRIDE; f++)
+            {
+                h = Hashing.combine(h, data[base + f]);
+            }
+            sum += h;
+        }
+        return sum;
+    }
+
+    private int allocateSlot()
+    {
+        if (freeCount > 0)
+        {
+            return freeSlots[--freeCount];
+        }
+        if (highWater == heap.length)
+        {
+            final int capacity = highWater + (highWater >> 1) + 16;
+            data = Arrays.copyOf(data, capacity * STRIDE);
+            freeSlots = Arrays.copyOf(freeSlots, capacity);
+            heap = Arrays.copyOf(heap, capacity);
+            heapPosition = Arrays.copyOf(heapPosition, capacity);
+        }
+        return highWater++;
+    }
+
+    private boolean before(final int a, final int b)
+    {
+        final long expiresA = expiresAt(a);
+        final long expiresB = expiresAt(b);
+        if (expiresA != expiresB)
+        {
+            return expiresA < expiresB;
+        }
+        final long hiA = idHi(a);
+        final long hiB = idHi(b);
+        return hiA != hiB ? hiA < hiB : idLo(a) < idLo(b);
+    }
+
+    private void siftUp(final int start)
+    {
+        int position = start;
+        final int hold = heap[position];
+        while (position > 0)
+        {
+            final int parent = (position - 1) >>> 1;
+            if (!before(hold, heap[parent]))
+            {
+                break;
+            }
+            place(heap[parent], position);
+            position = parent;
+        }
+        place(hold, position);
+    }
+
+    private void siftDown(final int start)
+    {
+        int position = start;
+        final int hold = heap[position];
+        while (true)
+        {
+            int child = 2 * position + 1;
+            if (child >= size)
+            {
+                break;
+            }
+            if (child + 1 < size && before(heap[child + 1], heap[child]))
+            {
+                child++;
+            }
+            if (!before(heap[child], hold))
+            {
+                break;
+            }
+            place(heap[child], position);
+            position = child;
+        }
+        place(hold, position);
+    }
+
+    private void place(final int hold, final int position)
+    {
+        heap[position] = hold;
+        heapPosition[hold] = position;
+    }
+}

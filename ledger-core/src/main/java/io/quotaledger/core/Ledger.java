@@ -1,0 +1,618 @@
+package io.quotaledger.core;
+
+import static io.quotaledger.core.ResultCode.AMOUNT_OVERFLOW;
+import static io.quotaledger.core.ResultCode.CAPACITY_EXCEEDED;
+import static io.quotaledger.core.ResultCode.FROZEN;
+import static io.quotaledger.core.ResultCode.HOLD_ALREADY_CLOSED;
+import static io.quotaledger.core.ResultCode.INSUFFICIENT_FUNDS;
+import static io.quotaledger.core.ResultCode.INVALID_AMOUNT;
+import static io.quotaledger.core.ResultCode.INVALID_ARGUMENT;
+import static io.quotaledger.core.ResultCode.OK;
+import static io.quotaledger.core.ResultCode.REQUEST_ID_CONFLICT;
+import static io.quotaledger.core.ResultCode.UNKNOWN_ACCOUNT;
+import static io.quotaledger.core.ResultCode.UNKNOWN_HOLD;
+
+/**
+ * The quota ledger state machine: accounts, free quotas, holds and the idempotency window, with the semantics of
+ * {@code docs/semantics.md}. Pure and deterministic: no I/O, no clock, no threads; time is the command's timestamp.
+ * Not thread-safe: one thread owns it (the runtime's business-logic thread).
+ *
+ * <p>Every command is decided, then its effect is expressed as an {@link Outcome}, applied to the state by the same
+ * code that replay uses ({@link #apply}), and handed to the {@link OutcomeSink}. Live processing and replay therefore
+ * cannot drift apart. The hot path allocates nothing.
+ */
+public final class Ledger
+{
+    private final LedgerConfig config;
+    private final OutcomeSink sink;
+    private final Accounts accounts;
+    private final FreeQuotas quotas;
+    private final Holds holds;
+    private final DedupeWindow dedupe;
+    private final Outcome outcome = new Outcome();
+    private final Result replayResult = new Result();
+
+    public Ledger(final LedgerConfig config, final OutcomeSink sink)
+    {
+        this.config = config.validate();
+        this.sink = sink;
+        this.accounts = new Accounts(config.expectedAccounts());
+        this.quotas = new FreeQuotas(config.expectedAccounts());
+        this.holds = new Holds(Math.min(config.maxOpenHolds(), 1 << 16));
+        this.dedupe = new DedupeWindow(config.dedupeWindowCount(), config.dedupeWindowMillis());
+    }
+
+    public LedgerConfig config()
+    {
+        return config;
+    }
+
+    /**
+     * Applies one command at {@code command.timestamp()} and writes the answer into {@code result}.
+     *
+     * @param command the request; not modified.
+     * @param result  overwritten with the answer.
+     */
+    public void process(final Command command, final Result result)
+    {
+        final Op op = command.op();
+        result.reset().op(op);
+        if (op == null)
+        {
+            result.code(INVALID_ARGUMENT);
+            return;
+        }
+        if (op == Op.QUERY)
+        {
+            query(command, result);
+            return;
+        }
+        if (op == Op.TICK)
+        {
+            expireDue(command.timestamp(), config.maxExpiriesPerTick());
+            return;
+        }
+
+        final long fingerprint = command.fingerprint();
+        final ResultCode invalid = validate(command);
+        if (invalid != OK)
+        {
+            reject(command, fingerprint, invalid, result);
+            return;
+        }
+        final int remembered = dedupe.find(command.requestIdHi(), command.requestIdLo(), command.timestamp());
+        if (remembered != RequestIdIndex.MISSING)
+        {
+            if (dedupe.fingerprint(remembered) != fingerprint)
+            {
+                reject(command, fingerprint, REQUEST_ID_CONFLICT, result);
+            }
+            else
+            {
+                dedupe.readResult(remembered, result);
+            }
+            return;
+        }
+
+        final ResultCode code;
+        switch (op)
+        {
+            case DEDUCT:
+                code = charge(command, fingerprint, false);
+                break;
+            case RESERVE:
+                code = charge(command, fingerprint, true);
+                break;
+            case SETTLE:
+            case RELEASE:
+                code = closeHold(command, fingerprint);
+                break;
+            case CREDIT:
+                code = credit(command, fingerprint);
+                break;
+            case GRANT:
+                code = grant(command, fingerprint);
+                break;
+            default: // SET_LIMIT, FREEZE, UNFREEZE
+                code = setting(command, fingerprint);
+                break;
+        }
+        if (code == OK)
+        {
+            applyAndRemember(outcome, result);
+            sink.onOutcome(outcome);
+        }
+        else
+        {
+            reject(command, fingerprint, code, result);
+        }
+    }
+
+    /**
+     * Re-applies a journaled outcome: the state, and the dedupe window for accepted requests, end up exactly as they
+     * were after the ledger produced it. Does not call the sink.
+     */
+    public void apply(final Outcome journaled)
+    {
+        if (journaled.type() != OutcomeType.REJECTED)
+        {
+            applyAndRemember(journaled, replayResult);
+        }
+    }
+
+    /**
+     * @return true when a hold is due at {@code now}: the runtime should send a TICK.
+     */
+    public boolean hasDueHolds(final long now)
+    {
+        final int first = holds.earliest();
+        return first != Holds.MISSING && holds.expiresAt(first) <= now;
+    }
+
+    /**
+     * @return digest of the whole state: accounts, free quotas, open holds and the dedupe window.
+     */
+    public long checksum()
+    {
+        long h = Hashing.mix(accounts.checksum());
+        h = Hashing.combine(h, quotas.checksum(accounts));
+        h = Hashing.combine(h, holds.checksum());
+        return Hashing.combine(h, dedupe.checksum());
+    }
+
+    public int accountCount()
+    {
+        return accounts.count();
+    }
+
+    public int openHoldCount()
+    {
+        return holds.size();
+    }
+
+    public int rememberedRequestCount()
+    {
+        return dedupe.size();
+    }
+
+    private ResultCode validate(final Command c)
+    {
+        if (c.requestIdHi() == 0 && c.requestIdLo() == 0)
+        {
+            return INVALID_ARGUMENT;
+        }
+        final long amount = c.amount();
+        switch (c.op())
+        {
+            case DEDUCT:
+                return c.userId() <= 0 || c.serviceId() <= 0 ? INVALID_ARGUMENT : amount <= 0 ? INVALID_AMOUNT : OK;
+            case RESERVE:
+                return c.userId() <= 0 || c.serviceId() <= 0 || c.ttlMillis() <= 0 ||
+                    c.ttlMillis() > config.maxHoldTtlMillis() ? INVALID_ARGUMENT :
+                    amount <= 0 ? INVALID_AMOUNT : OK;
+            case SETTLE:
+                return isNil(c.holdIdHi(), c.holdIdLo()) ? INVALID_ARGUMENT : amount < 0 ? INVALID_AMOUNT : OK;
+            case RELEASE:
+                return isNil(c.holdIdHi(), c.holdIdLo()) ? INVALID_ARGUMENT : OK;
+            case CREDIT:
+                return c.userId() <= 0 ? INVALID_ARGUMENT : amount <= 0 ? INVALID_AMOUNT : OK;
+            case GRANT:
+                return c.userId() <= 0 || c.serviceId() <= 0 || c.period() == null ? INVALID_ARGUMENT :
+                    amount < 0 ? INVALID_AMOUNT : OK;
+            case SET_LIMIT:
+                return c.userId() <= 0 ? INVALID_ARGUMENT : amount < 0 ? INVALID_AMOUNT : OK;
+            default: // FREEZE, UNFREEZE
+                return c.userId() <= 0 ? INVALID_ARGUMENT : OK;
+        }
+    }
+
+    private static boolean isNil(final long hi, final long lo)
+    {
+        return hi == 0 && lo == 0;
+    }
+
+    private ResultCode charge(final Command c, final long fingerprint, final boolean reserve)
+    {
+        final long now = c.timestamp();
+        if (reserve && holds.find(c.requestIdHi(), c.requestIdLo()) != Holds.MISSING)
+        {
+            return REQUEST_ID_CONFLICT; // an open hold whose RESERVE the window has forgotten
+        }
+        final int account = accounts.find(c.userId());
+        if (account == Accounts.MISSING)
+        {
+            return UNKNOWN_ACCOUNT;
+        }
+        if (accounts.frozen(account))
+        {
+            return FROZEN;
+        }
+        final long amount = c.amount();
+        final int quota = quotas.find(account, c.serviceId());
+        final long fromFree = quota == FreeQuotas.MISSING ? 0 : Math.min(amount, quotas.remainingAt(quota, now));
+        final long fromBalance = amount - fromFree;
+        final long balance = accounts.balance(account);
+        if (fromBalance > available(balance, accounts.creditLimit(account)))
+        {
+            return INSUFFICIENT_FUNDS;
+        }
+        long expiresAt = 0;
+        if (reserve)
+        {
+            expiresAt = now + c.ttlMillis();
+            if (overflows(accounts.held(account), amount) || overflows(now, c.ttlMillis()))
+            {
+                return AMOUNT_OVERFLOW;
+            }
+            if (holds.size() >= config.maxOpenHolds())
+            {
+                return CAPACITY_EXCEEDED;
+            }
+        }
+
+        outcome.reset(reserve ? OutcomeType.HOLD_OPENED : OutcomeType.CHARGED, c.op(), now)
+            .requestId(c.requestIdHi(), c.requestIdLo())
+            .userId(c.userId())
+            .serviceId(c.serviceId())
+            .amount(amount)
+            .fromFree(fromFree)
+            .fromBalance(fromBalance)
+            .balanceAfter(balance - fromBalance)
+            .expiresAt(expiresAt)
+            .fingerprint(fingerprint);
+        if (reserve)
+        {
+            outcome.holdId(c.requestIdHi(), c.requestIdLo());
+        }
+        if (quota != FreeQuotas.MISSING)
+        {
+            final long periodKey = quotas.currentPeriodKey(quota, now);
+            outcome.freeUsedAfter(quotas.usedAt(quota, now) + fromFree).periodId(FreeQuotas.periodId(periodKey));
+        }
+        return OK;
+    }
+
+    private ResultCode closeHold(final Command c, final long fingerprint)
+    {
+        final long now = c.timestamp();
+        final int hold = holds.find(c.holdIdHi(), c.holdIdLo());
+        if (hold == Holds.MISSING)
+        {
+            final int remembered = dedupe.find(c.holdIdHi(), c.holdIdLo(), now);
+            return remembered != RequestIdIndex.MISSING && dedupe.op(remembered) == Op.RESERVE ?
+                HOLD_ALREADY_CLOSED : UNKNOWN_HOLD;
+        }
+        if (holds.expiresAt(hold) <= now)
+        {
+            expire(hold, now, c.op());
+            return HOLD_ALREADY_CLOSED;
+        }
+
+        final long actual = c.op() == Op.SETTLE ? c.amount() : 0;
+        final long fromFree = holds.fromFree(hold);
+        final long fromBalance = holds.fromBalance(hold);
+        final int account = accounts.find(holds.userId(hold));
+        final long balance = accounts.balance(account);
+        final int quota = quotas.find(account, holds.serviceId(hold));
+
+        long chargedFree;
+        long chargedBalance;
+        long returnedFree = 0;
+        long returnedBalance = 0;
+        long freeUsedAfter = quota == FreeQuotas.MISSING ? 0 : quotas.usedAt(quota, now);
+        int flags = 0;
+        if (actual <= fromFree + fromBalance)
+        {
+            chargedFree = Math.min(actual, fromFree);
+            chargedBalance = actual - chargedFree;
+            returnedBalance = fromBalance - chargedBalance;
+            if (quota != FreeQuotas.MISSING && quotas.currentPeriodKey(quota, now) == holds.periodKey(hold))
+            {
+                returnedFree = fromFree - chargedFree; // units of a rolled period are gone, not returned
+                freeUsedAfter -= returnedFree;
+            }
+        }
+        else
+        {
+            final long excess = actual - fromFree - fromBalance;
+            final long excessFree = quota == FreeQuotas.MISSING ? 0 : Math.min(excess, quotas.remainingAt(quota, now));
+            final long excessPaid = excess - excessFree;
+            if (overflows(balance, -excessPaid))
+            {
+                return AMOUNT_OVERFLOW;
+            }
+            chargedFree = fromFree + excessFree;
+            chargedBalance = fromBalance + excessPaid;
+            freeUsedAfter += excessFree;
+            flags = Result.FLAG_EXCEEDED_HOLD;
+        }
+
+        outcome.reset(c.op() == Op.SETTLE ? OutcomeType.HOLD_SETTLED : OutcomeType.HOLD_RELEASED, c.op(), now)
+            .requestId(c.requestIdHi(), c.requestIdLo())
+            .holdId(c.holdIdHi(), c.holdIdLo())
+            .userId(holds.userId(hold))
+            .serviceId(holds.serviceId(hold))
+            .amount(actual)
+            .fromFree(chargedFree)
+            .fromBalance(chargedBalance)
+            .returnedFree(returnedFree)
+            .returnedBalance(returnedBalance)
+            .balanceAfter(balance + returnedBalance - (chargedBalance - fromBalance))
+            .freeUsedAfter(freeUsedAfter)
+            .flags(flags)
+            .fingerprint(fingerprint);
+        if (quota != FreeQuotas.MISSING)
+        {
+            outcome.periodId(FreeQuotas.periodId(quotas.currentPeriodKey(quota, now)));
+        }
+        return OK;
+    }
+
+    private void expireDue(final long now, final int limit)
+    {
+        for (int i = 0; i < limit && hasDueHolds(now); i++)
+        {
+            expire(holds.earliest(), now, Op.TICK);
+        }
+    }
+
+    private void expire(final int hold, final long now, final Op cause)
+    {
+        final long fromFree = holds.fromFree(hold);
+        final long fromBalance = holds.fromBalance(hold);
+        final int account = accounts.find(holds.userId(hold));
+        final int quota = quotas.find(account, holds.serviceId(hold));
+        outcome.reset(OutcomeType.HOLD_EXPIRED, cause, now)
+            .requestId(holds.idHi(hold), holds.idLo(hold))
+            .holdId(holds.idHi(hold), holds.idLo(hold))
+            .userId(holds.userId(hold))
+            .serviceId(holds.serviceId(hold))
+            .returnedBalance(fromBalance)
+            .balanceAfter(accounts.balance(account) + fromBalance);
+        if (quota != FreeQuotas.MISSING)
+        {
+            final long periodKey = quotas.currentPeriodKey(quota, now);
+            final long returnedFree = periodKey == holds.periodKey(hold) ? fromFree : 0;
+            outcome.returnedFree(returnedFree)
+                .freeUsedAfter(quotas.usedAt(quota, now) - returnedFree)
+                .periodId(FreeQuotas.periodId(periodKey));
+        }
+        applyState(outcome);
+        sink.onOutcome(outcome);
+    }
+
+    private ResultCode credit(final Command c, final long fingerprint)
+    {
+        final int account = accounts.find(c.userId());
+        long balance = 0;
+        if (account == Accounts.MISSING)
+        {
+            if (accounts.count() >= config.maxAccounts())
+            {
+                return CAPACITY_EXCEEDED;
+            }
+        }
+        else
+        {
+            balance = accounts.balance(account);
+            // balance plus everything that may still come back from holds must stay within 64 bits
+            final long held = accounts.held(account);
+            if (overflows(balance, held) || overflows(balance + held, c.amount()))
+            {
+                return AMOUNT_OVERFLOW;
+            }
+        }
+        outcome.reset(OutcomeType.CREDITED, Op.CREDIT, c.timestamp())
+            .requestId(c.requestIdHi(), c.requestIdLo())
+            .userId(c.userId())
+            .amount(c.amount())
+            .balanceAfter(balance + c.amount())
+            .fingerprint(fingerprint);
+        return OK;
+    }
+
+    private ResultCode grant(final Command c, final long fingerprint)
+    {
+        final long now = c.timestamp();
+        final Period period = c.period();
+        final int account = accounts.find(c.userId());
+        long balance = 0;
+        long usedAfter = 0;
+        if (account == Accounts.MISSING)
+        {
+            if (accounts.count() >= config.maxAccounts())
+            {
+                return CAPACITY_EXCEEDED;
+            }
+        }
+        else
+        {
+            balance = accounts.balance(account);
+            final int quota = quotas.find(account, c.serviceId());
+            if (quota != FreeQuotas.MISSING && FreeQuotas.periodType(quotas.periodKey(quota)) == period)
+            {
+                usedAfter = quotas.usedAt(quota, now);
+            }
+        }
+        outcome.reset(OutcomeType.GRANTED, Op.GRANT, now)
+            .requestId(c.requestIdHi(), c.requestIdLo())
+            .userId(c.userId())
+            .serviceId(c.serviceId())
+            .amount(c.amount())
+            .balanceAfter(balance)
+            .freeUsedAfter(usedAfter)
+            .periodType(period)
+            .periodId((int)period.periodId(now))
+            .fingerprint(fingerprint);
+        return OK;
+    }
+
+    private ResultCode setting(final Command c, final long fingerprint)
+    {
+        final int account = accounts.find(c.userId());
+        if (account == Accounts.MISSING)
+        {
+            return UNKNOWN_ACCOUNT;
+        }
+        final OutcomeType type = c.op() == Op.SET_LIMIT ? OutcomeType.LIMIT_SET :
+            c.op() == Op.FREEZE ? OutcomeType.FROZEN : OutcomeType.UNFROZEN;
+        outcome.reset(type, c.op(), c.timestamp())
+            .requestId(c.requestIdHi(), c.requestIdLo())
+            .userId(c.userId())
+            .amount(c.op() == Op.SET_LIMIT ? c.amount() : 0)
+            .balanceAfter(accounts.balance(account))
+            .fingerprint(fingerprint);
+        return OK;
+    }
+
+    private void query(final Command c, final Result result)
+    {
+        if (c.userId() <= 0 || c.serviceId() < 0)
+        {
+            result.code(INVALID_ARGUMENT);
+            return;
+        }
+        final int account = accounts.find(c.userId());
+        if (account == Accounts.MISSING)
+        {
+            result.code(UNKNOWN_ACCOUNT);
+            return;
+        }
+        accountState(account, c.serviceId(), c.timestamp(), result);
+    }
+
+    private void reject(final Command c, final long fingerprint, final ResultCode code, final Result result)
+    {
+        result.code(code);
+        outcome.reset(OutcomeType.REJECTED, c.op(), c.timestamp())
+            .code(code)
+            .requestId(c.requestIdHi(), c.requestIdLo())
+            .holdId(c.holdIdHi(), c.holdIdLo())
+            .userId(c.userId())
+            .serviceId(c.serviceId())
+            .amount(c.amount())
+            .fingerprint(fingerprint);
+        sink.onOutcome(outcome);
+    }
+
+    /**
+     * The one place where outcomes change state, live and in replay; then the request's result is built from the
+     * new state and remembered.
+     */
+    private void applyAndRemember(final Outcome o, final Result result)
+    {
+        applyState(o);
+        if (o.type() == OutcomeType.HOLD_EXPIRED)
+        {
+            return;
+        }
+        final int account = accounts.find(o.userId());
+        result.reset()
+            .op(o.op())
+            .flags(o.flags())
+            .fromFree(o.fromFree())
+            .fromBalance(o.fromBalance())
+            .returned(o.returnedFree() + o.returnedBalance());
+        accountState(account, o.serviceId(), o.timestamp(), result);
+        dedupe.record(o.requestIdHi(), o.requestIdLo(), o.timestamp(), o.fingerprint(), result);
+    }
+
+    private void applyState(final Outcome o)
+    {
+        int account = accounts.find(o.userId());
+        if (account == Accounts.MISSING)
+        {
+            account = accounts.open(o.userId()); // CREDITED and GRANTED open accounts; others find them
+        }
+        accounts.balance(account, o.balanceAfter());
+        switch (o.type())
+        {
+            case GRANTED:
+            {
+                int quota = quotas.find(account, o.serviceId());
+                if (quota == FreeQuotas.MISSING)
+                {
+                    quota = quotas.open(account, o.serviceId());
+                }
+                quotas.set(quota, o.amount(), o.freeUsedAfter(), FreeQuotas.periodKey(o.periodType(), o.periodId()));
+                break;
+            }
+            case CHARGED:
+                applyFreeUse(account, o);
+                break;
+            case HOLD_OPENED:
+            {
+                final long periodKey = applyFreeUse(account, o);
+                accounts.held(account, accounts.held(account) + o.fromFree() + o.fromBalance());
+                holds.open(o.holdIdHi(), o.holdIdLo(), o.userId(), o.serviceId(), o.fromFree(), o.fromBalance(),
+                    o.expiresAt(), periodKey);
+                break;
+            }
+            case HOLD_SETTLED:
+            case HOLD_RELEASED:
+            case HOLD_EXPIRED:
+            {
+                applyFreeUse(account, o);
+                final int hold = holds.find(o.holdIdHi(), o.holdIdLo());
+                accounts.held(account, accounts.held(account) - holds.amount(hold));
+                holds.close(hold);
+                break;
+            }
+            case LIMIT_SET:
+                accounts.creditLimit(account, o.amount());
+                break;
+            case FROZEN:
+                accounts.frozen(account, true);
+                break;
+            case UNFROZEN:
+                accounts.frozen(account, false);
+                break;
+            default: // CREDITED: the balance is all
+                break;
+        }
+    }
+
+    /**
+     * @return the period key the free units were used in, 0 for a service without a quota.
+     */
+    private long applyFreeUse(final int account, final Outcome o)
+    {
+        final int quota = quotas.find(account, o.serviceId());
+        if (quota == FreeQuotas.MISSING)
+        {
+            return 0;
+        }
+        final long periodKey = FreeQuotas.periodKey(FreeQuotas.periodType(quotas.periodKey(quota)), o.periodId());
+        quotas.used(quota, o.freeUsedAfter(), periodKey);
+        return periodKey;
+    }
+
+    private void accountState(final int account, final int serviceId, final long now, final Result result)
+    {
+        result
+            .balance(accounts.balance(account))
+            .held(accounts.held(account))
+            .creditLimit(accounts.creditLimit(account))
+            .frozen(accounts.frozen(account));
+        if (serviceId != 0)
+        {
+            final int quota = quotas.find(account, serviceId);
+            result.freeRemaining(quota == FreeQuotas.MISSING ? 0 : quotas.remainingAt(quota, now));
+        }
+    }
+
+    /**
+     * @return how far the balance may go down: to {@code -creditLimit}, saturated at Long.MAX_VALUE.
+     */
+    private static long available(final long balance, final long creditLimit)
+    {
+        final long sum = balance + creditLimit;
+        return overflows(balance, creditLimit) ? Long.MAX_VALUE : sum;
+    }
+
+    private static boolean overflows(final long a, final long b)
+    {
+        final long sum = a + b;
+        return ((a ^ sum) & (b ^ sum)) < 0;
+    }
+}

@@ -1,0 +1,219 @@
+package io.quotaledger.core;
+
+/**
+ * The answer to a {@link Command}: a mutable, reusable holder. For accepted operations the account fields show the
+ * state right after the operation; a duplicate gets the original answer back with {@link #duplicate()} set.
+ *
+ * <pre>
+ * fromFree, fromBalance  what was charged (DEDUCT, RESERVE; for SETTLE the final charge of the hold)
+ * returned               what went back to the user (SETTLE: the unused part of the hold; RELEASE: all of it)
+ * balance, held          the account after the operation; held is the total of its open holds
+ * creditLimit, frozen    the account's settings
+ * freeRemaining          free units left in the current period for the command's service (0 without one)
+ * </pre>
+ */
+public final class Result
+{
+    /** Set on a SETTLE whose actual charge exceeded the hold: the excess was charged even into debt. */
+    public static final int FLAG_EXCEEDED_HOLD = 1;
+
+    private Op op;
+    private ResultCode code = ResultCode.OK;
+    private boolean duplicate;
+    private int flags;
+    private long fromFree;
+    private long fromBalance;
+    private long returned;
+    private long balance;
+    private long held;
+    private long creditLimit;
+    private long freeRemaining;
+    private boolean frozen;
+
+    public Result reset()
+    {
+        op = null;
+        code = ResultCode.OK;
+        duplicate = false;
+        flags = 0;
+        fromFree = 0;
+        fromBalance = 0;
+        returned = 0;
+        balance = 0;
+        held = 0;
+        creditLimit = 0;
+        freeRemaining = 0;
+        frozen = false;
+        return this;
+    }
+
+    public Result copyFrom(final Result other)
+    {
+        op = other.op;
+        code = other.code;
+        duplicate = other.duplicate;
+        flags = other.flags;
+        fromFree = other.fromFree;
+        fromBalance = other.fromBalance;
+        returned = other.returned;
+        balance = other.balance;
+        held = other.held;
+        creditLimit = other.creditLimit;
+        freeRemaining = other.freeRemaining;
+        frozen = other.frozen;
+        return this;
+    }
+
+    public boolean accepted()
+    {
+        return code == ResultCode.OK;
+    }
+
+    public Op op()
+    {
+        return op;
+    }
+
+    public Result op(final Op op)
+    {
+        this.op = op;
+        return this;
+    }
+
+    public ResultCode code()
+    {
+        return code;
+    }
+
+    public Result code(final ResultCode code)
+    {
+        this.code = code;
+        return this;
+    }
+
+    public boolean duplicate()
+    {
+        return duplicate;
+    }
+
+    public Result duplicate(final boolean duplicate)
+    {
+        this.duplicate = duplicate;
+        return this;
+    }
+
+    public int flags()
+    {
+        return flags;
+    }
+
+    public Result flags(final int flags)
+    {
+        this.flags = flags;
+        return this;
+    }
+
+    public boolean exceededHold()
+    {
+        return (flags & FLAG_EXCEEDED_HOLD) != 0;
+    }
+
+    public long fromFree()
+    {
+        return fromFree;
+    }
+
+    public Result fromFree(final long fromFree)
+    {
+        this.fromFree = fromFree;
+        return this;
+    }
+
+    public long fromBalance()
+    {
+        return fromBalance;
+    }
+
+    public Result fromBalance(final long fromBalance)
+    {
+        this.fromBalance = fromBalance;
+        return this;
+    }
+
+    public long returned()
+    {
+        return returned;
+    }
+
+    public Result returned(final long returned)
+    {
+        this.returned = returned;
+        return this;
+    }
+
+    /**
+     * @return the balance after the operation (named balanceAfter in DESIGN.md).
+     */
+    public long balance()
+    {
+        return balance;
+    }
+
+    public Result balance(final long balance)
+    {
+        this.balance = balance;
+        return this;
+    }
+
+    public long held()
+    {
+        return held;
+    }
+
+    public Result held(final long held)
+    {
+        this.held = held;
+        return this;
+    }
+
+    public long creditLimit()
+    {
+        return creditLimit;
+    }
+
+    public Result creditLimit(final long creditLimit)
+    {
+        this.creditLimit = creditLimit;
+        return this;
+    }
+
+    public long freeRemaining()
+    {
+        return freeRemaining;
+    }
+
+    public Result freeRemaining(final long freeRemaining)
+    {
+        this.freeRemaining = freeRemaining;
+        return this;
+    }
+
+    public boolean frozen()
+    {
+        return frozen;
+    }
+
+    public Result frozen(final boolean frozen)
+    {
+        this.frozen = frozen;
+        return this;
+    }
+
+    public String toString()
+    {
+        return "Result{op=" + op + ", code=" + code + (duplicate ? ", duplicate" : "") + ", flags=" + flags +
+            ", fromFree=" + fromFree + ", fromBalance=" + fromBalance + ", returned=" + returned +
+            ", balance=" + balance + ", held=" + held + ", creditLimit=" + creditLimit +
+            ", freeRemaining=" + freeRemaining + ", frozen=" + frozen + '}';
+    }
+}

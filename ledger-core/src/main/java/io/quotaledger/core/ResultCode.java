@@ -1,0 +1,63 @@
+package io.quotaledger.core;
+
+/**
+ * Outcome of a command. Business rejections are result codes, never exceptions. The numeric {@link #code()} is
+ * stable: it is written to the journal and the wire.
+ */
+public enum ResultCode
+{
+    OK(0),
+    /** Free quota plus balance plus credit limit does not cover the amount. */
+    INSUFFICIENT_FUNDS(1),
+    /** The user has no account (accounts are opened by CREDIT or GRANT). */
+    UNKNOWN_ACCOUNT(2),
+    /** The account is frozen; charges are refused until UNFREEZE. */
+    FROZEN(3),
+    /** No hold with that id is known (never reserved, or forgotten with the dedupe window). */
+    UNKNOWN_HOLD(4),
+    /** The hold was already settled, released or expired. */
+    HOLD_ALREADY_CLOSED(5),
+    /** An amount is zero or negative where it must be positive, or negative where it may be zero. */
+    INVALID_AMOUNT(6),
+    /** A field other than an amount is out of range: ids, ttl, period. */
+    INVALID_ARGUMENT(7),
+    /** The operation would take a balance, a hold total or a time beyond 64 bits. */
+    AMOUNT_OVERFLOW(8),
+    /** The request id was already used for a different request. */
+    REQUEST_ID_CONFLICT(9),
+    /** A configured capacity (accounts, open holds) is exhausted. */
+    CAPACITY_EXCEEDED(10),
+    /** A bug in the ledger: the command was not applied. Logged and counted by the runtime. */
+    INTERNAL_ERROR(11);
+
+    private static final ResultCode[] BY_CODE = new ResultCode[12];
+
+    static
+    {
+        for (final ResultCode rc : values())
+        {
+            BY_CODE[rc.code] = rc;
+        }
+    }
+
+    private final byte code;
+
+    ResultCode(final int code)
+    {
+        this.code = (byte)code;
+    }
+
+    public byte code()
+    {
+        return code;
+    }
+
+    /**
+     * @param code a stable code.
+     * @return the result code, or null when the code is unknown.
+     */
+    public static ResultCode fromCode(final int code)
+    {
+        return code >= 0 && code < BY_CODE.length ? BY_CODE[code] : null;
+    }
+}
