@@ -141,6 +141,15 @@ public final class Ledger
     }
 
     /**
+     * @return when the earliest open hold expires (epoch ms), or Long.MAX_VALUE when none is open.
+     */
+    public long nextExpiry()
+    {
+        final int first = holds.earliest();
+        return first == Holds.MISSING ? Long.MAX_VALUE : holds.expiresAt(first);
+    }
+
+    /**
      * @return true when a hold is due at {@code now}: the runtime should send a TICK.
      */
     public boolean hasDueHolds(final long now)

@@ -106,6 +106,7 @@ final class ReferenceLedger
     private final LinkedHashMap<Id, Remembered> window = new LinkedHashMap<>();
     private final Map<Id, Integer> freshAcceptances = new HashMap<>();
     private int expiredCount;
+    private final List<Id> lastExpired = new ArrayList<>();
 
     ReferenceLedger(final LedgerConfig config)
     {
@@ -183,6 +184,7 @@ final class ReferenceLedger
      */
     Result process(final Command c)
     {
+        lastExpired.clear();
         final Result r = new Result().reset().op(c.op());
         final long now = c.timestamp();
         final Op op = c.op();
@@ -557,6 +559,7 @@ final class ReferenceLedger
         a.returns = a.returns.add(big(hold.paid()));
         openHolds.remove(hold.id());
         expiredCount++;
+        lastExpired.add(hold.id());
     }
 
     private void tick(final long now)
@@ -720,6 +723,12 @@ final class ReferenceLedger
     int freshAcceptances(final long hi, final long lo)
     {
         return freshAcceptances.getOrDefault(new Id(hi, lo), 0);
+    }
+
+    /** The holds expired by the last command, in order. */
+    List<Id> lastExpired()
+    {
+        return new ArrayList<>(lastExpired);
     }
 
     int expiredCount()

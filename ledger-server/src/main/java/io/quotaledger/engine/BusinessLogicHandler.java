@@ -1,0 +1,93 @@
+package io.quotaledger.engine;
+
+import com.lmax.disruptor.EventHandler;
+import io.quotaledger.core.Ledger;
+import io.quotaledger.core.Op;
+import io.quotaledger.core.Outcome;
+import io.quotaledger.core.OutcomeSink;
+import io.quotaledger.core.ResultCode;
+import org.agrona.concurrent.EpochClock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The single writer: owns the {@link Ledger}, stamps each command with the time, applies it and writes its outcomes
+ * into the event for the stages after it. A failure is a bug: it is logged and counted and the command gets
+ * INTERNAL_ERROR, and the handler carries on with the next event.
+ */
+final class BusinessLogicHandler implements EventHandler<LedgerEvent>, OutcomeSink
+{
+    private static final Logger LOG = LoggerFactory.getLogger(BusinessLogicHandler.class);
+
+    private final Ledger ledger;
+    private final EpochClock clock;
+    private final AtomicLong internalErrors;
+    private long lastTimestamp;
+    private LedgerEvent current;
+    /** Earliest hold expiry, published for the ticker thread. */
+    private volatile long nextExpiry = Long.MAX_VALUE;
+    /** TICK commands processed, so that the ticker keeps at most one in the ring. */
+    private volatile long ticksProcessed;
+
+    BusinessLogicHandler(final EngineConfig config, final AtomicLong internalErrors)
+    {
+        this.ledger = new Ledger(config.ledger(), this);
+        this.clock = config.clock();
+        this.internalErrors = internalErrors;
+    }
+
+    Ledger ledger()
+    {
+        return ledger;
+    }
+
+    long nextExpiry()
+    {
+        return nextExpiry;
+    }
+
+    long ticksProcessed()
+    {
+        return ticksProcessed;
+    }
+
+    public void onEvent(final LedgerEvent event, final long sequence, final boolean endOfBatch)
+    {
+        // time never goes backwards, whatever the wall clock does
+        final long now = Math.max(lastTimestamp, clock.time());
+        lastTimestamp = now;
+        event.command().timestamp(now);
+        event.clearOutcomes();
+        current = event;
+        try
+        {
+            ledger.process(event.command(), event.result());
+        }
+        catch (final RuntimeException ex)
+        {
+            internalErrors.incrementAndGet();
+            LOG.error("ledger failed on {}", event.command(), ex);
+            event.result().reset().op(event.command().op()).code(ResultCode.INTERNAL_ERROR);
+        }
+        finally
+        {
+            current = null;
+        }
+        if (event.command().op() == Op.TICK)
+        {
+            nextExpiry = ledger.nextExpiry();
+            ticksProcessed++; // single writer
+        }
+        else if (endOfBatch)
+        {
+            nextExpiry = ledger.nextExpiry();
+        }
+    }
+
+    public void onOutcome(final Outcome outcome)
+    {
+        current.addOutcome(outcome);
+    }
+}

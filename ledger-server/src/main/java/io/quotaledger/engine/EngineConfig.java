@@ -1,0 +1,113 @@
+package io.quotaledger.engine;
+
+import com.lmax.disruptor.EventHandler;
+import com.lmax.disruptor.PhasedBackoffWaitStrategy;
+import com.lmax.disruptor.WaitStrategy;
+import io.quotaledger.core.LedgerConfig;
+import org.agrona.concurrent.EpochClock;
+import org.agrona.concurrent.SystemEpochClock;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Settings of a {@link LedgerEngine}, in one place. Fluent accessors.
+ */
+public final class EngineConfig
+{
+    private LedgerConfig ledger = new LedgerConfig();
+    private int ringSize = 8192;
+    private WaitStrategy waitStrategy = PhasedBackoffWaitStrategy.withLiteLock(100, 1000, TimeUnit.MICROSECONDS);
+    private EpochClock clock = SystemEpochClock.INSTANCE;
+    private long tickIntervalMillis = 10;
+    private final List<EventHandler<LedgerEvent>> stages = new ArrayList<>();
+
+    public LedgerConfig ledger()
+    {
+        return ledger;
+    }
+
+    public EngineConfig ledger(final LedgerConfig ledger)
+    {
+        this.ledger = ledger;
+        return this;
+    }
+
+    /** Ring slots, a power of two. The ring is the only queue: when it is full, producers wait. */
+    public int ringSize()
+    {
+        return ringSize;
+    }
+
+    public EngineConfig ringSize(final int ringSize)
+    {
+        this.ringSize = ringSize;
+        return this;
+    }
+
+    /** How the ring's consumers wait for work: latency against idle CPU. */
+    public WaitStrategy waitStrategy()
+    {
+        return waitStrategy;
+    }
+
+    public EngineConfig waitStrategy(final WaitStrategy waitStrategy)
+    {
+        this.waitStrategy = waitStrategy;
+        return this;
+    }
+
+    /** The only source of time: each command is stamped with it on the business-logic thread. */
+    public EpochClock clock()
+    {
+        return clock;
+    }
+
+    public EngineConfig clock(final EpochClock clock)
+    {
+        this.clock = clock;
+        return this;
+    }
+
+    /** How often the ticker checks for due holds when no traffic arrives. */
+    public long tickIntervalMillis()
+    {
+        return tickIntervalMillis;
+    }
+
+    public EngineConfig tickIntervalMillis(final long tickIntervalMillis)
+    {
+        this.tickIntervalMillis = tickIntervalMillis;
+        return this;
+    }
+
+    /**
+     * Adds a stage that sees every event after the business logic and before results are released, in the order
+     * added (the journal is one). A stage must not modify the event.
+     */
+    public EngineConfig addStage(final EventHandler<LedgerEvent> stage)
+    {
+        stages.add(stage);
+        return this;
+    }
+
+    public List<EventHandler<LedgerEvent>> stages()
+    {
+        return Collections.unmodifiableList(stages);
+    }
+
+    void validate()
+    {
+        ledger.validate();
+        if (Integer.bitCount(ringSize) != 1 || ringSize < 2)
+        {
+            throw new IllegalArgumentException("ringSize must be a power of two >= 2: " + ringSize);
+        }
+        if (tickIntervalMillis <= 0)
+        {
+            throw new IllegalArgumentException("tickIntervalMillis must be > 0");
+        }
+    }
+}

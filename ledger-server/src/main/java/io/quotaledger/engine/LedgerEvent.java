@@ -1,0 +1,88 @@
+package io.quotaledger.engine;
+
+import io.quotaledger.core.Command;
+import io.quotaledger.core.Outcome;
+import io.quotaledger.core.Result;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * One preallocated ring slot: the command, its result, the outcomes it produced (encoded, fixed layout) and where the
+ * result goes. Reused for every message that passes through the slot; nothing here is allocated per message.
+ */
+public final class LedgerEvent
+{
+    private final Command command = new Command();
+    private final Result result = new Result();
+    private final UnsafeBuffer outcomes;
+    private final int outcomeCapacity;
+    private int outcomeCount;
+    private ResultListener listener;
+    private long correlationId;
+
+    LedgerEvent(final int outcomeCapacity)
+    {
+        this.outcomeCapacity = outcomeCapacity;
+        this.outcomes = new UnsafeBuffer(new byte[outcomeCapacity * Outcome.LENGTH]);
+    }
+
+    public Command command()
+    {
+        return command;
+    }
+
+    public Result result()
+    {
+        return result;
+    }
+
+    /**
+     * @return the outcomes of this command, {@link #outcomeCount()} of them, {@link Outcome#LENGTH} bytes each.
+     */
+    public UnsafeBuffer outcomes()
+    {
+        return outcomes;
+    }
+
+    public int outcomeCount()
+    {
+        return outcomeCount;
+    }
+
+    /**
+     * @return the offset of outcome {@code i} in {@link #outcomes()}.
+     */
+    public static int outcomeOffset(final int i)
+    {
+        return i * Outcome.LENGTH;
+    }
+
+    public ResultListener listener()
+    {
+        return listener;
+    }
+
+    public long correlationId()
+    {
+        return correlationId;
+    }
+
+    void addOutcome(final Outcome outcome)
+    {
+        if (outcomeCount == outcomeCapacity)
+        {
+            throw new IllegalStateException("more outcomes than a ring slot holds: " + outcomeCapacity);
+        }
+        outcome.encode(outcomes, outcomeOffset(outcomeCount++));
+    }
+
+    void clearOutcomes()
+    {
+        outcomeCount = 0;
+    }
+
+    void replyTo(final ResultListener listener, final long correlationId)
+    {
+        this.listener = listener;
+        this.correlationId = correlationId;
+    }
+}
