@@ -436,7 +436,7 @@ final class RandomCommandGenerator
             final long hold = Math.max(amount, 1);
             if (q < 40)
             {
-                c.amount(rnd.nextLong(hold + 1));
+                c.amount(hold == Long.MAX_VALUE ? rnd.nextLong(hold) : rnd.nextLong(hold + 1));
             }
             else if (q < 55)
             {
@@ -448,7 +448,7 @@ final class RandomCommandGenerator
             }
             else if (q < 85)
             {
-                c.amount(hold + 1 + rnd.nextInt(1000));
+                c.amount(hold > Long.MAX_VALUE - 1001 ? Long.MAX_VALUE : hold + 1 + rnd.nextInt(1000));
             }
             else if (q < 92)
             {

@@ -26,6 +26,7 @@ import java.util.Map;
  * <li>Unused free units of a hold go back to the quota only when the quota is still the same grant lineage (no
  *     GRANT with a different period type since) and its current period is the hold's period.</li>
  * <li>GRANT with allowance 0 keeps the quota (and what was used) so a later same-type grant keeps counting.</li>
+ * <li>CREDIT leaves room for the open holds to come back, see {@link #CREDIT_KEEPS_ROOM_FOR_HOLDS}.</li>
  * <li>Only TICK (and a SETTLE/RELEASE finding its own hold due) expires holds; other commands leave due holds open.</li>
  * </ul>
  */
@@ -33,6 +34,15 @@ final class ReferenceLedger
 {
     /** See the class comment: true means an id is forgotten once now - acceptedAt >= window. */
     static final boolean AGE_FORGOTTEN_AT_EXACT_WINDOW = true;
+
+    /**
+     * semantics.md says only "CREDIT: balance += amount" and that nothing may pass 64 bits; it does not say what an
+     * expiry (which cannot be refused) does when the returned units would take the balance past Long.MAX_VALUE.
+     * Ledger closes that gap by refusing a CREDIT when balance + held + amount would pass 64 bits. With this flag
+     * the model does the same (reported to the lead as a gap in semantics.md); without it, the model follows the
+     * letter of the page and throws {@link UnspecifiedException} should an expiry overflow.
+     */
+    static final boolean CREDIT_KEEPS_ROOM_FOR_HOLDS = true;
 
     private static final BigInteger MIN = BigInteger.valueOf(Long.MIN_VALUE);
     private static final BigInteger MAX = BigInteger.valueOf(Long.MAX_VALUE);
@@ -586,7 +596,11 @@ final class ReferenceLedger
         Account a = accounts.get(c.userId());
         if (a != null)
         {
-            final BigInteger after = big(a.balance).add(big(c.amount()));
+            BigInteger after = big(a.balance).add(big(c.amount()));
+            if (CREDIT_KEEPS_ROOM_FOR_HOLDS)
+            {
+                after = after.add(big(heldOf(a.userId)));
+            }
             if (!fits(after))
             {
                 return ResultCode.AMOUNT_OVERFLOW;

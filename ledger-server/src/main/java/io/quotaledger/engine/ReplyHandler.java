@@ -12,8 +12,9 @@ final class ReplyHandler implements EventHandler<LedgerEvent>
         final ResultListener listener = event.listener();
         if (listener != null)
         {
-            event.replyTo(null, 0);
-            listener.onResult(event.correlationId(), event.command(), event.result());
+            final long correlationId = event.correlationId();
+            event.replyTo(null, 0); // the slot must not keep the listener reachable
+            listener.onResult(correlationId, event.command(), event.result());
         }
     }
 }

@@ -130,9 +130,14 @@ class LedgerEngineTest
         final int threads = 4;
         final ConcurrentHashMap<Long, Integer> applied = new ConcurrentHashMap<>();
         final AtomicInteger duplicates = new AtomicInteger();
+        final AtomicInteger wrongCorrelation = new AtomicInteger();
         final CountDownLatch done = new CountDownLatch(requests * threads);
         final ResultListener listener = (correlationId, command, result) ->
         {
+            if (correlationId != command.requestIdLo())
+            {
+                wrongCorrelation.incrementAndGet();
+            }
             if (result.code() == ResultCode.OK)
             {
                 if (result.duplicate())
@@ -162,6 +167,7 @@ class LedgerEngineTest
         producers.forEach(Thread::start);
         assertTrue(done.await(30, TimeUnit.SECONDS));
 
+        assertEquals(0, wrongCorrelation.get(), "each result carries its own correlation id");
         assertEquals(requests, applied.size());
         assertTrue(applied.values().stream().allMatch(n -> n == 1), "each id applied exactly once");
         assertEquals(requests * (threads - 1), duplicates.get());

@@ -1,0 +1,186 @@
+package io.quotaledger.bench;
+
+import io.quotaledger.core.Command;
+import io.quotaledger.core.Op;
+import io.quotaledger.core.Period;
+
+import java.util.Random;
+
+/**
+ * The population and request streams the benchmarks share: user ids, how the accounts are funded, and precomputed
+ * sequences of user indices so that choosing a user costs one array read inside the measured code.
+ */
+public final class Workload
+{
+    /** Accounts in the benchmark ledgers. */
+    public static final int ACCOUNTS = 1_000_000;
+
+    /** The one service every account has a free allowance for. */
+    public static final int SERVICE_ID = 1;
+
+    /** Large enough that no run drains an account: a charge is never refused for funds. */
+    public static final long OPENING_BALANCE = 1L << 50;
+
+    /** Free units per month; the hot users of a skewed stream use theirs up and go on paying from the balance. */
+    public static final long FREE_ALLOWANCE = 1_000;
+
+    public static final Period PERIOD = Period.MONTH;
+
+    /** 2025-01-15T00:00:00Z: mid-month, so no benchmark run sees the period roll. */
+    public static final long START_MILLIS = 1_736_899_200_000L;
+
+    /** Length of a precomputed user sequence, a power of two so that it is walked with a mask. */
+    public static final int SEQUENCE_LENGTH = 1 << 22;
+
+    /** Skew of the zipfian stream: the classic YCSB constant. */
+    public static final double ZIPF_EXPONENT = 0.99;
+
+    /** High half of the request ids of the set-up commands; benchmarks use other values. */
+    private static final long SETUP_ID_HI = 0x5E70_0000_0000_0000L;
+
+    private Workload()
+    {
+    }
+
+    /**
+     * @param index an account index in {@code [0, ACCOUNTS)}.
+     * @return its user id (ids start at 1; 0 is invalid).
+     */
+    public static long userId(final int index)
+    {
+        return index + 1L;
+    }
+
+    /**
+     * Writes the CREDIT that opens account {@code index} with {@link #OPENING_BALANCE}. The request id is unique per
+     * account; the timestamp is left as it is.
+     */
+    public static Command credit(final Command command, final int index)
+    {
+        return command
+            .op(Op.CREDIT)
+            .requestId(SETUP_ID_HI, 2L * index + 1)
+            .userId(userId(index))
+            .amount(OPENING_BALANCE);
+    }
+
+    /**
+     * Writes the GRANT of {@link #FREE_ALLOWANCE} per {@link #PERIOD} for {@link #SERVICE_ID} to account {@code index}.
+     */
+    public static Command grant(final Command command, final int index)
+    {
+        return command
+            .op(Op.GRANT)
+            .requestId(SETUP_ID_HI, 2L * index + 2)
+            .userId(userId(index))
+            .serviceId(SERVICE_ID)
+            .amount(FREE_ALLOWANCE)
+            .period(PERIOD);
+    }
+
+    /**
+     * Shape of a stream of user indices.
+     */
+    public enum Distribution
+    {
+        /** Every account equally likely. */
+        UNIFORM,
+        /** Rank r drawn with probability proportional to 1/r^s; ranks are shuffled onto accounts. */
+        ZIPFIAN;
+
+        /**
+         * @param name "uniform" or "zipfian", any case.
+         * @return the distribution.
+         */
+        public static Distribution of(final String name)
+        {
+            return valueOf(name.toUpperCase(java.util.Locale.ROOT));
+        }
+
+        /**
+         * Draws a sequence of account indices; the same seed gives the same sequence.
+         *
+         * @param accounts how many accounts there are.
+         * @param length   how many indices to draw.
+         * @param seed     for the random source.
+         * @return indices in {@code [0, accounts)}.
+         */
+        public int[] sequence(final int accounts, final int length, final long seed)
+        {
+            final Random random = new Random(seed);
+            final int[] sequence = new int[length];
+            if (this == UNIFORM)
+            {
+                for (int i = 0; i < length; i++)
+                {
+                    sequence[i] = random.nextInt(accounts);
+                }
+                return sequence;
+            }
+
+            final double[] cdf = zipfCdf(accounts, ZIPF_EXPONENT);
+            // hot ranks land on accounts spread over the arrays, not on the first ones opened
+            final int[] accountOfRank = shuffledIdentity(accounts, random);
+            for (int i = 0; i < length; i++)
+            {
+                sequence[i] = accountOfRank[rankOf(cdf, random.nextDouble())];
+            }
+            return sequence;
+        }
+
+        private static double[] zipfCdf(final int n, final double s)
+        {
+            final double[] cdf = new double[n];
+            double sum = 0;
+            for (int rank = 0; rank < n; rank++)
+            {
+                sum += 1.0 / Math.pow(rank + 1, s);
+                cdf[rank] = sum;
+            }
+            for (int rank = 0; rank < n; rank++)
+            {
+                cdf[rank] /= sum;
+            }
+            return cdf;
+        }
+
+        /**
+         * @return the first rank whose cumulative probability exceeds {@code u}.
+         */
+        private static int rankOf(final double[] cdf, final double u)
+        {
+            int low = 0;
+            int high = cdf.length - 1;
+            while (low < high)
+            {
+                final int mid = (low + high) >>> 1;
+                if (cdf[mid] > u)
+                {
+                    high = mid;
+                }
+                else
+                {
+                    low = mid + 1;
+                }
+            }
+            return low;
+        }
+
+        private static int[] shuffledIdentity(final int n, final Random random)
+        {
+            final int[] values = new int[n];
+            for (int i = 0; i < n; i++)
+            {
+                values[i] = i;
+            }
+            for (int i = n - 1; i > 0; i--)
+            {
+                final int j = random.nextInt(i + 1);
+                final int swap = values[i];
+                values[i] = values[j];
+                values[j] = swap;
+            }
+            return values;
+        }
+    }
+}

@@ -1,0 +1,40 @@
+package io.quotaledger.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code ledger} command line: one entry point, a subcommand per task.
+ */
+@Command(
+    name = "ledger",
+    mixinStandardHelpOptions = true,
+    versionProvider = LedgerCli.Version.class,
+    description = "In-memory quota ledger for API gateways.",
+    subcommands = { DemoCommand.class, CommandLine.HelpCommand.class })
+public final class LedgerCli
+{
+    public static void main(final String[] args)
+    {
+        System.exit(run(args));
+    }
+
+    /**
+     * Runs the command line without exiting, for tests.
+     *
+     * @return the exit code: 0 on success, non-zero on any failure.
+     */
+    public static int run(final String... args)
+    {
+        return new CommandLine(new LedgerCli()).execute(args);
+    }
+
+    static final class Version implements CommandLine.IVersionProvider
+    {
+        public String[] getVersion()
+        {
+            final String version = LedgerCli.class.getPackage().getImplementationVersion();
+            return new String[] { "ledger " + (version == null ? "dev" : version) };
+        }
+    }
+}
