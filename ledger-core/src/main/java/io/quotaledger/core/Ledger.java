@@ -304,8 +304,9 @@ public final class Ledger
         final long balance = accounts.balance(account);
         final int quota = quotas.find(account, holds.serviceId(hold));
 
-        long chargedFree;
-        long chargedBalance;
+        final long chargedFree;
+        final long chargedBalance;
+        final long balanceAfter;
         long returnedFree = 0;
         long returnedBalance = 0;
         long freeUsedAfter = quota == FreeQuotas.MISSING ? 0 : quotas.usedAt(quota, now);
@@ -315,6 +316,7 @@ public final class Ledger
             chargedFree = Math.min(actual, fromFree);
             chargedBalance = actual - chargedFree;
             returnedBalance = fromBalance - chargedBalance;
+            balanceAfter = balance + returnedBalance;
             if (quota != FreeQuotas.MISSING && quotas.currentPeriodKey(quota, now) == holds.periodKey(hold))
             {
                 returnedFree = fromFree - chargedFree; // units of a rolled period are gone, not returned
@@ -332,6 +334,7 @@ public final class Ledger
             }
             chargedFree = fromFree + excessFree;
             chargedBalance = fromBalance + excessPaid;
+            balanceAfter = balance - excessPaid;
             freeUsedAfter += excessFree;
             flags = Result.FLAG_EXCEEDED_HOLD;
         }
@@ -346,7 +349,7 @@ public final class Ledger
             .fromBalance(chargedBalance)
             .returnedFree(returnedFree)
             .returnedBalance(returnedBalance)
-            .balanceAfter(balance + returnedBalance - (chargedBalance - fromBalance))
+            .balanceAfter(balanceAfter)
             .freeUsedAfter(freeUsedAfter)
             .flags(flags)
             .fingerprint(fingerprint);
