@@ -6,7 +6,8 @@ import java.util.Arrays;
 
 /**
  * Account records in flat arrays, found by user id through a primitive map. An account never moves or closes, so
- * its index is a stable handle for the life of the ledger.
+ * its index is a stable handle for the life of the ledger. A record is three longs (balance, held, credit limit with
+ * the frozen flag in its sign bit, since a limit is never negative): a charge reads one small record.
  */
 final class Accounts
 {
@@ -15,12 +16,12 @@ final class Accounts
     private static final int STRIDE = 3;
     private static final int BALANCE = 0;
     private static final int HELD = 1;
-    private static final int CREDIT_LIMIT = 2;
+    private static final int LIMIT_AND_FROZEN = 2;
+    private static final long FROZEN_BIT = Long.MIN_VALUE;
 
     private final Long2LongHashMap indexByUser;
     private long[] userIds;
     private long[] data;
-    private boolean[] frozen;
     private int count;
 
     Accounts(final int expectedAccounts)
@@ -28,7 +29,6 @@ final class Accounts
         indexByUser = new Long2LongHashMap(expectedAccounts, 0.65f, MISSING);
         userIds = new long[expectedAccounts];
         data = new long[expectedAccounts * STRIDE];
-        frozen = new boolean[expectedAccounts];
     }
 
     int count()
@@ -48,7 +48,6 @@ final class Accounts
             final int capacity = count + (count >> 1) + 16;
             userIds = Arrays.copyOf(userIds, capacity);
             data = Arrays.copyOf(data, capacity * STRIDE);
-            frozen = Arrays.copyOf(frozen, capacity);
         }
         final int account = count++;
         userIds[account] = userId;
@@ -83,22 +82,24 @@ final class Accounts
 
     long creditLimit(final int account)
     {
-        return data[account * STRIDE + CREDIT_LIMIT];
+        return data[account * STRIDE + LIMIT_AND_FROZEN] & ~FROZEN_BIT;
     }
 
     void creditLimit(final int account, final long creditLimit)
     {
-        data[account * STRIDE + CREDIT_LIMIT] = creditLimit;
+        final int i = account * STRIDE + LIMIT_AND_FROZEN;
+        data[i] = (data[i] & FROZEN_BIT) | creditLimit;
     }
 
     boolean frozen(final int account)
     {
-        return frozen[account];
+        return data[account * STRIDE + LIMIT_AND_FROZEN] < 0;
     }
 
     void frozen(final int account, final boolean value)
     {
-        frozen[account] = value;
+        final int i = account * STRIDE + LIMIT_AND_FROZEN;
+        data[i] = value ? data[i] | FROZEN_BIT : data[i] & ~FROZEN_BIT;
     }
 
     /**
@@ -113,7 +114,7 @@ final class Accounts
             h = Hashing.combine(h, balance(a));
             h = Hashing.combine(h, held(a));
             h = Hashing.combine(h, creditLimit(a));
-            sum += Hashing.combine(h, frozen[a] ? 1 : 0);
+            sum += Hashing.combine(h, frozen(a) ? 1 : 0);
         }
         return sum;
     }

@@ -6,8 +6,12 @@ import java.util.Arrays;
 
 /**
  * Free allowances per (account, service): allowance, units used and the period those units belong to. Keyed by
- * {@code accountIndex << 32 | serviceId} in a primitive map; the period is stored as a key
- * {@code periodId << 8 | periodType} so that a period of another type never compares equal.
+ * {@code accountIndex << 32 | serviceId} in a primitive map.
+ *
+ * <p>The period is stored as one <em>period key</em>: type (bits 0-7), period id (bits 8-39) and a generation
+ * (bits 40-63) that a GRANT changing the period type advances. Units taken by a hold go back only to the very period
+ * and generation they came from, so DAY, then WEEK, then DAY again never revives a revoked period's units. (The
+ * generation wraps after 2^24 type changes, far beyond any hold's lifetime.)
  */
 final class FreeQuotas
 {
@@ -21,6 +25,9 @@ final class FreeQuotas
     private final Long2LongHashMap indexByKey;
     private long[] data;
     private int count;
+    // the last period computed per period type: consecutive commands mostly share a timestamp
+    private final long[] memoTime = { Long.MIN_VALUE, Long.MIN_VALUE, Long.MIN_VALUE, Long.MIN_VALUE };
+    private final long[] memoPeriodKey = new long[4];
 
     FreeQuotas(final int expectedQuotas)
     {
@@ -33,9 +40,12 @@ final class FreeQuotas
         return ((long)account << 32) | (serviceId & 0xFFFF_FFFFL);
     }
 
-    static long periodKey(final Period type, final long periodId)
+    private static final long TYPE_AND_ID_MASK = (1L << 40) - 1;
+    private static final long GENERATION_MASK = ~TYPE_AND_ID_MASK;
+
+    static long periodKey(final Period type, final long periodId, final long generation)
     {
-        return (periodId << 8) | type.code();
+        return (generation << 40) | ((periodId & 0xFFFF_FFFFL) << 8) | type.code();
     }
 
     static Period periodType(final long periodKey)
@@ -45,7 +55,12 @@ final class FreeQuotas
 
     static int periodId(final long periodKey)
     {
-        return (int)(periodKey >> 8);
+        return (int)(periodKey >>> 8);
+    }
+
+    private static long generation(final long periodKey)
+    {
+        return periodKey >>> 40;
     }
 
     int count()
@@ -85,12 +100,19 @@ final class FreeQuotas
     }
 
     /**
-     * @return the period key current at {@code now} for this quota's period type.
+     * @return the period key current at {@code now} for this quota's period type and generation.
      */
     long currentPeriodKey(final int quota, final long now)
     {
-        final Period type = periodType(periodKey(quota));
-        return periodKey(type, type.periodId(now));
+        final long stored = periodKey(quota);
+        final int typeCode = (int)(stored & 0xFF);
+        if (memoTime[typeCode] != now)
+        {
+            final Period type = Period.fromCode(typeCode);
+            memoPeriodKey[typeCode] = periodKey(type, type.periodId(now), 0);
+            memoTime[typeCode] = now;
+        }
+        return memoPeriodKey[typeCode] | (stored & GENERATION_MASK);
     }
 
     /**
@@ -106,19 +128,46 @@ final class FreeQuotas
         return Math.max(0, allowance(quota) - usedAt(quota, now));
     }
 
-    void set(final int quota, final long allowance, final long used, final long periodKey)
+    /**
+     * Sets an allowance, opening the quota when new; a change of period type starts a new generation.
+     */
+    void grant(
+        final int account,
+        final int serviceId,
+        final long allowance,
+        final long used,
+        final Period type,
+        final int periodId)
     {
+        int quota = find(account, serviceId);
+        long generation = 0;
+        if (quota == MISSING)
+        {
+            quota = open(account, serviceId);
+        }
+        else
+        {
+            final long stored = periodKey(quota);
+            generation = periodType(stored) == type ? generation(stored) : (generation(stored) + 1) & 0xFF_FFFF;
+        }
         final int base = quota * STRIDE;
         data[base + ALLOWANCE] = allowance;
         data[base + USED] = used;
-        data[base + PERIOD_KEY] = periodKey;
+        data[base + PERIOD_KEY] = periodKey(type, periodId, generation);
     }
 
-    void used(final int quota, final long used, final long periodKey)
+    /**
+     * Records the units used in a period of this quota's type and generation.
+     *
+     * @return the period key the units belong to.
+     */
+    long use(final int quota, final long used, final int periodId)
     {
         final int base = quota * STRIDE;
+        final long periodKey = (data[base + PERIOD_KEY] & ~(TYPE_AND_ID_MASK ^ 0xFF)) | ((periodId & 0xFFFF_FFFFL) << 8);
         data[base + USED] = used;
         data[base + PERIOD_KEY] = periodKey;
+        return periodKey;
     }
 
     /**

@@ -541,12 +541,7 @@ public final class Ledger
         {
             case GRANTED:
             {
-                int quota = quotas.find(account, o.serviceId());
-                if (quota == FreeQuotas.MISSING)
-                {
-                    quota = quotas.open(account, o.serviceId());
-                }
-                quotas.set(quota, o.amount(), o.freeUsedAfter(), FreeQuotas.periodKey(o.periodType(), o.periodId()));
+                quotas.grant(account, o.serviceId(), o.amount(), o.freeUsedAfter(), o.periodType(), o.periodId());
                 break;
             }
             case CHARGED:
@@ -594,9 +589,7 @@ public final class Ledger
         {
             return 0;
         }
-        final long periodKey = FreeQuotas.periodKey(FreeQuotas.periodType(quotas.periodKey(quota)), o.periodId());
-        quotas.used(quota, o.freeUsedAfter(), periodKey);
-        return periodKey;
+        return quotas.use(quota, o.freeUsedAfter(), o.periodId());
     }
 
     private void accountState(final int account, final int serviceId, final long now, final Result result)

@@ -13,8 +13,9 @@ final class RequestIdIndex
 
     private static final int MIN_CAPACITY = 16;
 
-    private long[] keys; // hi, lo pairs
-    private int[] values;
+    private static final int STRIDE = 3; // hi, lo, value: one slot, one cache miss
+
+    private long[] table;
     private int mask;
     private int size;
     private int resizeThreshold;
@@ -38,8 +39,7 @@ final class RequestIdIndex
 
     private void allocate(final int capacity)
     {
-        keys = new long[capacity * 2];
-        values = new int[capacity];
+        table = new long[capacity * STRIDE];
         mask = capacity - 1;
         resizeThreshold = capacity / 2;
         size = 0;
@@ -55,11 +55,12 @@ final class RequestIdIndex
         int slot = slotFor(hi, lo);
         while (true)
         {
-            final long kHi = keys[slot * 2];
-            final long kLo = keys[slot * 2 + 1];
+            final int base = slot * STRIDE;
+            final long kHi = table[base];
+            final long kLo = table[base + 1];
             if (kHi == hi && kLo == lo)
             {
-                return values[slot];
+                return (int)table[base + 2];
             }
             if (kHi == 0 && kLo == 0)
             {
@@ -77,18 +78,19 @@ final class RequestIdIndex
         int slot = slotFor(hi, lo);
         while (true)
         {
-            final long kHi = keys[slot * 2];
-            final long kLo = keys[slot * 2 + 1];
+            final int base = slot * STRIDE;
+            final long kHi = table[base];
+            final long kLo = table[base + 1];
             if (kHi == hi && kLo == lo)
             {
-                values[slot] = value;
+                table[base + 2] = value;
                 return;
             }
             if (kHi == 0 && kLo == 0)
             {
-                keys[slot * 2] = hi;
-                keys[slot * 2 + 1] = lo;
-                values[slot] = value;
+                table[base] = hi;
+                table[base + 1] = lo;
+                table[base + 2] = value;
                 if (++size > resizeThreshold)
                 {
                     grow();
@@ -107,11 +109,12 @@ final class RequestIdIndex
         int slot = slotFor(hi, lo);
         while (true)
         {
-            final long kHi = keys[slot * 2];
-            final long kLo = keys[slot * 2 + 1];
+            final int base = slot * STRIDE;
+            final long kHi = table[base];
+            final long kLo = table[base + 1];
             if (kHi == hi && kLo == lo)
             {
-                if (values[slot] != value)
+                if (table[base + 2] != value)
                 {
                     return false;
                 }
@@ -128,7 +131,7 @@ final class RequestIdIndex
 
     void clear()
     {
-        Arrays.fill(keys, 0);
+        Arrays.fill(table, 0);
         size = 0;
     }
 
@@ -136,21 +139,23 @@ final class RequestIdIndex
     {
         int hole = deleted;
         int slot = (hole + 1) & mask;
-        while (keys[slot * 2] != 0 || keys[slot * 2 + 1] != 0)
+        while (table[slot * STRIDE] != 0 || table[slot * STRIDE + 1] != 0)
         {
-            final int home = slotFor(keys[slot * 2], keys[slot * 2 + 1]);
+            final int base = slot * STRIDE;
+            final int home = slotFor(table[base], table[base + 1]);
             // move the entry back into the hole unless its home lies cyclically in (hole, slot]
             if (((slot - home) & mask) >= ((slot - hole) & mask))
             {
-                keys[hole * 2] = keys[slot * 2];
-                keys[hole * 2 + 1] = keys[slot * 2 + 1];
-                values[hole] = values[slot];
+                final int holeBase = hole * STRIDE;
+                table[holeBase] = table[base];
+                table[holeBase + 1] = table[base + 1];
+                table[holeBase + 2] = table[base + 2];
                 hole = slot;
             }
             slot = (slot + 1) & mask;
         }
-        keys[hole * 2] = 0;
-        keys[hole * 2 + 1] = 0;
+        table[hole * STRIDE] = 0;
+        table[hole * STRIDE + 1] = 0;
         size--;
     }
 
@@ -160,14 +165,13 @@ final class RequestIdIndex
         {
             throw new IllegalStateException("fixed request id index over capacity: " + size);
         }
-        final long[] oldKeys = keys;
-        final int[] oldValues = values;
-        allocate(values.length * 2);
-        for (int i = 0; i < oldValues.length; i++)
+        final long[] old = table;
+        allocate((mask + 1) * 2);
+        for (int base = 0; base < old.length; base += STRIDE)
         {
-            if (oldKeys[i * 2] != 0 || oldKeys[i * 2 + 1] != 0)
+            if (old[base] != 0 || old[base + 1] != 0)
             {
-                put(oldKeys[i * 2], oldKeys[i * 2 + 1], oldValues[i]);
+                put(old[base], old[base + 1], (int)old[base + 2]);
             }
         }
     }

@@ -349,7 +349,7 @@ final class RandomCommandGenerator
                 {
                     c.period(null);
                 }
-                else if (q < 7 || service <= 0 || service > SERVICES)
+                else if (q < 12 || service <= 0 || service > SERVICES)
                 {
                     c.period(Period.values()[rnd.nextInt(3)]);
                 }
