@@ -32,6 +32,14 @@ public final class Ledger
     private final Outcome outcome = new Outcome();
     private final Result replayResult = new Result();
 
+    // Where a decision already found the account, quota and hold of the outcome it is about to apply, so the live
+    // path skips lookups that are likely cache misses. Set just before a decision returns OK; consumed (and reset)
+    // by the next applyState. Replay leaves them UNKNOWN and looks everything up.
+    private static final int UNKNOWN = -2;
+    private int knownAccount = UNKNOWN;
+    private int knownQuota = UNKNOWN;
+    private int knownHold = UNKNOWN;
+
     public Ledger(final LedgerConfig config, final OutcomeSink sink)
     {
         this.config = config.validate();
@@ -278,6 +286,7 @@ public final class Ledger
             final long periodKey = quotas.currentPeriodKey(quota, now);
             outcome.freeUsedAfter(quotas.usedAt(quota, now) + fromFree).periodId(FreeQuotas.periodId(periodKey));
         }
+        know(account, quota, UNKNOWN);
         return OK;
     }
 
@@ -357,6 +366,7 @@ public final class Ledger
         {
             outcome.periodId(FreeQuotas.periodId(quotas.currentPeriodKey(quota, now)));
         }
+        know(account, quota, hold);
         return OK;
     }
 
@@ -389,6 +399,7 @@ public final class Ledger
                 .freeUsedAfter(quotas.usedAt(quota, now) - returnedFree)
                 .periodId(FreeQuotas.periodId(periodKey));
         }
+        know(account, quota, hold);
         applyState(outcome);
         sink.onOutcome(outcome);
     }
@@ -420,6 +431,7 @@ public final class Ledger
             .amount(c.amount())
             .balanceAfter(balance + c.amount())
             .fingerprint(fingerprint);
+        know(account == Accounts.MISSING ? UNKNOWN : account, FreeQuotas.MISSING, UNKNOWN);
         return OK;
     }
 
@@ -456,6 +468,7 @@ public final class Ledger
             .periodType(period)
             .periodId((int)period.periodId(now))
             .fingerprint(fingerprint);
+        know(account == Accounts.MISSING ? UNKNOWN : account, UNKNOWN, UNKNOWN);
         return OK;
     }
 
@@ -474,6 +487,7 @@ public final class Ledger
             .amount(c.op() == Op.SET_LIMIT ? c.amount() : 0)
             .balanceAfter(accounts.balance(account))
             .fingerprint(fingerprint);
+        know(account, FreeQuotas.MISSING, UNKNOWN);
         return OK;
     }
 
@@ -490,7 +504,7 @@ public final class Ledger
             result.code(UNKNOWN_ACCOUNT);
             return;
         }
-        accountState(account, c.serviceId(), c.timestamp(), result);
+        accountState(account, c.serviceId(), UNKNOWN, c.timestamp(), result);
     }
 
     private void reject(final Command c, final long fingerprint, final ResultCode code, final Result result)
@@ -513,25 +527,38 @@ public final class Ledger
      */
     private void applyAndRemember(final Outcome o, final Result result)
     {
-        applyState(o);
+        final int quota = o.type() == OutcomeType.GRANTED ? UNKNOWN : knownQuota; // GRANTED may open it
+        final int account = applyState(o);
         if (o.type() == OutcomeType.HOLD_EXPIRED)
         {
             return;
         }
-        final int account = accounts.find(o.userId());
         result.reset()
             .op(o.op())
             .flags(o.flags())
             .fromFree(o.fromFree())
             .fromBalance(o.fromBalance())
             .returned(o.returnedFree() + o.returnedBalance());
-        accountState(account, o.serviceId(), o.timestamp(), result);
+        accountState(account, o.serviceId(), quota, o.timestamp(), result);
         dedupe.record(o.requestIdHi(), o.requestIdLo(), o.timestamp(), o.fingerprint(), result);
     }
 
-    private void applyState(final Outcome o)
+    private void know(final int account, final int quota, final int hold)
     {
-        int account = accounts.find(o.userId());
+        knownAccount = account;
+        knownQuota = quota;
+        knownHold = hold;
+    }
+
+    /**
+     * @return the account the outcome belongs to.
+     */
+    private int applyState(final Outcome o)
+    {
+        int account = knownAccount != UNKNOWN ? knownAccount : accounts.find(o.userId());
+        final int quota = knownQuota;
+        final int hintHold = knownHold;
+        know(UNKNOWN, UNKNOWN, UNKNOWN);
         if (account == Accounts.MISSING)
         {
             account = accounts.open(o.userId()); // CREDITED and GRANTED open accounts; others find them
@@ -545,11 +572,11 @@ public final class Ledger
                 break;
             }
             case CHARGED:
-                applyFreeUse(account, o);
+                applyFreeUse(account, quota, o);
                 break;
             case HOLD_OPENED:
             {
-                final long periodKey = applyFreeUse(account, o);
+                final long periodKey = applyFreeUse(account, quota, o);
                 accounts.held(account, accounts.held(account) + o.fromFree() + o.fromBalance());
                 holds.open(o.holdIdHi(), o.holdIdLo(), o.userId(), o.serviceId(), o.fromFree(), o.fromBalance(),
                     o.expiresAt(), periodKey);
@@ -559,8 +586,8 @@ public final class Ledger
             case HOLD_RELEASED:
             case HOLD_EXPIRED:
             {
-                applyFreeUse(account, o);
-                final int hold = holds.find(o.holdIdHi(), o.holdIdLo());
+                applyFreeUse(account, quota, o);
+                final int hold = hintHold != UNKNOWN ? hintHold : holds.find(o.holdIdHi(), o.holdIdLo());
                 accounts.held(account, accounts.held(account) - holds.amount(hold));
                 holds.close(hold);
                 break;
@@ -577,14 +604,15 @@ public final class Ledger
             default: // CREDITED: the balance is all
                 break;
         }
+        return account;
     }
 
     /**
      * @return the period key the free units were used in, 0 for a service without a quota.
      */
-    private long applyFreeUse(final int account, final Outcome o)
+    private long applyFreeUse(final int account, final int knownQuota, final Outcome o)
     {
-        final int quota = quotas.find(account, o.serviceId());
+        final int quota = knownQuota != UNKNOWN ? knownQuota : quotas.find(account, o.serviceId());
         if (quota == FreeQuotas.MISSING)
         {
             return 0;
@@ -592,7 +620,8 @@ public final class Ledger
         return quotas.use(quota, o.freeUsedAfter(), o.periodId());
     }
 
-    private void accountState(final int account, final int serviceId, final long now, final Result result)
+    private void accountState(
+        final int account, final int serviceId, final int knownQuota, final long now, final Result result)
     {
         result
             .balance(accounts.balance(account))
@@ -601,7 +630,7 @@ public final class Ledger
             .frozen(accounts.frozen(account));
         if (serviceId != 0)
         {
-            final int quota = quotas.find(account, serviceId);
+            final int quota = knownQuota != UNKNOWN ? knownQuota : quotas.find(account, serviceId);
             result.freeRemaining(quota == FreeQuotas.MISSING ? 0 : quotas.remainingAt(quota, now));
         }
     }

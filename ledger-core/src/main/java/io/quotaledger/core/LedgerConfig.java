@@ -13,7 +13,7 @@ public final class LedgerConfig
     private int dedupeWindowCount = 1 << 20;
     private long dedupeWindowMillis = DAY_MILLIS;
     private long maxHoldTtlMillis = 3_600_000L;
-    private int maxExpiriesPerTick = 64;
+    private int maxExpiriesPerTick = 8;
 
     /**
      * @throws IllegalArgumentException naming the first setting out of range.
@@ -111,7 +111,10 @@ public final class LedgerConfig
         return this;
     }
 
-    /** Holds one TICK expires at most; the runtime sends more ticks while {@link Ledger#hasDueHolds} is true. */
+    /**
+     * Holds one TICK expires at most; the runtime sends more ticks while {@link Ledger#hasDueHolds} is true. Every
+     * ring slot has room for this many outcomes, so keep it small.
+     */
     public int maxExpiriesPerTick()
     {
         return maxExpiriesPerTick;

@@ -3,6 +3,7 @@ package io.quotaledger.engine;
 import com.lmax.disruptor.EventHandler;
 import com.lmax.disruptor.PhasedBackoffWaitStrategy;
 import com.lmax.disruptor.WaitStrategy;
+import com.lmax.disruptor.dsl.ProducerType;
 import io.quotaledger.core.LedgerConfig;
 import org.agrona.concurrent.EpochClock;
 import org.agrona.concurrent.SystemEpochClock;
@@ -19,6 +20,7 @@ public final class EngineConfig
 {
     private LedgerConfig ledger = new LedgerConfig();
     private int ringSize = 8192;
+    private ProducerType producerType = ProducerType.MULTI;
     private WaitStrategy waitStrategy = PhasedBackoffWaitStrategy.withLiteLock(100, 1000, TimeUnit.MICROSECONDS);
     private EpochClock clock = SystemEpochClock.INSTANCE;
     private long tickIntervalMillis = 10;
@@ -44,6 +46,20 @@ public final class EngineConfig
     public EngineConfig ringSize(final int ringSize)
     {
         this.ringSize = ringSize;
+        return this;
+    }
+
+    /**
+     * MULTI (default) lets any thread submit; SINGLE saves a CAS per submission when exactly one thread ever does.
+     */
+    public ProducerType producerType()
+    {
+        return producerType;
+    }
+
+    public EngineConfig producerType(final ProducerType producerType)
+    {
+        this.producerType = producerType;
         return this;
     }
 

@@ -6,7 +6,6 @@ import com.lmax.disruptor.RingBuffer;
 import com.lmax.disruptor.TimeoutException;
 import com.lmax.disruptor.dsl.Disruptor;
 import com.lmax.disruptor.dsl.EventHandlerGroup;
-import com.lmax.disruptor.dsl.ProducerType;
 import io.quotaledger.core.Command;
 import io.quotaledger.core.Ledger;
 import io.quotaledger.core.Op;
@@ -60,7 +59,7 @@ public final class LedgerEngine implements AutoCloseable
             () -> new LedgerEvent(outcomeCapacity),
             config.ringSize(),
             new NamedThreadFactory("ledger-"),
-            ProducerType.MULTI,
+            config.producerType(),
             config.waitStrategy());
         disruptor.setDefaultExceptionHandler(new LoggingExceptionHandler(stageErrors));
 
