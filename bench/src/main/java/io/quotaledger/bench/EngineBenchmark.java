@@ -62,6 +62,10 @@ public class EngineBenchmark
         @Param({ "yielding", "phased" })
         public String waitStrategy;
 
+        /** Funded accounts; {@code -p accounts=10000} keeps them all in cache, leaving the ring's own cost. */
+        @Param({ "" + Workload.ACCOUNTS })
+        public int accounts;
+
         LedgerEngine engine;
         int[] users;
 
@@ -70,7 +74,7 @@ public class EngineBenchmark
         {
             final EngineConfig config = new EngineConfig()
                 .ledger(new LedgerConfig()
-                    .expectedAccounts(Workload.ACCOUNTS)
+                    .expectedAccounts(accounts)
                     .dedupeWindowCount(LedgerBenchmark.DEDUPE_WINDOW))
                 .ringSize(RING_SIZE);
             switch (waitStrategy)
@@ -91,7 +95,7 @@ public class EngineBenchmark
             }
             engine = LedgerEngine.start(config);
             populate();
-            users = Workload.Distribution.UNIFORM.sequence(Workload.ACCOUNTS, Workload.SEQUENCE_LENGTH, 42);
+            users = Workload.Distribution.UNIFORM.sequence(accounts, Workload.SEQUENCE_LENGTH, 42);
         }
 
         @TearDown(Level.Trial)
@@ -104,12 +108,12 @@ public class EngineBenchmark
         {
             final Counter counter = new Counter();
             final Command command = new Command();
-            for (int i = 0; i < Workload.ACCOUNTS; i++)
+            for (int i = 0; i < accounts; i++)
             {
                 engine.submit(Workload.credit(command.reset(), i), counter, i);
                 engine.submit(Workload.grant(command.reset(), i), counter, i);
             }
-            counter.await(2L * Workload.ACCOUNTS, "set-up");
+            counter.await(2L * accounts, "set-up");
         }
     }
 

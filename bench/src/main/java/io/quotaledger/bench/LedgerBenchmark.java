@@ -52,6 +52,10 @@ public class LedgerBenchmark
     @Param({ "uniform", "zipfian" })
     public String distribution;
 
+    /** Funded accounts; {@code -p accounts=10000} keeps them all in cache. */
+    @Param({ "" + Workload.ACCOUNTS })
+    public int accounts;
+
     /** Request ids remembered; {@code -p dedupeWindow=1024} shows what a window that stays in cache would cost. */
     @Param({ "" + DEDUPE_WINDOW })
     public int dedupeWindow;
@@ -67,17 +71,17 @@ public class LedgerBenchmark
     public void setUp()
     {
         final LedgerConfig config = new LedgerConfig()
-            .expectedAccounts(Workload.ACCOUNTS)
+            .expectedAccounts(accounts)
             .dedupeWindowCount(dedupeWindow);
         ledger = new Ledger(config, sink);
-        for (int i = 0; i < Workload.ACCOUNTS; i++)
+        for (int i = 0; i < accounts; i++)
         {
             ledger.process(Workload.credit(command.reset().timestamp(Workload.START_MILLIS), i), result);
             requireAccepted(result);
             ledger.process(Workload.grant(command.reset().timestamp(Workload.START_MILLIS), i), result);
             requireAccepted(result);
         }
-        users = Workload.Distribution.of(distribution).sequence(Workload.ACCOUNTS, Workload.SEQUENCE_LENGTH, 42);
+        users = Workload.Distribution.of(distribution).sequence(accounts, Workload.SEQUENCE_LENGTH, 42);
 
         // only the request id, user and timestamp change from one invocation to the next
         command.reset().op(Op.DEDUCT).serviceId(Workload.SERVICE_ID).amount(1);

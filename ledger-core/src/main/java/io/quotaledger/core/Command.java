@@ -73,14 +73,16 @@ public final class Command
      */
     public long fingerprint()
     {
-        long h = Hashing.mix(op == null ? 0 : op.code());
-        h = Hashing.combine(h, userId);
-        h = Hashing.combine(h, serviceId);
-        h = Hashing.combine(h, amount);
-        h = Hashing.combine(h, holdIdHi);
-        h = Hashing.combine(h, holdIdLo);
-        h = Hashing.combine(h, ttlMillis);
-        return Hashing.combine(h, period == null ? 0 : period.code());
+        // a multiply-add chain and one final mix: cheap on the hot path, and every field affects every bit
+        long h = op == null ? 0 : op.code();
+        h = h * Hashing.PRIME + userId;
+        h = h * Hashing.PRIME + serviceId;
+        h = h * Hashing.PRIME + amount;
+        h = h * Hashing.PRIME + holdIdHi;
+        h = h * Hashing.PRIME + holdIdLo;
+        h = h * Hashing.PRIME + ttlMillis;
+        h = h * Hashing.PRIME + (period == null ? 0 : period.code());
+        return Hashing.mix(h);
     }
 
     public Op op()

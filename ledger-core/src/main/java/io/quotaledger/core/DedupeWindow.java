@@ -27,6 +27,10 @@ final class DedupeWindow
     private final RequestIdIndex index;
     private int head;
     private int size;
+    // the id of the last find, whose hash record() can reuse: a new request is looked up, then recorded
+    private long lastHi;
+    private long lastLo;
+    private int lastHash;
 
     DedupeWindow(final int capacity, final long maxAgeMillis)
     {
@@ -46,7 +50,10 @@ final class DedupeWindow
      */
     int find(final long hi, final long lo, final long now)
     {
-        final int entry = index.get(hi, lo);
+        lastHi = hi;
+        lastLo = lo;
+        lastHash = RequestIdIndex.hash(hi, lo);
+        final int entry = index.get(hi, lo, lastHash);
         if (entry == RequestIdIndex.MISSING || now - entries[entry * STRIDE + TIME] >= maxAgeMillis)
         {
             return RequestIdIndex.MISSING;
@@ -114,7 +121,8 @@ final class DedupeWindow
         entries[base + CREDIT_LIMIT] = result.creditLimit();
         entries[base + FREE_REMAINING] = result.freeRemaining();
         size++;
-        index.put(hi, lo, entry); // replaces a stale entry of the same id, left to be evicted in turn
+        final int hash = hi == lastHi && lo == lastLo ? lastHash : RequestIdIndex.hash(hi, lo);
+        index.put(hi, lo, hash, entry); // replaces a stale entry of the same id, left to be evicted in turn
     }
 
     private void evictHead()

@@ -5,6 +5,9 @@ package io.quotaledger.core;
  */
 final class Hashing
 {
+    /** An odd 64-bit multiplier (the golden ratio) for multiply-add chains. */
+    static final long PRIME = 0x9e3779b97f4a7c15L;
+
     private Hashing()
     {
     }
@@ -30,6 +33,6 @@ final class Hashing
 
     static long mix(final long hi, final long lo)
     {
-        return mix(hi * 0x9e3779b97f4a7c15L ^ lo);
+        return mix(hi * PRIME ^ lo);
     }
 }

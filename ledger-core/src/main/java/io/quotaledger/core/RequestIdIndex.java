@@ -6,14 +6,17 @@ import java.util.Arrays;
  * Open-addressing hash index from a 128-bit request id to an int. The whole id is the key, compared in full: two
  * different ids are never confused. Id {@code 0:0} marks an empty slot and is refused by the ledger. Linear probing
  * with backward-shift deletion, so there are no tombstones and lookups stay short under churn.
+ *
+ * <p>A slot is three longs (id high, id low, then the id's hash in the upper half and the value in the lower), so a
+ * lookup costs one cache miss and a deletion finds the home slot of the entries it shifts without rehashing them.
+ * Callers that look an id up and then insert it pass the {@link #hash} once.
  */
 final class RequestIdIndex
 {
     static final int MISSING = -1;
 
     private static final int MIN_CAPACITY = 16;
-
-    private static final int STRIDE = 3; // hi, lo, value: one slot, one cache miss
+    private static final int STRIDE = 3;
 
     private long[] table;
     private int mask;
@@ -45,6 +48,11 @@ final class RequestIdIndex
         size = 0;
     }
 
+    static int hash(final long hi, final long lo)
+    {
+        return (int)Hashing.mix(hi, lo);
+    }
+
     int size()
     {
         return size;
@@ -52,7 +60,12 @@ final class RequestIdIndex
 
     int get(final long hi, final long lo)
     {
-        int slot = slotFor(hi, lo);
+        return get(hi, lo, hash(hi, lo));
+    }
+
+    int get(final long hi, final long lo, final int hash)
+    {
+        int slot = hash & mask;
         while (true)
         {
             final int base = slot * STRIDE;
@@ -70,12 +83,18 @@ final class RequestIdIndex
         }
     }
 
+    void put(final long hi, final long lo, final int value)
+    {
+        put(hi, lo, hash(hi, lo), value);
+    }
+
     /**
      * Inserts or replaces.
      */
-    void put(final long hi, final long lo, final int value)
+    void put(final long hi, final long lo, final int hash, final int value)
     {
-        int slot = slotFor(hi, lo);
+        final long hashAndValue = ((long)hash << 32) | (value & 0xFFFF_FFFFL);
+        int slot = hash & mask;
         while (true)
         {
             final int base = slot * STRIDE;
@@ -83,14 +102,14 @@ final class RequestIdIndex
             final long kLo = table[base + 1];
             if (kHi == hi && kLo == lo)
             {
-                table[base + 2] = value;
+                table[base + 2] = hashAndValue;
                 return;
             }
             if (kHi == 0 && kLo == 0)
             {
                 table[base] = hi;
                 table[base + 1] = lo;
-                table[base + 2] = value;
+                table[base + 2] = hashAndValue;
                 if (++size > resizeThreshold)
                 {
                     grow();
@@ -106,7 +125,7 @@ final class RequestIdIndex
      */
     boolean remove(final long hi, final long lo, final int value)
     {
-        int slot = slotFor(hi, lo);
+        int slot = hash(hi, lo) & mask;
         while (true)
         {
             final int base = slot * STRIDE;
@@ -114,7 +133,7 @@ final class RequestIdIndex
             final long kLo = table[base + 1];
             if (kHi == hi && kLo == lo)
             {
-                if (table[base + 2] != value)
+                if ((int)table[base + 2] != value)
                 {
                     return false;
                 }
@@ -139,10 +158,14 @@ final class RequestIdIndex
     {
         int hole = deleted;
         int slot = (hole + 1) & mask;
-        while (table[slot * STRIDE] != 0 || table[slot * STRIDE + 1] != 0)
+        while (true)
         {
             final int base = slot * STRIDE;
-            final int home = slotFor(table[base], table[base + 1]);
+            if (table[base] == 0 && table[base + 1] == 0)
+            {
+                break;
+            }
+            final int home = (int)(table[base + 2] >>> 32) & mask;
             // move the entry back into the hole unless its home lies cyclically in (hole, slot]
             if (((slot - home) & mask) >= ((slot - hole) & mask))
             {
@@ -171,13 +194,8 @@ final class RequestIdIndex
         {
             if (old[base] != 0 || old[base + 1] != 0)
             {
-                put(old[base], old[base + 1], (int)old[base + 2]);
+                put(old[base], old[base + 1], (int)(old[base + 2] >>> 32), (int)old[base + 2]);
             }
         }
-    }
-
-    private int slotFor(final long hi, final long lo)
-    {
-        return (int)Hashing.mix(hi, lo) & mask;
     }
 }
