@@ -66,6 +66,10 @@ public class EngineBenchmark
         @Param({ "" + Workload.ACCOUNTS })
         public int accounts;
 
+        /** Request ids remembered; see {@link LedgerBenchmark#dedupeWindow}. */
+        @Param({ "" + LedgerBenchmark.DEDUPE_WINDOW })
+        public int dedupeWindow;
+
         LedgerEngine engine;
         int[] users;
 
@@ -75,7 +79,7 @@ public class EngineBenchmark
             final EngineConfig config = new EngineConfig()
                 .ledger(new LedgerConfig()
                     .expectedAccounts(accounts)
-                    .dedupeWindowCount(LedgerBenchmark.DEDUPE_WINDOW))
+                    .dedupeWindowCount(dedupeWindow))
                 .ringSize(RING_SIZE);
             switch (waitStrategy)
             {
