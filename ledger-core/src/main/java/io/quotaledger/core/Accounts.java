@@ -1,7 +1,10 @@
 package io.quotaledger.core;
 
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
 import org.agrona.collections.Long2LongHashMap;
 
+import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
@@ -117,5 +120,58 @@ final class Accounts
             sum += Hashing.combine(h, frozen(a) ? 1 : 0);
         }
         return sum;
+    }
+
+    int snapshotLength()
+    {
+        return Integer.BYTES + count * 4 * Long.BYTES;
+    }
+
+    /**
+     * Writes the accounts in index order, so that a restore gives every account its old index (quota keys use it).
+     */
+    int writeSnapshot(final MutableDirectBuffer buffer, final int offset)
+    {
+        int p = offset;
+        buffer.putInt(p, count, ByteOrder.LITTLE_ENDIAN);
+        p += Integer.BYTES;
+        for (int a = 0; a < count; a++)
+        {
+            buffer.putLong(p, userIds[a], ByteOrder.LITTLE_ENDIAN);
+            for (int f = 0; f < STRIDE; f++)
+            {
+                buffer.putLong(p + (f + 1) * Long.BYTES, data[a * STRIDE + f], ByteOrder.LITTLE_ENDIAN);
+            }
+            p += 4 * Long.BYTES;
+        }
+        return p - offset;
+    }
+
+    int readSnapshot(final DirectBuffer buffer, final int offset)
+    {
+        int p = offset;
+        final int n = buffer.getInt(p, ByteOrder.LITTLE_ENDIAN);
+        p += Integer.BYTES;
+        for (int i = 0; i < n; i++)
+        {
+            final int a = open(buffer.getLong(p, ByteOrder.LITTLE_ENDIAN));
+            for (int f = 0; f < STRIDE; f++)
+            {
+                data[a * STRIDE + f] = buffer.getLong(p + (f + 1) * Long.BYTES, ByteOrder.LITTLE_ENDIAN);
+            }
+            p += 4 * Long.BYTES;
+        }
+        return p - offset;
+    }
+
+    /**
+     * Calls the visitor for every account, in the order they were opened.
+     */
+    void forEach(final AccountVisitor visitor)
+    {
+        for (int a = 0; a < count; a++)
+        {
+            visitor.onAccount(userIds[a], balance(a), held(a), creditLimit(a), frozen(a));
+        }
     }
 }

@@ -1,5 +1,10 @@
 package io.quotaledger.core;
 
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+
+import java.nio.ByteOrder;
+
 /**
  * The accepted request ids the ledger remembers, with their results, oldest first. Bounded by count (a ring of
  * preallocated entries) and by age. Entries are evicted only when a new one is recorded, so the window's contents
@@ -148,5 +153,51 @@ final class DedupeWindow
             }
         }
         return h;
+    }
+
+    int snapshotLength()
+    {
+        return Integer.BYTES + size * STRIDE * Long.BYTES;
+    }
+
+    int writeSnapshot(final MutableDirectBuffer buffer, final int offset)
+    {
+        int p = offset;
+        buffer.putInt(p, size, ByteOrder.LITTLE_ENDIAN);
+        p += Integer.BYTES;
+        for (int i = 0, entry = head; i < size; i++, entry = entry + 1 == capacity ? 0 : entry + 1)
+        {
+            final int base = entry * STRIDE;
+            for (int f = 0; f < STRIDE; f++)
+            {
+                buffer.putLong(p, entries[base + f], ByteOrder.LITTLE_ENDIAN);
+                p += Long.BYTES;
+            }
+        }
+        return p - offset;
+    }
+
+    /**
+     * Restores entries oldest first into an empty window; a window configured smaller keeps the newest.
+     */
+    int readSnapshot(final DirectBuffer buffer, final int offset)
+    {
+        int p = offset;
+        final int n = buffer.getInt(p, ByteOrder.LITTLE_ENDIAN);
+        p += Integer.BYTES;
+        final int skip = Math.max(0, n - capacity);
+        p += skip * STRIDE * Long.BYTES;
+        for (int i = skip; i < n; i++)
+        {
+            final int base = size * STRIDE;
+            for (int f = 0; f < STRIDE; f++)
+            {
+                entries[base + f] = buffer.getLong(p, ByteOrder.LITTLE_ENDIAN);
+                p += Long.BYTES;
+            }
+            index.put(entries[base + ID_HI], entries[base + ID_LO], size);
+            size++;
+        }
+        return p - offset;
     }
 }

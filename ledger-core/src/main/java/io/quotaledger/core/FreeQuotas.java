@@ -1,7 +1,10 @@
 package io.quotaledger.core;
 
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
 import org.agrona.collections.Long2LongHashMap;
 
+import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
@@ -186,5 +189,44 @@ final class FreeQuotas
             sum[0] += Hashing.combine(h, data[base + PERIOD_KEY]);
         });
         return sum[0];
+    }
+
+    int snapshotLength()
+    {
+        return Integer.BYTES + count * 4 * Long.BYTES;
+    }
+
+    int writeSnapshot(final MutableDirectBuffer buffer, final int offset)
+    {
+        buffer.putInt(offset, count, ByteOrder.LITTLE_ENDIAN);
+        final int[] p = { offset + Integer.BYTES };
+        indexByKey.forEachLong((key, quota) ->
+        {
+            buffer.putLong(p[0], key, ByteOrder.LITTLE_ENDIAN);
+            for (int f = 0; f < STRIDE; f++)
+            {
+                buffer.putLong(p[0] + (f + 1) * Long.BYTES, data[(int)quota * STRIDE + f], ByteOrder.LITTLE_ENDIAN);
+            }
+            p[0] += 4 * Long.BYTES;
+        });
+        return p[0] - offset;
+    }
+
+    int readSnapshot(final DirectBuffer buffer, final int offset)
+    {
+        int p = offset;
+        final int n = buffer.getInt(p, ByteOrder.LITTLE_ENDIAN);
+        p += Integer.BYTES;
+        for (int i = 0; i < n; i++)
+        {
+            final long key = buffer.getLong(p, ByteOrder.LITTLE_ENDIAN);
+            final int quota = open((int)(key >>> 32), (int)key);
+            for (int f = 0; f < STRIDE; f++)
+            {
+                data[quota * STRIDE + f] = buffer.getLong(p + (f + 1) * Long.BYTES, ByteOrder.LITTLE_ENDIAN);
+            }
+            p += 4 * Long.BYTES;
+        }
+        return p - offset;
     }
 }

@@ -1,5 +1,9 @@
 package io.quotaledger.core;
 
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+
+import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
@@ -240,5 +244,46 @@ final class Holds
     {
         heap[position] = hold;
         heapPosition[hold] = position;
+    }
+
+    int snapshotLength()
+    {
+        return Integer.BYTES + size * STRIDE * Long.BYTES;
+    }
+
+    int writeSnapshot(final MutableDirectBuffer buffer, final int offset)
+    {
+        int p = offset;
+        buffer.putInt(p, size, ByteOrder.LITTLE_ENDIAN);
+        p += Integer.BYTES;
+        for (int i = 0; i < size; i++)
+        {
+            final int base = heap[i] * STRIDE;
+            for (int f = 0; f < STRIDE; f++)
+            {
+                buffer.putLong(p, data[base + f], ByteOrder.LITTLE_ENDIAN);
+                p += Long.BYTES;
+            }
+        }
+        return p - offset;
+    }
+
+    int readSnapshot(final DirectBuffer buffer, final int offset)
+    {
+        int p = offset;
+        final int n = buffer.getInt(p, ByteOrder.LITTLE_ENDIAN);
+        p += Integer.BYTES;
+        final long[] hold = new long[STRIDE];
+        for (int i = 0; i < n; i++)
+        {
+            for (int f = 0; f < STRIDE; f++)
+            {
+                hold[f] = buffer.getLong(p, ByteOrder.LITTLE_ENDIAN);
+                p += Long.BYTES;
+            }
+            open(hold[ID_HI], hold[ID_LO], hold[USER_ID], (int)hold[SERVICE_ID], hold[FROM_FREE], hold[FROM_BALANCE],
+                hold[EXPIRES_AT], hold[PERIOD_KEY]);
+        }
+        return p - offset;
     }
 }

@@ -1,5 +1,10 @@
 package io.quotaledger.core;
 
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+
+import java.nio.ByteOrder;
+
 import static io.quotaledger.core.ResultCode.AMOUNT_OVERFLOW;
 import static io.quotaledger.core.ResultCode.CAPACITY_EXCEEDED;
 import static io.quotaledger.core.ResultCode.FROZEN;
@@ -23,6 +28,12 @@ import static io.quotaledger.core.ResultCode.UNKNOWN_HOLD;
  */
 public final class Ledger
 {
+    /** "QLSN": the first four bytes of a snapshot. */
+    public static final int SNAPSHOT_MAGIC = 0x4E534C51;
+    /** Bumped whenever the snapshot layout changes; an unknown version is refused, never guessed at. */
+    public static final int SNAPSHOT_VERSION = 1;
+    private static final int SNAPSHOT_HEADER_LENGTH = 2 * Integer.BYTES;
+
     private final LedgerConfig config;
     private final OutcomeSink sink;
     private final Accounts accounts;
@@ -175,6 +186,88 @@ public final class Ledger
         h = Hashing.combine(h, quotas.checksum(accounts));
         h = Hashing.combine(h, holds.checksum());
         return Hashing.combine(h, dedupe.checksum());
+    }
+
+    /**
+     * @return the exact number of bytes {@link #writeSnapshot} will write.
+     * @throws IllegalStateException when the state is too large for one buffer (2 GiB).
+     */
+    public int snapshotLength()
+    {
+        final long length = (long)SNAPSHOT_HEADER_LENGTH + accounts.snapshotLength() + quotas.snapshotLength() +
+            holds.snapshotLength() + dedupe.snapshotLength();
+        if (length > Integer.MAX_VALUE - 64)
+        {
+            throw new IllegalStateException("state too large for one snapshot buffer: " + length + " bytes");
+        }
+        return (int)length;
+    }
+
+    /**
+     * Writes the whole state (accounts, free quotas, open holds, the dedupe window) in a versioned little-endian
+     * layout. Only copies memory: the caller decides where the bytes go, off the business-logic thread if it can.
+     *
+     * @return bytes written, {@link #snapshotLength()}.
+     */
+    public int writeSnapshot(final MutableDirectBuffer buffer, final int offset)
+    {
+        int p = offset;
+        buffer.putInt(p, SNAPSHOT_MAGIC, ByteOrder.LITTLE_ENDIAN);
+        buffer.putInt(p + Integer.BYTES, SNAPSHOT_VERSION, ByteOrder.LITTLE_ENDIAN);
+        p += SNAPSHOT_HEADER_LENGTH;
+        p += accounts.writeSnapshot(buffer, p);
+        p += quotas.writeSnapshot(buffer, p);
+        p += holds.writeSnapshot(buffer, p);
+        p += dedupe.writeSnapshot(buffer, p);
+        return p - offset;
+    }
+
+    /**
+     * Loads a snapshot into this ledger, which must be new (nothing processed or applied yet). Afterwards its
+     * {@link #checksum()} equals that of the ledger that wrote the snapshot (given the same dedupe window size).
+     *
+     * @throws IllegalArgumentException when the bytes are not a snapshot of a known version or their length is wrong.
+     */
+    public void loadSnapshot(final DirectBuffer buffer, final int offset, final int length)
+    {
+        if (accounts.count() != 0 || holds.size() != 0 || dedupe.size() != 0)
+        {
+            throw new IllegalStateException("a snapshot loads only into a new ledger");
+        }
+        if (length < SNAPSHOT_HEADER_LENGTH || buffer.getInt(offset, ByteOrder.LITTLE_ENDIAN) != SNAPSHOT_MAGIC)
+        {
+            throw new IllegalArgumentException("not a ledger snapshot");
+        }
+        final int version = buffer.getInt(offset + Integer.BYTES, ByteOrder.LITTLE_ENDIAN);
+        if (version != SNAPSHOT_VERSION)
+        {
+            throw new IllegalArgumentException("snapshot version " + version + ", this ledger reads " +
+                SNAPSHOT_VERSION);
+        }
+        try
+        {
+            int p = offset + SNAPSHOT_HEADER_LENGTH;
+            p += accounts.readSnapshot(buffer, p);
+            p += quotas.readSnapshot(buffer, p);
+            p += holds.readSnapshot(buffer, p);
+            p += dedupe.readSnapshot(buffer, p);
+            if (p - offset != length)
+            {
+                throw new IllegalArgumentException("snapshot length " + length + " but content ends at " + (p - offset));
+            }
+        }
+        catch (final IndexOutOfBoundsException ex)
+        {
+            throw new IllegalArgumentException("truncated snapshot", ex);
+        }
+    }
+
+    /**
+     * Calls the visitor for every account, in the order they were opened. For tools, not the hot path.
+     */
+    public void forEachAccount(final AccountVisitor visitor)
+    {
+        accounts.forEach(visitor);
     }
 
     public int accountCount()
