@@ -35,7 +35,7 @@ public final class Ledger
     private static final int SNAPSHOT_HEADER_LENGTH = 2 * Integer.BYTES;
 
     private final LedgerConfig config;
-    private final OutcomeSink sink;
+    private OutcomeSink sink;
     private final Accounts accounts;
     private final FreeQuotas quotas;
     private final Holds holds;
@@ -64,6 +64,14 @@ public final class Ledger
     public LedgerConfig config()
     {
         return config;
+    }
+
+    /**
+     * Sends outcomes to another sink from now on: a ledger rebuilt by recovery is handed to the runtime this way.
+     */
+    public void outcomeSink(final OutcomeSink sink)
+    {
+        this.sink = sink;
     }
 
     /**

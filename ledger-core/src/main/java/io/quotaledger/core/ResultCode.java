@@ -28,9 +28,14 @@ public enum ResultCode
     /** A configured capacity (accounts, open holds) is exhausted. */
     CAPACITY_EXCEEDED(10),
     /** A bug in the ledger: the command was not applied. Logged and counted by the runtime. */
-    INTERNAL_ERROR(11);
+    INTERNAL_ERROR(11),
+    /**
+     * The ledger could not make the change durable (its journal failed) and accepts no more changes until it is
+     * restarted: the request was not acknowledged. Retry it with the same request id once the ledger is back.
+     */
+    UNAVAILABLE(12);
 
-    private static final ResultCode[] BY_CODE = new ResultCode[12];
+    private static final ResultCode[] BY_CODE = new ResultCode[13];
 
     static
     {

@@ -25,6 +25,7 @@ final class BusinessLogicHandler implements EventHandler<LedgerEvent>, OutcomeSi
     private final EpochClock clock;
     private final AtomicLong internalErrors;
     private long lastTimestamp;
+    private long nextOutcomeSequence;
     private LedgerEvent current;
     /** Earliest hold expiry, published for the ticker thread. */
     private volatile long nextExpiry = Long.MAX_VALUE;
@@ -33,9 +34,12 @@ final class BusinessLogicHandler implements EventHandler<LedgerEvent>, OutcomeSi
 
     BusinessLogicHandler(final EngineConfig config, final AtomicLong internalErrors)
     {
-        this.ledger = new Ledger(config.ledger(), this);
+        this.ledger = config.ledgerFactory().apply(config.ledger(), this);
         this.clock = config.clock();
         this.internalErrors = internalErrors;
+        this.lastTimestamp = config.lastTimestamp();
+        this.nextOutcomeSequence = config.lastSequence() + 1;
+        this.nextExpiry = ledger.nextExpiry();
     }
 
     Ledger ledger()
@@ -55,11 +59,16 @@ final class BusinessLogicHandler implements EventHandler<LedgerEvent>, OutcomeSi
 
     public void onEvent(final LedgerEvent event, final long sequence, final boolean endOfBatch)
     {
+        event.startOutcomes(nextOutcomeSequence);
+        if (event.stateListener() != null)
+        {
+            stateRequest(event);
+            return;
+        }
         // time never goes backwards, whatever the wall clock does
         final long now = Math.max(lastTimestamp, clock.time());
         lastTimestamp = now;
         event.command().timestamp(now);
-        event.clearOutcomes();
         current = event;
         try
         {
@@ -89,5 +98,21 @@ final class BusinessLogicHandler implements EventHandler<LedgerEvent>, OutcomeSi
     public void onOutcome(final Outcome outcome)
     {
         current.addOutcome(outcome);
+        nextOutcomeSequence++;
+    }
+
+    private void stateRequest(final LedgerEvent event)
+    {
+        final StateListener listener = event.stateListener();
+        event.stateListener(null);
+        try
+        {
+            listener.onState(ledger, nextOutcomeSequence - 1, lastTimestamp);
+        }
+        catch (final RuntimeException ex)
+        {
+            internalErrors.incrementAndGet();
+            LOG.error("state request failed", ex);
+        }
     }
 }

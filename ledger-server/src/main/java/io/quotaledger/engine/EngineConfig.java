@@ -4,13 +4,16 @@ import com.lmax.disruptor.EventHandler;
 import com.lmax.disruptor.PhasedBackoffWaitStrategy;
 import com.lmax.disruptor.WaitStrategy;
 import com.lmax.disruptor.dsl.ProducerType;
+import io.quotaledger.core.Ledger;
 import io.quotaledger.core.LedgerConfig;
+import io.quotaledger.core.OutcomeSink;
 import org.agrona.concurrent.EpochClock;
 import org.agrona.concurrent.SystemEpochClock;
 
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.function.BiFunction;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -25,6 +28,9 @@ public final class EngineConfig
     private EpochClock clock = SystemEpochClock.INSTANCE;
     private long tickIntervalMillis = 10;
     private final List<EventHandler<LedgerEvent>> stages = new ArrayList<>();
+    private BiFunction<LedgerConfig, OutcomeSink, Ledger> ledgerFactory = Ledger::new;
+    private long lastSequence;
+    private long lastTimestamp;
 
     public LedgerConfig ledger()
     {
@@ -109,9 +115,76 @@ public final class EngineConfig
         return this;
     }
 
+    /**
+     * Inserts a stage at a position among those added so far (0: first after the business logic).
+     */
+    public EngineConfig insertStage(final int position, final EventHandler<LedgerEvent> stage)
+    {
+        stages.add(position, stage);
+        return this;
+    }
+
+    /**
+     * @return a copy with the same settings and stages, to be changed without touching this one.
+     */
+    public EngineConfig copy()
+    {
+        final EngineConfig copy = new EngineConfig()
+            .ledger(ledger)
+            .ringSize(ringSize)
+            .producerType(producerType)
+            .waitStrategy(waitStrategy)
+            .clock(clock)
+            .tickIntervalMillis(tickIntervalMillis)
+            .ledgerFactory(ledgerFactory)
+            .lastSequence(lastSequence)
+            .lastTimestamp(lastTimestamp);
+        copy.stages.addAll(stages);
+        return copy;
+    }
+
     public List<EventHandler<LedgerEvent>> stages()
     {
         return Collections.unmodifiableList(stages);
+    }
+
+    /**
+     * How the business-logic thread gets its ledger: new by default; recovery supplies one rebuilt from a snapshot and
+     * the journal. The ledger must send its outcomes to the given sink.
+     */
+    public BiFunction<LedgerConfig, OutcomeSink, Ledger> ledgerFactory()
+    {
+        return ledgerFactory;
+    }
+
+    public EngineConfig ledgerFactory(final BiFunction<LedgerConfig, OutcomeSink, Ledger> ledgerFactory)
+    {
+        this.ledgerFactory = ledgerFactory;
+        return this;
+    }
+
+    /** Sequence of the last outcome the ledger already holds (from recovery): numbering continues after it. */
+    public long lastSequence()
+    {
+        return lastSequence;
+    }
+
+    public EngineConfig lastSequence(final long lastSequence)
+    {
+        this.lastSequence = lastSequence;
+        return this;
+    }
+
+    /** Time of the last outcome the ledger already holds: the engine's time never goes below it. */
+    public long lastTimestamp()
+    {
+        return lastTimestamp;
+    }
+
+    public EngineConfig lastTimestamp(final long lastTimestamp)
+    {
+        this.lastTimestamp = lastTimestamp;
+        return this;
     }
 
     void validate()

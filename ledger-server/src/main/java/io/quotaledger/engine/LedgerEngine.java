@@ -155,6 +155,27 @@ public final class LedgerEngine implements AutoCloseable
     }
 
     /**
+     * Hands the ledger's state to {@code listener} on the business-logic thread, between two commands, once every
+     * command submitted before this call has been applied (a snapshot's moment). Waits for a ring slot.
+     */
+    public void requestState(final StateListener listener)
+    {
+        ensureRunning();
+        final long sequence = ring.next();
+        try
+        {
+            final LedgerEvent event = ring.get(sequence);
+            event.command().reset();
+            event.replyTo(null, 0);
+            event.stateListener(listener);
+        }
+        finally
+        {
+            ring.publish(sequence);
+        }
+    }
+
+    /**
      * The ledger itself, for inspection once the engine is closed (its thread has stopped); never while running.
      */
     public Ledger ledgerAfterClose()
@@ -238,6 +259,7 @@ public final class LedgerEngine implements AutoCloseable
             final LedgerEvent event = ring.get(sequence);
             translator.translateTo(event.command().reset(), source);
             event.replyTo(listener, correlationId);
+            event.stateListener(null);
         }
         finally
         {

@@ -16,8 +16,10 @@ public final class LedgerEvent
     private final UnsafeBuffer outcomes;
     private final int outcomeCapacity;
     private int outcomeCount;
+    private long firstOutcomeSequence;
     private ResultListener listener;
     private long correlationId;
+    private StateListener stateListener;
 
     LedgerEvent(final int outcomeCapacity)
     {
@@ -49,6 +51,23 @@ public final class LedgerEvent
     }
 
     /**
+     * @return the sequence number of the first outcome of this event; outcomes are numbered 1, 2, 3... across the
+     * life of the ledger, with no gaps, and the journal stores them under these numbers.
+     */
+    public long firstOutcomeSequence()
+    {
+        return firstOutcomeSequence;
+    }
+
+    /**
+     * @return the listener of a state request (a snapshot), or null for an ordinary command.
+     */
+    StateListener stateListener()
+    {
+        return stateListener;
+    }
+
+    /**
      * @return the offset of outcome {@code i} in {@link #outcomes()}.
      */
     public static int outcomeOffset(final int i)
@@ -75,14 +94,20 @@ public final class LedgerEvent
         outcome.encode(outcomes, outcomeOffset(outcomeCount++));
     }
 
-    void clearOutcomes()
+    void startOutcomes(final long firstSequence)
     {
         outcomeCount = 0;
+        firstOutcomeSequence = firstSequence;
     }
 
     void replyTo(final ResultListener listener, final long correlationId)
     {
         this.listener = listener;
         this.correlationId = correlationId;
+    }
+
+    void stateListener(final StateListener stateListener)
+    {
+        this.stateListener = stateListener;
     }
 }

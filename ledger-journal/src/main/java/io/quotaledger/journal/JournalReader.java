@@ -1,0 +1,173 @@
+package io.quotaledger.journal;
+
+import io.quotaledger.core.Outcome;
+import net.openhft.chronicle.bytes.Bytes;
+import net.openhft.chronicle.queue.ExcerptTailer;
+import net.openhft.chronicle.queue.RollCycles;
+import net.openhft.chronicle.queue.TailerDirection;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
+import net.openhft.chronicle.wire.DocumentContext;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.util.zip.CRC32C;
+
+/**
+ * Reads the journal in order, checking every document. A bad document (a torn write after a crash) is reported and
+ * skipped when nothing was lost with it: it is the last one, or the next good document continues the sequence exactly
+ * where the last good one ended (the ledger restarted after the torn write and went on from the last good outcome).
+ * A bad document followed by a gap, or any other gap, is corruption: reading stops with
+ * {@link JournalCorruptedException}, because going on would silently lose acknowledged changes.
+ */
+public final class JournalReader implements AutoCloseable
+{
+    /**
+     * Receives outcomes in journal order. The outcome object is reused.
+     */
+    @FunctionalInterface
+    public interface OutcomeHandler
+    {
+        /**
+         * @return false to stop reading after this outcome.
+         */
+        boolean onOutcome(long sequence, Outcome outcome);
+    }
+
+    /**
+     * What a read found.
+     *
+     * @param outcomes      outcomes handed to the handler.
+     * @param lastSequence  sequence of the last outcome read (or of the last one before the start, if none).
+     * @param documents     documents read, including skipped ones.
+     * @param skipped       bad documents skipped (torn writes that lost nothing acknowledged).
+     * @param tornTail      what was wrong with the last bad document skipped, or null when there was none.
+     * @param stopped       true when the handler asked to stop.
+     */
+    public record ReadResult(
+        long outcomes, long lastSequence, long documents, long skipped, String tornTail, boolean stopped)
+    {
+    }
+
+    private final SingleChronicleQueue queue;
+    private final CRC32C crc = new CRC32C();
+    private final Outcome outcome = new Outcome();
+    private byte[] bytes = new byte[JournalFormat.documentLength(JournalAppender.MAX_OUTCOMES_PER_DOCUMENT)];
+    private final UnsafeBuffer buffer = new UnsafeBuffer(bytes);
+
+    private JournalReader(final SingleChronicleQueue queue)
+    {
+        this.queue = queue;
+    }
+
+    /**
+     * Opens the journal of a data directory for reading; an absent journal reads as empty.
+     */
+    public static JournalReader open(final DataDir dir)
+    {
+        final boolean exists = java.nio.file.Files.exists(dir.journal().resolve("metadata.cq4t"));
+        return new JournalReader(Journals.builder(dir, RollCycles.FAST_DAILY).readOnly(exists).build());
+    }
+
+    /**
+     * Reads every outcome with a sequence above {@code afterSequence}, in order, until the end of the journal.
+     */
+    public ReadResult read(final long afterSequence, final OutcomeHandler handler)
+    {
+        final ExcerptTailer tailer = queue.createTailer();
+        long expected = 0; // where the next document must start, once a good one has been seen
+        long last = afterSequence;
+        long outcomes = 0;
+        long documents = 0;
+        long skipped = 0;
+        String torn = null;
+        while (true)
+        {
+            final int length;
+            final long index;
+            try (DocumentContext document = tailer.readingDocument())
+            {
+                if (!document.isPresent())
+                {
+                    return new ReadResult(outcomes, last, documents, skipped, torn, false);
+                }
+                index = document.index();
+                length = copy(document.wire().bytes());
+            }
+            documents++;
+            final String problem = JournalFormat.check(buffer, bytes, length, crc);
+            if (problem != null)
+            {
+                skipped++;
+                torn = problem + " at index " + Long.toHexString(index);
+                continue; // whether anything was lost shows at the next good document
+            }
+            final long first = JournalFormat.firstSequence(buffer);
+            final int count = JournalFormat.count(buffer);
+            if (expected != 0 && first != expected)
+            {
+                throw new JournalCorruptedException("journal gap at index " + Long.toHexString(index) +
+                    ": expected sequence " + expected + ", found " + first +
+                    (torn == null ? "" : " after a bad document (" + torn + ")"));
+            }
+            expected = first + count;
+            for (int i = 0; i < count; i++)
+            {
+                final long sequence = first + i;
+                if (sequence <= afterSequence)
+                {
+                    continue;
+                }
+                if (!outcome.decode(buffer, JournalFormat.outcomeOffset(i)))
+                {
+                    throw new JournalCorruptedException("undecodable outcome " + sequence + " with a good checksum");
+                }
+                outcomes++;
+                last = sequence;
+                if (!handler.onOutcome(sequence, outcome))
+                {
+                    return new ReadResult(outcomes, last, documents, skipped, torn, true);
+                }
+            }
+        }
+    }
+
+    /**
+     * @return the sequence of the last good outcome in the journal, 0 when it has none. Reads backwards from the end,
+     * past bad documents, so it costs one or two documents, not a scan.
+     */
+    public long lastSequence()
+    {
+        final ExcerptTailer tailer = queue.createTailer().direction(TailerDirection.BACKWARD).toEnd();
+        while (true)
+        {
+            try (DocumentContext document = tailer.readingDocument())
+            {
+                if (!document.isPresent())
+                {
+                    return 0;
+                }
+                final int length = copy(document.wire().bytes());
+                if (JournalFormat.check(buffer, bytes, length, crc) == null)
+                {
+                    return JournalFormat.firstSequence(buffer) + JournalFormat.count(buffer) - 1;
+                }
+            }
+        }
+    }
+
+    public void close()
+    {
+        queue.close();
+    }
+
+    private int copy(final Bytes<?> source)
+    {
+        final int length = (int)source.readRemaining();
+        if (length > bytes.length)
+        {
+            bytes = new byte[length];
+            buffer.wrap(bytes);
+        }
+        source.read(bytes, 0, length);
+        return length;
+    }
+}

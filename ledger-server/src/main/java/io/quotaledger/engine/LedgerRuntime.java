@@ -1,0 +1,113 @@
+package io.quotaledger.engine;
+
+import io.quotaledger.core.Ledger;
+import io.quotaledger.core.OutcomeSink;
+import io.quotaledger.journal.DataDir;
+import io.quotaledger.journal.Durability;
+import io.quotaledger.journal.JournalAppender;
+import io.quotaledger.journal.Recovery;
+import io.quotaledger.journal.SnapshotStore;
+import net.openhft.chronicle.queue.RollCycle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The durable ledger: recovers the state from the data directory (newest good snapshot, then the journal), starts
+ * the engine with the journal stage first after the business logic, and takes snapshots. Started and closed as one.
+ */
+public final class LedgerRuntime implements AutoCloseable
+{
+    private static final Logger LOG = LoggerFactory.getLogger(LedgerRuntime.class);
+
+    /**
+     * Where and how the journal and snapshots are kept.
+     *
+     * @param dir                    the data directory.
+     * @param durability             PROCESS or FSYNC.
+     * @param rollCycle              how often the journal starts a new file.
+     * @param snapshotEveryOutcomes  periodic snapshot after this many outcomes (0: off).
+     * @param snapshotEveryMinutes   periodic snapshot after this many minutes with changes (0: off).
+     * @param snapshotsToKeep        older snapshots are deleted.
+     */
+    public record Settings(
+        DataDir dir,
+        Durability durability,
+        RollCycle rollCycle,
+        long snapshotEveryOutcomes,
+        long snapshotEveryMinutes,
+        int snapshotsToKeep)
+    {
+    }
+
+    private final Recovery.Result recovery;
+    private final JournalStage journal;
+    private final LedgerEngine engine;
+    private final Snapshotter snapshotter;
+
+    private LedgerRuntime(final Settings settings, final EngineConfig config) throws IOException
+    {
+        settings.dir().create();
+        recovery = Recovery.recover(settings.dir(), () -> new Ledger(config.ledger(), OutcomeSink.NONE));
+        LOG.info("recovered {} accounts at sequence {} in {} ms ({} from snapshot {}, {} outcomes replayed)",
+            recovery.ledger().accountCount(), recovery.lastSequence(), TimeUnit.NANOSECONDS.toMillis(recovery.nanos()),
+            recovery.snapshot() == null ? "nothing" : "state",
+            recovery.snapshot() == null ? "-" : recovery.snapshot().path().getFileName(), recovery.replayed());
+
+        journal = new JournalStage(JournalAppender.open(
+            settings.dir(), settings.durability(), settings.rollCycle(), recovery.lastSequence()));
+        final EngineConfig engineConfig = config.copy()
+            .ledgerFactory((ledgerConfig, sink) ->
+            {
+                recovery.ledger().outcomeSink(sink);
+                return recovery.ledger();
+            })
+            .lastSequence(recovery.lastSequence())
+            .lastTimestamp(recovery.lastTimestamp())
+            .insertStage(0, journal);
+        engine = LedgerEngine.start(engineConfig);
+        snapshotter = new Snapshotter(engine, new SnapshotStore(settings.dir()), journal::lastSequence,
+            settings.snapshotsToKeep());
+        snapshotter.schedule(settings.snapshotEveryOutcomes(), settings.snapshotEveryMinutes(), journal::lastSequence);
+    }
+
+    /**
+     * Recovers and starts. The stages already in {@code config} run after the journal.
+     */
+    public static LedgerRuntime start(final Settings settings, final EngineConfig config) throws IOException
+    {
+        return new LedgerRuntime(settings, config);
+    }
+
+    public LedgerEngine engine()
+    {
+        return engine;
+    }
+
+    public Snapshotter snapshotter()
+    {
+        return snapshotter;
+    }
+
+    public JournalStage journal()
+    {
+        return journal;
+    }
+
+    public Recovery.Result recovery()
+    {
+        return recovery;
+    }
+
+    /**
+     * Drains the ring (every accepted command is journaled and answered), stops the threads, closes the journal.
+     */
+    public void close()
+    {
+        snapshotter.close();
+        engine.close();
+        journal.close();
+    }
+}

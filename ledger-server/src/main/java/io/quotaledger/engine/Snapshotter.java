@@ -1,0 +1,212 @@
+package io.quotaledger.engine;
+
+import io.quotaledger.core.Ledger;
+import io.quotaledger.journal.SnapshotStore;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongSupplier;
+
+/**
+ * Takes snapshots of a running engine: the business-logic thread only copies the state into memory (the pause, which
+ * is measured), a background thread waits until the journal holds every outcome the copy includes, then writes the
+ * file and prunes old ones. One snapshot at a time; periodic snapshots every N outcomes or M minutes.
+ */
+public final class Snapshotter implements AutoCloseable
+{
+    private static final Logger LOG = LoggerFactory.getLogger(Snapshotter.class);
+
+    /**
+     * A snapshot written.
+     *
+     * @param file        the snapshot file.
+     * @param sequence    last outcome it includes.
+     * @param bytes       payload size.
+     * @param pauseNanos  how long the business-logic thread was held copying the state.
+     * @param totalNanos  from request to a durable file.
+     */
+    public record Snapshot(Path file, long sequence, long bytes, long pauseNanos, long totalNanos)
+    {
+    }
+
+    private final LedgerEngine engine;
+    private final SnapshotStore store;
+    private final LongSupplier journaledSequence;
+    private final int keep;
+    private final ScheduledExecutorService writer;
+    private final AtomicBoolean inProgress = new AtomicBoolean();
+    private volatile long lastSnapshotSequence;
+    private volatile long lastSnapshotNanos = System.nanoTime();
+    private volatile long lastPauseNanos;
+
+    /**
+     * @param journaledSequence the journal's last durable sequence: a snapshot is final only once it is reached.
+     * @param keep              snapshots to keep; older ones are deleted after each new one.
+     */
+    public Snapshotter(
+        final LedgerEngine engine, final SnapshotStore store, final LongSupplier journaledSequence, final int keep)
+    {
+        this.engine = engine;
+        this.store = store;
+        this.journaledSequence = journaledSequence;
+        this.keep = keep;
+        this.writer = Executors.newSingleThreadScheduledExecutor(runnable ->
+        {
+            final Thread thread = new Thread(runnable, "ledger-snapshot");
+            thread.setDaemon(true);
+            return thread;
+        });
+    }
+
+    /**
+     * Takes a snapshot now, unless one is in progress (then the returned future completes with null).
+     */
+    public CompletableFuture<Snapshot> snapshot()
+    {
+        final CompletableFuture<Snapshot> result = new CompletableFuture<>();
+        if (!inProgress.compareAndSet(false, true))
+        {
+            result.complete(null);
+            return result;
+        }
+        final long requested = System.nanoTime();
+        try
+        {
+            engine.requestState((ledger, sequence, timestamp) ->
+                copyAndWrite(ledger, sequence, timestamp, requested, result));
+        }
+        catch (final RuntimeException ex)
+        {
+            inProgress.set(false);
+            result.completeExceptionally(ex);
+        }
+        return result;
+    }
+
+    /**
+     * Starts periodic snapshots: whenever {@code everyOutcomes} outcomes or {@code everyMinutes} minutes have passed
+     * since the last one (with at least one new outcome). A value of 0 turns that trigger off.
+     *
+     * @param currentSequence the engine's latest outcome sequence, read from any thread.
+     */
+    public void schedule(final long everyOutcomes, final long everyMinutes, final LongSupplier currentSequence)
+    {
+        writer.scheduleWithFixedDelay(() ->
+        {
+            final long sequence = currentSequence.getAsLong();
+            final long since = sequence - lastSnapshotSequence;
+            final boolean byCount = everyOutcomes > 0 && since >= everyOutcomes;
+            final boolean byTime = everyMinutes > 0 && since > 0 &&
+                System.nanoTime() - lastSnapshotNanos >= TimeUnit.MINUTES.toNanos(everyMinutes);
+            if ((byCount || byTime) && !inProgress.get())
+            {
+                snapshot().exceptionally(ex ->
+                {
+                    LOG.error("periodic snapshot failed", ex);
+                    return null;
+                });
+            }
+        }, 1, 1, TimeUnit.SECONDS);
+    }
+
+    /**
+     * @return how long the last snapshot held the business-logic thread, in nanoseconds.
+     */
+    public long lastPauseNanos()
+    {
+        return lastPauseNanos;
+    }
+
+    public long lastSnapshotSequence()
+    {
+        return lastSnapshotSequence;
+    }
+
+    public void close()
+    {
+        writer.shutdown();
+        try
+        {
+            if (!writer.awaitTermination(60, TimeUnit.SECONDS))
+            {
+                LOG.warn("snapshot writer did not finish within 60 s");
+            }
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * On the business-logic thread: the only part that pauses the ledger.
+     */
+    private void copyAndWrite(
+        final Ledger ledger,
+        final long sequence,
+        final long timestamp,
+        final long requested,
+        final CompletableFuture<Snapshot> result)
+    {
+        final long start = System.nanoTime();
+        final UnsafeBuffer copy;
+        final int length;
+        final long checksum;
+        try
+        {
+            copy = new UnsafeBuffer(new byte[ledger.snapshotLength()]);
+            length = ledger.writeSnapshot(copy, 0);
+            checksum = ledger.checksum();
+        }
+        catch (final RuntimeException | OutOfMemoryError ex)
+        {
+            inProgress.set(false);
+            result.completeExceptionally(ex);
+            return;
+        }
+        final long pause = System.nanoTime() - start;
+        lastPauseNanos = pause;
+        writer.execute(() ->
+        {
+            try
+            {
+                awaitJournal(sequence);
+                final Path file = store.write(sequence, timestamp, checksum, copy, length);
+                store.prune(keep);
+                lastSnapshotSequence = sequence;
+                lastSnapshotNanos = System.nanoTime();
+                LOG.info("snapshot {} at sequence {}: {} MiB, business thread paused {} ms", file.getFileName(),
+                    sequence, length >> 20, TimeUnit.NANOSECONDS.toMillis(pause));
+                result.complete(new Snapshot(file, sequence, length, pause, System.nanoTime() - requested));
+            }
+            catch (final Exception ex)
+            {
+                result.completeExceptionally(ex);
+            }
+            finally
+            {
+                inProgress.set(false);
+            }
+        });
+    }
+
+    private void awaitJournal(final long sequence) throws InterruptedException
+    {
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (journaledSequence.getAsLong() < sequence)
+        {
+            if (System.nanoTime() > deadline)
+            {
+                throw new IllegalStateException("journal did not reach sequence " + sequence + " within 30 s");
+            }
+            Thread.sleep(1);
+        }
+    }
+}
