@@ -4,12 +4,18 @@ import io.quotaledger.core.Command;
 import io.quotaledger.core.Ledger;
 import io.quotaledger.core.LedgerConfig;
 import io.quotaledger.core.Op;
+import io.quotaledger.core.OutcomeSink;
 import io.quotaledger.core.Period;
 import io.quotaledger.core.Result;
 import io.quotaledger.core.ResultCode;
 import io.quotaledger.engine.EngineConfig;
 import io.quotaledger.engine.LedgerEngine;
+import io.quotaledger.engine.LedgerRuntime;
 import io.quotaledger.engine.ReplicaStage;
+import io.quotaledger.journal.DataDir;
+import io.quotaledger.journal.Durability;
+import io.quotaledger.journal.Journals;
+import io.quotaledger.journal.Recovery;
 import io.quotaledger.engine.ResultListener;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -17,9 +23,11 @@ import me.tongfei.progressbar.ProgressBarStyle;
 import org.HdrHistogram.Histogram;
 import picocli.CommandLine.Option;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
@@ -62,6 +70,17 @@ final class DemoCommand implements Callable<Integer>
     @Option(names = "--json", description = "Print the report as one JSON object.")
     boolean json;
 
+    @Option(names = "--data", paramLabel = "DIR",
+        description = "Journal to this data directory (recovering what it holds first) and, at the end, check that " +
+            "the state recovered from disk equals the live one. Without it the demo runs in memory and checks a " +
+            "replica rebuilt from the outcomes instead. Run it twice on one directory: the second run's requests " +
+            "are all duplicates.")
+    Path data;
+
+    @Option(names = "--durability", defaultValue = "process",
+        description = "With --data: process (survives kill -9) or fsync (survives power loss). Default: ${DEFAULT-VALUE}.")
+    String durability;
+
     public Integer call() throws Exception
     {
         if (users <= 0 || requests <= 0 || producers <= 0)
@@ -74,10 +93,23 @@ final class DemoCommand implements Callable<Integer>
             .dedupeWindowCount(1 << 20);
         final ReplicaStage replica = new ReplicaStage(ledgerConfig);
         final Tally tally = new Tally();
+        final EngineConfig engineConfig = new EngineConfig().ledger(ledgerConfig).ringSize(ringSize);
+        final LedgerRuntime runtime;
         final LedgerEngine engine;
         try
         {
-            engine = LedgerEngine.start(new EngineConfig().ledger(ledgerConfig).ringSize(ringSize).addStage(replica));
+            if (data == null)
+            {
+                runtime = null;
+                engine = LedgerEngine.start(engineConfig.addStage(replica));
+            }
+            else
+            {
+                runtime = LedgerRuntime.start(new LedgerRuntime.Settings(new DataDir(data),
+                    Durability.valueOf(durability.toUpperCase(Locale.ROOT)), Journals.rollCycle("daily"), 0, 0, 3),
+                    engineConfig);
+                engine = runtime.engine();
+            }
         }
         catch (final IllegalArgumentException ex)
         {
@@ -98,13 +130,35 @@ final class DemoCommand implements Callable<Integer>
         }
         finally
         {
-            engine.close();
+            if (runtime != null)
+            {
+                runtime.close();
+            }
+            else
+            {
+                engine.close();
+            }
         }
 
         final Ledger live = engine.ledgerAfterClose();
-        final boolean replicaMatches = live.checksum() == replica.replica().checksum();
-        report(tally, elapsedNanos, live, replica, replicaMatches, engine.internalErrors() + engine.stageErrors());
-        return replicaMatches && engine.internalErrors() == 0 ? 0 : 1;
+        final String check;
+        final boolean matches;
+        if (runtime == null)
+        {
+            matches = live.checksum() == replica.replica().checksum();
+            check = String.format("replica rebuilt from %,d outcomes alone: %s", replica.applied(),
+                matches ? "same checksum" : "CHECKSUM MISMATCH");
+        }
+        else
+        {
+            final Recovery.Result recovered = Recovery.recover(new DataDir(data), () ->
+                new Ledger(ledgerConfig, OutcomeSink.NONE));
+            matches = recovered.ledger().checksum() == live.checksum();
+            check = String.format("recovered from %s (journal to sequence %,d, %s): %s", data,
+                recovered.lastSequence(), durability, matches ? "same checksum" : "CHECKSUM MISMATCH");
+        }
+        report(tally, elapsedNanos, live, check, matches, engine.internalErrors() + engine.stageErrors());
+        return matches && engine.internalErrors() == 0 ? 0 : 1;
     }
 
     private void setUp(final LedgerEngine engine, final Tally tally) throws Exception
@@ -204,8 +258,8 @@ final class DemoCommand implements Callable<Integer>
         final Tally tally,
         final long elapsedNanos,
         final Ledger live,
-        final ReplicaStage replica,
-        final boolean replicaMatches,
+        final String check,
+        final boolean matches,
         final long errors)
     {
         final double seconds = elapsedNanos / 1e9;
@@ -231,8 +285,8 @@ final class DemoCommand implements Callable<Integer>
             out.append("},\"accounts\":").append(live.accountCount())
                 .append(",\"openHolds\":").append(live.openHoldCount())
                 .append(",\"checksum\":\"").append(Long.toHexString(live.checksum())).append('"')
-                .append(",\"replicaOutcomes\":").append(replica.applied())
-                .append(",\"replicaMatches\":").append(replicaMatches)
+                .append(",\"check\":\"").append(check.replace("\"", "'")).append('"')
+                .append(",\"stateMatches\":").append(matches)
                 .append(",\"errors\":").append(errors).append('}');
             System.out.println(out);
             return;
@@ -241,15 +295,14 @@ final class DemoCommand implements Callable<Integer>
             users, requests, producers, ringSize);
         System.out.printf("  throughput  %,d requests/s (%.2f s)%n", (long)(requests / seconds), seconds);
         System.out.printf("  latency     p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us (submit to result, " +
-            "in process, no journal yet)%n",
+            "closed loop: includes waiting in a full ring)%n",
             h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0,
             h.getValueAtPercentile(99.9) / 1000.0, h.getMaxValue() / 1000.0);
         System.out.println("  results");
         results.forEach((name, count) -> System.out.printf("    %-34s %,12d%n", name, count));
         System.out.printf("  state       %,d accounts, %,d open holds, checksum %016x%n",
             live.accountCount(), live.openHoldCount(), live.checksum());
-        System.out.printf("  replica     rebuilt from %,d outcomes alone: %s%n", replica.applied(),
-            replicaMatches ? "same checksum" : "CHECKSUM MISMATCH");
+        System.out.printf("  check       %s%n", check);
         if (errors > 0)
         {
             System.out.printf("  errors      %,d (see the log)%n", errors);

@@ -35,7 +35,7 @@ class LedgerCliTest
     {
         assertEquals(0, run("demo", "--users", "200", "--requests", "20000", "--json"));
         assertTrue(captured.startsWith("{") && captured.trim().endsWith("}"), captured);
-        assertTrue(captured.contains("\"replicaMatches\":true"), captured);
+        assertTrue(captured.contains("\"stateMatches\":true"), captured);
         assertTrue(captured.contains("\"errors\":0"), captured);
         assertTrue(captured.contains("\"DEDUCT OK\":"), captured);
     }
