@@ -31,6 +31,7 @@ public final class EngineConfig
     private BiFunction<LedgerConfig, OutcomeSink, Ledger> ledgerFactory = Ledger::new;
     private long lastSequence;
     private long lastTimestamp;
+    private Runnable replyBatchEnd = () -> {};
 
     public LedgerConfig ledger()
     {
@@ -116,6 +117,21 @@ public final class EngineConfig
     }
 
     /**
+     * Called on the reply thread after the last result of each ring batch: results written during the batch can be
+     * flushed together (one syscall per connection per batch, not per result).
+     */
+    public Runnable replyBatchEnd()
+    {
+        return replyBatchEnd;
+    }
+
+    public EngineConfig replyBatchEnd(final Runnable replyBatchEnd)
+    {
+        this.replyBatchEnd = replyBatchEnd;
+        return this;
+    }
+
+    /**
      * Inserts a stage at a position among those added so far (0: first after the business logic).
      */
     public EngineConfig insertStage(final int position, final EventHandler<LedgerEvent> stage)
@@ -138,7 +154,8 @@ public final class EngineConfig
             .tickIntervalMillis(tickIntervalMillis)
             .ledgerFactory(ledgerFactory)
             .lastSequence(lastSequence)
-            .lastTimestamp(lastTimestamp);
+            .lastTimestamp(lastTimestamp)
+            .replyBatchEnd(replyBatchEnd);
         copy.stages.addAll(stages);
         return copy;
     }

@@ -69,7 +69,7 @@ public final class LedgerEngine implements AutoCloseable
         {
             chain = chain.then(stage);
         }
-        chain.then(new ReplyHandler());
+        chain.then(new ReplyHandler(config.replyBatchEnd()));
         ring = disruptor.start();
         ticker = new Ticker(this, businessLogic, config.clock(), config.tickIntervalMillis());
         ticker.start();

@@ -1,0 +1,134 @@
+package io.quotaledger.client;
+
+import java.time.Duration;
+
+/**
+ * Settings of a {@link LedgerClient}. Fluent accessors.
+ */
+public final class ClientConfig
+{
+    private String host = "127.0.0.1";
+    private int port = 7070;
+    private String apiKey;
+    private boolean tls;
+    private boolean trustAnyCertificate;
+    private Duration timeout = Duration.ofSeconds(2);
+    private int attempts = 3;
+    private Duration connectTimeout = Duration.ofSeconds(5);
+    private Duration reconnectBackoff = Duration.ofMillis(100);
+    private int maxFrameLength = 4096;
+
+    public String host()
+    {
+        return host;
+    }
+
+    public ClientConfig host(final String host)
+    {
+        this.host = host;
+        return this;
+    }
+
+    public int port()
+    {
+        return port;
+    }
+
+    public ClientConfig port(final int port)
+    {
+        this.port = port;
+        return this;
+    }
+
+    public String apiKey()
+    {
+        return apiKey;
+    }
+
+    public ClientConfig apiKey(final String apiKey)
+    {
+        this.apiKey = apiKey;
+        return this;
+    }
+
+    public boolean tls()
+    {
+        return tls;
+    }
+
+    public ClientConfig tls(final boolean tls)
+    {
+        this.tls = tls;
+        return this;
+    }
+
+    /** For tests and self-signed certificates on trusted networks only. */
+    public boolean trustAnyCertificate()
+    {
+        return trustAnyCertificate;
+    }
+
+    public ClientConfig trustAnyCertificate(final boolean trustAnyCertificate)
+    {
+        this.trustAnyCertificate = trustAnyCertificate;
+        return this;
+    }
+
+    /** How long one attempt waits for its result before the request is sent again (same request id). */
+    public Duration timeout()
+    {
+        return timeout;
+    }
+
+    public ClientConfig timeout(final Duration timeout)
+    {
+        this.timeout = timeout;
+        return this;
+    }
+
+    /** Attempts per request, the first included; then the future fails with a TimeoutException. */
+    public int attempts()
+    {
+        return attempts;
+    }
+
+    public ClientConfig attempts(final int attempts)
+    {
+        this.attempts = attempts;
+        return this;
+    }
+
+    public Duration connectTimeout()
+    {
+        return connectTimeout;
+    }
+
+    public ClientConfig connectTimeout(final Duration connectTimeout)
+    {
+        this.connectTimeout = connectTimeout;
+        return this;
+    }
+
+    /** First pause before reconnecting; it doubles up to 5 s while the server stays away. */
+    public Duration reconnectBackoff()
+    {
+        return reconnectBackoff;
+    }
+
+    public ClientConfig reconnectBackoff(final Duration reconnectBackoff)
+    {
+        this.reconnectBackoff = reconnectBackoff;
+        return this;
+    }
+
+    public int maxFrameLength()
+    {
+        return maxFrameLength;
+    }
+
+    public ClientConfig maxFrameLength(final int maxFrameLength)
+    {
+        this.maxFrameLength = maxFrameLength;
+        return this;
+    }
+}

@@ -1,0 +1,137 @@
+package io.quotaledger.server;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.ServerSocketChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.quotaledger.engine.LedgerEngine;
+import io.quotaledger.engine.ResultListener;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The binary protocol server (docs/protocol.md): Netty, epoll where available. Build it first, start the engine with
+ * its {@link #resultListener()}-side batch flush ({@link #replyBatchEnd()}), then {@link #start} it on that engine.
+ */
+public final class LedgerServer implements AutoCloseable
+{
+    private static final Logger LOG = LoggerFactory.getLogger(LedgerServer.class);
+
+    private final ServerConfig config;
+    private final ApiKeys keys;
+    private final ServerMetrics metrics;
+    private final ConnectionRegistry registry;
+    private final ResultPublisher publisher;
+    private EventLoopGroup group;
+    private Channel serverChannel;
+
+    public LedgerServer(final ServerConfig config, final ApiKeys keys, final ServerMetrics metrics)
+    {
+        config.validate();
+        this.config = config;
+        this.keys = keys;
+        this.metrics = metrics;
+        this.registry = new ConnectionRegistry(config.maxConnections(), config.maxInFlight());
+        this.publisher = new ResultPublisher(registry, metrics, PooledByteBufAllocator.DEFAULT, config.maxConnections());
+        metrics.gauge("ledger_connections", "Open client connections", registry::size);
+    }
+
+    /**
+     * @return where the engine hands results for this server's connections.
+     */
+    public ResultListener resultListener()
+    {
+        return publisher;
+    }
+
+    /**
+     * @return what the engine calls at the end of each reply batch (EngineConfig.replyBatchEnd).
+     */
+    public Runnable replyBatchEnd()
+    {
+        return publisher;
+    }
+
+    /**
+     * Binds and starts accepting connections for the given engine.
+     */
+    public LedgerServer start(final LedgerEngine engine) throws Exception
+    {
+        final SslContext tls = config.tlsCertificate() == null ? null :
+            SslContextBuilder.forServer(config.tlsCertificate().toFile(), config.tlsKey().toFile()).build();
+        final boolean epoll = Epoll.isAvailable();
+        group = new MultiThreadIoEventLoopGroup(config.ioThreads(),
+            epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+        final Class<? extends ServerSocketChannel> channelType =
+            epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+        final ServerBootstrap bootstrap = new ServerBootstrap()
+            .group(group)
+            .channel(channelType)
+            .option(ChannelOption.SO_BACKLOG, 1024)
+            .childOption(ChannelOption.TCP_NODELAY, true)
+            .childOption(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
+            .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(256 * 1024, 1024 * 1024))
+            .childHandler(new ChannelInitializer<SocketChannel>()
+            {
+                protected void initChannel(final SocketChannel channel)
+                {
+                    if (tls != null)
+                    {
+                        channel.pipeline().addLast(tls.newHandler(channel.alloc()));
+                    }
+                    channel.pipeline()
+                        .addLast(new IdleStateHandler(config.idleTimeoutSeconds(), 0, 0, TimeUnit.SECONDS))
+                        .addLast(new RequestAdapter(config, registry, keys, metrics, publisher, engine));
+                }
+            });
+        serverChannel = bootstrap.bind(config.bind(), config.port()).sync().channel();
+        LOG.info("listening on {}:{} ({}{}, {} I/O threads)", config.bind(), port(), epoll ? "epoll" : "nio",
+            tls != null ? ", TLS" : "", config.ioThreads());
+        return this;
+    }
+
+    /**
+     * @return the port listened on (useful with port 0).
+     */
+    public int port()
+    {
+        return ((InetSocketAddress)serverChannel.localAddress()).getPort();
+    }
+
+    public int connections()
+    {
+        return registry.size();
+    }
+
+    /**
+     * Stops accepting and closes every connection.
+     */
+    public void close()
+    {
+        if (serverChannel != null)
+        {
+            serverChannel.close().syncUninterruptibly();
+        }
+        if (group != null)
+        {
+            group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+}

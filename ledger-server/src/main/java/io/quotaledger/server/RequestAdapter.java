@@ -1,0 +1,503 @@
+package io.quotaledger.server;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.quotaledger.core.Command;
+import io.quotaledger.engine.CommandTranslator;
+import io.quotaledger.engine.LedgerEngine;
+import io.quotaledger.protocol.CreditDecoder;
+import io.quotaledger.protocol.DeductDecoder;
+import io.quotaledger.protocol.FreezeDecoder;
+import io.quotaledger.protocol.GrantDecoder;
+import io.quotaledger.protocol.HelloDecoder;
+import io.quotaledger.protocol.HelloResultEncoder;
+import io.quotaledger.protocol.MessageHeaderDecoder;
+import io.quotaledger.protocol.MessageHeaderEncoder;
+import io.quotaledger.protocol.Op;
+import io.quotaledger.protocol.QueryDecoder;
+import io.quotaledger.protocol.ReleaseDecoder;
+import io.quotaledger.protocol.ReserveDecoder;
+import io.quotaledger.protocol.ResultCode;
+import io.quotaledger.protocol.Role;
+import io.quotaledger.protocol.SetLimitDecoder;
+import io.quotaledger.protocol.SettleDecoder;
+import io.quotaledger.protocol.UnfreezeDecoder;
+import io.quotaledger.core.Period;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.ByteOrder;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Decodes a connection's frames straight into ring slots (SBE flyweights over the receive buffer; no object per
+ * request), after framing, version, authentication and role checks. Bad input gets an error result, or a closed
+ * connection when the stream can no longer be trusted (a bad length, a failed Hello). Back-pressure is a paused
+ * read: when the ring is full, when the connection has too many requests in flight, or when it does not read its
+ * results, the server stops reading it, so memory stays bounded whatever the client does.
+ */
+final class RequestAdapter extends ChannelInboundHandlerAdapter implements CommandTranslator<RequestAdapter>
+{
+    private static final Logger LOG = LoggerFactory.getLogger(RequestAdapter.class);
+    private static final int LENGTH_PREFIX = Integer.BYTES;
+    private static final int HEADER = MessageHeaderDecoder.ENCODED_LENGTH;
+    private static final long RING_RETRY_NANOS = TimeUnit.MICROSECONDS.toNanos(100);
+
+    private enum Outcome
+    {
+        CONSUMED, RING_FULL, CLOSE
+    }
+
+    private final ServerConfig config;
+    private final ConnectionRegistry registry;
+    private final ApiKeys keys;
+    private final ServerMetrics metrics;
+    private final ResultPublisher publisher;
+    private final LedgerEngine engine;
+
+    private final UnsafeBuffer frame = new UnsafeBuffer(0, 0);
+    private final MessageHeaderDecoder header = new MessageHeaderDecoder();
+    private final DeductDecoder deduct = new DeductDecoder();
+    private final ReserveDecoder reserve = new ReserveDecoder();
+    private final SettleDecoder settle = new SettleDecoder();
+    private final ReleaseDecoder release = new ReleaseDecoder();
+    private final CreditDecoder credit = new CreditDecoder();
+    private final GrantDecoder grant = new GrantDecoder();
+    private final SetLimitDecoder setLimit = new SetLimitDecoder();
+    private final FreezeDecoder freeze = new FreezeDecoder();
+    private final UnfreezeDecoder unfreeze = new UnfreezeDecoder();
+    private final QueryDecoder query = new QueryDecoder();
+
+    private Connection connection;
+    private ByteBuf cumulation;
+    private ChannelHandlerContext context;
+    private int templateId;
+    private long correlationId;
+    private long receivedNanos;
+
+    RequestAdapter(
+        final ServerConfig config,
+        final ConnectionRegistry registry,
+        final ApiKeys keys,
+        final ServerMetrics metrics,
+        final ResultPublisher publisher,
+        final LedgerEngine engine)
+    {
+        this.config = config;
+        this.registry = registry;
+        this.keys = keys;
+        this.metrics = metrics;
+        this.publisher = publisher;
+        this.engine = engine;
+    }
+
+    public void channelActive(final ChannelHandlerContext ctx)
+    {
+        context = ctx;
+        connection = registry.open(ctx.channel());
+        if (connection == null)
+        {
+            metrics.connectionRefused();
+            ctx.close();
+            return;
+        }
+        metrics.connectionOpened();
+        connection.resumeTask = this::resume;
+        cumulation = ctx.alloc().directBuffer(config.maxFrameLength() + LENGTH_PREFIX);
+        ctx.executor().schedule(() ->
+        {
+            if (connection.role == Role.NONE && ctx.channel().isActive())
+            {
+                metrics.badFrame(ServerMetrics.BadFrame.UNAUTHENTICATED);
+                ctx.close();
+            }
+        }, config.helloTimeoutSeconds(), TimeUnit.SECONDS);
+        ctx.fireChannelActive();
+    }
+
+    public void channelInactive(final ChannelHandlerContext ctx)
+    {
+        if (connection != null)
+        {
+            registry.close(connection);
+        }
+        if (cumulation != null)
+        {
+            cumulation.release();
+            cumulation = null;
+        }
+        ctx.fireChannelInactive();
+    }
+
+    public void channelRead(final ChannelHandlerContext ctx, final Object msg)
+    {
+        final ByteBuf in = (ByteBuf)msg;
+        try
+        {
+            if (cumulation != null)
+            {
+                cumulation.writeBytes(in);
+            }
+        }
+        finally
+        {
+            in.release();
+        }
+        if (cumulation != null)
+        {
+            drain();
+        }
+    }
+
+    public void channelWritabilityChanged(final ChannelHandlerContext ctx)
+    {
+        // a client that does not read its results is not read from either
+        connection.pausedForWrite = !ctx.channel().isWritable();
+        updateAutoRead();
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    public void userEventTriggered(final ChannelHandlerContext ctx, final Object event)
+    {
+        if (event instanceof IdleStateEvent)
+        {
+            LOG.debug("closing idle connection {}", ctx.channel().remoteAddress());
+            ctx.close();
+            return;
+        }
+        ctx.fireUserEventTriggered(event);
+    }
+
+    public void exceptionCaught(final ChannelHandlerContext ctx, final Throwable cause)
+    {
+        LOG.debug("connection {} failed", ctx.channel().remoteAddress(), cause);
+        ctx.close();
+    }
+
+    /**
+     * Decodes every complete frame it can, stopping when the ring is full or the connection has too many requests in
+     * flight.
+     */
+    private void drain()
+    {
+        final ChannelHandlerContext ctx = context;
+        boolean wrote = false;
+        while (cumulation != null && cumulation.readableBytes() >= LENGTH_PREFIX)
+        {
+            if (connection.inFlight() >= connection.capacity())
+            {
+                connection.pausedForInFlight = true;
+                break;
+            }
+            final int start = cumulation.readerIndex();
+            final int length = cumulation.getIntLE(start);
+            if (length < HEADER + Long.BYTES || length > config.maxFrameLength())
+            {
+                // the stream is out of step: nothing after this can be trusted
+                metrics.badFrame(length > config.maxFrameLength() ?
+                    ServerMetrics.BadFrame.OVERSIZED : ServerMetrics.BadFrame.MALFORMED);
+                ctx.writeAndFlush(ResultPublisher.error(ctx.alloc(), 0, Op.NONE, ResultCode.MALFORMED))
+                    .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+                cumulation.skipBytes(cumulation.readableBytes());
+                return;
+            }
+            if (cumulation.readableBytes() < LENGTH_PREFIX + length)
+            {
+                break;
+            }
+            frame.wrap(cumulation.memoryAddress() + start + LENGTH_PREFIX, length);
+            final Outcome outcome = onFrame(ctx, length);
+            if (outcome == Outcome.RING_FULL)
+            {
+                connection.pausedForRing = true;
+                ctx.executor().schedule(this::resume, RING_RETRY_NANOS, TimeUnit.NANOSECONDS);
+                break;
+            }
+            cumulation.readerIndex(start + LENGTH_PREFIX + length);
+            wrote = true;
+            if (outcome == Outcome.CLOSE)
+            {
+                ctx.flush();
+                ctx.close();
+                return;
+            }
+        }
+        if (cumulation != null)
+        {
+            cumulation.discardSomeReadBytes();
+        }
+        if (wrote)
+        {
+            ctx.flush();
+        }
+        updateAutoRead();
+    }
+
+    /**
+     * Back on the I/O thread after a pause: clears the reasons that no longer hold and decodes what is waiting.
+     */
+    private void resume()
+    {
+        connection.resumeScheduled = false;
+        connection.pausedForRing = false;
+        if (connection.inFlight() < connection.capacity())
+        {
+            connection.pausedForInFlight = false;
+        }
+        if (context.channel().isActive())
+        {
+            drain();
+        }
+    }
+
+    private void updateAutoRead()
+    {
+        final boolean read = !connection.pausedForRing && !connection.pausedForInFlight && !connection.pausedForWrite;
+        if (context.channel().config().isAutoRead() != read)
+        {
+            context.channel().config().setAutoRead(read);
+        }
+    }
+
+    private Outcome onFrame(final ChannelHandlerContext ctx, final int length)
+    {
+        header.wrap(frame, 0);
+        final int blockLength = header.blockLength();
+        final int template = header.templateId();
+        correlationId = frame.getLong(HEADER, ByteOrder.LITTLE_ENDIAN); // the first field of every request
+        if (header.schemaId() != MessageHeaderDecoder.SCHEMA_ID)
+        {
+            return refuse(ctx, ServerMetrics.BadFrame.UNKNOWN_MESSAGE, Op.NONE, ResultCode.UNKNOWN_MESSAGE);
+        }
+        if (header.version() != MessageHeaderDecoder.SCHEMA_VERSION)
+        {
+            return refuse(ctx, ServerMetrics.BadFrame.UNSUPPORTED_VERSION, Op.NONE, ResultCode.UNSUPPORTED_VERSION);
+        }
+        final Op op = opOf(template);
+        if (op == Op.NULL_VAL)
+        {
+            return refuse(ctx, ServerMetrics.BadFrame.UNKNOWN_MESSAGE, Op.NONE, ResultCode.UNKNOWN_MESSAGE);
+        }
+        if (op == Op.HELLO)
+        {
+            return hello(ctx, blockLength, length);
+        }
+        if (blockLength != blockLengthOf(template) || length != HEADER + blockLength)
+        {
+            return refuse(ctx, ServerMetrics.BadFrame.MALFORMED, op, ResultCode.MALFORMED);
+        }
+        if (connection.role == Role.NONE)
+        {
+            refuse(ctx, ServerMetrics.BadFrame.UNAUTHENTICATED, op, ResultCode.UNAUTHENTICATED);
+            return Outcome.CLOSE;
+        }
+        if (connection.role != Role.ADMIN && !gatewayMay(op))
+        {
+            return refuse(ctx, ServerMetrics.BadFrame.FORBIDDEN, op, ResultCode.FORBIDDEN);
+        }
+        templateId = template;
+        receivedNanos = System.nanoTime();
+        try
+        {
+            return engine.tryPublish(this, this, publisher, connection.engineCorrelationId()) ?
+                Outcome.CONSUMED : Outcome.RING_FULL;
+        }
+        catch (final IllegalStateException ex) // the engine is shutting down
+        {
+            ctx.write(ResultPublisher.error(ctx.alloc(), correlationId, op, ResultCode.UNAVAILABLE));
+            return Outcome.CONSUMED;
+        }
+    }
+
+    private Outcome hello(final ChannelHandlerContext ctx, final int blockLength, final int length)
+    {
+        final HelloDecoder hello = new HelloDecoder(); // once per connection
+        if (blockLength != HelloDecoder.BLOCK_LENGTH || length < HEADER + blockLength + 2)
+        {
+            refuse(ctx, ServerMetrics.BadFrame.MALFORMED, Op.HELLO, ResultCode.MALFORMED);
+            return Outcome.CLOSE;
+        }
+        hello.wrap(frame, HEADER, blockLength, header.version());
+        hello.correlationId();
+        hello.clientVersion();
+        final int keyLength = hello.apiKeyLength();
+        if (length != HEADER + blockLength + 2 + keyLength)
+        {
+            refuse(ctx, ServerMetrics.BadFrame.MALFORMED, Op.HELLO, ResultCode.MALFORMED);
+            return Outcome.CLOSE;
+        }
+        final Role role = keys.roleOf(hello.apiKey());
+        connection.role = role;
+        final ByteBuf out = ctx.alloc().directBuffer(LENGTH_PREFIX + HEADER + HelloResultEncoder.BLOCK_LENGTH);
+        final UnsafeBuffer buffer = new UnsafeBuffer(out.memoryAddress(), out.capacity());
+        buffer.putInt(0, HEADER + HelloResultEncoder.BLOCK_LENGTH, ByteOrder.LITTLE_ENDIAN);
+        new HelloResultEncoder().wrapAndApplyHeader(buffer, LENGTH_PREFIX, new MessageHeaderEncoder())
+            .correlationId(correlationId)
+            .code(role == Role.NONE ? ResultCode.UNAUTHENTICATED : ResultCode.OK)
+            .role(role)
+            .serverVersion(HelloResultEncoder.SCHEMA_VERSION);
+        out.writerIndex(LENGTH_PREFIX + HEADER + HelloResultEncoder.BLOCK_LENGTH);
+        ctx.write(out);
+        if (role == Role.NONE)
+        {
+            metrics.badFrame(ServerMetrics.BadFrame.UNAUTHENTICATED);
+            return Outcome.CLOSE;
+        }
+        return Outcome.CONSUMED;
+    }
+
+    private Outcome refuse(
+        final ChannelHandlerContext ctx, final ServerMetrics.BadFrame kind, final Op op, final ResultCode code)
+    {
+        metrics.badFrame(kind);
+        ctx.write(ResultPublisher.error(ctx.alloc(), correlationId, op, code));
+        return Outcome.CONSUMED;
+    }
+
+    /**
+     * Fills the ring slot from the frame being decoded; runs inside tryPublish, before the slot is published.
+     */
+    public void translateTo(final Command command, final RequestAdapter self)
+    {
+        final int version = header.version();
+        switch (templateId)
+        {
+            case DeductDecoder.TEMPLATE_ID ->
+            {
+                deduct.wrap(frame, HEADER, DeductDecoder.BLOCK_LENGTH, version);
+                deduct.correlationId();
+                command.op(io.quotaledger.core.Op.DEDUCT)
+                    .requestId(deduct.requestId().hi(), deduct.requestId().lo())
+                    .userId(deduct.userId())
+                    .serviceId(deduct.serviceId())
+                    .amount(deduct.amount());
+            }
+            case ReserveDecoder.TEMPLATE_ID ->
+            {
+                reserve.wrap(frame, HEADER, ReserveDecoder.BLOCK_LENGTH, version);
+                reserve.correlationId();
+                command.op(io.quotaledger.core.Op.RESERVE)
+                    .requestId(reserve.requestId().hi(), reserve.requestId().lo())
+                    .userId(reserve.userId())
+                    .serviceId(reserve.serviceId())
+                    .amount(reserve.amount())
+                    .ttlMillis(reserve.ttlMillis());
+            }
+            case SettleDecoder.TEMPLATE_ID ->
+            {
+                settle.wrap(frame, HEADER, SettleDecoder.BLOCK_LENGTH, version);
+                settle.correlationId();
+                command.op(io.quotaledger.core.Op.SETTLE)
+                    .requestId(settle.requestId().hi(), settle.requestId().lo())
+                    .holdId(settle.holdId().hi(), settle.holdId().lo())
+                    .amount(settle.actual());
+            }
+            case ReleaseDecoder.TEMPLATE_ID ->
+            {
+                release.wrap(frame, HEADER, ReleaseDecoder.BLOCK_LENGTH, version);
+                release.correlationId();
+                command.op(io.quotaledger.core.Op.RELEASE)
+                    .requestId(release.requestId().hi(), release.requestId().lo())
+                    .holdId(release.holdId().hi(), release.holdId().lo());
+            }
+            case CreditDecoder.TEMPLATE_ID ->
+            {
+                credit.wrap(frame, HEADER, CreditDecoder.BLOCK_LENGTH, version);
+                credit.correlationId();
+                command.op(io.quotaledger.core.Op.CREDIT)
+                    .requestId(credit.requestId().hi(), credit.requestId().lo())
+                    .userId(credit.userId())
+                    .amount(credit.amount());
+            }
+            case GrantDecoder.TEMPLATE_ID ->
+            {
+                grant.wrap(frame, HEADER, GrantDecoder.BLOCK_LENGTH, version);
+                grant.correlationId();
+                command.op(io.quotaledger.core.Op.GRANT)
+                    .requestId(grant.requestId().hi(), grant.requestId().lo())
+                    .userId(grant.userId())
+                    .serviceId(grant.serviceId())
+                    .amount(grant.allowance())
+                    .period(Period.fromCode(grant.periodRaw())); // an unknown period stays null: INVALID_ARGUMENT
+            }
+            case SetLimitDecoder.TEMPLATE_ID ->
+            {
+                setLimit.wrap(frame, HEADER, SetLimitDecoder.BLOCK_LENGTH, version);
+                setLimit.correlationId();
+                command.op(io.quotaledger.core.Op.SET_LIMIT)
+                    .requestId(setLimit.requestId().hi(), setLimit.requestId().lo())
+                    .userId(setLimit.userId())
+                    .amount(setLimit.creditLimit());
+            }
+            case FreezeDecoder.TEMPLATE_ID ->
+            {
+                freeze.wrap(frame, HEADER, FreezeDecoder.BLOCK_LENGTH, version);
+                freeze.correlationId();
+                command.op(io.quotaledger.core.Op.FREEZE)
+                    .requestId(freeze.requestId().hi(), freeze.requestId().lo())
+                    .userId(freeze.userId());
+            }
+            case UnfreezeDecoder.TEMPLATE_ID ->
+            {
+                unfreeze.wrap(frame, HEADER, UnfreezeDecoder.BLOCK_LENGTH, version);
+                unfreeze.correlationId();
+                command.op(io.quotaledger.core.Op.UNFREEZE)
+                    .requestId(unfreeze.requestId().hi(), unfreeze.requestId().lo())
+                    .userId(unfreeze.userId());
+            }
+            default ->
+            {
+                query.wrap(frame, HEADER, QueryDecoder.BLOCK_LENGTH, version);
+                query.correlationId();
+                command.op(io.quotaledger.core.Op.QUERY)
+                    .userId(query.userId())
+                    .serviceId(query.serviceId());
+            }
+        }
+        connection.push(correlationId, receivedNanos);
+    }
+
+    private static Op opOf(final int templateId)
+    {
+        return switch (templateId)
+        {
+            case HelloDecoder.TEMPLATE_ID -> Op.HELLO;
+            case DeductDecoder.TEMPLATE_ID -> Op.DEDUCT;
+            case ReserveDecoder.TEMPLATE_ID -> Op.RESERVE;
+            case SettleDecoder.TEMPLATE_ID -> Op.SETTLE;
+            case ReleaseDecoder.TEMPLATE_ID -> Op.RELEASE;
+            case CreditDecoder.TEMPLATE_ID -> Op.CREDIT;
+            case GrantDecoder.TEMPLATE_ID -> Op.GRANT;
+            case SetLimitDecoder.TEMPLATE_ID -> Op.SET_LIMIT;
+            case FreezeDecoder.TEMPLATE_ID -> Op.FREEZE;
+            case UnfreezeDecoder.TEMPLATE_ID -> Op.UNFREEZE;
+            case QueryDecoder.TEMPLATE_ID -> Op.QUERY;
+            default -> Op.NULL_VAL;
+        };
+    }
+
+    private static int blockLengthOf(final int templateId)
+    {
+        return switch (templateId)
+        {
+            case DeductDecoder.TEMPLATE_ID -> DeductDecoder.BLOCK_LENGTH;
+            case ReserveDecoder.TEMPLATE_ID -> ReserveDecoder.BLOCK_LENGTH;
+            case SettleDecoder.TEMPLATE_ID -> SettleDecoder.BLOCK_LENGTH;
+            case ReleaseDecoder.TEMPLATE_ID -> ReleaseDecoder.BLOCK_LENGTH;
+            case CreditDecoder.TEMPLATE_ID -> CreditDecoder.BLOCK_LENGTH;
+            case GrantDecoder.TEMPLATE_ID -> GrantDecoder.BLOCK_LENGTH;
+            case SetLimitDecoder.TEMPLATE_ID -> SetLimitDecoder.BLOCK_LENGTH;
+            case FreezeDecoder.TEMPLATE_ID -> FreezeDecoder.BLOCK_LENGTH;
+            case UnfreezeDecoder.TEMPLATE_ID -> UnfreezeDecoder.BLOCK_LENGTH;
+            default -> QueryDecoder.BLOCK_LENGTH;
+        };
+    }
+
+    private static boolean gatewayMay(final Op op)
+    {
+        return op == Op.DEDUCT || op == Op.RESERVE || op == Op.SETTLE || op == Op.RELEASE || op == Op.QUERY;
+    }
+}

@@ -1,0 +1,140 @@
+package io.quotaledger.server;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.Channel;
+import io.quotaledger.core.Command;
+import io.quotaledger.core.Result;
+import io.quotaledger.engine.ResultListener;
+import io.quotaledger.protocol.MessageHeaderEncoder;
+import io.quotaledger.protocol.Op;
+import io.quotaledger.protocol.ResultCode;
+import io.quotaledger.protocol.ResultEncoder;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.nio.ByteOrder;
+
+/**
+ * Encodes results on the engine's reply thread into each connection's pending buffer and, at the end of every ring
+ * batch, hands each touched connection one buffer to write: one flush per connection per batch, however many
+ * results it holds. Encoding is a flyweight over the buffer's memory: nothing is allocated per result.
+ */
+final class ResultPublisher implements ResultListener, Runnable
+{
+    static final int RESULT_FRAME_LENGTH = Integer.BYTES + MessageHeaderEncoder.ENCODED_LENGTH +
+        ResultEncoder.BLOCK_LENGTH;
+    private static final int INITIAL_BUFFER = RESULT_FRAME_LENGTH * 64;
+
+    private final ConnectionRegistry registry;
+    private final ServerMetrics metrics;
+    private final ByteBufAllocator allocator;
+    private final Connection[] dirty;
+    private int dirtyCount;
+    private final UnsafeBuffer frame = new UnsafeBuffer(0, 0);
+    private final MessageHeaderEncoder header = new MessageHeaderEncoder();
+    private final ResultEncoder encoder = new ResultEncoder();
+
+    ResultPublisher(
+        final ConnectionRegistry registry,
+        final ServerMetrics metrics,
+        final ByteBufAllocator allocator,
+        final int maxConnections)
+    {
+        this.registry = registry;
+        this.metrics = metrics;
+        this.allocator = allocator;
+        this.dirty = new Connection[maxConnections];
+    }
+
+    public void onResult(final long engineCorrelationId, final Command command, final Result result)
+    {
+        final Connection connection = registry.find(engineCorrelationId);
+        if (connection == null)
+        {
+            return; // it closed while the request was in the ring
+        }
+        final long correlationId = connection.peekCorrelationId();
+        final long receivedNanos = connection.peekReceivedNanos();
+        connection.pop();
+
+        ByteBuf out = connection.pendingReplies;
+        if (out == null)
+        {
+            out = allocator.directBuffer(INITIAL_BUFFER);
+            connection.pendingReplies = out;
+            dirty[dirtyCount++] = connection;
+        }
+        out.ensureWritable(RESULT_FRAME_LENGTH);
+        final Op op = Op.get(command.op().code());
+        final ResultCode code = ResultCode.get(result.code().code());
+        encode(out, correlationId, op, code, result);
+        metrics.result(op, code, System.nanoTime() - receivedNanos);
+
+        if (connection.pausedForInFlight && !connection.resumeScheduled &&
+            connection.inFlight() <= connection.capacity() / 2)
+        {
+            connection.resumeScheduled = true;
+            connection.channel.eventLoop().execute(connection.resumeTask);
+        }
+    }
+
+    /**
+     * End of a ring batch: write and flush what each connection got.
+     */
+    public void run()
+    {
+        for (int i = 0; i < dirtyCount; i++)
+        {
+            final Connection connection = dirty[i];
+            final Channel channel = connection.channel;
+            final ByteBuf out = connection.pendingReplies;
+            connection.pendingReplies = null;
+            dirty[i] = null;
+            channel.writeAndFlush(out, channel.voidPromise()); // released by Netty once written, or if closed
+        }
+        dirtyCount = 0;
+    }
+
+    private void encode(
+        final ByteBuf out, final long correlationId, final Op op, final ResultCode code, final Result result)
+    {
+        frame.wrap(out.memoryAddress() + out.writerIndex(), RESULT_FRAME_LENGTH);
+        frame.putInt(0, RESULT_FRAME_LENGTH - Integer.BYTES, ByteOrder.LITTLE_ENDIAN);
+        encoder.wrapAndApplyHeader(frame, Integer.BYTES, header)
+            .correlationId(correlationId)
+            .op(op)
+            .code(code);
+        encoder.flags().clear()
+            .duplicate(result.duplicate())
+            .exceededHold(result.exceededHold())
+            .frozen(result.frozen());
+        encoder
+            .fromFree(result.fromFree())
+            .fromBalance(result.fromBalance())
+            .returned(result.returned())
+            .balance(result.balance())
+            .held(result.held())
+            .creditLimit(result.creditLimit())
+            .freeRemaining(result.freeRemaining());
+        out.writerIndex(out.writerIndex() + RESULT_FRAME_LENGTH);
+    }
+
+    /**
+     * Encodes a protocol error (a result no ledger produced) into a new buffer, on an I/O thread.
+     */
+    static ByteBuf error(final ByteBufAllocator allocator, final long correlationId, final Op op, final ResultCode code)
+    {
+        final ByteBuf out = allocator.directBuffer(RESULT_FRAME_LENGTH);
+        final UnsafeBuffer frame = new UnsafeBuffer(out.memoryAddress(), RESULT_FRAME_LENGTH);
+        frame.putInt(0, RESULT_FRAME_LENGTH - Integer.BYTES, ByteOrder.LITTLE_ENDIAN);
+        final ResultEncoder encoder = new ResultEncoder()
+            .wrapAndApplyHeader(frame, Integer.BYTES, new MessageHeaderEncoder())
+            .correlationId(correlationId)
+            .op(op)
+            .code(code);
+        encoder.flags().clear();
+        encoder.fromFree(0).fromBalance(0).returned(0).balance(0).held(0).creditLimit(0).freeRemaining(0);
+        out.writerIndex(RESULT_FRAME_LENGTH);
+        return out;
+    }
+}

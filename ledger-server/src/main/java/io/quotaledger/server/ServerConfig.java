@@ -1,0 +1,164 @@
+package io.quotaledger.server;
+
+import java.nio.file.Path;
+
+/**
+ * Network settings of a {@link LedgerServer}, in one place. Fluent accessors.
+ */
+public final class ServerConfig
+{
+    private String bind = "127.0.0.1";
+    private int port = 7070;
+    private int maxFrameLength = 4096;
+    private int maxInFlight = 16_384;
+    private int maxConnections = 1_000;
+    private int idleTimeoutSeconds = 300;
+    private int helloTimeoutSeconds = 10;
+    private int ioThreads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors() / 2));
+    private Path tlsCertificate;
+    private Path tlsKey;
+
+    /** Address to listen on; 127.0.0.1 unless told otherwise. */
+    public String bind()
+    {
+        return bind;
+    }
+
+    public ServerConfig bind(final String bind)
+    {
+        this.bind = bind;
+        return this;
+    }
+
+    /** TCP port; 0 picks a free one. */
+    public int port()
+    {
+        return port;
+    }
+
+    public ServerConfig port(final int port)
+    {
+        this.port = port;
+        return this;
+    }
+
+    /** Largest frame accepted (length prefix excluded); a longer one closes the connection. */
+    public int maxFrameLength()
+    {
+        return maxFrameLength;
+    }
+
+    public ServerConfig maxFrameLength(final int maxFrameLength)
+    {
+        this.maxFrameLength = maxFrameLength;
+        return this;
+    }
+
+    /** Requests one connection may have waiting for results; beyond it the server stops reading that connection. */
+    public int maxInFlight()
+    {
+        return maxInFlight;
+    }
+
+    public ServerConfig maxInFlight(final int maxInFlight)
+    {
+        this.maxInFlight = maxInFlight;
+        return this;
+    }
+
+    /** Connections at once; more are closed on arrival. Each holds about 16 bytes per in-flight request. */
+    public int maxConnections()
+    {
+        return maxConnections;
+    }
+
+    public ServerConfig maxConnections(final int maxConnections)
+    {
+        this.maxConnections = maxConnections;
+        return this;
+    }
+
+    /** A connection that sends nothing for this long is closed. */
+    public int idleTimeoutSeconds()
+    {
+        return idleTimeoutSeconds;
+    }
+
+    public ServerConfig idleTimeoutSeconds(final int idleTimeoutSeconds)
+    {
+        this.idleTimeoutSeconds = idleTimeoutSeconds;
+        return this;
+    }
+
+    /** A connection must authenticate (Hello) within this long. */
+    public int helloTimeoutSeconds()
+    {
+        return helloTimeoutSeconds;
+    }
+
+    public ServerConfig helloTimeoutSeconds(final int helloTimeoutSeconds)
+    {
+        this.helloTimeoutSeconds = helloTimeoutSeconds;
+        return this;
+    }
+
+    /** Netty I/O threads. */
+    public int ioThreads()
+    {
+        return ioThreads;
+    }
+
+    public ServerConfig ioThreads(final int ioThreads)
+    {
+        this.ioThreads = ioThreads;
+        return this;
+    }
+
+    /** PEM certificate chain for TLS; TLS is on when both it and {@link #tlsKey()} are set. */
+    public Path tlsCertificate()
+    {
+        return tlsCertificate;
+    }
+
+    public ServerConfig tlsCertificate(final Path tlsCertificate)
+    {
+        this.tlsCertificate = tlsCertificate;
+        return this;
+    }
+
+    /** PEM PKCS#8 private key for TLS. */
+    public Path tlsKey()
+    {
+        return tlsKey;
+    }
+
+    public ServerConfig tlsKey(final Path tlsKey)
+    {
+        this.tlsKey = tlsKey;
+        return this;
+    }
+
+    void validate()
+    {
+        if (port < 0 || port > 65_535)
+        {
+            throw new IllegalArgumentException("port must be 0..65535: " + port);
+        }
+        if (maxFrameLength < 64 || maxFrameLength > 1 << 20)
+        {
+            throw new IllegalArgumentException("maxFrameLength must be 64..1048576: " + maxFrameLength);
+        }
+        if (Integer.bitCount(maxInFlight) != 1 || maxInFlight < 2)
+        {
+            throw new IllegalArgumentException("maxInFlight must be a power of two >= 2: " + maxInFlight);
+        }
+        if (maxConnections < 1 || idleTimeoutSeconds < 1 || helloTimeoutSeconds < 1 || ioThreads < 1)
+        {
+            throw new IllegalArgumentException("maxConnections, timeouts and ioThreads must be positive");
+        }
+        if ((tlsCertificate == null) != (tlsKey == null))
+        {
+            throw new IllegalArgumentException("TLS needs both a certificate and a key");
+        }
+    }
+}
