@@ -9,6 +9,8 @@ import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
 import net.openhft.chronicle.wire.DocumentContext;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.zip.CRC32C;
 
 /**
@@ -44,6 +46,26 @@ public final class JournalReader implements AutoCloseable
      */
     public record ReadResult(
         long outcomes, long lastSequence, long documents, long skipped, String tornTail, boolean stopped)
+    {
+    }
+
+    /**
+     * What one cycle file holds. Sequences are those of its well-formed documents, -1 when it has none.
+     */
+    public record CycleInfo(
+        int cycle, java.io.File file, long documents, long badDocuments, long firstSequence, long lastSequence)
+    {
+    }
+
+    /**
+     * A scan of the journal's cycle files from the oldest.
+     *
+     * @param cycles        the files seen, oldest first.
+     * @param reachedStop   true when the scan stopped at a document ending after the stop sequence (the last cycle
+     *                      listed was then not read to its end).
+     * @param lastCycle     the newest cycle number the queue knows.
+     */
+    public record CycleScan(List<CycleInfo> cycles, boolean reachedStop, int lastCycle)
     {
     }
 
@@ -152,6 +174,62 @@ public final class JournalReader implements AutoCloseable
                 }
             }
         }
+    }
+
+    /**
+     * Reads the journal from its oldest document, noting what each cycle file holds, until a document ends after
+     * {@code stopAfterSequence} (Long.MAX_VALUE: to the end). For archiving: which files recovery still needs.
+     */
+    public CycleScan cycles(final long stopAfterSequence)
+    {
+        final List<CycleInfo> cycles = new ArrayList<>();
+        final ExcerptTailer tailer = queue.createTailer();
+        int current = Integer.MIN_VALUE;
+        java.io.File file = null;
+        long documents = 0;
+        long bad = 0;
+        long first = -1;
+        long last = -1;
+        boolean reachedStop = false;
+        while (!reachedStop)
+        {
+            try (DocumentContext document = tailer.readingDocument())
+            {
+                if (!document.isPresent())
+                {
+                    break;
+                }
+                final int cycle = queue.rollCycle().toCycle(document.index());
+                if (cycle != current)
+                {
+                    if (file != null)
+                    {
+                        cycles.add(new CycleInfo(current, file, documents, bad, first, last));
+                    }
+                    current = cycle;
+                    file = tailer.currentFile();
+                    documents = 0;
+                    bad = 0;
+                    first = -1;
+                    last = -1;
+                }
+                documents++;
+                final int length = copy(document.wire().bytes());
+                if (JournalFormat.check(buffer, bytes, length, crc) != null)
+                {
+                    bad++;
+                    continue;
+                }
+                first = first < 0 ? JournalFormat.firstSequence(buffer) : first;
+                last = JournalFormat.firstSequence(buffer) + JournalFormat.count(buffer) - 1;
+                reachedStop = last > stopAfterSequence;
+            }
+        }
+        if (file != null)
+        {
+            cycles.add(new CycleInfo(current, file, documents, bad, first, last));
+        }
+        return new CycleScan(List.copyOf(cycles), reachedStop, queue.lastCycle());
     }
 
     public void close()

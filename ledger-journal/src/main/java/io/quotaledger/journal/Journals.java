@@ -2,6 +2,7 @@ package io.quotaledger.journal;
 
 import net.openhft.chronicle.queue.RollCycle;
 import net.openhft.chronicle.queue.RollCycles;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
 
 import java.util.Locale;
@@ -29,6 +30,24 @@ public final class Journals
         return SingleChronicleQueueBuilder.single(dir.journal().toFile())
             .rollCycle(rollCycle)
             .timeoutMS(WRITE_LOCK_TIMEOUT_MS);
+    }
+
+    /**
+     * Chronicle Queue keeps the lowest and highest cycle in metadata.cq4t, and a read-only queue trusts it: once cycle
+     * files were moved away, readers would find nothing at all. Opening the queue for writing (no file is created
+     * until something is appended) lists the folder again and records what is there.
+     */
+    public static void refreshListing(final DataDir dir)
+    {
+        final RollCycle rollCycle;
+        try (SingleChronicleQueue queue = builder(dir, RollCycles.FAST_DAILY).readOnly(true).build())
+        {
+            rollCycle = queue.rollCycle();
+        }
+        try (SingleChronicleQueue queue = builder(dir, rollCycle).build())
+        {
+            queue.refreshDirectoryListing();
+        }
     }
 
     /**

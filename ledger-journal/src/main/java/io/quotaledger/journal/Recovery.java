@@ -136,6 +136,12 @@ public final class Recovery
             final long[] replayed = { 0 };
             final JournalReader.ReadResult read = reader.read(after, (sequence, outcome) ->
             {
+                if (replayed[0] == 0 && sequence != after + 1)
+                {
+                    // the journal does not go on where the state stands: cycles archived or lost
+                    throw new JournalCorruptedException("the journal continues at sequence " + sequence +
+                        " but the state ends at " + after + ": restore the missing (archived?) journal cycles");
+                }
                 if (sequence > limit.sequence() || outcome.timestamp() > limit.timestamp())
                 {
                     return false;
@@ -149,6 +155,11 @@ public final class Recovery
                 return true;
             });
             progress.onProgress(replayed[0], read.lastSequence());
+            if (!read.stopped() && read.lastSequence() < journalEnd)
+            {
+                throw new JournalCorruptedException("the journal ends at sequence " + journalEnd + " but reading it " +
+                    "stopped at " + read.lastSequence() + ": its file listing may be stale (Journals.refreshListing)");
+            }
             if (read.tornTail() != null)
             {
                 LOG.warn("journal: skipped {} bad document(s) that lost nothing acknowledged; last: {}",

@@ -11,7 +11,15 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = LedgerCli.Version.class,
     description = "In-memory quota ledger for API gateways.",
-    subcommands = { DemoCommand.class, CommandLine.HelpCommand.class })
+    subcommands = {
+        ServeCommand.class,
+        DemoCommand.class,
+        ReplayCommand.class,
+        VerifyCommand.class,
+        JournalCommand.class,
+        SnapshotCommand.class,
+        ArchiveCommand.class,
+        CommandLine.HelpCommand.class })
 public final class LedgerCli
 {
     public static void main(final String[] args)

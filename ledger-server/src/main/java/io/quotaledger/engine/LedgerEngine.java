@@ -226,8 +226,8 @@ public final class LedgerEngine implements AutoCloseable
         {
             return;
         }
+        ticker.close(); // first, so that it never publishes into a closing ring
         running = false;
-        ticker.close();
         try
         {
             disruptor.shutdown(10, TimeUnit.SECONDS);
@@ -244,7 +244,14 @@ public final class LedgerEngine implements AutoCloseable
      */
     boolean tryTick()
     {
-        return running && tryPublish((slot, unused) -> slot.op(Op.TICK), null, null, 0);
+        try
+        {
+            return running && tryPublish((slot, unused) -> slot.op(Op.TICK), null, null, 0);
+        }
+        catch (final IllegalStateException ex) // closed meanwhile
+        {
+            return false;
+        }
     }
 
     private <A> void fill(

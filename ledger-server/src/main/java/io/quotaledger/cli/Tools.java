@@ -1,0 +1,286 @@
+package io.quotaledger.cli;
+
+import io.quotaledger.core.Ledger;
+import io.quotaledger.core.LedgerConfig;
+import io.quotaledger.core.OutcomeSink;
+import io.quotaledger.journal.DataDir;
+import io.quotaledger.journal.JournalCorruptedException;
+import io.quotaledger.journal.JournalReader;
+import io.quotaledger.journal.Recovery;
+import io.quotaledger.journal.SnapshotStore;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import picocli.CommandLine;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.concurrent.Callable;
+import java.util.function.Supplier;
+
+/**
+ * What the operator tools (replay, verify, journal, snapshot, archive) share: the data directory and ledger options,
+ * failure handling with a clear message and exit code, replay progress bars, time parsing and JSON quoting.
+ */
+final class Tools
+{
+    /** Bad input: a missing directory, a refused option value. Picocli uses 2 for usage errors too. */
+    static final int EXIT_USAGE = 2;
+    /** The tool ran and found something wrong, or could not finish. */
+    static final int EXIT_FAILURE = 1;
+
+    private Tools()
+    {
+    }
+
+    /**
+     * A failure with a message meant for the operator, no stack trace.
+     */
+    static final class ToolException extends Exception
+    {
+        private static final long serialVersionUID = 1L;
+        private final int exitCode;
+
+        ToolException(final int exitCode, final String message)
+        {
+            super(message);
+            this.exitCode = exitCode;
+        }
+
+        int exitCode()
+        {
+            return exitCode;
+        }
+    }
+
+    /**
+     * The options every tool takes: where the data is and how the ledger that wrote it was sized. The dedupe window
+     * is part of the state (and of its checksum), so it must match the settings the ledger ran with.
+     */
+    static final class LedgerOptions
+    {
+        @Option(names = "--data", required = true, paramLabel = "DIR",
+            description = "The ledger's data directory (holds journal/ and snapshots/).")
+        Path data;
+
+        @Option(names = "--dedupe-window-count", paramLabel = "N", defaultValue = "1048576",
+            description = "Request ids the ledger remembered, as it ran with (default: ${DEFAULT-VALUE}).")
+        int dedupeWindowCount;
+
+        @Option(names = "--dedupe-window-millis", paramLabel = "MS", defaultValue = "86400000",
+            description = "How long the ledger remembered a request id, as it ran with (default: ${DEFAULT-VALUE}).")
+        long dedupeWindowMillis;
+
+        /**
+         * @return the data directory, which must exist and hold a journal.
+         * @throws ToolException when it does not.
+         */
+        DataDir dataDir() throws ToolException
+        {
+            return existingDataDir(data);
+        }
+
+        LedgerConfig ledgerConfig() throws ToolException
+        {
+            try
+            {
+                // tools only apply outcomes, so the hold ttl cap only has to be valid, not match
+                return new LedgerConfig()
+                    .dedupeWindowCount(dedupeWindowCount)
+                    .dedupeWindowMillis(dedupeWindowMillis)
+                    .maxHoldTtlMillis(Math.min(new LedgerConfig().maxHoldTtlMillis(), Math.max(1, dedupeWindowMillis)))
+                    .validate();
+            }
+            catch (final IllegalArgumentException ex)
+            {
+                throw new ToolException(EXIT_USAGE, ex.getMessage());
+            }
+        }
+
+        Supplier<Ledger> newLedger() throws ToolException
+        {
+            final LedgerConfig config = ledgerConfig();
+            return () -> new Ledger(config, OutcomeSink.NONE);
+        }
+    }
+
+    /**
+     * @return the data directory, which must exist and hold a journal: a tool never creates one by mistake.
+     * @throws ToolException when it does not.
+     */
+    static DataDir existingDataDir(final Path data) throws ToolException
+    {
+        if (!Files.isDirectory(data))
+        {
+            throw new ToolException(EXIT_USAGE, "no data directory " + data.toAbsolutePath());
+        }
+        final DataDir dir = new DataDir(data);
+        if (!dir.hasJournal())
+        {
+            throw new ToolException(EXIT_USAGE, "no journal in " + dir + " (expected " + dir.journal() + ")");
+        }
+        return dir;
+    }
+
+    /**
+     * Runs a tool's body, turning every failure into a message on stderr and a non-zero exit code.
+     */
+    static int run(final String name, final Callable<Integer> body)
+    {
+        try
+        {
+            return body.call();
+        }
+        catch (final ToolException ex)
+        {
+            System.err.println("ledger " + name + ": " + ex.getMessage());
+            return ex.exitCode();
+        }
+        catch (final JournalCorruptedException ex)
+        {
+            System.err.println("ledger " + name + ": journal corrupted: " + ex.getMessage());
+            return EXIT_FAILURE;
+        }
+        catch (final Exception ex)
+        {
+            System.err.println("ledger " + name + ": " + ex);
+            return EXIT_FAILURE;
+        }
+    }
+
+    /**
+     * Recovers with a progress bar in outcomes on stderr. The bar's total is the journal's end (or the limit) minus
+     * where replay starts, which is known for sure only once the first progress report arrives: until then the newest
+     * snapshot that recovery may use is assumed.
+     */
+    static Recovery.Result recover(
+        final String task,
+        final DataDir dir,
+        final Supplier<Ledger> newLedger,
+        final boolean useSnapshots,
+        final Recovery.Limit limit) throws IOException
+    {
+        final long end;
+        try (JournalReader reader = JournalReader.open(dir))
+        {
+            end = Math.min(reader.lastSequence(), limit.sequence());
+        }
+        long start = 0;
+        if (useSnapshots)
+        {
+            for (final SnapshotStore.Info info : new SnapshotStore(dir).list())
+            {
+                if (info.sequence() <= end && info.timestamp() <= limit.timestamp())
+                {
+                    start = info.sequence();
+                    break;
+                }
+            }
+        }
+        try (ProgressBar bar = progressBar(task, Math.max(0, end - start), " outcomes"))
+        {
+            return Recovery.recover(dir, newLedger, useSnapshots, limit, (replayed, sequence) ->
+            {
+                bar.maxHint(Math.max(replayed, end - (sequence - replayed))); // sequence - replayed: the real start
+                bar.stepTo(replayed);
+            });
+        }
+    }
+
+    static ProgressBar progressBar(final String task, final long max, final String unit)
+    {
+        return new ProgressBarBuilder()
+            .setTaskName(task)
+            .setInitialMax(max)
+            .setStyle(ProgressBarStyle.ASCII)
+            .setUnit(unit, 1)
+            .showSpeed()
+            .setConsumer(new ConsoleProgressBarConsumer(System.err))
+            .build();
+    }
+
+    /**
+     * @return outcomes per second, 0 when nothing was timed.
+     */
+    static long perSecond(final long count, final long nanos)
+    {
+        return nanos <= 0 ? 0 : (long)(count / (nanos / 1e9));
+    }
+
+    static String isoTime(final long epochMillis)
+    {
+        return Instant.ofEpochMilli(epochMillis).toString();
+    }
+
+    /**
+     * @return the string as a JSON string literal, or null unquoted.
+     */
+    static String quote(final String s)
+    {
+        if (s == null)
+        {
+            return "null";
+        }
+        final StringBuilder out = new StringBuilder(s.length() + 2).append('"');
+        for (int i = 0; i < s.length(); i++)
+        {
+            final char c = s.charAt(i);
+            switch (c)
+            {
+                case '"' -> out.append("\\\"");
+                case '\\' -> out.append("\\\\");
+                case '\n' -> out.append("\\n");
+                case '\r' -> out.append("\\r");
+                case '\t' -> out.append("\\t");
+                default ->
+                {
+                    if (c < 0x20)
+                    {
+                        out.append(String.format("\\u%04x", (int)c));
+                    }
+                    else
+                    {
+                        out.append(c);
+                    }
+                }
+            }
+        }
+        return out.append('"').toString();
+    }
+
+    /**
+     * A point in time as an ISO-8601 instant (2026-11-22T10:00:00Z) or epoch milliseconds, to epoch milliseconds.
+     */
+    static final class TimeConverter implements CommandLine.ITypeConverter<Long>
+    {
+        public Long convert(final String value)
+        {
+            final String text = value.trim();
+            if (!text.isEmpty() && text.chars().allMatch(Character::isDigit))
+            {
+                try
+                {
+                    return Long.parseLong(text);
+                }
+                catch (final NumberFormatException ex)
+                {
+                    throw new CommandLine.TypeConversionException("'" + value + "' is out of range");
+                }
+            }
+            try
+            {
+                return Instant.parse(text).toEpochMilli();
+            }
+            catch (final DateTimeParseException | ArithmeticException ex)
+            {
+                throw new CommandLine.TypeConversionException(
+                    "'" + value + "' is neither an ISO-8601 instant (2026-11-22T10:00:00Z) nor epoch milliseconds");
+            }
+        }
+    }
+}
