@@ -169,7 +169,7 @@ public final class LedgerClient implements AutoCloseable
             final Throwable cause = ex instanceof ExecutionException ? ex.getCause() : ex;
             throw cause instanceof LedgerClientException ? (LedgerClientException)cause :
                 new LedgerClientException("cannot connect to " + config.host() + ":" + config.port() + ": " +
-                cause.getMessage(), cause);
+                cause, cause);
         }
     }
 

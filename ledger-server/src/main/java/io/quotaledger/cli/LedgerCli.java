@@ -34,7 +34,19 @@ public final class LedgerCli
      */
     public static int run(final String... args)
     {
-        return new CommandLine(new LedgerCli()).execute(args);
+        return commandLine().execute(args);
+    }
+
+    static CommandLine commandLine()
+    {
+        final CommandLine cli = new CommandLine(new LedgerCli());
+        // the client commands are static methods of one class: one subcommand each
+        for (final java.lang.reflect.Method method : CommandLine.getCommandMethods(ClientCommands.class, null))
+        {
+            final CommandLine sub = new CommandLine(method);
+            cli.addSubcommand(sub.getCommandName(), sub);
+        }
+        return cli;
     }
 
     static final class Version implements CommandLine.IVersionProvider

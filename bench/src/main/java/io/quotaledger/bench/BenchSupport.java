@@ -1,0 +1,117 @@
+package io.quotaledger.bench;
+
+import com.lmax.disruptor.BlockingWaitStrategy;
+import com.lmax.disruptor.BusySpinWaitStrategy;
+import com.lmax.disruptor.YieldingWaitStrategy;
+import io.quotaledger.engine.EngineConfig;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.stream.Stream;
+
+/**
+ * What the journal benchmarks share: choosing a wait strategy by name and making and removing scratch data
+ * directories.
+ */
+final class BenchSupport
+{
+    private BenchSupport()
+    {
+    }
+
+    /**
+     * Sets the ring's wait strategy by name.
+     *
+     * @param name "yielding", "phased" (the EngineConfig default, left as it is), "busyspin" or "blocking".
+     * @return the config.
+     */
+    static EngineConfig waitStrategy(final EngineConfig config, final String name)
+    {
+        switch (name)
+        {
+            case "yielding":
+                return config.waitStrategy(new YieldingWaitStrategy());
+            case "busyspin":
+                return config.waitStrategy(new BusySpinWaitStrategy());
+            case "blocking":
+                return config.waitStrategy(new BlockingWaitStrategy());
+            case "phased":
+                return config;
+            default:
+                throw new IllegalArgumentException("unknown wait strategy: " + name);
+        }
+    }
+
+    /**
+     * Creates a fresh directory for a ledger's data.
+     *
+     * @param parent where to create it; empty or null for the system's temporary folder.
+     */
+    static Path scratchDir(final String parent, final String prefix)
+    {
+        try
+        {
+            if (parent == null || parent.isEmpty())
+            {
+                return Files.createTempDirectory(prefix);
+            }
+            final Path base = Path.of(parent);
+            Files.createDirectories(base);
+            return Files.createTempDirectory(base, prefix);
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException(ex);
+        }
+    }
+
+    /**
+     * Deletes a directory and everything in it; a missing one is fine.
+     */
+    static void deleteRecursively(final Path dir)
+    {
+        if (dir == null || !Files.exists(dir))
+        {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir))
+        {
+            for (final Path path : (Iterable<Path>)paths.sorted(Comparator.reverseOrder())::iterator)
+            {
+                Files.deleteIfExists(path);
+            }
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException(ex);
+        }
+    }
+
+    /**
+     * @return the bytes of all files under a directory.
+     */
+    static long sizeOf(final Path dir)
+    {
+        try (Stream<Path> paths = Files.walk(dir))
+        {
+            return paths.filter(Files::isRegularFile).mapToLong(path ->
+            {
+                try
+                {
+                    return Files.size(path);
+                }
+                catch (final IOException ex)
+                {
+                    return 0;
+                }
+            }).sum();
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException(ex);
+        }
+    }
+}

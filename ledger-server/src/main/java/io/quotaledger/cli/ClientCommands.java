@@ -1,0 +1,278 @@
+package io.quotaledger.cli;
+
+import io.quotaledger.client.ClientConfig;
+import io.quotaledger.client.LedgerClient;
+import io.quotaledger.client.LedgerClientException;
+import io.quotaledger.client.LedgerResult;
+import io.quotaledger.protocol.Period;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.UUID;
+import java.util.function.Function;
+
+/**
+ * Client commands: one request to a running ledger each (`ledger credit`, `deduct`, ...). Exit code 0 when the
+ * ledger accepted it, 1 when it rejected it (the result code is in the message), 2 when it could not be asked.
+ * Give {@code --request-id} to retry a request safely: the ledger answers a repeated id with the original result.
+ */
+final class ClientCommands
+{
+    /**
+     * Where the ledger is and how to authenticate.
+     */
+    static final class Connection
+    {
+        @Option(names = "--host", defaultValue = "127.0.0.1", description = "Ledger host (default: ${DEFAULT-VALUE}).")
+        String host;
+
+        @Option(names = "--port", defaultValue = "7070", description = "Ledger port (default: ${DEFAULT-VALUE}).")
+        int port;
+
+        @Option(names = "--key", description = "API key (default: the admin key that `ledger serve` saved in --data).")
+        String key;
+
+        @Option(names = "--data", defaultValue = "data", paramLabel = "DIR",
+            description = "Data directory whose admin.key to use when --key is not given (default: ${DEFAULT-VALUE}).")
+        Path data;
+
+        @Option(names = "--tls", description = "Connect with TLS.")
+        boolean tls;
+
+        @Option(names = "--timeout-ms", defaultValue = "2000",
+            description = "Per attempt; three attempts with the same request id (default: ${DEFAULT-VALUE}).")
+        long timeoutMillis;
+
+        @Option(names = "--json", description = "Print the result as one JSON object.")
+        boolean json;
+
+        String apiKey() throws Tools.ToolException
+        {
+            if (key != null)
+            {
+                return key;
+            }
+            final Path file = data.resolve(ServeCommand.ADMIN_KEY_FILE);
+            if (!Files.isReadable(file))
+            {
+                throw new Tools.ToolException(Tools.EXIT_USAGE, "no --key given and no key in " + file +
+                    " (start `ledger serve --data " + data + "` once, or pass --key)");
+            }
+            try
+            {
+                return Files.readString(file).strip();
+            }
+            catch (final java.io.IOException ex)
+            {
+                throw new Tools.ToolException(Tools.EXIT_USAGE, "cannot read " + file + ": " + ex.getMessage());
+            }
+        }
+    }
+
+    private static int call(
+        final String name, final Connection connection, final Function<LedgerClient, LedgerResult> request)
+    {
+        return Tools.run(name, () ->
+        {
+            final ClientConfig config = new ClientConfig()
+                .host(connection.host)
+                .port(connection.port)
+                .apiKey(connection.apiKey())
+                .tls(connection.tls)
+                .timeout(Duration.ofMillis(connection.timeoutMillis));
+            final LedgerResult result;
+            try (LedgerClient client = LedgerClient.connect(config))
+            {
+                result = request.apply(client);
+            }
+            catch (final LedgerClientException ex)
+            {
+                throw new Tools.ToolException(Tools.EXIT_USAGE, ex.getMessage());
+            }
+            System.out.println(connection.json ? json(result) : text(result));
+            if (!result.ok())
+            {
+                System.err.println("ledger " + name + ": rejected: " + result.code());
+                return Tools.EXIT_FAILURE;
+            }
+            return 0;
+        });
+    }
+
+    private static UUID id(final UUID given)
+    {
+        return given != null ? given : UUID.randomUUID();
+    }
+
+    @Command(name = "credit", mixinStandardHelpOptions = true, description = "Tops up a balance; opens the account.")
+    static int credit(
+        @Mixin final Connection connection,
+        @Option(names = "--user", required = true) final long user,
+        @Option(names = "--amount", required = true) final long amount,
+        @Option(names = "--request-id", description = "Reuse to retry safely (default: a new UUID).") final UUID id)
+    {
+        return call("credit", connection, c -> c.blocking().credit(id(id), user, amount));
+    }
+
+    @Command(name = "deduct", mixinStandardHelpOptions = true,
+        description = "Charges the free quota of the current period first, then the balance; all or nothing.")
+    static int deduct(
+        @Mixin final Connection connection,
+        @Option(names = "--user", required = true) final long user,
+        @Option(names = "--service", required = true) final int service,
+        @Option(names = "--amount", required = true) final long amount,
+        @Option(names = "--request-id", description = "Reuse to retry safely (default: a new UUID).") final UUID id)
+    {
+        return call("deduct", connection, c -> c.blocking().deduct(id(id), user, service, amount));
+    }
+
+    @Command(name = "reserve", mixinStandardHelpOptions = true,
+        description = "Takes the funds now and holds them; the request id (printed) is the hold id.")
+    static int reserve(
+        @Mixin final Connection connection,
+        @Option(names = "--user", required = true) final long user,
+        @Option(names = "--service", required = true) final int service,
+        @Option(names = "--amount", required = true) final long amount,
+        @Option(names = "--ttl", defaultValue = "PT5M", description = "ISO-8601 duration (default: ${DEFAULT-VALUE}).")
+        final Duration ttl,
+        @Option(names = "--request-id", description = "The hold id; reuse to retry safely.") final UUID id)
+    {
+        return call("reserve", connection, c -> c.blocking().reserve(id(id), user, service, amount, ttl));
+    }
+
+    @Command(name = "settle", mixinStandardHelpOptions = true,
+        description = "Charges the actual amount of a hold and returns the rest.")
+    static int settle(
+        @Mixin final Connection connection,
+        @Option(names = "--hold", required = true, description = "The RESERVE's request id.") final UUID hold,
+        @Option(names = "--amount", required = true, description = "The actual charge.") final long actual,
+        @Option(names = "--request-id", description = "Reuse to retry safely (default: a new UUID).") final UUID id)
+    {
+        return call("settle", connection, c -> c.blocking().settle(id(id), hold, actual));
+    }
+
+    @Command(name = "release", mixinStandardHelpOptions = true, description = "Returns a whole hold.")
+    static int release(
+        @Mixin final Connection connection,
+        @Option(names = "--hold", required = true, description = "The RESERVE's request id.") final UUID hold,
+        @Option(names = "--request-id", description = "Reuse to retry safely (default: a new UUID).") final UUID id)
+    {
+        return call("release", connection, c -> c.blocking().release(id(id), hold));
+    }
+
+    @Command(name = "grant", mixinStandardHelpOptions = true,
+        description = "Sets a free allowance per period (UTC) for a user and service; opens the account.")
+    static int grant(
+        @Mixin final Connection connection,
+        @Option(names = "--user", required = true) final long user,
+        @Option(names = "--service", required = true) final int service,
+        @Option(names = "--allowance", required = true) final long allowance,
+        @Option(names = "--period", required = true, description = "DAY, WEEK or MONTH.") final String period,
+        @Option(names = "--request-id", description = "Reuse to retry safely (default: a new UUID).") final UUID id)
+    {
+        return Tools.run("grant", () ->
+        {
+            final Period parsed;
+            try
+            {
+                parsed = Period.valueOf(period.toUpperCase(Locale.ROOT));
+            }
+            catch (final IllegalArgumentException ex)
+            {
+                throw new Tools.ToolException(Tools.EXIT_USAGE, "--period must be DAY, WEEK or MONTH, not " + period);
+            }
+            return call("grant", connection, c -> c.blocking().grant(id(id), user, service, allowance, parsed));
+        });
+    }
+
+    @Command(name = "limit", mixinStandardHelpOptions = true,
+        description = "Sets the credit limit: how far below zero charges may take the balance.")
+    static int limit(
+        @Mixin final Connection connection,
+        @Option(names = "--user", required = true) final long user,
+        @Option(names = "--amount", required = true, description = "The limit, 0 or more.") final long limit,
+        @Option(names = "--request-id", description = "Reuse to retry safely (default: a new UUID).") final UUID id)
+    {
+        return call("limit", connection, c -> c.blocking().setLimit(id(id), user, limit));
+    }
+
+    @Command(name = "freeze", mixinStandardHelpOptions = true, description = "Freezes an account: charges are refused.")
+    static int freeze(
+        @Mixin final Connection connection,
+        @Option(names = "--user", required = true) final long user,
+        @Option(names = "--request-id", description = "Reuse to retry safely (default: a new UUID).") final UUID id)
+    {
+        return call("freeze", connection, c -> c.blocking().freeze(id(id), user));
+    }
+
+    @Command(name = "unfreeze", mixinStandardHelpOptions = true, description = "Unfreezes an account.")
+    static int unfreeze(
+        @Mixin final Connection connection,
+        @Option(names = "--user", required = true) final long user,
+        @Option(names = "--request-id", description = "Reuse to retry safely (default: a new UUID).") final UUID id)
+    {
+        return call("unfreeze", connection, c -> c.blocking().unfreeze(id(id), user));
+    }
+
+    @Command(name = "balance", mixinStandardHelpOptions = true,
+        description = "Shows an account: balance, held, credit limit, frozen, free units left for a service.")
+    static int balance(
+        @Mixin final Connection connection,
+        @Option(names = "--user", required = true) final long user,
+        @Option(names = "--service", defaultValue = "0", description = "Service for the free quota (default: none).")
+        final int service)
+    {
+        return call("balance", connection, c -> c.blocking().query(user, service));
+    }
+
+    static String text(final LedgerResult r)
+    {
+        final StringBuilder out = new StringBuilder(160).append(r.op()).append(' ').append(r.code());
+        if (r.duplicate())
+        {
+            out.append(" (duplicate: the original result)");
+        }
+        if (r.requestId() != null)
+        {
+            out.append("\n  request      ").append(r.requestId());
+        }
+        if (r.fromFree() != 0 || r.fromBalance() != 0)
+        {
+            out.append("\n  charged      ").append(r.fromFree()).append(" free + ").append(r.fromBalance())
+                .append(" from balance");
+        }
+        if (r.returned() != 0)
+        {
+            out.append("\n  returned     ").append(r.returned());
+        }
+        if (r.exceededHold())
+        {
+            out.append("\n  exceeded the hold: charged into debt");
+        }
+        if (r.ok())
+        {
+            out.append("\n  balance      ").append(r.balance())
+                .append("\n  held         ").append(r.held())
+                .append("\n  credit limit ").append(r.creditLimit())
+                .append("\n  free left    ").append(r.freeRemaining())
+                .append("\n  frozen       ").append(r.frozen());
+        }
+        return out.toString();
+    }
+
+    static String json(final LedgerResult r)
+    {
+        return "{\"op\":\"" + r.op() + "\",\"code\":\"" + r.code() + "\",\"ok\":" + r.ok() +
+            ",\"duplicate\":" + r.duplicate() +
+            ",\"requestId\":" + Tools.quote(r.requestId() == null ? null : r.requestId().toString()) +
+            ",\"fromFree\":" + r.fromFree() + ",\"fromBalance\":" + r.fromBalance() + ",\"returned\":" + r.returned() +
+            ",\"balance\":" + r.balance() + ",\"held\":" + r.held() + ",\"creditLimit\":" + r.creditLimit() +
+            ",\"freeRemaining\":" + r.freeRemaining() + ",\"frozen\":" + r.frozen() +
+            ",\"exceededHold\":" + r.exceededHold() + "}";
+    }
+}
