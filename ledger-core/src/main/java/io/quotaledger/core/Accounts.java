@@ -16,6 +16,8 @@ final class Accounts
 {
     static final int MISSING = -1;
 
+    private static final float LOAD_FACTOR = 0.65f;
+
     private static final int STRIDE = 3;
     private static final int BALANCE = 0;
     private static final int HELD = 1;
@@ -29,7 +31,7 @@ final class Accounts
 
     Accounts(final int expectedAccounts)
     {
-        indexByUser = new Long2LongHashMap(expectedAccounts, 0.65f, MISSING);
+        indexByUser = new Long2LongHashMap(Hashing.mapCapacity(expectedAccounts, LOAD_FACTOR), LOAD_FACTOR, MISSING);
         userIds = new long[expectedAccounts];
         data = new long[expectedAccounts * STRIDE];
     }

@@ -20,6 +20,8 @@ final class FreeQuotas
 {
     static final int MISSING = -1;
 
+    private static final float LOAD_FACTOR = 0.65f;
+
     private static final int STRIDE = 3;
     private static final int ALLOWANCE = 0;
     private static final int USED = 1;
@@ -34,7 +36,7 @@ final class FreeQuotas
 
     FreeQuotas(final int expectedQuotas)
     {
-        indexByKey = new Long2LongHashMap(expectedQuotas, 0.65f, MISSING);
+        indexByKey = new Long2LongHashMap(Hashing.mapCapacity(expectedQuotas, LOAD_FACTOR), LOAD_FACTOR, MISSING);
         data = new long[expectedQuotas * STRIDE];
     }
 

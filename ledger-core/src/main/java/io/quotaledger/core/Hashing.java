@@ -26,6 +26,15 @@ final class Hashing
         return h;
     }
 
+    /**
+     * @return the slot count to give an Agrona map so that {@code expected} entries fit without a resize: its
+     * constructor takes slots, not entries.
+     */
+    static int mapCapacity(final int expected, final float loadFactor)
+    {
+        return (int)Math.min(1 << 30, (long)(expected / loadFactor) + 1);
+    }
+
     static long combine(final long hash, final long value)
     {
         return mix(hash * 31 + value);

@@ -112,7 +112,16 @@ public final class JournalReader implements AutoCloseable
                     return new ReadResult(outcomes, last, documents, skipped, torn, false);
                 }
                 index = document.index();
-                length = copy(document.wire().bytes());
+                final Bytes<?> source = document.wire().bytes();
+                final long coveredEnd = coveredEnd(source, afterSequence, expected);
+                if (coveredEnd > 0)
+                {
+                    // wholly before the start (a snapshot covers it): its header suffices, no copy, no checksum
+                    documents++;
+                    expected = coveredEnd;
+                    continue;
+                }
+                length = copy(source);
             }
             documents++;
             final String problem = JournalFormat.check(buffer, bytes, length, crc);
@@ -235,6 +244,23 @@ public final class JournalReader implements AutoCloseable
     public void close()
     {
         queue.close();
+    }
+
+    /**
+     * @return the sequence after the document when its header says it lies wholly at or before {@code afterSequence}
+     * and continues the sequence as expected; 0 when it must be read in full.
+     */
+    private static long coveredEnd(final Bytes<?> source, final long afterSequence, final long expected)
+    {
+        final long position = source.readPosition();
+        if (source.readRemaining() < JournalFormat.HEADER_LENGTH || source.readInt(position) != JournalFormat.MAGIC)
+        {
+            return 0;
+        }
+        final long first = source.readLong(position + 8);
+        final int count = source.readInt(position + 16);
+        final boolean continues = expected == 0 || first == expected;
+        return continues && count > 0 && first + count - 1 <= afterSequence ? first + count : 0;
     }
 
     private int copy(final Bytes<?> source)

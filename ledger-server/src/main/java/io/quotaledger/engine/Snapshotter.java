@@ -1,6 +1,8 @@
 package io.quotaledger.engine;
 
 import io.quotaledger.core.Ledger;
+import io.quotaledger.core.LedgerConfig;
+import io.quotaledger.core.OutcomeSink;
 import io.quotaledger.journal.SnapshotStore;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.slf4j.Logger;
@@ -15,9 +17,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
 
 /**
- * Takes snapshots of a running engine: the business-logic thread only copies the state into memory (the pause, which
- * is measured), a background thread waits until the journal holds every outcome the copy includes, then writes the
- * file and prunes old ones. One snapshot at a time; periodic snapshots every N outcomes or M minutes.
+ * Takes snapshots of a running engine: the business-logic thread only copies the state into a buffer kept from one
+ * snapshot to the next (the pause, which is measured). A background thread loads the copy into a scratch ledger
+ * (which proves it loads, and gives the state checksum for the header without holding the business thread), waits
+ * until the journal holds every outcome the copy includes, then writes the file and prunes old ones. One snapshot
+ * at a time; periodic snapshots every N outcomes or M minutes. Memory: the copy, plus a second ledger while checking.
  */
 public final class Snapshotter implements AutoCloseable
 {
@@ -45,6 +49,7 @@ public final class Snapshotter implements AutoCloseable
     private volatile long lastSnapshotSequence;
     private volatile long lastSnapshotNanos = System.nanoTime();
     private volatile long lastPauseNanos;
+    private byte[] buffer = new byte[0]; // reused; only one snapshot is ever in progress
 
     /**
      * @param journaledSequence the journal's last durable sequence: a snapshot is final only once it is reached.
@@ -158,12 +163,15 @@ public final class Snapshotter implements AutoCloseable
         final long start = System.nanoTime();
         final UnsafeBuffer copy;
         final int length;
-        final long checksum;
         try
         {
-            copy = new UnsafeBuffer(new byte[ledger.snapshotLength()]);
+            final int needed = ledger.snapshotLength();
+            if (buffer.length < needed)
+            {
+                buffer = new byte[needed + needed / 8]; // room to grow before the next snapshot reallocates
+            }
+            copy = new UnsafeBuffer(buffer, 0, needed);
             length = ledger.writeSnapshot(copy, 0);
-            checksum = ledger.checksum();
         }
         catch (final RuntimeException | OutOfMemoryError ex)
         {
@@ -173,10 +181,14 @@ public final class Snapshotter implements AutoCloseable
         }
         final long pause = System.nanoTime() - start;
         lastPauseNanos = pause;
+        final LedgerConfig config = ledger.config();
         writer.execute(() ->
         {
             try
             {
+                final Ledger check = new Ledger(config, OutcomeSink.NONE);
+                check.loadSnapshot(copy, 0, length);
+                final long checksum = check.checksum();
                 awaitJournal(sequence);
                 final Path file = store.write(sequence, timestamp, checksum, copy, length);
                 store.prune(keep);
@@ -186,7 +198,7 @@ public final class Snapshotter implements AutoCloseable
                     sequence, length >> 20, TimeUnit.NANOSECONDS.toMillis(pause));
                 result.complete(new Snapshot(file, sequence, length, pause, System.nanoTime() - requested));
             }
-            catch (final Exception ex)
+            catch (final Exception | OutOfMemoryError ex)
             {
                 result.completeExceptionally(ex);
             }
