@@ -35,6 +35,8 @@ import io.quotaledger.protocol.ResultCode;
 import io.quotaledger.protocol.ResultDecoder;
 import io.quotaledger.protocol.SetLimitEncoder;
 import io.quotaledger.protocol.SettleEncoder;
+import io.quotaledger.protocol.SnapshotResultDecoder;
+import io.quotaledger.protocol.TakeSnapshotEncoder;
 import io.quotaledger.protocol.UnfreezeEncoder;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -81,6 +83,7 @@ public final class LedgerClient implements AutoCloseable
         final Op op;
         final byte[] frame;
         final CompletableFuture<LedgerResult> future = new CompletableFuture<>();
+        final CompletableFuture<SnapshotReport> snapshot = new CompletableFuture<>();
         volatile long deadlineNanos;
         int attempts;
 
@@ -347,6 +350,32 @@ public final class LedgerClient implements AutoCloseable
     }
 
     /**
+     * Admin only: asks the running ledger for a snapshot; completes once the file is durable. Not retried on a
+     * timeout (a second request would only be refused while the first runs).
+     */
+    public CompletableFuture<SnapshotReport> snapshot()
+    {
+        final long correlationId = correlations.incrementAndGet();
+        final byte[] frame = frame(HEADER + TakeSnapshotEncoder.BLOCK_LENGTH);
+        new TakeSnapshotEncoder().wrapAndApplyHeader(buffer(frame), 4, new MessageHeaderEncoder())
+            .correlationId(correlationId);
+        final Pending request = new Pending(correlationId, null, Op.SNAPSHOT, frame);
+        send(request);
+        request.future.whenComplete((refused, failure) ->
+        {
+            if (failure != null)
+            {
+                request.snapshot.completeExceptionally(failure);
+            }
+            else
+            {
+                request.snapshot.complete(new SnapshotReport(refused.code(), 0, 0, 0)); // e.g. FORBIDDEN
+            }
+        });
+        return request.snapshot;
+    }
+
+    /**
      * @return requests sent and not yet answered.
      */
     public int inFlight()
@@ -476,8 +505,11 @@ public final class LedgerClient implements AutoCloseable
             request.future.completeExceptionally(new LedgerClientException("client closed"));
             return request.future;
         }
-        request.deadlineNanos = System.nanoTime() + config.timeout().toNanos();
-        request.attempts = 1;
+        // a snapshot may take long and must not be resent: it gets its whole budget in one attempt
+        final long timeout = request.op == Op.SNAPSHOT ? config.timeout().toNanos() * config.attempts() * 10 :
+            config.timeout().toNanos();
+        request.deadlineNanos = System.nanoTime() + timeout;
+        request.attempts = request.op == Op.SNAPSHOT ? config.attempts() : 1;
         pending.put(request.correlationId, request);
         if (ready)
         {
@@ -611,6 +643,7 @@ public final class LedgerClient implements AutoCloseable
         private final MessageHeaderDecoder header = new MessageHeaderDecoder();
         private final ResultDecoder result = new ResultDecoder();
         private final HelloResultDecoder helloResult = new HelloResultDecoder();
+        private final SnapshotResultDecoder snapshotResult = new SnapshotResultDecoder();
         private byte[] copy = new byte[256];
 
         protected void channelRead0(final ChannelHandlerContext ctx, final ByteBuf frame)
@@ -632,6 +665,17 @@ public final class LedgerClient implements AutoCloseable
                 helloResult.wrap(buffer, HEADER, header.blockLength(), header.version());
                 helloResult.correlationId();
                 onHelloResult(helloResult.code());
+                return;
+            }
+            if (header.templateId() == SnapshotResultDecoder.TEMPLATE_ID)
+            {
+                snapshotResult.wrap(buffer, HEADER, header.blockLength(), header.version());
+                final Pending request = pending.remove(snapshotResult.correlationId());
+                if (request != null)
+                {
+                    request.snapshot.complete(new SnapshotReport(snapshotResult.code(), snapshotResult.sequence(),
+                        snapshotResult.bytes(), snapshotResult.pauseMicros()));
+                }
                 return;
             }
             if (header.templateId() != ResultDecoder.TEMPLATE_ID)

@@ -53,24 +53,32 @@ final class ClientCommands
 
         String apiKey() throws Tools.ToolException
         {
-            if (key != null)
-            {
-                return key;
-            }
-            final Path file = data.resolve(ServeCommand.ADMIN_KEY_FILE);
-            if (!Files.isReadable(file))
-            {
-                throw new Tools.ToolException(Tools.EXIT_USAGE, "no --key given and no key in " + file +
-                    " (start `ledger serve --data " + data + "` once, or pass --key)");
-            }
-            try
-            {
-                return Files.readString(file).strip();
-            }
-            catch (final java.io.IOException ex)
-            {
-                throw new Tools.ToolException(Tools.EXIT_USAGE, "cannot read " + file + ": " + ex.getMessage());
-            }
+            return ClientCommands.apiKey(key, data);
+        }
+    }
+
+    /**
+     * @return the key given, else the admin key `ledger serve` saved in the data directory.
+     */
+    static String apiKey(final String key, final Path data) throws Tools.ToolException
+    {
+        if (key != null)
+        {
+            return key;
+        }
+        final Path file = data.resolve(ServeCommand.ADMIN_KEY_FILE);
+        if (!Files.isReadable(file))
+        {
+            throw new Tools.ToolException(Tools.EXIT_USAGE, "no --key given and no key in " + file +
+                " (start `ledger serve --data " + data + "` once, or pass --key)");
+        }
+        try
+        {
+            return Files.readString(file).strip();
+        }
+        catch (final java.io.IOException ex)
+        {
+            throw new Tools.ToolException(Tools.EXIT_USAGE, "cannot read " + file + ": " + ex.getMessage());
         }
     }
 

@@ -159,7 +159,7 @@ final class ServeCommand implements Callable<Integer>
         final MetricsHttpServer http;
         try
         {
-            server.start(runtime.engine());
+            server.start(runtime.engine(), runtime.snapshotter()::snapshot);
             http = new MetricsHttpServer(bind, metricsPort, metrics, () ->
             {
                 final String failure = runtime.journal().failure();

@@ -1,9 +1,14 @@
 package io.quotaledger.cli;
 
+import io.quotaledger.client.ClientConfig;
+import io.quotaledger.client.LedgerClient;
+import io.quotaledger.client.LedgerClientException;
+import io.quotaledger.client.SnapshotReport;
 import io.quotaledger.core.Ledger;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.Recovery;
 import io.quotaledger.journal.SnapshotStore;
+import io.quotaledger.protocol.ResultCode;
 import org.agrona.concurrent.UnsafeBuffer;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -11,6 +16,7 @@ import picocli.CommandLine.Option;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Takes a snapshot offline: recovers the state from the data directory and writes it as a new snapshot, so that the
@@ -20,12 +26,12 @@ import java.util.concurrent.Callable;
     name = "snapshot",
     mixinStandardHelpOptions = true,
     description = {
-        "Takes a snapshot offline (not while the ledger runs).",
+        "Takes a snapshot: offline, or of a running ledger with --running.",
         "",
-        "Recovers the state (newest good snapshot, then the journal), writes it to " +
+        "Offline it recovers the state (newest good snapshot, then the journal), writes it to " +
             "DIR/snapshots/ and deletes all but the newest --keep snapshots.",
-        "",
-        "Do not run it while `ledger serve` writes to the same directory: a running ledger takes its own snapshots.",
+        "With --running it asks the ledger at --host/--port (admin key from --key or DIR/admin.key) to snapshot " +
+            "itself; its own --keep-snapshots setting applies.",
         "" })
 final class SnapshotCommand implements Callable<Integer>
 {
@@ -39,9 +45,51 @@ final class SnapshotCommand implements Callable<Integer>
     @Option(names = "--json", description = "Print the report as one JSON object.")
     boolean json;
 
+    @Option(names = "--running", description = "Ask the running ledger to snapshot itself.")
+    boolean running;
+
+    @Option(names = "--host", defaultValue = "127.0.0.1", description = "With --running (default: ${DEFAULT-VALUE}).")
+    String host;
+
+    @Option(names = "--port", defaultValue = "7070", description = "With --running (default: ${DEFAULT-VALUE}).")
+    int port;
+
+    @Option(names = "--key", description = "With --running: admin key (default: DIR/admin.key).")
+    String key;
+
     public Integer call()
     {
-        return Tools.run("snapshot", this::snapshot);
+        return Tools.run("snapshot", running ? this::snapshotRunning : this::snapshot);
+    }
+
+    private int snapshotRunning() throws Exception
+    {
+        final SnapshotReport report;
+        try (LedgerClient client = LedgerClient.connect(new ClientConfig().host(host).port(port)
+            .apiKey(ClientCommands.apiKey(key, options.data))))
+        {
+            report = client.snapshot().get(10, TimeUnit.MINUTES);
+        }
+        catch (final LedgerClientException ex)
+        {
+            throw new Tools.ToolException(Tools.EXIT_USAGE, ex.getMessage());
+        }
+        if (json)
+        {
+            System.out.println("{\"code\":\"" + report.code() + "\",\"sequence\":" + report.sequence() +
+                ",\"bytes\":" + report.bytes() + ",\"pauseMicros\":" + report.pauseMicros() + "}");
+        }
+        else
+        {
+            System.out.printf("snapshot %s at sequence %,d: %,d bytes, the ledger paused %.1f ms%n", report.code(),
+                report.sequence(), report.bytes(), report.pauseMicros() / 1000.0);
+        }
+        if (report.code() != ResultCode.OK)
+        {
+            System.err.println("ledger snapshot: the running ledger did not snapshot (one in progress, or it failed)");
+            return Tools.EXIT_FAILURE;
+        }
+        return 0;
     }
 
     private int snapshot() throws Exception

@@ -20,11 +20,14 @@ import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.quotaledger.engine.LedgerEngine;
 import io.quotaledger.engine.ResultListener;
+import io.quotaledger.engine.Snapshotter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.net.InetSocketAddress;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * The binary protocol server (docs/protocol.md): Netty, epoll where available. Build it first, start the engine with
@@ -70,9 +73,20 @@ public final class LedgerServer implements AutoCloseable
     }
 
     /**
-     * Binds and starts accepting connections for the given engine.
+     * Binds and starts accepting connections for the given engine; TakeSnapshot is refused (UNAVAILABLE).
      */
     public LedgerServer start(final LedgerEngine engine) throws Exception
+    {
+        return start(engine, null);
+    }
+
+    /**
+     * Binds and starts accepting connections for the given engine.
+     *
+     * @param snapshots takes a snapshot for an admin's TakeSnapshot (a {@link Snapshotter}); null refuses them.
+     */
+    public LedgerServer start(
+        final LedgerEngine engine, final Supplier<CompletableFuture<Snapshotter.Snapshot>> snapshots) throws Exception
     {
         final SslContext tls = config.tlsCertificate() == null ? null :
             SslContextBuilder.forServer(config.tlsCertificate().toFile(), config.tlsKey().toFile()).build();
@@ -98,7 +112,7 @@ public final class LedgerServer implements AutoCloseable
                     }
                     channel.pipeline()
                         .addLast(new IdleStateHandler(config.idleTimeoutSeconds(), 0, 0, TimeUnit.SECONDS))
-                        .addLast(new RequestAdapter(config, registry, keys, metrics, publisher, engine));
+                        .addLast(new RequestAdapter(config, registry, keys, metrics, publisher, engine, snapshots));
                 }
             });
         serverChannel = bootstrap.bind(config.bind(), config.port()).sync().channel();

@@ -7,6 +7,7 @@ import io.netty.handler.timeout.IdleStateEvent;
 import io.quotaledger.core.Command;
 import io.quotaledger.engine.CommandTranslator;
 import io.quotaledger.engine.LedgerEngine;
+import io.quotaledger.engine.Snapshotter;
 import io.quotaledger.protocol.CreditDecoder;
 import io.quotaledger.protocol.DeductDecoder;
 import io.quotaledger.protocol.FreezeDecoder;
@@ -23,6 +24,8 @@ import io.quotaledger.protocol.ResultCode;
 import io.quotaledger.protocol.Role;
 import io.quotaledger.protocol.SetLimitDecoder;
 import io.quotaledger.protocol.SettleDecoder;
+import io.quotaledger.protocol.SnapshotResultEncoder;
+import io.quotaledger.protocol.TakeSnapshotDecoder;
 import io.quotaledger.protocol.UnfreezeDecoder;
 import io.quotaledger.core.Period;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -30,7 +33,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.ByteOrder;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * Decodes a connection's frames straight into ring slots (SBE flyweights over the receive buffer; no object per
@@ -57,6 +62,7 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
     private final ServerMetrics metrics;
     private final ResultPublisher publisher;
     private final LedgerEngine engine;
+    private final Supplier<CompletableFuture<Snapshotter.Snapshot>> snapshots;
 
     private final UnsafeBuffer frame = new UnsafeBuffer(0, 0);
     private final MessageHeaderDecoder header = new MessageHeaderDecoder();
@@ -84,7 +90,8 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         final ApiKeys keys,
         final ServerMetrics metrics,
         final ResultPublisher publisher,
-        final LedgerEngine engine)
+        final LedgerEngine engine,
+        final Supplier<CompletableFuture<Snapshotter.Snapshot>> snapshots)
     {
         this.config = config;
         this.registry = registry;
@@ -92,6 +99,7 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         this.metrics = metrics;
         this.publisher = publisher;
         this.engine = engine;
+        this.snapshots = snapshots;
     }
 
     public void channelActive(final ChannelHandlerContext ctx)
@@ -298,6 +306,11 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         {
             return refuse(ctx, ServerMetrics.BadFrame.FORBIDDEN, op, ResultCode.FORBIDDEN);
         }
+        if (op == Op.SNAPSHOT)
+        {
+            snapshot(ctx);
+            return Outcome.CONSUMED;
+        }
         templateId = template;
         receivedNanos = System.nanoTime();
         try
@@ -347,6 +360,46 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
             return Outcome.CLOSE;
         }
         return Outcome.CONSUMED;
+    }
+
+    /**
+     * Takes a snapshot of the running ledger and answers once its file is durable (or at once when it cannot).
+     */
+    private void snapshot(final ChannelHandlerContext ctx)
+    {
+        final long requestCorrelationId = correlationId;
+        final CompletableFuture<Snapshotter.Snapshot> taken = snapshots == null ? null : snapshots.get();
+        if (taken == null)
+        {
+            ctx.write(snapshotResult(ctx, requestCorrelationId, null));
+            return;
+        }
+        taken.whenComplete((snapshot, failure) ->
+        {
+            if (failure != null)
+            {
+                LOG.error("snapshot requested over the protocol failed", failure);
+            }
+            ctx.executor().execute(() ->
+                ctx.writeAndFlush(snapshotResult(ctx, requestCorrelationId, failure == null ? snapshot : null)));
+        });
+    }
+
+    private static ByteBuf snapshotResult(
+        final ChannelHandlerContext ctx, final long correlationId, final Snapshotter.Snapshot snapshot)
+    {
+        final int length = HEADER + SnapshotResultEncoder.BLOCK_LENGTH;
+        final ByteBuf out = ctx.alloc().directBuffer(LENGTH_PREFIX + length);
+        final UnsafeBuffer buffer = new UnsafeBuffer(out.memoryAddress(), LENGTH_PREFIX + length);
+        buffer.putInt(0, length, ByteOrder.LITTLE_ENDIAN);
+        new SnapshotResultEncoder().wrapAndApplyHeader(buffer, LENGTH_PREFIX, new MessageHeaderEncoder())
+            .correlationId(correlationId)
+            .code(snapshot == null ? ResultCode.UNAVAILABLE : ResultCode.OK)
+            .sequence(snapshot == null ? 0 : snapshot.sequence())
+            .bytes(snapshot == null ? 0 : snapshot.bytes())
+            .pauseMicros(snapshot == null ? 0 : TimeUnit.NANOSECONDS.toMicros(snapshot.pauseNanos()));
+        out.writerIndex(LENGTH_PREFIX + length);
+        return out;
     }
 
     private Outcome refuse(
@@ -475,6 +528,7 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
             case FreezeDecoder.TEMPLATE_ID -> Op.FREEZE;
             case UnfreezeDecoder.TEMPLATE_ID -> Op.UNFREEZE;
             case QueryDecoder.TEMPLATE_ID -> Op.QUERY;
+            case TakeSnapshotDecoder.TEMPLATE_ID -> Op.SNAPSHOT;
             default -> Op.NULL_VAL;
         };
     }
@@ -492,6 +546,7 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
             case SetLimitDecoder.TEMPLATE_ID -> SetLimitDecoder.BLOCK_LENGTH;
             case FreezeDecoder.TEMPLATE_ID -> FreezeDecoder.BLOCK_LENGTH;
             case UnfreezeDecoder.TEMPLATE_ID -> UnfreezeDecoder.BLOCK_LENGTH;
+            case TakeSnapshotDecoder.TEMPLATE_ID -> TakeSnapshotDecoder.BLOCK_LENGTH;
             default -> QueryDecoder.BLOCK_LENGTH;
         };
     }

@@ -3,6 +3,7 @@ package io.quotaledger.server;
 import io.quotaledger.client.LedgerClient;
 import io.quotaledger.client.LedgerClientException;
 import io.quotaledger.client.LedgerResult;
+import io.quotaledger.client.SnapshotReport;
 import io.quotaledger.protocol.Op;
 import io.quotaledger.protocol.Period;
 import io.quotaledger.protocol.ResultCode;
@@ -112,6 +113,19 @@ class ServerEndToEndTest
             assertEquals(ResultCode.OK, f.get().code());
         }
         assertEquals(1_000_000 - 10_000, admin.blocking().query(5, 0).balance());
+    }
+
+    @Test
+    void shouldSnapshotARunningLedgerForAnAdminOnly() throws Exception
+    {
+        admin.blocking().credit(UUID.randomUUID(), 11, 500);
+        final SnapshotReport report = admin.snapshot().get(30, TimeUnit.SECONDS);
+        assertEquals(ResultCode.OK, report.code());
+        assertTrue(report.sequence() >= 1 && report.bytes() > 0, report.toString());
+        try (LedgerClient gateway = ledger.client(ledger.gatewayKey))
+        {
+            assertEquals(ResultCode.FORBIDDEN, gateway.snapshot().get(10, TimeUnit.SECONDS).code());
+        }
     }
 
     @Test
