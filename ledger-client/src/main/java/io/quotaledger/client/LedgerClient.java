@@ -615,15 +615,16 @@ public final class LedgerClient implements AutoCloseable
             channel.close();
             return;
         }
-        ready = true;
-        firstHello.complete(null);
-        // after a reconnect: send again, in order, whatever was not answered (same ids: no double charge)
+        // after a reconnect: send again, in order, whatever was not answered (same ids: no double charge); listed
+        // before ready is set, since send() writes what arrives from then on itself
         final List<Pending> waiting = new ArrayList<>(pending.values());
         waiting.sort(Comparator.comparingLong(p -> p.correlationId));
+        ready = true;
         for (final Pending request : waiting)
         {
             write(request);
         }
+        firstHello.complete(null);
     }
 
     private void failAll(final Throwable cause)

@@ -179,8 +179,8 @@ final class ServeCommand implements Callable<Integer>
         final CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() ->
         {
-            server.close();      // no new requests
-            runtime.close();     // drain the ring: everything accepted is journaled and answered
+            server.close();      // no new requests; connections close, so requests in flight go unanswered
+            runtime.close();     // drain the ring: everything accepted is journaled (a retry gets its result)
             http.close();
             stopped.countDown();
         }, "ledger-shutdown"));

@@ -8,6 +8,8 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
@@ -18,6 +20,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import io.quotaledger.engine.LedgerEngine;
 import io.quotaledger.engine.ResultListener;
 import io.quotaledger.engine.Snapshotter;
@@ -42,6 +45,8 @@ public final class LedgerServer implements AutoCloseable
     private final ServerMetrics metrics;
     private final ConnectionRegistry registry;
     private final ResultPublisher publisher;
+    // shutting the event loops down does not close accepted connections: clients must see the server go
+    private final ChannelGroup channels = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private EventLoopGroup group;
     private Channel serverChannel;
 
@@ -106,6 +111,7 @@ public final class LedgerServer implements AutoCloseable
             {
                 protected void initChannel(final SocketChannel channel)
                 {
+                    channels.add(channel);
                     if (tls != null)
                     {
                         channel.pipeline().addLast(tls.newHandler(channel.alloc()));
@@ -142,10 +148,13 @@ public final class LedgerServer implements AutoCloseable
         if (serverChannel != null)
         {
             serverChannel.close().syncUninterruptibly();
+            serverChannel = null;
         }
+        channels.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
         if (group != null)
         {
             group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+            group = null;
         }
     }
 }

@@ -83,16 +83,33 @@ final class ResultPublisher implements ResultListener, Runnable
      */
     public void run()
     {
-        for (int i = 0; i < dirtyCount; i++)
+        try
         {
-            final Connection connection = dirty[i];
-            final Channel channel = connection.channel;
-            final ByteBuf out = connection.pendingReplies;
-            connection.pendingReplies = null;
-            dirty[i] = null;
+            for (int i = 0; i < dirtyCount; i++)
+            {
+                final Connection connection = dirty[i];
+                final ByteBuf out = connection.pendingReplies;
+                connection.pendingReplies = null;
+                dirty[i] = null;
+                flush(connection.channel, out);
+            }
+        }
+        finally
+        {
+            dirtyCount = 0;
+        }
+    }
+
+    private static void flush(final Channel channel, final ByteBuf out)
+    {
+        try
+        {
             channel.writeAndFlush(out, channel.voidPromise()); // released by Netty once written, or if closed
         }
-        dirtyCount = 0;
+        catch (final RuntimeException ex) // its event loop has shut down: the connection is gone
+        {
+            out.release();
+        }
     }
 
     private void encode(

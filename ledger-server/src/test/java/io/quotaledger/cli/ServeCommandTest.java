@@ -1,0 +1,231 @@
+package io.quotaledger.cli;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * {@code ledger serve} as an operator runs it: a child JVM (serve blocks until its shutdown hook runs, which only a
+ * signal triggers), client commands in-process against it, SIGTERM, and a restart that recovers the state.
+ */
+class ServeCommandTest
+{
+    private static final Pattern SERVING =
+        Pattern.compile("ledger serving (\\S+):(\\d+) \\(metrics http://\\S+:(\\d+)/metrics");
+
+    @TempDir
+    Path dir;
+
+    private Serve serve;
+    private String out;
+    private String err;
+
+    @AfterEach
+    void stop()
+    {
+        if (serve != null)
+        {
+            serve.process.destroyForcibly();
+        }
+    }
+
+    /**
+     * A running {@code ledger serve} child and the ports it printed.
+     */
+    private static final class Serve
+    {
+        final Process process;
+        final StringBuffer output = new StringBuffer();
+        final CompletableFuture<Matcher> serving = new CompletableFuture<>();
+        int port;
+        int metricsPort;
+
+        Serve(final Path data) throws IOException
+        {
+            final String java = ProcessHandle.current().info().command()
+                .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            process = new ProcessBuilder(List.of(java,
+                "@" + projectRoot().resolve("scripts").resolve("jvm.options"),
+                "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
+                LedgerCli.class.getName(), "serve", "--data", data.toString(), "--port", "0", "--metrics-port", "0"))
+                .redirectErrorStream(true)
+                .start();
+            // one thread reads everything, so the child never blocks on a full pipe
+            final Thread reader = new Thread(() ->
+            {
+                try (BufferedReader lines = new BufferedReader(
+                    new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8)))
+                {
+                    String line;
+                    while ((line = lines.readLine()) != null)
+                    {
+                        output.append(line).append('\n');
+                        final Matcher matcher = SERVING.matcher(line);
+                        if (matcher.find())
+                        {
+                            serving.complete(matcher);
+                        }
+                    }
+                }
+                catch (final IOException ex)
+                {
+                    // the child is gone
+                }
+                serving.completeExceptionally(new IllegalStateException("serve ended without serving"));
+            }, "serve-output");
+            reader.setDaemon(true);
+            reader.start();
+        }
+
+        Serve awaitServing() throws Exception
+        {
+            try
+            {
+                final Matcher matcher = serving.get(30, TimeUnit.SECONDS);
+                port = Integer.parseInt(matcher.group(2));
+                metricsPort = Integer.parseInt(matcher.group(3));
+            }
+            catch (final Exception ex)
+            {
+                fail("no 'ledger serving' line: " + ex + "\n" + output);
+            }
+            return this;
+        }
+
+        int terminate() throws Exception
+        {
+            process.destroy(); // SIGTERM, as systemd or docker stop send it
+            assertTrue(process.waitFor(20, TimeUnit.SECONDS), "serve did not stop on SIGTERM\n" + output);
+            return process.exitValue();
+        }
+    }
+
+    /**
+     * The project root (the folder holding scripts/jvm.options), for the child's JVM flags.
+     */
+    private static Path projectRoot()
+    {
+        Path dir = Path.of(System.getProperty("user.dir")).toAbsolutePath();
+        while (dir != null && !Files.exists(dir.resolve("scripts").resolve("jvm.options")))
+        {
+            dir = dir.getParent();
+        }
+        if (dir == null)
+        {
+            throw new IllegalStateException("scripts/jvm.options not found above " + System.getProperty("user.dir"));
+        }
+        return dir;
+    }
+
+    private int run(final String... args)
+    {
+        final PrintStream originalOut = System.out;
+        final PrintStream originalErr = System.err;
+        final ByteArrayOutputStream capturedOut = new ByteArrayOutputStream();
+        final ByteArrayOutputStream capturedErr = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(capturedOut, true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(capturedErr, true, StandardCharsets.UTF_8));
+        try
+        {
+            return LedgerCli.run(args);
+        }
+        finally
+        {
+            System.setOut(originalOut);
+            System.setErr(originalErr);
+            out = capturedOut.toString(StandardCharsets.UTF_8);
+            err = capturedErr.toString(StandardCharsets.UTF_8);
+        }
+    }
+
+    private int client(final String command, final int port, final String... args)
+    {
+        final String[] all = new String[5 + args.length];
+        all[0] = command;
+        all[1] = "--data";
+        all[2] = dir.toString();
+        all[3] = "--port";
+        all[4] = Integer.toString(port);
+        System.arraycopy(args, 0, all, 5, args.length);
+        return run(all);
+    }
+
+    private static HttpResponse<String> get(final int port, final String path) throws Exception
+    {
+        return HttpClient.newHttpClient().send(
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).GET().build(),
+            HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static int freePort() throws IOException
+    {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress()))
+        {
+            return socket.getLocalPort();
+        }
+    }
+
+    @Test
+    void shouldServeClientCommandsStopOnSigtermAndRecoverOnRestart() throws Exception
+    {
+        serve = new Serve(dir).awaitServing();
+        assertTrue(serve.port > 0 && serve.port != 7070, "the real port is printed, not 0: " + serve.output);
+        assertTrue(Files.isReadable(dir.resolve(ServeCommand.ADMIN_KEY_FILE)), "an admin key was generated");
+
+        assertEquals(0, client("credit", serve.port, "--user", "1", "--amount", "100"), err);
+        assertTrue(out.contains("CREDIT OK"), out);
+        assertEquals(1, client("deduct", serve.port, "--user", "1", "--service", "1", "--amount", "1000"), out);
+        assertTrue(err.contains("INSUFFICIENT_FUNDS"), err);
+        assertEquals(0, client("deduct", serve.port, "--user", "1", "--service", "1", "--amount", "30",
+            "--request-id", "00000000-0000-0000-0000-000000000007"), err);
+        assertEquals(0, client("deduct", serve.port, "--user", "1", "--service", "1", "--amount", "30",
+            "--request-id", "00000000-0000-0000-0000-000000000007", "--json"), err);
+        assertTrue(out.contains("\"duplicate\":true") && out.contains("\"balance\":70"), out);
+
+        final HttpResponse<String> health = get(serve.metricsPort, "/health");
+        assertEquals(200, health.statusCode());
+        assertTrue(health.body().contains("\"status\":\"ok\""), health.body());
+        final HttpResponse<String> metrics = get(serve.metricsPort, "/metrics");
+        assertTrue(metrics.body().contains("ledger_requests_total{op=\"credit\",result=\"ok\"} "), metrics.body());
+        assertTrue(metrics.body().contains("ledger_journal_failed 0.0"), metrics.body());
+
+        final int exitCode = serve.terminate();
+        assertTrue(exitCode == 0 || exitCode == 143, "exit code " + exitCode + "\n" + serve.output);
+        System.out.println("serve exit code on SIGTERM: " + exitCode);
+
+        // no server: the client cannot ask
+        assertEquals(2, client("balance", freePort(), "--user", "1", "--timeout-ms", "500"), out);
+        assertTrue(err.contains("cannot connect"), err);
+
+        serve = new Serve(dir).awaitServing();
+        assertTrue(serve.output.toString().contains("recovered 1 accounts"), serve.output.toString());
+        assertEquals(0, client("balance", serve.port, "--user", "1", "--json"), err);
+        assertTrue(out.contains("\"balance\":70"), out);
+        final int secondExit = serve.terminate();
+        assertTrue(secondExit == 0 || secondExit == 143, "exit code " + secondExit + "\n" + serve.output);
+    }
+}
