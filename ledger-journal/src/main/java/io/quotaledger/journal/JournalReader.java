@@ -74,6 +74,10 @@ public final class JournalReader implements AutoCloseable
     private final Outcome outcome = new Outcome();
     private byte[] bytes = new byte[JournalFormat.documentLength(JournalAppender.MAX_OUTCOMES_PER_DOCUMENT)];
     private final UnsafeBuffer buffer = new UnsafeBuffer(bytes);
+    private ExcerptTailer followTailer;
+    private long followSequence;
+    private long followExpected;
+    private long lastExpected;
 
     private JournalReader(final SingleChronicleQueue queue)
     {
@@ -94,8 +98,42 @@ public final class JournalReader implements AutoCloseable
      */
     public ReadResult read(final long afterSequence, final OutcomeHandler handler)
     {
-        final ExcerptTailer tailer = queue.createTailer();
-        long expected = 0; // where the next document must start, once a good one has been seen
+        return read(queue.createTailer(), 0, afterSequence, handler);
+    }
+
+    /**
+     * Like {@link #read}, for a reader that follows a growing journal: when {@code afterSequence} is where the previous
+     * call ended, reading goes on from there instead of passing over every older document again. Any other start
+     * (or a previous call that stopped early or failed) reads from the oldest document as {@link #read} does.
+     */
+    public ReadResult follow(final long afterSequence, final OutcomeHandler handler)
+    {
+        final boolean resume = followTailer != null && followSequence == afterSequence;
+        final ExcerptTailer tailer = resume ? followTailer : queue.createTailer();
+        final long expected = resume ? followExpected : 0;
+        if (!resume && followTailer != null)
+        {
+            followTailer.close();
+        }
+        followTailer = null; // set again only when this read ends at the journal's end
+        final ReadResult result = read(tailer, expected, afterSequence, handler);
+        if (result.stopped())
+        {
+            tailer.close();
+        }
+        else
+        {
+            followTailer = tailer;
+            followSequence = result.lastSequence();
+            followExpected = lastExpected;
+        }
+        return result;
+    }
+
+    private ReadResult read(
+        final ExcerptTailer tailer, final long expectedFirst, final long afterSequence, final OutcomeHandler handler)
+    {
+        long expected = expectedFirst; // where the next document must start, once a good one has been seen
         long last = afterSequence;
         long outcomes = 0;
         long documents = 0;
@@ -109,6 +147,7 @@ public final class JournalReader implements AutoCloseable
             {
                 if (!document.isPresent())
                 {
+                    lastExpected = expected;
                     return new ReadResult(outcomes, last, documents, skipped, torn, false);
                 }
                 index = document.index();
@@ -243,6 +282,11 @@ public final class JournalReader implements AutoCloseable
 
     public void close()
     {
+        if (followTailer != null)
+        {
+            followTailer.close();
+            followTailer = null;
+        }
         queue.close();
     }
 

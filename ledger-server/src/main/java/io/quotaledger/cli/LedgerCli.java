@@ -13,6 +13,8 @@ import picocli.CommandLine.Command;
     description = "In-memory quota ledger for API gateways.",
     subcommands = {
         ServeCommand.class,
+        StatusCommand.class,
+        ProjectCommand.class,
         DemoCommand.class,
         ReplayCommand.class,
         VerifyCommand.class,

@@ -14,6 +14,7 @@ import io.quotaledger.server.MetricsHttpServer;
 import io.quotaledger.server.ServerConfig;
 import io.quotaledger.server.ServerMetrics;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.charset.StandardCharsets;
@@ -110,6 +111,13 @@ final class ServeCommand implements Callable<Integer>
         description = "Hours a request id is remembered (default: ${DEFAULT-VALUE}).")
     long dedupeHours;
 
+    @Mixin
+    DatabaseOptions database;
+
+    @Option(names = "--no-projector",
+        description = "Do not project the journal into PostgreSQL (ledger project can do it later).")
+    boolean noProjector;
+
     public Integer call() throws Exception
     {
         final DataDir dir = new DataDir(data).create();
@@ -157,31 +165,61 @@ final class ServeCommand implements Callable<Integer>
             () -> runtime.snapshotter().lastPauseNanos() / 1e9);
 
         final MetricsHttpServer http;
+        ServeProjection projection = null;
         try
         {
+            if (!noProjector)
+            {
+                projection = ServeProjection.start(database, dir, () -> runtime.journal().lastSequence(), metrics);
+            }
             server.start(runtime.engine(), runtime.snapshotter()::snapshot);
+            final ServeProjection projected = projection;
             http = new MetricsHttpServer(bind, metricsPort, metrics, () ->
             {
                 final String failure = runtime.journal().failure();
-                return new MetricsHttpServer.Health(failure == null, String.format(
-                    "{\"status\":\"%s\",\"journalSequence\":%d,\"connections\":%d%s}",
-                    failure == null ? "ok" : "journal-failed", runtime.journal().lastSequence(), server.connections(),
-                    failure == null ? "" : ",\"failure\":\"" + failure.replace("\"", "'") + "\""));
+                final StringBuilder json = new StringBuilder(256)
+                    .append("{\"status\":\"").append(failure == null ? "ok" : "journal-failed").append('"')
+                    .append(",\"journalSequence\":").append(runtime.journal().lastSequence())
+                    .append(",\"connections\":").append(server.connections())
+                    .append(",\"ringFill\":").append(runtime.engine().ringFill());
+                if (failure != null)
+                {
+                    json.append(",\"failure\":").append(Tools.quote(failure));
+                }
+                if (projected != null)
+                {
+                    json.append(",\"projector\":{\"checkpoint\":").append(projected.projector().checkpoint())
+                        .append(",\"lagEvents\":").append(projected.projector().lagEvents())
+                        .append(",\"lagSeconds\":").append(projected.projector().lagSeconds())
+                        .append(",\"failures\":").append(projected.projector().failures())
+                        .append(",\"lastError\":").append(Tools.quote(projected.projector().lastError()))
+                        .append('}');
+                }
+                return new MetricsHttpServer.Health(failure == null, json.append('}').toString());
             });
         }
         catch (final Exception ex)
         {
             server.close();
             runtime.close();
+            if (projection != null)
+            {
+                projection.close();
+            }
             throw ex;
         }
 
         final CountDownLatch stopped = new CountDownLatch(1);
+        final ServeProjection projecting = projection;
         Runtime.getRuntime().addShutdownHook(new Thread(() ->
         {
             server.close();      // no new requests; connections close, so requests in flight go unanswered
             runtime.close();     // drain the ring: everything accepted is journaled (a retry gets its result)
             http.close();
+            if (projecting != null)
+            {
+                projecting.close(); // the embedded PostgreSQL is a process of its own: stop it with the ledger
+            }
             stopped.countDown();
         }, "ledger-shutdown"));
 
@@ -193,6 +231,12 @@ final class ServeCommand implements Callable<Integer>
         {
             System.out.printf("  new admin key saved in %s (its hash in %s)%n", dir.root().resolve(ADMIN_KEY_FILE),
                 keysPath);
+        }
+        if (projecting != null)
+        {
+            System.out.printf("  projecting to PostgreSQL%s: psql '%s'%n",
+                projecting.embedded() ? " (embedded, data in " + dir.root().resolve("postgres") + ")" : "",
+                projecting.connectionString());
         }
         System.out.printf("  try: scripts/ledger credit --data %s --user 1 --amount 1000%n", data);
         System.out.flush();

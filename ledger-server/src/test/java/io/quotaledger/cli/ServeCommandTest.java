@@ -181,6 +181,12 @@ class ServeCommandTest
             HttpResponse.BodyHandlers.ofString());
     }
 
+    private static boolean sleep() throws InterruptedException
+    {
+        Thread.sleep(200);
+        return true;
+    }
+
     private static int freePort() throws IOException
     {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress()))
@@ -212,6 +218,17 @@ class ServeCommandTest
         final HttpResponse<String> metrics = get(serve.metricsPort, "/metrics");
         assertTrue(metrics.body().contains("ledger_requests_total{op=\"credit\",result=\"ok\"} "), metrics.body());
         assertTrue(metrics.body().contains("ledger_journal_failed 0.0"), metrics.body());
+
+        // the embedded PostgreSQL projector catches up with the journal, and `ledger status` says so
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        do
+        {
+            assertEquals(0, run("status", "--metrics-port", Integer.toString(serve.metricsPort), "--json"), err);
+        }
+        while (!out.contains("\"lagEvents\":0,") && System.nanoTime() < deadline && sleep());
+        assertTrue(out.contains("\"projector\":{") && out.contains("\"lagEvents\":0,"), out);
+        assertEquals(0, run("status", "--metrics-port", Integer.toString(serve.metricsPort)), err);
+        assertTrue(out.contains("projector        checkpoint"), out);
 
         final int exitCode = serve.terminate();
         assertTrue(exitCode == 0 || exitCode == 143, "exit code " + exitCode + "\n" + serve.output);

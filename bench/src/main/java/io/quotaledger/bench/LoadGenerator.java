@@ -1,0 +1,1353 @@
+package io.quotaledger.bench;
+
+import com.lmax.disruptor.YieldingWaitStrategy;
+import io.quotaledger.core.LedgerConfig;
+import io.quotaledger.engine.EngineConfig;
+import io.quotaledger.engine.LedgerRuntime;
+import io.quotaledger.journal.DataDir;
+import io.quotaledger.journal.Durability;
+import io.quotaledger.journal.Journals;
+import io.quotaledger.protocol.CreditEncoder;
+import io.quotaledger.protocol.DeductEncoder;
+import io.quotaledger.protocol.GrantEncoder;
+import io.quotaledger.protocol.HelloEncoder;
+import io.quotaledger.protocol.HelloResultDecoder;
+import io.quotaledger.protocol.MessageHeaderDecoder;
+import io.quotaledger.protocol.MessageHeaderEncoder;
+import io.quotaledger.protocol.Period;
+import io.quotaledger.protocol.ResultCode;
+import io.quotaledger.protocol.ResultDecoder;
+import io.quotaledger.protocol.Role;
+import io.quotaledger.server.ApiKeys;
+import io.quotaledger.server.LedgerServer;
+import io.quotaledger.server.ServerConfig;
+import io.quotaledger.server.ServerMetrics;
+import org.HdrHistogram.Histogram;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
+
+/**
+ * TCP load generator for a ledger speaking the binary protocol (docs/protocol.md): N raw connections sending DEDUCTs,
+ * in a closed loop for maximum throughput or an open loop at a fixed offered rate for latency. Run with
+ * {@code scripts/bench load [options]} against {@code scripts/ledger serve}, or with {@code --embedded} against a
+ * ledger started in this JVM.
+ *
+ * <p>It does not use {@code LedgerClient}, which allocates a future and a frame per request: each connection owns a
+ * direct send buffer that Deduct frames are encoded into with the SBE flyweights, and a direct receive buffer that
+ * Result frames are decoded from. A connection's correlation ids are sequential, so the send times of its requests
+ * live in a ring indexed by {@code correlationId & mask}; nothing is allocated per request.
+ *
+ * <p>Closed loop ({@code --mode closed}): every connection keeps {@code --window} requests in flight, sending one for
+ * each result. Open loop ({@code --mode open --rate R}): request i is due at {@code start + i / R}, round-robin over the
+ * connections, whether or not earlier ones have been answered. Latency runs from that intended time to the result
+ * (coordinated omission corrected: a stall is charged to every request that should have been sent during it); the
+ * "service" time runs from the actual send. Only requests due (open) or sent (closed) in the measured window, after
+ * {@code --warmup}, are recorded. At the end every request must have had a result; results are counted by code.
+ */
+public final class LoadGenerator
+{
+    private static final int LENGTH_PREFIX = Integer.BYTES;
+    private static final int HEADER = MessageHeaderEncoder.ENCODED_LENGTH;
+    private static final int DEDUCT_FRAME = LENGTH_PREFIX + HEADER + DeductEncoder.BLOCK_LENGTH;
+    private static final long HIGHEST_NANOS = TimeUnit.SECONDS.toNanos(60);
+    private static final int USER_SEQUENCE_LENGTH = 1 << 20;
+    private static final int SETUP_BATCH = 4096;
+    private static final long SETUP_CREDIT_HI = 0xC4ED_0000_0000_0000L;
+    private static final long SETUP_GRANT_HI = 0x6A47_0000_0000_0000L;
+
+    private LoadGenerator()
+    {
+    }
+
+    /**
+     * What to run, from the command line.
+     */
+    static final class Options
+    {
+        String host = "127.0.0.1";
+        int port = 7070;
+        String key;
+        Path data;
+        boolean embedded;
+        Integer ioThreads;
+        boolean busyWait;
+        String durability = "process";
+        int ringSize = 16_384;
+        String dir = "";
+
+        String mode = "closed";
+        long rate = 100_000;
+        int connections = 4;
+        int window = 256;
+        int threads = 1;
+        double warmupSeconds = 5;
+        double durationSeconds = 20;
+        double drainSeconds = 30;
+        String pace = "park";
+
+        int users = 1_000_000;
+        String distribution = "uniform";
+        double hotShare = 0.9;
+        double hotSet = 0.01;
+        long hotUser;
+        int serviceId = Workload.SERVICE_ID;
+        long amount = 1;
+        long credit = Workload.OPENING_BALANCE;
+        long grant = Workload.FREE_ALLOWANCE;
+        boolean setup = true;
+        long seed = 42;
+        int ringSlots;
+
+        boolean json;
+        Path hgrm;
+
+        static Options parse(final String[] args)
+        {
+            final Options o = new Options();
+            for (int i = 0; i < args.length; i++)
+            {
+                final String arg = args[i];
+                switch (arg)
+                {
+                    case "--host" -> o.host = value(args, ++i, arg);
+                    case "--port" -> o.port = Integer.parseInt(value(args, ++i, arg));
+                    case "--key" -> o.key = value(args, ++i, arg);
+                    case "--data" -> o.data = Path.of(value(args, ++i, arg));
+                    case "--embedded" -> o.embedded = true;
+                    case "--io-threads" -> o.ioThreads = Integer.parseInt(value(args, ++i, arg));
+                    case "--busy-wait" -> o.busyWait = true;
+                    case "--durability" -> o.durability = value(args, ++i, arg);
+                    case "--ring-size" -> o.ringSize = Integer.parseInt(value(args, ++i, arg));
+                    case "--dir" -> o.dir = value(args, ++i, arg);
+                    case "--mode" -> o.mode = value(args, ++i, arg);
+                    case "--rate" -> o.rate = count(value(args, ++i, arg));
+                    case "--connections", "-c" -> o.connections = (int)count(value(args, ++i, arg));
+                    case "--window", "-w" -> o.window = (int)count(value(args, ++i, arg));
+                    case "--threads" -> o.threads = Integer.parseInt(value(args, ++i, arg));
+                    case "--warmup" -> o.warmupSeconds = Double.parseDouble(value(args, ++i, arg));
+                    case "--duration", "-d" -> o.durationSeconds = Double.parseDouble(value(args, ++i, arg));
+                    case "--drain-timeout" -> o.drainSeconds = Double.parseDouble(value(args, ++i, arg));
+                    case "--pace" -> o.pace = value(args, ++i, arg);
+                    case "--users" -> o.users = (int)count(value(args, ++i, arg));
+                    case "--distribution" -> o.distribution = value(args, ++i, arg);
+                    case "--hot-share" -> o.hotShare = Double.parseDouble(value(args, ++i, arg));
+                    case "--hot-set" -> o.hotSet = Double.parseDouble(value(args, ++i, arg));
+                    case "--hot-user" -> o.hotUser = Long.parseLong(value(args, ++i, arg));
+                    case "--service" -> o.serviceId = Integer.parseInt(value(args, ++i, arg));
+                    case "--amount" -> o.amount = Long.parseLong(value(args, ++i, arg));
+                    case "--credit" -> o.credit = Long.parseLong(value(args, ++i, arg));
+                    case "--grant" -> o.grant = Long.parseLong(value(args, ++i, arg));
+                    case "--no-setup" -> o.setup = false;
+                    case "--seed" -> o.seed = Long.parseLong(value(args, ++i, arg));
+                    case "--ring-slots" -> o.ringSlots = (int)count(value(args, ++i, arg));
+                    case "--json" -> o.json = true;
+                    case "--hgrm" -> o.hgrm = Path.of(value(args, ++i, arg));
+                    case "-h", "--help" ->
+                    {
+                        usage(System.out);
+                        System.exit(0);
+                    }
+                    default ->
+                    {
+                        System.err.println("unknown option: " + arg);
+                        usage(System.err);
+                        System.exit(2);
+                    }
+                }
+            }
+            o.validate();
+            return o;
+        }
+
+        private void validate()
+        {
+            if (!mode.equals("closed") && !mode.equals("open"))
+            {
+                throw new IllegalArgumentException("--mode must be closed or open: " + mode);
+            }
+            if (!distribution.equals("uniform") && !distribution.equals("hot") && !distribution.equals("zipfian"))
+            {
+                throw new IllegalArgumentException("--distribution must be uniform, hot or zipfian: " + distribution);
+            }
+            if (!pace.equals("park") && !pace.equals("yield") && !pace.equals("spin"))
+            {
+                throw new IllegalArgumentException("--pace must be park, yield or spin: " + pace);
+            }
+            if (hotUser != 0)
+            {
+                distribution = "hot";
+                if (hotUser < 1 || hotUser > users)
+                {
+                    throw new IllegalArgumentException("--hot-user must be 1.." + users + ": " + hotUser);
+                }
+            }
+            if (connections < 1 || threads < 1 || threads > connections || window < 1 || users < 1 || rate < 1)
+            {
+                throw new IllegalArgumentException(
+                    "--connections, --window, --users and --rate must be positive, 1 <= --threads <= --connections");
+            }
+            if (hotShare < 0 || hotShare > 1 || hotSet <= 0 || hotSet > 1)
+            {
+                throw new IllegalArgumentException("--hot-share must be 0..1 and --hot-set in (0, 1]");
+            }
+            if (ringSlots == 0)
+            {
+                // open loop: how far a connection may run ahead of its results before the sender waits
+                ringSlots = mode.equals("closed") ? window : 1 << 16;
+            }
+            ringSlots = Integer.highestOneBit(Math.max(2, ringSlots - 1)) << 1;
+            if (!embedded && key == null && data == null)
+            {
+                data = Path.of("data"); // like the CLI: ./data/admin.key
+            }
+        }
+
+        String target()
+        {
+            return embedded ? "embedded ledger" : host + ":" + port;
+        }
+
+        private static long count(final String value)
+        {
+            final String v = value.replace("_", "").replace(",", "").toLowerCase(Locale.ROOT);
+            if (v.endsWith("k"))
+            {
+                return Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * 1_000);
+            }
+            if (v.endsWith("m"))
+            {
+                return Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * 1_000_000);
+            }
+            return Long.parseLong(v);
+        }
+
+        private static String value(final String[] args, final int i, final String option)
+        {
+            if (i >= args.length)
+            {
+                throw new IllegalArgumentException(option + " needs a value");
+            }
+            return args[i];
+        }
+
+        static void usage(final PrintStream out)
+        {
+            out.println("""
+                usage: scripts/bench load [options]
+                Drives a ledger over TCP with DEDUCTs on N raw connections and reports throughput, latency
+                percentiles and results by code. Exit code 1 if a request got no result or a non-OK result.
+
+                target:
+                  --host H --port P       a running `scripts/ledger serve` (default 127.0.0.1:7070)
+                  --key KEY               an admin API key (set-up credits accounts), or
+                  --data DIR              read it from DIR/admin.key, as the CLI does (default: ./data)
+                  --embedded              start a ledger in this JVM instead (journal in a temp dir, deleted after);
+                                          with --io-threads N, --busy-wait, --durability process|fsync,
+                                          --ring-size N (16384), --dir PARENT
+                load:
+                  --mode closed|open      closed: every connection keeps --window requests in flight (throughput);
+                                          open: --rate R requests/s on a fixed schedule (latency, coordinated
+                                          omission corrected). Default closed
+                  --rate R                offered requests/s in open mode (default 100k)
+                  --connections N, -c N   connections (default 4)
+                  --window N, -w N        requests in flight per connection, closed mode (default 256)
+                  --threads N             client I/O threads, connections spread over them (default 1; open mode
+                                          adds a sender thread per I/O thread)
+                  --pace park|yield|spin  how the open-loop sender waits for the next send time (default park:
+                                          cheapest on shared cores; sends in small bursts of ~50 us)
+                  --warmup S              seconds not recorded (default 5)
+                  --duration S, -d S      seconds recorded (default 20)
+                  --drain-timeout S       seconds to wait for the last results (default 30)
+                workload:
+                  --users N               accounts 1..N (default 1m)
+                  --distribution D        uniform | hot | zipfian (s = 0.99). Default uniform
+                  --hot-share F           hot: share of requests to the hot users (default 0.9)
+                  --hot-set F             hot: share of users that are hot (default 0.01)
+                  --hot-user ID           hot: the hot share goes to this one user (implies hot)
+                  --service ID --amount N what each DEDUCT charges (default service 1, amount 1)
+                  --credit N --grant N    set-up: CREDIT every user N (default 2^50), GRANT N free units a month
+                                          on the service (default 1000, 0 for none)
+                  --no-setup              skip the set-up (accounts funded by an earlier run)
+                  --seed N                user sequences (default 42)
+                output:
+                  --json                  one JSON object on stdout
+                  --hgrm FILE             HdrHistogram percentile distribution (microseconds) of the latency;
+                                          open mode also writes the service time to FILE with .service inserted
+                """);
+        }
+    }
+
+    /**
+     * One connection: its socket, send and receive buffers and the ring of send times. The send side belongs to the
+     * sending thread, the receive side to the receiving thread (the same thread in closed mode).
+     */
+    static final class Conn
+    {
+        final int index;
+        final SocketChannel channel;
+        final long requestIdHi;
+
+        // send side
+        final ByteBuffer sendBuffer;
+        final UnsafeBuffer send;
+        int sendStart;
+        int sendEnd;
+        long sent;
+        final AtomicLong published = new AtomicLong(); // ring entries written up to this correlation id
+        final DeductEncoder deduct = new DeductEncoder();
+        final MessageHeaderEncoder header = new MessageHeaderEncoder();
+        boolean writeInterest;
+
+        // per request: intended send time, actual send time
+        final long[] ring;
+        final int mask;
+
+        // receive side
+        final ByteBuffer receiveBuffer;
+        final UnsafeBuffer receive;
+        long received;
+        final AtomicLong receivedCount = new AtomicLong(); // read by the open-loop sender for its back-pressure
+        long outOfOrder;
+
+        Conn(final int index, final SocketChannel channel, final long requestIdHi, final int ringSlots,
+            final int sendCapacity)
+        {
+            this.index = index;
+            this.channel = channel;
+            this.requestIdHi = requestIdHi;
+            this.sendBuffer = ByteBuffer.allocateDirect(sendCapacity).order(ByteOrder.LITTLE_ENDIAN);
+            this.send = new UnsafeBuffer(sendBuffer);
+            this.ring = new long[ringSlots * 2];
+            this.mask = ringSlots - 1;
+            this.receiveBuffer = ByteBuffer.allocateDirect(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
+            this.receive = new UnsafeBuffer(receiveBuffer);
+        }
+
+        boolean hasRoom()
+        {
+            if (sendBuffer.capacity() - sendEnd >= DEDUCT_FRAME)
+            {
+                return true;
+            }
+            if (sendStart > 0)
+            {
+                // move what is left to the front
+                send.putBytes(0, send, sendStart, sendEnd - sendStart);
+                sendEnd -= sendStart;
+                sendStart = 0;
+            }
+            return sendBuffer.capacity() - sendEnd >= DEDUCT_FRAME;
+        }
+
+        /**
+         * Encodes the next DEDUCT into the send buffer; the caller has checked {@link #hasRoom()}.
+         */
+        void deduct(final long userId, final int serviceId, final long amount, final long intended, final long now)
+        {
+            final long correlationId = ++sent;
+            final int slot = (int)(correlationId & mask) * 2;
+            ring[slot] = intended;
+            ring[slot + 1] = now;
+            published.lazySet(correlationId);
+            send.putInt(sendEnd, DEDUCT_FRAME - LENGTH_PREFIX, ByteOrder.LITTLE_ENDIAN);
+            deduct.wrapAndApplyHeader(send, sendEnd + LENGTH_PREFIX, header).correlationId(correlationId);
+            deduct.requestId().hi(requestIdHi).lo(correlationId);
+            deduct.userId(userId).serviceId(serviceId).amount(amount);
+            sendEnd += DEDUCT_FRAME;
+        }
+
+        /**
+         * Writes what the socket takes without blocking.
+         *
+         * @return true when nothing is left to write.
+         */
+        boolean flush() throws IOException
+        {
+            if (sendEnd == sendStart)
+            {
+                return true;
+            }
+            sendBuffer.limit(sendEnd).position(sendStart);
+            channel.write(sendBuffer);
+            sendStart = sendBuffer.position();
+            sendBuffer.clear();
+            if (sendStart == sendEnd)
+            {
+                sendStart = 0;
+                sendEnd = 0;
+                return true;
+            }
+            return false;
+        }
+    }
+
+    /**
+     * A group of connections served by one receiving thread (which also sends in closed mode) and, in open mode, one
+     * sending thread. Histograms and counts are written by the receiving thread only, read after it has ended.
+     */
+    static final class Worker implements Consumer<SelectionKey>
+    {
+        final int index;
+        final Options options;
+        final Conn[] conns;
+        final int[] users;
+        final boolean open;
+        final long start;
+        final long measureStart;
+        final long measureEnd;
+        final double interval;
+        final long drainNanos;
+
+        final Histogram latency = new Histogram(HIGHEST_NANOS, 3);
+        final Histogram service = new Histogram(HIGHEST_NANOS, 3);
+        final long[] codes = new long[256];
+        final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
+        final ResultDecoder result = new ResultDecoder();
+        long recorded;
+        long lastRecordedNanos;
+        long protocolErrors;
+        volatile String failure;
+
+        private Selector selector;
+        private int userCursor;
+        private volatile boolean senderDone;
+        private Thread receiver;
+        private Thread sender;
+
+        Worker(final int index, final Options options, final Conn[] conns, final int[] users, final long start,
+            final long measureStart, final long measureEnd)
+        {
+            this.index = index;
+            this.options = options;
+            this.conns = conns;
+            this.users = users;
+            this.open = options.mode.equals("open");
+            this.start = start;
+            this.measureStart = measureStart;
+            this.measureEnd = measureEnd;
+            this.interval = 1e9 / options.rate;
+            this.drainNanos = (long)(options.drainSeconds * 1e9);
+        }
+
+        void start() throws IOException
+        {
+            selector = Selector.open();
+            for (final Conn conn : conns)
+            {
+                conn.channel.configureBlocking(false);
+                conn.channel.register(selector, SelectionKey.OP_READ, conn);
+            }
+            receiver = new Thread(this::receive, "load-io-" + index);
+            receiver.start();
+            if (open)
+            {
+                sender = new Thread(this::sendOpenLoop, "load-send-" + index);
+                sender.start();
+            }
+        }
+
+        void join() throws InterruptedException
+        {
+            if (sender != null)
+            {
+                sender.join();
+            }
+            receiver.join();
+        }
+
+        long sent()
+        {
+            long total = 0;
+            for (final Conn conn : conns)
+            {
+                total += conn.sent;
+            }
+            return total;
+        }
+
+        long received()
+        {
+            long total = 0;
+            for (final Conn conn : conns)
+            {
+                total += conn.received;
+            }
+            return total;
+        }
+
+        private long nextUser()
+        {
+            return users[userCursor++ & (USER_SEQUENCE_LENGTH - 1)] + 1L;
+        }
+
+        /**
+         * Reads results until every request sent has its answer (or the drain times out); in closed mode sends a
+         * new request for each result until the measured window ends.
+         */
+        private void receive()
+        {
+            try
+            {
+                if (!open)
+                {
+                    waitUntil(start);
+                    final long now = System.nanoTime();
+                    for (final Conn conn : conns)
+                    {
+                        for (int i = 0; i < options.window; i++)
+                        {
+                            conn.deduct(nextUser(), options.serviceId, options.amount, now, now);
+                        }
+                        flushClosed(conn);
+                    }
+                }
+                while (true)
+                {
+                    selector.select(this, 10);
+                    final long now = System.nanoTime();
+                    if (!open && now >= measureEnd)
+                    {
+                        senderDone = true;
+                    }
+                    if (senderDone && received() == sent())
+                    {
+                        break;
+                    }
+                    if (senderDone && now - measureEnd > drainNanos)
+                    {
+                        failure = "no result for " + (sent() - received()) + " requests after " +
+                            options.drainSeconds + " s";
+                        break;
+                    }
+                }
+            }
+            catch (final Exception ex)
+            {
+                failure = ex.toString();
+                senderDone = true;
+            }
+        }
+
+        /**
+         * Selector callback: a connection is readable (or, in closed mode, writable again).
+         */
+        public void accept(final SelectionKey key)
+        {
+            final Conn conn = (Conn)key.attachment();
+            try
+            {
+                if (key.isReadable())
+                {
+                    read(conn);
+                }
+                if (!open && key.isValid() && key.isWritable())
+                {
+                    flushClosed(conn);
+                }
+            }
+            catch (final IOException ex)
+            {
+                throw new IllegalStateException("connection " + conn.index + ": " + ex, ex);
+            }
+        }
+
+        private void read(final Conn conn) throws IOException
+        {
+            final ByteBuffer buffer = conn.receiveBuffer;
+            final int n = conn.channel.read(buffer);
+            if (n < 0)
+            {
+                throw new IOException("closed by the server after " + conn.received + " results");
+            }
+            final long now = System.nanoTime();
+            final UnsafeBuffer in = conn.receive;
+            final int end = buffer.position();
+            int offset = 0;
+            boolean sentMore = false;
+            while (end - offset >= LENGTH_PREFIX)
+            {
+                final int length = in.getInt(offset, ByteOrder.LITTLE_ENDIAN);
+                if (end - offset - LENGTH_PREFIX < length)
+                {
+                    break;
+                }
+                headerDecoder.wrap(in, offset + LENGTH_PREFIX);
+                if (headerDecoder.templateId() == ResultDecoder.TEMPLATE_ID)
+                {
+                    result.wrap(in, offset + LENGTH_PREFIX + HEADER, headerDecoder.blockLength(),
+                        headerDecoder.version());
+                    final long correlationId = result.correlationId();
+                    result.opRaw();
+                    onResult(conn, correlationId, result.codeRaw(), now);
+                    if (!open && now < measureEnd && conn.hasRoom())
+                    {
+                        conn.deduct(nextUser(), options.serviceId, options.amount, now, now);
+                        sentMore = true;
+                    }
+                }
+                else
+                {
+                    protocolErrors++;
+                }
+                offset += LENGTH_PREFIX + length;
+            }
+            // keep a partial frame for the next read
+            if (offset == end)
+            {
+                buffer.clear();
+            }
+            else
+            {
+                in.putBytes(0, in, offset, end - offset);
+                buffer.clear().position(end - offset);
+            }
+            if (sentMore)
+            {
+                flushClosed(conn);
+            }
+        }
+
+        private void onResult(final Conn conn, final long correlationId, final short code, final long now)
+        {
+            if (correlationId != conn.received + 1)
+            {
+                conn.outOfOrder++;
+            }
+            if (open)
+            {
+                conn.published.get(); // acquire: the sender's ring entries up to here are visible
+            }
+            final int slot = (int)(correlationId & conn.mask) * 2;
+            final long intended = conn.ring[slot];
+            final long sentNanos = conn.ring[slot + 1];
+            codes[code & 0xFF]++;
+            if (intended >= measureStart && intended < measureEnd)
+            {
+                latency.recordValue(Math.min(HIGHEST_NANOS, Math.max(0, now - intended)));
+                service.recordValue(Math.min(HIGHEST_NANOS, Math.max(0, now - sentNanos)));
+                recorded++;
+                lastRecordedNanos = now;
+            }
+            conn.received++;
+            conn.receivedCount.lazySet(conn.received);
+        }
+
+        private void flushClosed(final Conn conn) throws IOException
+        {
+            final boolean done = conn.flush();
+            if (done == conn.writeInterest)
+            {
+                // the socket was full: wait for OP_WRITE; or it drained: stop waiting for it
+                conn.writeInterest = !done;
+                conn.channel.keyFor(selector).interestOps(
+                    done ? SelectionKey.OP_READ : SelectionKey.OP_READ | SelectionKey.OP_WRITE);
+            }
+        }
+
+        /**
+         * Open loop: this worker's share of the schedule, request j due at {@code start + (j * threads + index) /
+         * rate}, round-robin over its connections.
+         */
+        private void sendOpenLoop()
+        {
+            try
+            {
+                final int threads = options.threads;
+                final int n = conns.length;
+                long j = 0;
+                while (failure == null)
+                {
+                    final long intended = start + (long)((j * threads + index) * interval);
+                    if (intended >= measureEnd)
+                    {
+                        break;
+                    }
+                    long now = System.nanoTime();
+                    if (now < intended)
+                    {
+                        flushAll();
+                        pace(intended - now);
+                        continue;
+                    }
+                    final Conn conn = conns[(int)(j % n)];
+                    if (conn.sent - conn.receivedCount.get() >= conn.mask || !conn.hasRoom())
+                    {
+                        // too far ahead of the server (or the socket): wait, the delay is charged to latency
+                        flushAll();
+                        Thread.yield();
+                        continue;
+                    }
+                    now = System.nanoTime();
+                    conn.deduct(nextUser(), options.serviceId, options.amount, intended, now);
+                    j++;
+                }
+                while (!flushAll() && failure == null)
+                {
+                    Thread.yield();
+                }
+            }
+            catch (final Exception ex)
+            {
+                failure = ex.toString();
+            }
+            finally
+            {
+                senderDone = true;
+                selector.wakeup();
+            }
+        }
+
+        private boolean flushAll() throws IOException
+        {
+            boolean done = true;
+            for (final Conn conn : conns)
+            {
+                done &= conn.flush();
+            }
+            return done;
+        }
+
+        private void pace(final long remainingNanos)
+        {
+            switch (options.pace)
+            {
+                case "park" -> LockSupport.parkNanos(remainingNanos);
+                case "yield" ->
+                {
+                    if (remainingNanos > 200_000)
+                    {
+                        LockSupport.parkNanos(remainingNanos - 100_000);
+                    }
+                    else
+                    {
+                        Thread.yield();
+                    }
+                }
+                default -> Thread.onSpinWait();
+            }
+        }
+
+        private static void waitUntil(final long nanos)
+        {
+            long now;
+            while ((now = System.nanoTime()) < nanos)
+            {
+                LockSupport.parkNanos(nanos - now);
+            }
+        }
+    }
+
+    /**
+     * A ledger in this JVM, like {@code ledger serve} on a scratch data directory.
+     */
+    static final class Embedded implements AutoCloseable
+    {
+        final Path dir;
+        final String key = ApiKeys.generate();
+        final LedgerServer server;
+        final LedgerRuntime runtime;
+
+        Embedded(final Options options) throws Exception
+        {
+            dir = BenchSupport.scratchDir(options.dir, "load-ledger-");
+            final Path keys = dir.resolve("keys");
+            ApiKeys.append(keys, Role.ADMIN, key, "load-generator");
+            final ServerConfig serverConfig = new ServerConfig().port(0);
+            if (options.ioThreads != null)
+            {
+                serverConfig.ioThreads(options.ioThreads);
+            }
+            server = new LedgerServer(serverConfig, ApiKeys.load(keys), new ServerMetrics());
+            final EngineConfig engineConfig = new EngineConfig()
+                .ledger(new LedgerConfig().expectedAccounts(Math.max(options.users, 1 << 16)))
+                .ringSize(options.ringSize)
+                .replyBatchEnd(server.replyBatchEnd());
+            if (options.busyWait)
+            {
+                engineConfig.waitStrategy(new YieldingWaitStrategy());
+            }
+            runtime = LedgerRuntime.start(new LedgerRuntime.Settings(new DataDir(dir),
+                Durability.valueOf(options.durability.toUpperCase(Locale.ROOT)), Journals.rollCycle("daily"), 0, 0, 2),
+                engineConfig);
+            server.start(runtime.engine());
+        }
+
+        int port()
+        {
+            return server.port();
+        }
+
+        public void close()
+        {
+            server.close();
+            runtime.close();
+            BenchSupport.deleteRecursively(dir);
+        }
+    }
+
+    public static void main(final String[] args) throws Exception
+    {
+        final Options options;
+        try
+        {
+            options = Options.parse(args);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            System.err.println(ex.getMessage());
+            System.exit(2);
+            return;
+        }
+        Embedded embedded = null;
+        final int exit;
+        try
+        {
+            final String key;
+            final int port;
+            if (options.embedded)
+            {
+                System.err.println("starting an embedded ledger ...");
+                embedded = new Embedded(options);
+                key = embedded.key;
+                port = embedded.port();
+            }
+            else
+            {
+                key = options.key != null ? options.key :
+                    Files.readString(options.data.resolve("admin.key"), StandardCharsets.US_ASCII).strip();
+                port = options.port;
+            }
+            final InetSocketAddress address = new InetSocketAddress(options.embedded ? "127.0.0.1" : options.host,
+                port);
+            exit = run(options, address, key);
+        }
+        finally
+        {
+            if (embedded != null)
+            {
+                embedded.close();
+            }
+        }
+        System.exit(exit);
+    }
+
+    private static int run(final Options options, final InetSocketAddress address, final String key) throws Exception
+    {
+        final long runId = new SecureRandom().nextLong() & 0x0000_FFFF_FFFF_FFFFL;
+        if (options.setup)
+        {
+            setup(options, address, key, runId);
+        }
+
+        final int[][] users = new int[options.threads][];
+        for (int t = 0; t < options.threads; t++)
+        {
+            users[t] = userSequence(options, options.seed + t);
+        }
+
+        final List<Conn> all = new ArrayList<>();
+        final int sendCapacity = options.mode.equals("closed") ?
+            Math.max(1 << 16, 2 * options.window * DEDUCT_FRAME) : 1 << 20;
+        for (int c = 0; c < options.connections; c++)
+        {
+            // a fresh high half per run and connection: every request id is new, none is a duplicate
+            final long requestIdHi = (runId << 16) | (c + 1);
+            all.add(new Conn(c, connect(address, key), requestIdHi, options.ringSlots, sendCapacity));
+        }
+
+        final long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
+        final long measureStart = start + (long)(options.warmupSeconds * 1e9);
+        final long measureEnd = measureStart + (long)(options.durationSeconds * 1e9);
+        final Worker[] workers = new Worker[options.threads];
+        for (int t = 0; t < options.threads; t++)
+        {
+            final List<Conn> mine = new ArrayList<>();
+            for (int c = t; c < all.size(); c += options.threads)
+            {
+                mine.add(all.get(c));
+            }
+            workers[t] = new Worker(t, options, mine.toArray(new Conn[0]), users[t], start, measureStart, measureEnd);
+        }
+        System.err.printf(Locale.ROOT, "%s loop on %d connections to %s: %.0f s warm-up, %.0f s measured ...%n",
+            options.mode, options.connections, options.target(), options.warmupSeconds, options.durationSeconds);
+        final long gcCountBefore = gcCount();
+        final long gcMillisBefore = gcMillis();
+        for (final Worker worker : workers)
+        {
+            worker.start();
+        }
+        for (final Worker worker : workers)
+        {
+            worker.join();
+        }
+        final long gcCount = gcCount() - gcCountBefore;
+        final long gcMillis = gcMillis() - gcMillisBefore;
+        for (final Conn conn : all)
+        {
+            conn.channel.close();
+        }
+
+        final Report report = new Report(options, workers, measureStart, gcCount, gcMillis);
+        if (options.hgrm != null)
+        {
+            report.writeHgrm(options.hgrm);
+        }
+        if (options.json)
+        {
+            System.out.println(report.json());
+        }
+        else
+        {
+            report.print(System.out);
+        }
+        return report.ok() ? 0 : 1;
+    }
+
+    /**
+     * Indices of the users to charge, {@code [0, users)}, in the order they are charged.
+     */
+    static int[] userSequence(final Options options, final long seed)
+    {
+        if (options.distribution.equals("zipfian"))
+        {
+            return Workload.Distribution.ZIPFIAN.sequence(options.users, USER_SEQUENCE_LENGTH, seed);
+        }
+        final Random random = new Random(seed);
+        final int[] sequence = new int[USER_SEQUENCE_LENGTH];
+        final boolean hot = options.distribution.equals("hot");
+        final int hotCount = Math.max(1, (int)(options.users * options.hotSet));
+        for (int i = 0; i < sequence.length; i++)
+        {
+            if (hot && random.nextDouble() < options.hotShare)
+            {
+                sequence[i] = options.hotUser != 0 ? (int)(options.hotUser - 1) : random.nextInt(hotCount);
+            }
+            else
+            {
+                sequence[i] = random.nextInt(options.users);
+            }
+        }
+        return sequence;
+    }
+
+    /**
+     * Connects and authenticates (blocking), returning the socket.
+     */
+    static SocketChannel connect(final InetSocketAddress address, final String key) throws IOException
+    {
+        final SocketChannel channel = SocketChannel.open(address);
+        channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+        final byte[] keyBytes = key.getBytes(StandardCharsets.US_ASCII);
+        final ByteBuffer out = ByteBuffer.allocateDirect(256 + keyBytes.length).order(ByteOrder.LITTLE_ENDIAN);
+        final UnsafeBuffer frame = new UnsafeBuffer(out);
+        final int length = HEADER + HelloEncoder.BLOCK_LENGTH + 2 + keyBytes.length;
+        frame.putInt(0, length, ByteOrder.LITTLE_ENDIAN);
+        new HelloEncoder().wrapAndApplyHeader(frame, LENGTH_PREFIX, new MessageHeaderEncoder())
+            .correlationId(0)
+            .clientVersion(HelloEncoder.SCHEMA_VERSION)
+            .putApiKey(keyBytes, 0, keyBytes.length);
+        out.limit(LENGTH_PREFIX + length);
+        while (out.hasRemaining())
+        {
+            channel.write(out);
+        }
+
+        final int answer = LENGTH_PREFIX + HEADER + HelloResultDecoder.BLOCK_LENGTH;
+        final ByteBuffer in = ByteBuffer.allocateDirect(answer).order(ByteOrder.LITTLE_ENDIAN);
+        while (in.hasRemaining())
+        {
+            if (channel.read(in) < 0)
+            {
+                throw new IOException("the server closed the connection during Hello");
+            }
+        }
+        final UnsafeBuffer view = new UnsafeBuffer(in);
+        final MessageHeaderDecoder header = new MessageHeaderDecoder().wrap(view, LENGTH_PREFIX);
+        if (header.templateId() != HelloResultDecoder.TEMPLATE_ID)
+        {
+            throw new IOException("expected HelloResult, got template " + header.templateId());
+        }
+        final HelloResultDecoder hello = new HelloResultDecoder()
+            .wrap(view, LENGTH_PREFIX + HEADER, header.blockLength(), header.version());
+        hello.correlationId();
+        final ResultCode code = hello.code();
+        if (code != ResultCode.OK)
+        {
+            throw new IOException("the server refused the key: " + code);
+        }
+        return channel;
+    }
+
+    /**
+     * Opens and funds every account before the measurement: CREDIT (and GRANT) for users 1..N, pipelined in
+     * batches on one admin connection. Any result but OK fails the run.
+     */
+    static void setup(final Options options, final InetSocketAddress address, final String key, final long runId)
+        throws IOException
+    {
+        final long begin = System.nanoTime();
+        final boolean grant = options.grant > 0;
+        System.err.printf(Locale.ROOT, "set-up: CREDIT %,d users%s ...%n", options.users,
+            grant ? " and GRANT " + options.grant + " a month on service " + options.serviceId : "");
+        try (SocketChannel channel = connect(address, key))
+        {
+            final int frame = LENGTH_PREFIX + HEADER + Math.max(CreditEncoder.BLOCK_LENGTH, GrantEncoder.BLOCK_LENGTH);
+            final ByteBuffer out = ByteBuffer.allocateDirect(SETUP_BATCH * frame).order(ByteOrder.LITTLE_ENDIAN);
+            final UnsafeBuffer outView = new UnsafeBuffer(out);
+            final ByteBuffer in = ByteBuffer.allocateDirect(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
+            final UnsafeBuffer inView = new UnsafeBuffer(in);
+            final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
+            final CreditEncoder credit = new CreditEncoder();
+            final GrantEncoder grantEncoder = new GrantEncoder();
+            final MessageHeaderDecoder header = new MessageHeaderDecoder();
+            final ResultDecoder result = new ResultDecoder();
+            final long total = grant ? 2L * options.users : options.users;
+            long next = 0;
+            long answered = 0;
+            while (answered < total)
+            {
+                out.clear();
+                int offset = 0;
+                final long batchEnd = Math.min(total, next + SETUP_BATCH);
+                for (; next < batchEnd; next++)
+                {
+                    final long user = (grant ? next / 2 : next) + 1;
+                    if (grant && (next & 1) == 1)
+                    {
+                        outView.putInt(offset, HEADER + GrantEncoder.BLOCK_LENGTH, ByteOrder.LITTLE_ENDIAN);
+                        grantEncoder.wrapAndApplyHeader(outView, offset + LENGTH_PREFIX, headerEncoder)
+                            .correlationId(next + 1);
+                        grantEncoder.requestId().hi(SETUP_GRANT_HI | runId).lo(user);
+                        grantEncoder.userId(user).serviceId(options.serviceId).allowance(options.grant)
+                            .period(Period.MONTH);
+                        offset += LENGTH_PREFIX + HEADER + GrantEncoder.BLOCK_LENGTH;
+                    }
+                    else
+                    {
+                        outView.putInt(offset, HEADER + CreditEncoder.BLOCK_LENGTH, ByteOrder.LITTLE_ENDIAN);
+                        credit.wrapAndApplyHeader(outView, offset + LENGTH_PREFIX, headerEncoder)
+                            .correlationId(next + 1);
+                        credit.requestId().hi(SETUP_CREDIT_HI | runId).lo(user);
+                        credit.userId(user).amount(options.credit);
+                        offset += LENGTH_PREFIX + HEADER + CreditEncoder.BLOCK_LENGTH;
+                    }
+                }
+                out.limit(offset);
+                while (out.hasRemaining())
+                {
+                    channel.write(out);
+                }
+                while (answered < next)
+                {
+                    if (channel.read(in) < 0)
+                    {
+                        throw new IOException("the server closed the connection during set-up");
+                    }
+                    final int end = in.position();
+                    int at = 0;
+                    while (end - at >= LENGTH_PREFIX)
+                    {
+                        final int length = inView.getInt(at, ByteOrder.LITTLE_ENDIAN);
+                        if (end - at - LENGTH_PREFIX < length)
+                        {
+                            break;
+                        }
+                        header.wrap(inView, at + LENGTH_PREFIX);
+                        result.wrap(inView, at + LENGTH_PREFIX + HEADER, header.blockLength(), header.version());
+                        final long correlationId = result.correlationId();
+                        result.op();
+                        final ResultCode code = result.code();
+                        if (header.templateId() != ResultDecoder.TEMPLATE_ID || code != ResultCode.OK)
+                        {
+                            throw new IOException("set-up request " + correlationId + " failed: " + code);
+                        }
+                        answered++;
+                        at += LENGTH_PREFIX + length;
+                    }
+                    inView.putBytes(0, inView, at, end - at);
+                    in.clear().position(end - at);
+                }
+            }
+        }
+        System.err.printf(Locale.ROOT, "set-up done in %.1f s%n", (System.nanoTime() - begin) / 1e9);
+    }
+
+    /**
+     * The merged figures of all workers.
+     */
+    static final class Report
+    {
+        final Options options;
+        final Histogram latency = new Histogram(HIGHEST_NANOS, 3);
+        final Histogram service = new Histogram(HIGHEST_NANOS, 3);
+        final long[] codes = new long[256];
+        final long sent;
+        final long received;
+        final long recorded;
+        final double throughput;
+        final long outOfOrder;
+        final long protocolErrors;
+        final long gcCount;
+        final long gcMillis;
+        final List<String> failures = new ArrayList<>();
+
+        Report(final Options options, final Worker[] workers, final long measureStart, final long gcCount,
+            final long gcMillis)
+        {
+            this.options = options;
+            this.gcCount = gcCount;
+            this.gcMillis = gcMillis;
+            long sent = 0;
+            long received = 0;
+            long recorded = 0;
+            long outOfOrder = 0;
+            long protocolErrors = 0;
+            long last = measureStart;
+            for (final Worker worker : workers)
+            {
+                latency.add(worker.latency);
+                service.add(worker.service);
+                for (int i = 0; i < codes.length; i++)
+                {
+                    codes[i] += worker.codes[i];
+                }
+                sent += worker.sent();
+                received += worker.received();
+                recorded += worker.recorded;
+                protocolErrors += worker.protocolErrors;
+                last = Math.max(last, worker.lastRecordedNanos);
+                for (final Conn conn : worker.conns)
+                {
+                    outOfOrder += conn.outOfOrder;
+                }
+                if (worker.failure != null)
+                {
+                    failures.add("worker " + worker.index + ": " + worker.failure);
+                }
+            }
+            this.sent = sent;
+            this.received = received;
+            this.recorded = recorded;
+            this.outOfOrder = outOfOrder;
+            this.protocolErrors = protocolErrors;
+            // recorded requests over the time from the window's start to the last of their results
+            this.throughput = recorded * 1e9 / Math.max(1, last - measureStart);
+        }
+
+        long errors()
+        {
+            long errors = 0;
+            for (int i = 1; i < codes.length; i++)
+            {
+                errors += codes[i];
+            }
+            return errors + protocolErrors;
+        }
+
+        boolean ok()
+        {
+            return failures.isEmpty() && sent == received && errors() == 0 && outOfOrder == 0;
+        }
+
+        private String codes()
+        {
+            final StringBuilder text = new StringBuilder();
+            for (int i = 0; i < codes.length; i++)
+            {
+                if (codes[i] != 0)
+                {
+                    final ResultCode code = ResultCode.get((short)i);
+                    text.append(text.length() == 0 ? "" : ", ")
+                        .append(code == ResultCode.NULL_VAL ? "code " + i : code.name())
+                        .append(' ').append(String.format(Locale.ROOT, "%,d", codes[i]));
+                }
+            }
+            return text.toString();
+        }
+
+        private String codesJson()
+        {
+            final StringBuilder json = new StringBuilder("{");
+            for (int i = 0; i < codes.length; i++)
+            {
+                if (codes[i] != 0)
+                {
+                    final ResultCode code = ResultCode.get((short)i);
+                    json.append(json.length() == 1 ? "" : ",").append('"')
+                        .append(code == ResultCode.NULL_VAL ? Integer.toString(i) : code.name()).append("\":")
+                        .append(codes[i]);
+                }
+            }
+            return json.append('}').toString();
+        }
+
+        private String workload()
+        {
+            return switch (options.distribution)
+            {
+                case "hot" -> options.hotUser != 0 ?
+                    String.format(Locale.ROOT, "hot (%.0f%% to user %d)", options.hotShare * 100, options.hotUser) :
+                    String.format(Locale.ROOT, "hot (%.0f%% to %.2f%% of users)", options.hotShare * 100,
+                        options.hotSet * 100);
+                case "zipfian" -> "zipfian (s = 0.99)";
+                default -> "uniform";
+            };
+        }
+
+        void print(final PrintStream out)
+        {
+            final boolean open = options.mode.equals("open");
+            out.printf(Locale.ROOT, "%s loop, %s, %d connection%s%s, %d client thread%s, %,d users %s, %.0f s " +
+                "after %.0f s warm-up, %d CPUs%n",
+                options.mode, options.target(), options.connections, options.connections == 1 ? "" : "s",
+                open ? String.format(Locale.ROOT, ", offered %,d/s (pace %s)", options.rate, options.pace) :
+                    " x window " + options.window,
+                options.threads, options.threads == 1 ? "" : "s", options.users, workload(), options.durationSeconds,
+                options.warmupSeconds, Runtime.getRuntime().availableProcessors());
+            out.printf(Locale.ROOT, "requests: %,d sent, %,d answered, %,d lost, %,d out of order, %,d protocol " +
+                "errors%n", sent, received, sent - received, outOfOrder, protocolErrors);
+            out.printf(Locale.ROOT, "results:  %s%n", codes());
+            out.printf(Locale.ROOT, "throughput: %,.0f deducts/s (%,d recorded)%n", throughput, recorded);
+            out.printf(Locale.ROOT, "%-26s %9s %9s %9s %9s %10s %9s%n", "microseconds", "p50", "p90", "p99",
+                "p99.9", "max", "mean");
+            if (open)
+            {
+                row(out, "latency (from intended)", latency);
+                row(out, "service (from send)", service);
+            }
+            else
+            {
+                row(out, "latency (send to result)", service);
+            }
+            out.printf(Locale.ROOT, "client GC: %d collections, %d ms%n", gcCount, gcMillis);
+            for (final String failure : failures)
+            {
+                out.println("FAILED: " + failure);
+            }
+        }
+
+        private static void row(final PrintStream out, final String name, final Histogram h)
+        {
+            out.printf(Locale.ROOT, "%-26s %9.1f %9.1f %9.1f %9.1f %10.1f %9.1f%n", name,
+                micros(h.getValueAtPercentile(50)), micros(h.getValueAtPercentile(90)),
+                micros(h.getValueAtPercentile(99)), micros(h.getValueAtPercentile(99.9)), micros(h.getMaxValue()),
+                h.getMean() / 1_000.0);
+        }
+
+        String json()
+        {
+            final boolean open = options.mode.equals("open");
+            final StringBuilder json = new StringBuilder()
+                .append("{\"mode\":\"").append(options.mode)
+                .append("\",\"target\":\"").append(options.target())
+                .append("\",\"connections\":").append(options.connections)
+                .append(",\"window\":").append(open ? 0 : options.window)
+                .append(",\"offeredRate\":").append(open ? options.rate : 0)
+                .append(",\"threads\":").append(options.threads)
+                .append(",\"users\":").append(options.users)
+                .append(",\"distribution\":\"").append(workload())
+                .append("\",\"warmupSeconds\":").append(options.warmupSeconds)
+                .append(",\"durationSeconds\":").append(options.durationSeconds)
+                .append(",\"cpus\":").append(Runtime.getRuntime().availableProcessors())
+                .append(",\"sent\":").append(sent)
+                .append(",\"answered\":").append(received)
+                .append(",\"lost\":").append(sent - received)
+                .append(",\"outOfOrder\":").append(outOfOrder)
+                .append(",\"protocolErrors\":").append(protocolErrors)
+                .append(",\"errors\":").append(errors())
+                .append(",\"codes\":").append(codesJson())
+                .append(",\"recorded\":").append(recorded)
+                .append(String.format(Locale.ROOT, ",\"throughput\":%.0f", throughput))
+                .append(",\"latencyMicros\":").append(percentiles(open ? latency : service))
+                .append(",\"serviceMicros\":").append(percentiles(service))
+                .append(",\"gcCount\":").append(gcCount)
+                .append(",\"gcMillis\":").append(gcMillis)
+                .append(",\"ok\":").append(ok())
+                .append(",\"failures\":[");
+            for (int i = 0; i < failures.size(); i++)
+            {
+                json.append(i == 0 ? "" : ",").append('"').append(failures.get(i).replace("\"", "'")).append('"');
+            }
+            return json.append("]}").toString();
+        }
+
+        private static String percentiles(final Histogram h)
+        {
+            return String.format(Locale.ROOT,
+                "{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f,\"mean\":%.1f}",
+                micros(h.getValueAtPercentile(50)), micros(h.getValueAtPercentile(90)),
+                micros(h.getValueAtPercentile(99)), micros(h.getValueAtPercentile(99.9)), micros(h.getMaxValue()),
+                h.getMean() / 1_000.0);
+        }
+
+        void writeHgrm(final Path file) throws IOException
+        {
+            final boolean open = options.mode.equals("open");
+            write(file, open ? latency : service);
+            if (open)
+            {
+                final String name = file.getFileName().toString();
+                final int dot = name.lastIndexOf('.');
+                final String serviceName = dot > 0 ?
+                    name.substring(0, dot) + ".service" + name.substring(dot) : name + ".service";
+                write(file.resolveSibling(serviceName), service);
+            }
+        }
+
+        private static void write(final Path file, final Histogram h) throws IOException
+        {
+            try (PrintStream out = new PrintStream(Files.newOutputStream(file), false, StandardCharsets.US_ASCII))
+            {
+                h.outputPercentileDistribution(out, 1_000.0); // microseconds
+            }
+        }
+    }
+
+    private static double micros(final long nanos)
+    {
+        return nanos / 1_000.0;
+    }
+
+    private static long gcCount()
+    {
+        long count = 0;
+        for (final GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans())
+        {
+            count += Math.max(0, gc.getCollectionCount());
+        }
+        return count;
+    }
+
+    private static long gcMillis()
+    {
+        long millis = 0;
+        for (final GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans())
+        {
+            millis += Math.max(0, gc.getCollectionTime());
+        }
+        return millis;
+    }
+}

@@ -1,0 +1,437 @@
+package io.quotaledger.journal.projector;
+
+import io.quotaledger.core.Command;
+import io.quotaledger.core.Op;
+import io.quotaledger.core.Outcome;
+import io.quotaledger.core.OutcomeType;
+import io.quotaledger.core.Result;
+import io.quotaledger.journal.DataDir;
+import io.quotaledger.journal.Durability;
+import io.quotaledger.journal.JournalAppender;
+import net.openhft.chronicle.queue.RollCycles;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Jdbi;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The projector against a real PostgreSQL (embedded, started once for the class; a fresh database per test): after
+ * random workloads, crashes in the middle of a batch and a PostgreSQL restart under load, every table holds exactly
+ * what the journal says.
+ */
+class ProjectorTest
+{
+    private static final int TOTAL = 20_000;
+
+    @TempDir
+    static Path postgresDir;
+    private static EmbeddedDatabase postgres;
+    private static final AtomicInteger DATABASES = new AtomicInteger();
+
+    @TempDir
+    Path dataDir;
+    private DataDir dir;
+    private String jdbcUrl;
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+
+    @BeforeAll
+    static void startPostgres() throws Exception
+    {
+        postgres = EmbeddedDatabase.start(postgresDir.resolve("postgres"), 0);
+    }
+
+    @AfterAll
+    static void stopPostgres() throws Exception
+    {
+        if (postgres != null)
+        {
+            postgres.close();
+        }
+    }
+
+    @BeforeEach
+    void newDatabase()
+    {
+        final String name = "projector_" + DATABASES.incrementAndGet();
+        try (Handle h = Jdbi.create(postgres.jdbcUrl()).open())
+        {
+            h.execute("CREATE DATABASE " + name);
+        }
+        jdbcUrl = "jdbc:postgresql://127.0.0.1:" + postgres.port() + "/" + name + "?user=" + EmbeddedDatabase.USER;
+        dir = new DataDir(dataDir);
+    }
+
+    @AfterEach
+    void close() throws Exception
+    {
+        for (final AutoCloseable c : closeables)
+        {
+            c.close();
+        }
+    }
+
+    @Test
+    void shouldProjectRandomWorkloadExactly() throws Exception
+    {
+        final Workload workload = journal(1, TOTAL);
+        final ProjectorStore store = store();
+        assertEquals(2, store.migrate());
+        final Projector projector = projector(store, 997);
+        assertEquals(workload.count(), projector.catchUp());
+        assertEquals(0, projector.catchUp(), "nothing new");
+        assertProjectionMatches(workload, store);
+        assertEquals(0, projector.lagEvents());
+    }
+
+    @Test
+    void shouldCountExactlyOnceWhenBatchesCrashBeforeCommit() throws Exception
+    {
+        final Workload workload = journal(2, TOTAL);
+        final ProjectorStore store = store();
+        store.migrate();
+        final AtomicInteger attempts = new AtomicInteger();
+        // every third transaction dies after all its rows are written, just before the commit
+        store.beforeCommit(last ->
+        {
+            if (attempts.incrementAndGet() % 3 == 0)
+            {
+                throw new IllegalStateException("crash before commit at " + last);
+            }
+        });
+        Projector projector = projector(store, 1_500);
+        int crashes = 0;
+        while (true)
+        {
+            try
+            {
+                projector.catchUp();
+                break;
+            }
+            catch (final IllegalStateException ex)
+            {
+                crashes++;
+                if (crashes % 2 == 0)
+                {
+                    // half of the time the whole projector dies too: a new one starts from the stored checkpoint
+                    projector = projector(store, 1_500);
+                }
+            }
+        }
+        assertTrue(crashes >= 3, "crashes " + crashes);
+        store.beforeCommit(null);
+        assertProjectionMatches(workload, store);
+    }
+
+    @Test
+    void shouldFollowTheJournalAndCatchUpAfterPostgresRestart() throws Exception
+    {
+        final Workload workload = new Workload(3);
+        final JournalAppender appender = JournalAppender.open(dir, Durability.PROCESS, RollCycles.FAST_DAILY, 0);
+        closeables.add(appender);
+        workload.produceUntil(2_000);
+        workload.appendNew(appender, 50);
+        final ProjectorStore store = store();
+        store.migrate();
+        final Projector projector = new Projector(dir, store, new Projector.Settings(500, 20, 20, 200),
+            appender::lastSequence);
+        closeables.add(0, projector);
+        projector.start();
+        awaitCheckpoint(projector, workload.count());
+
+        postgres.stop();
+        try
+        {
+            workload.produceUntil(8_000);
+            workload.appendNew(appender, 50); // the ledger goes on journaling while PostgreSQL is down
+            final long deadline = System.currentTimeMillis() + 10_000;
+            while (projector.lastError() == null && System.currentTimeMillis() < deadline)
+            {
+                Thread.sleep(20);
+            }
+            assertNotNull(projector.lastError(), "the projector noticed");
+            assertTrue(projector.lagEvents() > 0, "lag " + projector.lagEvents());
+            assertTrue(projector.lagSeconds() > 0, "lag seconds " + projector.lagSeconds());
+        }
+        finally
+        {
+            postgres.startServer();
+        }
+        workload.produceUntil(TOTAL);
+        workload.appendNew(appender, 50);
+        awaitCheckpoint(projector, workload.count());
+        assertEquals(0, projector.lagEvents());
+        assertTrue(projector.failures() > 0);
+        assertProjectionMatches(workload, store);
+    }
+
+    @Test
+    void shouldRebuildFromTheStartOfTheJournal() throws Exception
+    {
+        final Workload workload = journal(4, 5_000);
+        final ProjectorStore store = store();
+        store.migrate();
+        projector(store, 2_000).catchUp();
+        store.clear();
+        assertEquals(0, store.checkpoint().sequence());
+        assertEquals(workload.count(), projector(store, 2_000).catchUp());
+        assertProjectionMatches(workload, store);
+    }
+
+    @Test
+    void shouldMigrateEmptyAndExistingDatabases() throws Exception
+    {
+        final ProjectorStore store = store();
+        try (Handle h = store.jdbi().open())
+        {
+            // an existing database with tables of its own, in the default schema
+            h.execute("CREATE TABLE public.customers (id BIGINT PRIMARY KEY, name TEXT)");
+            h.execute("INSERT INTO public.customers VALUES (1, 'acme')");
+        }
+        assertEquals(2, store.migrate(), "both versions on a database without the schema");
+        final Workload workload = journal(5, 3_000);
+        projector(store, 1_000).catchUp();
+        assertEquals(0, store.migrate(), "nothing to do at the newest version");
+        assertEquals(0, store(/* a second process */).migrate());
+        assertProjectionMatches(workload, store);
+        try (Handle h = store.jdbi().open())
+        {
+            assertEquals("acme", h.createQuery("SELECT name FROM public.customers").mapTo(String.class).one());
+            assertEquals(2, h.createQuery("SELECT count(*) FROM ledger.projector_schema_history WHERE success AND type = 'SQL'")
+                .mapTo(Integer.class).one());
+        }
+    }
+
+    @Test
+    void shouldRefuseTablesOfAnotherJournal() throws Exception
+    {
+        journal(6, 1_000);
+        final ProjectorStore store = store();
+        store.migrate();
+        try (Handle h = store.jdbi().open())
+        {
+            h.execute("UPDATE ledger.projector_checkpoint SET sequence = 1000000");
+        }
+        final IllegalStateException ex = assertThrows(IllegalStateException.class,
+            () -> projector(store, 1_000).catchUp());
+        assertTrue(ex.getMessage().contains("past the end of the journal"), ex.getMessage());
+    }
+
+    private Workload journal(final long seed, final int outcomes) throws Exception
+    {
+        final Workload workload = new Workload(seed);
+        workload.produceUntil(outcomes);
+        try (JournalAppender appender = JournalAppender.open(dir, Durability.PROCESS, RollCycles.FAST_DAILY, 0))
+        {
+            workload.appendNew(appender, 64);
+        }
+        return workload;
+    }
+
+    private ProjectorStore store()
+    {
+        final ProjectorStore store = new ProjectorStore(jdbcUrl, null, null);
+        closeables.add(store);
+        return store;
+    }
+
+    private Projector projector(final ProjectorStore store, final int batch)
+    {
+        return new Projector(dir, store, new Projector.Settings(batch, 10, 10, 100), null);
+    }
+
+    private static void awaitCheckpoint(final Projector projector, final long sequence) throws InterruptedException
+    {
+        final long deadline = System.currentTimeMillis() + 30_000;
+        while (projector.checkpoint() != sequence)
+        {
+            assertTrue(System.currentTimeMillis() < deadline,
+                "checkpoint " + projector.checkpoint() + ", want " + sequence + ", error " + projector.lastError());
+            Thread.sleep(20);
+        }
+    }
+
+    /**
+     * Compares every table with what the outcomes and the ledger's final state say.
+     */
+    private static void assertProjectionMatches(final Workload workload, final ProjectorStore store)
+    {
+        final Map<Long, long[]> expectedAccounts = new TreeMap<>();
+        workload.ledger.forEachAccount((user, balance, held, limit, frozen) ->
+            expectedAccounts.put(user, new long[] { balance, held, limit, frozen ? 1 : 0 }));
+
+        // per user: credits, paid charges; per (user, service): requests, free units, rejections
+        final Map<Long, Long> credits = new HashMap<>();
+        final Map<Long, Long> paidTaken = new HashMap<>();
+        final Map<String, long[]> perService = new TreeMap<>();
+        final Map<String, Long> movementsByKind = new TreeMap<>();
+        final Map<UUID, long[]> holds = new HashMap<>();
+        for (long s = 1; s <= workload.count(); s++)
+        {
+            final Outcome o = workload.outcome(s);
+            final String key = o.userId() + "/" + o.serviceId();
+            final long[] svc = perService.computeIfAbsent(key, k -> new long[3]);
+            final UUID holdId = new UUID(o.holdIdHi(), o.holdIdLo());
+            switch (o.type())
+            {
+                case CREDITED ->
+                {
+                    credits.merge(o.userId(), o.amount(), Long::sum);
+                    movementsByKind.merge("CREDIT", 1L, Long::sum);
+                }
+                case CHARGED ->
+                {
+                    svc[0]++;
+                    svc[1] += o.fromFree();
+                    paidTaken.merge(o.userId(), o.fromBalance(), Long::sum);
+                }
+                case HOLD_OPENED ->
+                {
+                    svc[0]++;
+                    svc[1] += o.fromFree();
+                    paidTaken.merge(o.userId(), o.fromBalance(), Long::sum);
+                    holds.put(holdId, new long[] { o.fromFree(), o.fromBalance() });
+                }
+                case HOLD_SETTLED, HOLD_RELEASED, HOLD_EXPIRED ->
+                {
+                    final long[] hold = holds.remove(holdId);
+                    // the final charge's free part, or what stayed used of a rolled period's free units
+                    svc[1] += o.fromFree() - hold[0] + (hold[0] - Math.min(hold[0], o.fromFree()) - o.returnedFree());
+                    paidTaken.merge(o.userId(), o.fromBalance() - hold[1], Long::sum);
+                    if (o.type() != OutcomeType.HOLD_SETTLED || o.fromBalance() != hold[1] || o.returnedFree() != 0)
+                    {
+                        movementsByKind.merge(o.type() == OutcomeType.HOLD_SETTLED ? "SETTLE" :
+                            o.type() == OutcomeType.HOLD_RELEASED ? "RELEASE" : "EXPIRY", 1L, Long::sum);
+                    }
+                }
+                case LIMIT_SET -> movementsByKind.merge("LIMIT", 1L, Long::sum);
+                case REJECTED -> svc[2]++;
+                default ->
+                {
+                }
+            }
+        }
+        perService.values().removeIf(v -> v[0] == 0 && v[1] == 0 && v[2] == 0);
+        for (final Map.Entry<Long, long[]> e : expectedAccounts.entrySet())
+        {
+            // the invariant: credits - charges + returns = balance
+            assertEquals(e.getValue()[0], credits.getOrDefault(e.getKey(), 0L) - paidTaken.getOrDefault(e.getKey(), 0L),
+                "balance invariant of user " + e.getKey());
+        }
+
+        final Jdbi jdbi = store.jdbi();
+        try (Handle h = jdbi.open())
+        {
+            h.execute("SET search_path TO ledger");
+            assertEquals(workload.count(), store.checkpoint().sequence(), "checkpoint");
+            final Map<Long, long[]> accounts = new TreeMap<>();
+            h.createQuery("SELECT user_id, balance, held, credit_limit, frozen FROM accounts")
+                .map((rs, ctx) -> accounts.put(rs.getLong(1),
+                    new long[] { rs.getLong(2), rs.getLong(3), rs.getLong(4), rs.getBoolean(5) ? 1 : 0 }))
+                .list();
+            assertEquals(expectedAccounts.keySet(), accounts.keySet(), "accounts");
+            for (final Map.Entry<Long, long[]> e : expectedAccounts.entrySet())
+            {
+                assertEquals(java.util.Arrays.toString(e.getValue()), java.util.Arrays.toString(accounts.get(e.getKey())),
+                    "account " + e.getKey() + " (balance, held, limit, frozen)");
+            }
+
+            final Map<Long, Long> paid = new TreeMap<>();
+            final Map<String, long[]> usage = new TreeMap<>();
+            h.createQuery("SELECT user_id, service_id, sum(requests), sum(free_units), sum(paid_units), " +
+                "sum(rejections) FROM usage_hourly GROUP BY user_id, service_id")
+                .map((rs, ctx) ->
+                {
+                    paid.merge(rs.getLong(1), rs.getLong(5), Long::sum);
+                    usage.put(rs.getLong(1) + "/" + rs.getInt(2),
+                        new long[] { rs.getLong(3), rs.getLong(4), rs.getLong(6) });
+                    return 0;
+                })
+                .list();
+            usage.values().removeIf(v -> v[0] == 0 && v[1] == 0 && v[2] == 0);
+            assertEquals(toString(perService), toString(usage), "usage per (user, service): requests, free, rejected");
+            for (final Map.Entry<Long, long[]> e : expectedAccounts.entrySet())
+            {
+                assertEquals(credits.getOrDefault(e.getKey(), 0L) - e.getValue()[0], paid.getOrDefault(e.getKey(), 0L),
+                    "paid units of user " + e.getKey() + " = credits - balance");
+            }
+
+            // every movement's balance change, with the charges, adds up to the balance
+            final Map<Long, Long> changes = new TreeMap<>();
+            h.createQuery("SELECT user_id, sum(balance_change) FROM money_movements GROUP BY user_id")
+                .map((rs, ctx) -> changes.put(rs.getLong(1), rs.getLong(2))).list();
+            final Map<Long, Long> charged = new HashMap<>();
+            for (long s = 1; s <= workload.count(); s++)
+            {
+                final Outcome o = workload.outcome(s);
+                if (o.type() == OutcomeType.CHARGED || o.type() == OutcomeType.HOLD_OPENED)
+                {
+                    charged.merge(o.userId(), o.fromBalance(), Long::sum);
+                }
+            }
+            for (final Map.Entry<Long, long[]> e : expectedAccounts.entrySet())
+            {
+                assertEquals(e.getValue()[0],
+                    changes.getOrDefault(e.getKey(), 0L) - charged.getOrDefault(e.getKey(), 0L),
+                    "movements and charges of user " + e.getKey() + " add up to the balance");
+            }
+            final Map<String, Long> kinds = new TreeMap<>();
+            h.createQuery("SELECT kind, count(*) FROM money_movements GROUP BY kind")
+                .map((rs, ctx) -> kinds.put(rs.getString(1), rs.getLong(2))).list();
+            assertEquals(movementsByKind, kinds, "movements by kind");
+
+            assertEquals(workload.ledger.openHoldCount(),
+                h.createQuery("SELECT count(*) FROM open_holds").mapTo(Integer.class).one(), "open holds");
+
+            // free quota: the current period's row agrees with what the ledger answers now
+            final long now = workload.time();
+            final Command query = new Command();
+            final Result result = new Result();
+            h.createQuery("SELECT g.user_id, g.service_id, g.allowance, q.used FROM quota_grants g " +
+                "LEFT JOIN free_quota q ON q.user_id = g.user_id AND q.service_id = g.service_id " +
+                "AND q.period_type = g.period_type AND q.period_start = (CASE g.period_type " +
+                "WHEN 'DAY' THEN date_trunc('day', :now) WHEN 'WEEK' THEN date_trunc('week', :now) " +
+                "ELSE date_trunc('month', :now) END)::date")
+                .bind("now", java.time.OffsetDateTime.ofInstant(java.time.Instant.ofEpochMilli(now),
+                    java.time.ZoneOffset.UTC))
+                .map((rs, ctx) ->
+                {
+                    final long user = rs.getLong(1);
+                    final int service = rs.getInt(2);
+                    final long allowance = rs.getLong(3);
+                    final long used = rs.getLong(4);
+                    workload.ledger.process(query.reset().op(Op.QUERY).userId(user).serviceId(service)
+                        .requestId(1, 1).timestamp(now), result);
+                    assertEquals(result.freeRemaining(), Math.max(0, allowance - used),
+                        "free remaining of user " + user + " service " + service);
+                    return 0;
+                })
+                .list();
+            assertTrue(h.createQuery("SELECT count(*) FROM free_quota").mapTo(Integer.class).one() > 0);
+        }
+    }
+
+    private static String toString(final Map<String, long[]> map)
+    {
+        final StringBuilder out = new StringBuilder();
+        map.forEach((k, v) -> out.append(k).append('=').append(java.util.Arrays.toString(v)).append('\n'));
+        return out.toString();
+    }
+}

@@ -1,0 +1,64 @@
+package io.quotaledger.cli;
+
+import io.quotaledger.journal.DataDir;
+import io.quotaledger.journal.projector.EmbeddedDatabase;
+import io.quotaledger.journal.projector.ProjectorStore;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+
+/**
+ * Where the projection goes, for {@code serve} and {@code project}: the embedded PostgreSQL under DIR/postgres by
+ * default, or an external one with {@code --jdbc-url}.
+ */
+final class DatabaseOptions
+{
+    @Option(names = "--jdbc-url", paramLabel = "URL",
+        description = "External PostgreSQL for the projection (jdbc:postgresql://host:port/db) instead of the " +
+            "embedded one under DIR/postgres.")
+    String jdbcUrl;
+
+    @Option(names = "--db-user", paramLabel = "USER", description = "User for --jdbc-url.")
+    String user;
+
+    @Option(names = "--db-password", paramLabel = "PASSWORD",
+        description = "Password for --jdbc-url (or PGPASSWORD in the environment).")
+    String password;
+
+    @Option(names = "--db-port", paramLabel = "PORT", defaultValue = "0",
+        description = "Port of the embedded PostgreSQL; 0: the one it used last time, or a free one (default: " +
+            "${DEFAULT-VALUE}).")
+    int port;
+
+    /**
+     * An opened projection database: the store, and the embedded server when there is one.
+     */
+    record Opened(ProjectorStore store, EmbeddedDatabase embedded, String connectionString) implements AutoCloseable
+    {
+        public void close() throws IOException
+        {
+            store.close();
+            if (embedded != null)
+            {
+                embedded.close();
+            }
+        }
+    }
+
+    /**
+     * Starts the embedded PostgreSQL if no external one is named. The schema is brought up to date on first use, so
+     * that an external database that is down now does not keep the ledger from starting.
+     */
+    Opened open(final DataDir dir) throws IOException
+    {
+        if (jdbcUrl != null)
+        {
+            final String secret = password != null ? password : System.getenv("PGPASSWORD");
+            final int query = jdbcUrl.indexOf('?'); // never print a password given in the URL
+            return new Opened(new ProjectorStore(jdbcUrl, user, secret), null,
+                query < 0 ? jdbcUrl : jdbcUrl.substring(0, query));
+        }
+        final EmbeddedDatabase embedded = EmbeddedDatabase.start(dir.root().resolve("postgres"), port);
+        return new Opened(new ProjectorStore(embedded.jdbcUrl(), null, null), embedded, embedded.connectionString());
+    }
+}

@@ -1,0 +1,76 @@
+package io.quotaledger.cli;
+
+import io.quotaledger.journal.DataDir;
+import io.quotaledger.journal.projector.Projector;
+import io.quotaledger.server.ServerMetrics;
+
+import java.util.function.LongSupplier;
+
+/**
+ * The projector inside {@code ledger serve}: PostgreSQL (embedded or external) and a projector thread following the
+ * journal, with its lag in the metrics. It only reads the journal, so nothing it does (or fails to do) reaches the
+ * ledger's hot path.
+ */
+final class ServeProjection implements AutoCloseable
+{
+    private final DatabaseOptions.Opened database;
+    private final Projector projector;
+
+    private ServeProjection(final DatabaseOptions.Opened database, final Projector projector)
+    {
+        this.database = database;
+        this.projector = projector;
+    }
+
+    /**
+     * Starts the database (when embedded) and the projector thread, and registers the projector's gauges.
+     */
+    static ServeProjection start(
+        final DatabaseOptions options, final DataDir dir, final LongSupplier journalEnd, final ServerMetrics metrics)
+        throws Exception
+    {
+        final DatabaseOptions.Opened database = options.open(dir);
+        final Projector projector = new Projector(dir, database.store(), Projector.Settings.defaults(), journalEnd);
+        metrics.gauge("ledger_projector_lag_events", "Journal outcomes not yet in PostgreSQL",
+            projector::lagEvents);
+        metrics.gauge("ledger_projector_lag_seconds",
+            "0 when PostgreSQL is caught up, else the age of the newest outcome it holds", projector::lagSeconds);
+        metrics.gauge("ledger_projector_checkpoint", "Journal sequence of the last outcome in PostgreSQL",
+            projector::checkpoint);
+        metrics.gauge("ledger_projector_failures", "Failed projector attempts (each retried with backoff)",
+            projector::failures);
+        projector.start();
+        return new ServeProjection(database, projector);
+    }
+
+    /**
+     * @return the connection string analysts use: a postgresql:// URL psql takes for the embedded database.
+     */
+    String connectionString()
+    {
+        return database.connectionString();
+    }
+
+    boolean embedded()
+    {
+        return database.embedded() != null;
+    }
+
+    Projector projector()
+    {
+        return projector;
+    }
+
+    public void close()
+    {
+        projector.close();
+        try
+        {
+            database.close();
+        }
+        catch (final Exception ex)
+        {
+            System.err.println("ledger serve: stopping PostgreSQL: " + ex);
+        }
+    }
+}
