@@ -28,8 +28,8 @@ import java.util.concurrent.TimeUnit;
     description = {
         "Takes a snapshot: offline, or of a running ledger with --running.",
         "",
-        "Offline it recovers the state (newest good snapshot, then the journal), writes it to " +
-            "DIR/snapshots/ and deletes all but the newest --keep snapshots.",
+        "Offline (only while `ledger serve` is stopped) it recovers the state (newest good snapshot, then the " +
+            "journal), writes it to DIR/snapshots/ and deletes all but the newest --keep snapshots.",
         "With --running it asks the ledger at --host/--port (admin key from --key or DIR/admin.key) to snapshot " +
             "itself; its own --keep-snapshots setting applies.",
         "" })
