@@ -3,6 +3,7 @@ package io.quotaledger.bench;
 import com.lmax.disruptor.YieldingWaitStrategy;
 import io.quotaledger.core.LedgerConfig;
 import io.quotaledger.engine.EngineConfig;
+import io.quotaledger.engine.LedgerEngine;
 import io.quotaledger.engine.LedgerRuntime;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.Durability;
@@ -265,7 +266,8 @@ public final class LoadGenerator
                   --key KEY               an admin API key (set-up credits accounts), or
                   --data DIR              read it from DIR/admin.key, as the CLI does (default: ./data)
                   --embedded              start a ledger in this JVM instead (journal in a temp dir, deleted after);
-                                          with --io-threads N, --busy-wait, --durability process|fsync,
+                                          with --io-threads N, --busy-wait, --durability process|fsync|none
+                                          (none: the engine without the journal stage),
                                           --ring-size N (16384), --dir PARENT
                 load:
                   --mode closed|open      closed: every connection keeps --window requests in flight (throughput);
@@ -769,6 +771,7 @@ public final class LoadGenerator
         final String key = ApiKeys.generate();
         final LedgerServer server;
         final LedgerRuntime runtime;
+        final LedgerEngine engine;
 
         Embedded(final Options options) throws Exception
         {
@@ -789,10 +792,20 @@ public final class LoadGenerator
             {
                 engineConfig.waitStrategy(new YieldingWaitStrategy());
             }
-            runtime = LedgerRuntime.start(new LedgerRuntime.Settings(new DataDir(dir),
-                Durability.valueOf(options.durability.toUpperCase(Locale.ROOT)), Journals.rollCycle("daily"), 0, 0, 2),
-                engineConfig);
-            server.start(runtime.engine());
+            if (options.durability.equals("none"))
+            {
+                // no journal stage: what the journal costs over TCP, by difference
+                runtime = null;
+                engine = LedgerEngine.start(engineConfig);
+            }
+            else
+            {
+                runtime = LedgerRuntime.start(new LedgerRuntime.Settings(new DataDir(dir),
+                    Durability.valueOf(options.durability.toUpperCase(Locale.ROOT)), Journals.rollCycle("daily"), 0,
+                    0, 2), engineConfig);
+                engine = runtime.engine();
+            }
+            server.start(engine);
         }
 
         int port()
@@ -803,7 +816,14 @@ public final class LoadGenerator
         public void close()
         {
             server.close();
-            runtime.close();
+            if (runtime != null)
+            {
+                runtime.close();
+            }
+            else
+            {
+                engine.close();
+            }
             BenchSupport.deleteRecursively(dir);
         }
     }
