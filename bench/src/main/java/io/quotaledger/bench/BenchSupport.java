@@ -114,4 +114,43 @@ final class BenchSupport
             throw new UncheckedIOException(ex);
         }
     }
+
+    static double micros(final long nanos)
+    {
+        return nanos / 1_000.0;
+    }
+
+    static long gcCount()
+    {
+        long count = 0;
+        for (final java.lang.management.GarbageCollectorMXBean gc :
+            java.lang.management.ManagementFactory.getGarbageCollectorMXBeans())
+        {
+            count += Math.max(0, gc.getCollectionCount());
+        }
+        return count;
+    }
+
+    static long gcMillis()
+    {
+        long millis = 0;
+        for (final java.lang.management.GarbageCollectorMXBean gc :
+            java.lang.management.ManagementFactory.getGarbageCollectorMXBeans())
+        {
+            millis += Math.max(0, gc.getCollectionTime());
+        }
+        return millis;
+    }
+
+    /**
+     * @return the value after an option in a plain argument list.
+     */
+    static String value(final String[] args, final int i, final String option)
+    {
+        if (i >= args.length)
+        {
+            throw new IllegalArgumentException(option + " needs a value");
+        }
+        return args[i];
+    }
 }

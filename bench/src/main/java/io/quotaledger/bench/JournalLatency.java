@@ -15,8 +15,6 @@ import org.HdrHistogram.Histogram;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.lang.management.GarbageCollectorMXBean;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -72,23 +70,23 @@ public final class JournalLatency
                 final String arg = args[i];
                 switch (arg)
                 {
-                    case "--modes" -> options.modes = List.of(value(args, ++i, arg).split(","));
+                    case "--modes" -> options.modes = List.of(BenchSupport.value(args, ++i, arg).split(","));
                     case "--rates" ->
                     {
-                        final String[] rates = value(args, ++i, arg).split(",");
+                        final String[] rates = BenchSupport.value(args, ++i, arg).split(",");
                         options.rates = new long[rates.length];
                         for (int r = 0; r < rates.length; r++)
                         {
                             options.rates[r] = Long.parseLong(rates[r].replace("_", "").replace("k", "000"));
                         }
                     }
-                    case "--warmup" -> options.warmupSeconds = Double.parseDouble(value(args, ++i, arg));
-                    case "--duration" -> options.durationSeconds = Double.parseDouble(value(args, ++i, arg));
-                    case "--accounts" -> options.accounts = Integer.parseInt(value(args, ++i, arg));
-                    case "--dedupe-window" -> options.dedupeWindow = Integer.parseInt(value(args, ++i, arg));
-                    case "--ring" -> options.ringSize = Integer.parseInt(value(args, ++i, arg));
-                    case "--wait" -> options.waitStrategy = value(args, ++i, arg);
-                    case "--dir" -> options.dir = value(args, ++i, arg);
+                    case "--warmup" -> options.warmupSeconds = Double.parseDouble(BenchSupport.value(args, ++i, arg));
+                    case "--duration" -> options.durationSeconds = Double.parseDouble(BenchSupport.value(args, ++i, arg));
+                    case "--accounts" -> options.accounts = Integer.parseInt(BenchSupport.value(args, ++i, arg));
+                    case "--dedupe-window" -> options.dedupeWindow = Integer.parseInt(BenchSupport.value(args, ++i, arg));
+                    case "--ring" -> options.ringSize = Integer.parseInt(BenchSupport.value(args, ++i, arg));
+                    case "--wait" -> options.waitStrategy = BenchSupport.value(args, ++i, arg);
+                    case "--dir" -> options.dir = BenchSupport.value(args, ++i, arg);
                     case "--json" -> options.json = true;
                     case "-h", "--help" ->
                     {
@@ -111,15 +109,6 @@ public final class JournalLatency
                 }
             }
             return options;
-        }
-
-        private static String value(final String[] args, final int i, final String option)
-        {
-            if (i >= args.length)
-            {
-                throw new IllegalArgumentException(option + " needs a value");
-            }
-            return args[i];
         }
 
         static void usage(final PrintStream out)
@@ -159,8 +148,8 @@ public final class JournalLatency
         {
             return String.format(Locale.ROOT,
                 "{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f,\"mean\":%.1f}",
-                micros(h.getValueAtPercentile(50)), micros(h.getValueAtPercentile(90)),
-                micros(h.getValueAtPercentile(99)), micros(h.getValueAtPercentile(99.9)), micros(h.getMaxValue()),
+                BenchSupport.micros(h.getValueAtPercentile(50)), BenchSupport.micros(h.getValueAtPercentile(90)),
+                BenchSupport.micros(h.getValueAtPercentile(99)), BenchSupport.micros(h.getValueAtPercentile(99.9)), BenchSupport.micros(h.getMaxValue()),
                 h.getMean() / 1_000.0);
         }
     }
@@ -206,10 +195,10 @@ public final class JournalLatency
         {
             out.printf(Locale.ROOT, "%-8s %9d %10.0f %9.1f %9.1f %9.1f %9.1f %10.1f   %9.1f %9.1f  %d (%d ms)%n",
                 run.mode(), run.offeredRate(), run.achievedRate(),
-                micros(run.corrected().getValueAtPercentile(50)), micros(run.corrected().getValueAtPercentile(90)),
-                micros(run.corrected().getValueAtPercentile(99)), micros(run.corrected().getValueAtPercentile(99.9)),
-                micros(run.corrected().getMaxValue()),
-                micros(run.service().getValueAtPercentile(50)), micros(run.service().getValueAtPercentile(99)),
+                BenchSupport.micros(run.corrected().getValueAtPercentile(50)), BenchSupport.micros(run.corrected().getValueAtPercentile(90)),
+                BenchSupport.micros(run.corrected().getValueAtPercentile(99)), BenchSupport.micros(run.corrected().getValueAtPercentile(99.9)),
+                BenchSupport.micros(run.corrected().getMaxValue()),
+                BenchSupport.micros(run.service().getValueAtPercentile(50)), BenchSupport.micros(run.service().getValueAtPercentile(99)),
                 run.gcCount(), run.gcMillis());
         }
     }
@@ -296,8 +285,8 @@ public final class JournalLatency
         final long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(10);
         final Recorder recorder = new Recorder(start, interval, warmupCount, 4 * options.ringSize);
         final Command command = new Command().op(Op.DEDUCT).serviceId(Workload.SERVICE_ID).amount(1);
-        final long gcCountBefore = gcCount();
-        final long gcMillisBefore = gcMillis();
+        final long gcCountBefore = BenchSupport.gcCount();
+        final long gcMillisBefore = BenchSupport.gcMillis();
 
         for (long i = 0; i < total; i++)
         {
@@ -317,8 +306,8 @@ public final class JournalLatency
 
         final long recordedNanos = recorder.lastResultNanos - (start + (long)(warmupCount * interval));
         return new Run(mode, rate, recorder.corrected.getTotalCount(),
-            (total - warmupCount) * 1e9 / Math.max(1, recordedNanos), gcCount() - gcCountBefore,
-            gcMillis() - gcMillisBefore, recorder.corrected, recorder.service);
+            (total - warmupCount) * 1e9 / Math.max(1, recordedNanos), BenchSupport.gcCount() - gcCountBefore,
+            BenchSupport.gcMillis() - gcMillisBefore, recorder.corrected, recorder.service);
     }
 
     /**
@@ -339,31 +328,6 @@ public final class JournalLatency
         {
             Thread.onSpinWait();
         }
-    }
-
-    private static double micros(final long nanos)
-    {
-        return nanos / 1_000.0;
-    }
-
-    private static long gcCount()
-    {
-        long count = 0;
-        for (final GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans())
-        {
-            count += Math.max(0, gc.getCollectionCount());
-        }
-        return count;
-    }
-
-    private static long gcMillis()
-    {
-        long millis = 0;
-        for (final GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans())
-        {
-            millis += Math.max(0, gc.getCollectionTime());
-        }
-        return millis;
     }
 
     /**

@@ -93,14 +93,14 @@ public final class JournalRecoveryBench
                 final String arg = args[i];
                 switch (arg)
                 {
-                    case "--accounts" -> options.accounts = Integer.parseInt(value(args, ++i, arg));
-                    case "--events" -> options.events = Long.parseLong(value(args, ++i, arg).replace("_", ""));
-                    case "--tail" -> options.tail = Long.parseLong(value(args, ++i, arg).replace("_", ""));
-                    case "--batch" -> options.batch = Integer.parseInt(value(args, ++i, arg));
-                    case "--dedupe-window" -> options.dedupeWindow = Integer.parseInt(value(args, ++i, arg));
-                    case "--pauses" -> options.pauses = Integer.parseInt(value(args, ++i, arg));
-                    case "--dir" -> options.dir = value(args, ++i, arg);
-                    case "--existing" -> options.existing = value(args, ++i, arg);
+                    case "--accounts" -> options.accounts = Integer.parseInt(BenchSupport.value(args, ++i, arg));
+                    case "--events" -> options.events = Long.parseLong(BenchSupport.value(args, ++i, arg).replace("_", ""));
+                    case "--tail" -> options.tail = Long.parseLong(BenchSupport.value(args, ++i, arg).replace("_", ""));
+                    case "--batch" -> options.batch = Integer.parseInt(BenchSupport.value(args, ++i, arg));
+                    case "--dedupe-window" -> options.dedupeWindow = Integer.parseInt(BenchSupport.value(args, ++i, arg));
+                    case "--pauses" -> options.pauses = Integer.parseInt(BenchSupport.value(args, ++i, arg));
+                    case "--dir" -> options.dir = BenchSupport.value(args, ++i, arg);
+                    case "--existing" -> options.existing = BenchSupport.value(args, ++i, arg);
                     case "--keep" -> options.keep = true;
                     case "--in-process" -> options.inProcess = true;
                     case "--json" -> options.json = true;
@@ -122,15 +122,6 @@ public final class JournalRecoveryBench
                 throw new IllegalArgumentException("need --tail <= --events, --batch >= 1, --pauses >= 1");
             }
             return options;
-        }
-
-        private static String value(final String[] args, final int i, final String option)
-        {
-            if (i >= args.length)
-            {
-                throw new IllegalArgumentException(option + " needs a value");
-            }
-            return args[i];
         }
 
         static void usage(final PrintStream out)

@@ -28,8 +28,6 @@ import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.lang.management.GarbageCollectorMXBean;
-import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
@@ -133,39 +131,39 @@ public final class LoadGenerator
                 final String arg = args[i];
                 switch (arg)
                 {
-                    case "--host" -> o.host = value(args, ++i, arg);
-                    case "--port" -> o.port = Integer.parseInt(value(args, ++i, arg));
-                    case "--key" -> o.key = value(args, ++i, arg);
-                    case "--data" -> o.data = Path.of(value(args, ++i, arg));
+                    case "--host" -> o.host = BenchSupport.value(args, ++i, arg);
+                    case "--port" -> o.port = Integer.parseInt(BenchSupport.value(args, ++i, arg));
+                    case "--key" -> o.key = BenchSupport.value(args, ++i, arg);
+                    case "--data" -> o.data = Path.of(BenchSupport.value(args, ++i, arg));
                     case "--embedded" -> o.embedded = true;
-                    case "--io-threads" -> o.ioThreads = Integer.parseInt(value(args, ++i, arg));
+                    case "--io-threads" -> o.ioThreads = Integer.parseInt(BenchSupport.value(args, ++i, arg));
                     case "--busy-wait" -> o.busyWait = true;
-                    case "--durability" -> o.durability = value(args, ++i, arg);
-                    case "--ring-size" -> o.ringSize = Integer.parseInt(value(args, ++i, arg));
-                    case "--dir" -> o.dir = value(args, ++i, arg);
-                    case "--mode" -> o.mode = value(args, ++i, arg);
-                    case "--rate" -> o.rate = count(value(args, ++i, arg));
-                    case "--connections", "-c" -> o.connections = (int)count(value(args, ++i, arg));
-                    case "--window", "-w" -> o.window = (int)count(value(args, ++i, arg));
-                    case "--threads" -> o.threads = Integer.parseInt(value(args, ++i, arg));
-                    case "--warmup" -> o.warmupSeconds = Double.parseDouble(value(args, ++i, arg));
-                    case "--duration", "-d" -> o.durationSeconds = Double.parseDouble(value(args, ++i, arg));
-                    case "--drain-timeout" -> o.drainSeconds = Double.parseDouble(value(args, ++i, arg));
-                    case "--pace" -> o.pace = value(args, ++i, arg);
-                    case "--users" -> o.users = (int)count(value(args, ++i, arg));
-                    case "--distribution" -> o.distribution = value(args, ++i, arg);
-                    case "--hot-share" -> o.hotShare = Double.parseDouble(value(args, ++i, arg));
-                    case "--hot-set" -> o.hotSet = Double.parseDouble(value(args, ++i, arg));
-                    case "--hot-user" -> o.hotUser = Long.parseLong(value(args, ++i, arg));
-                    case "--service" -> o.serviceId = Integer.parseInt(value(args, ++i, arg));
-                    case "--amount" -> o.amount = Long.parseLong(value(args, ++i, arg));
-                    case "--credit" -> o.credit = Long.parseLong(value(args, ++i, arg));
-                    case "--grant" -> o.grant = Long.parseLong(value(args, ++i, arg));
+                    case "--durability" -> o.durability = BenchSupport.value(args, ++i, arg);
+                    case "--ring-size" -> o.ringSize = Integer.parseInt(BenchSupport.value(args, ++i, arg));
+                    case "--dir" -> o.dir = BenchSupport.value(args, ++i, arg);
+                    case "--mode" -> o.mode = BenchSupport.value(args, ++i, arg);
+                    case "--rate" -> o.rate = count(BenchSupport.value(args, ++i, arg));
+                    case "--connections", "-c" -> o.connections = (int)count(BenchSupport.value(args, ++i, arg));
+                    case "--window", "-w" -> o.window = (int)count(BenchSupport.value(args, ++i, arg));
+                    case "--threads" -> o.threads = Integer.parseInt(BenchSupport.value(args, ++i, arg));
+                    case "--warmup" -> o.warmupSeconds = Double.parseDouble(BenchSupport.value(args, ++i, arg));
+                    case "--duration", "-d" -> o.durationSeconds = Double.parseDouble(BenchSupport.value(args, ++i, arg));
+                    case "--drain-timeout" -> o.drainSeconds = Double.parseDouble(BenchSupport.value(args, ++i, arg));
+                    case "--pace" -> o.pace = BenchSupport.value(args, ++i, arg);
+                    case "--users" -> o.users = (int)count(BenchSupport.value(args, ++i, arg));
+                    case "--distribution" -> o.distribution = BenchSupport.value(args, ++i, arg);
+                    case "--hot-share" -> o.hotShare = Double.parseDouble(BenchSupport.value(args, ++i, arg));
+                    case "--hot-set" -> o.hotSet = Double.parseDouble(BenchSupport.value(args, ++i, arg));
+                    case "--hot-user" -> o.hotUser = Long.parseLong(BenchSupport.value(args, ++i, arg));
+                    case "--service" -> o.serviceId = Integer.parseInt(BenchSupport.value(args, ++i, arg));
+                    case "--amount" -> o.amount = Long.parseLong(BenchSupport.value(args, ++i, arg));
+                    case "--credit" -> o.credit = Long.parseLong(BenchSupport.value(args, ++i, arg));
+                    case "--grant" -> o.grant = Long.parseLong(BenchSupport.value(args, ++i, arg));
                     case "--no-setup" -> o.setup = false;
-                    case "--seed" -> o.seed = Long.parseLong(value(args, ++i, arg));
-                    case "--ring-slots" -> o.ringSlots = (int)count(value(args, ++i, arg));
+                    case "--seed" -> o.seed = Long.parseLong(BenchSupport.value(args, ++i, arg));
+                    case "--ring-slots" -> o.ringSlots = (int)count(BenchSupport.value(args, ++i, arg));
                     case "--json" -> o.json = true;
-                    case "--hgrm" -> o.hgrm = Path.of(value(args, ++i, arg));
+                    case "--hgrm" -> o.hgrm = Path.of(BenchSupport.value(args, ++i, arg));
                     case "-h", "--help" ->
                     {
                         usage(System.out);
@@ -243,15 +241,6 @@ public final class LoadGenerator
                 return Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * 1_000_000);
             }
             return Long.parseLong(v);
-        }
-
-        private static String value(final String[] args, final int i, final String option)
-        {
-            if (i >= args.length)
-            {
-                throw new IllegalArgumentException(option + " needs a value");
-            }
-            return args[i];
         }
 
         static void usage(final PrintStream out)
@@ -913,8 +902,8 @@ public final class LoadGenerator
         }
         System.err.printf(Locale.ROOT, "%s loop on %d connections to %s: %.0f s warm-up, %.0f s measured ...%n",
             options.mode, options.connections, options.target(), options.warmupSeconds, options.durationSeconds);
-        final long gcCountBefore = gcCount();
-        final long gcMillisBefore = gcMillis();
+        final long gcCountBefore = BenchSupport.gcCount();
+        final long gcMillisBefore = BenchSupport.gcMillis();
         for (final Worker worker : workers)
         {
             worker.start();
@@ -923,8 +912,8 @@ public final class LoadGenerator
         {
             worker.join();
         }
-        final long gcCount = gcCount() - gcCountBefore;
-        final long gcMillis = gcMillis() - gcMillisBefore;
+        final long gcCount = BenchSupport.gcCount() - gcCountBefore;
+        final long gcMillis = BenchSupport.gcMillis() - gcMillisBefore;
         for (final Conn conn : all)
         {
             conn.channel.close();
@@ -1272,8 +1261,8 @@ public final class LoadGenerator
         private static void row(final PrintStream out, final String name, final Histogram h)
         {
             out.printf(Locale.ROOT, "%-26s %9.1f %9.1f %9.1f %9.1f %10.1f %9.1f%n", name,
-                micros(h.getValueAtPercentile(50)), micros(h.getValueAtPercentile(90)),
-                micros(h.getValueAtPercentile(99)), micros(h.getValueAtPercentile(99.9)), micros(h.getMaxValue()),
+                BenchSupport.micros(h.getValueAtPercentile(50)), BenchSupport.micros(h.getValueAtPercentile(90)),
+                BenchSupport.micros(h.getValueAtPercentile(99)), BenchSupport.micros(h.getValueAtPercentile(99.9)), BenchSupport.micros(h.getMaxValue()),
                 h.getMean() / 1_000.0);
         }
 
@@ -1318,8 +1307,8 @@ public final class LoadGenerator
         {
             return String.format(Locale.ROOT,
                 "{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f,\"mean\":%.1f}",
-                micros(h.getValueAtPercentile(50)), micros(h.getValueAtPercentile(90)),
-                micros(h.getValueAtPercentile(99)), micros(h.getValueAtPercentile(99.9)), micros(h.getMaxValue()),
+                BenchSupport.micros(h.getValueAtPercentile(50)), BenchSupport.micros(h.getValueAtPercentile(90)),
+                BenchSupport.micros(h.getValueAtPercentile(99)), BenchSupport.micros(h.getValueAtPercentile(99.9)), BenchSupport.micros(h.getMaxValue()),
                 h.getMean() / 1_000.0);
         }
 
@@ -1346,28 +1335,4 @@ public final class LoadGenerator
         }
     }
 
-    private static double micros(final long nanos)
-    {
-        return nanos / 1_000.0;
-    }
-
-    private static long gcCount()
-    {
-        long count = 0;
-        for (final GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans())
-        {
-            count += Math.max(0, gc.getCollectionCount());
-        }
-        return count;
-    }
-
-    private static long gcMillis()
-    {
-        long millis = 0;
-        for (final GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans())
-        {
-            millis += Math.max(0, gc.getCollectionTime());
-        }
-        return millis;
-    }
 }
