@@ -17,7 +17,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -251,10 +250,5 @@ final class ServeCommand implements Callable<Integer>
         final Path keyFile = dir.root().resolve(ADMIN_KEY_FILE);
         ApiKeys.writeSecret(keyFile, key);
         return key;
-    }
-
-    static String readKey(final Path dataDir) throws Exception
-    {
-        return Files.readString(dataDir.resolve(ADMIN_KEY_FILE), StandardCharsets.US_ASCII).strip();
     }
 }

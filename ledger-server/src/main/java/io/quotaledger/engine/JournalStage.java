@@ -6,6 +6,8 @@ import io.quotaledger.journal.JournalAppender;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.Arrays;
+
 /**
  * The journal stage: appends each event's outcomes and flushes once per ring batch (one document, and one msync in
  * FSYNC mode), before the reply stage may see any event of the batch: no result leaves before its outcomes are in
@@ -70,7 +72,7 @@ public final class JournalStage implements EventHandler<LedgerEvent>, AutoClosea
                     markUnavailable(batch[i]);
                 }
             }
-            java.util.Arrays.fill(batch, 0, batchCount, null);
+            Arrays.fill(batch, 0, batchCount, null);
             batchCount = 0;
         }
     }
