@@ -48,6 +48,7 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -102,6 +103,7 @@ public final class LedgerClient implements AutoCloseable
     private final ConcurrentHashMap<Long, Pending> pending = new ConcurrentHashMap<>();
     private final AtomicLong correlations = new AtomicLong();
     private final AtomicBoolean flushScheduled = new AtomicBoolean();
+    private final ConcurrentLinkedQueue<Pending> outbound = new ConcurrentLinkedQueue<>();
     private final CompletableFuture<Void> firstHello = new CompletableFuture<>();
     private final Blocking blocking = new Blocking();
     private volatile Channel channel;
@@ -518,6 +520,11 @@ public final class LedgerClient implements AutoCloseable
         return request.future;
     }
 
+    /**
+     * Queues the frame and makes sure one task on the event loop writes everything queued and flushes once. Writing
+     * on the caller's thread instead would let a frame land after the flush that was meant to carry it, where it
+     * waits for the next request's flush (or the retry after the timeout).
+     */
     private void write(final Pending request)
     {
         final Channel current = channel;
@@ -525,14 +532,29 @@ public final class LedgerClient implements AutoCloseable
         {
             return; // sent again once the connection is back
         }
-        current.write(Unpooled.wrappedBuffer(request.frame), current.voidPromise());
+        outbound.offer(request);
         if (flushScheduled.compareAndSet(false, true))
         {
-            current.eventLoop().execute(() ->
+            current.eventLoop().execute(this::writeQueued);
+        }
+    }
+
+    private void writeQueued()
+    {
+        flushScheduled.set(false); // before polling: a frame queued from now on schedules another run
+        final Channel current = channel;
+        final boolean open = current != null && ready;
+        Pending request;
+        while ((request = outbound.poll()) != null)
+        {
+            if (open) // otherwise sent again from the pending requests once the connection is back
             {
-                flushScheduled.set(false);
-                current.flush();
-            });
+                current.write(Unpooled.wrappedBuffer(request.frame), current.voidPromise());
+            }
+        }
+        if (open)
+        {
+            current.flush();
         }
     }
 

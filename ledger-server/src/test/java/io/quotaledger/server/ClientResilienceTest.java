@@ -254,6 +254,26 @@ class ClientResilienceTest
     }
 
     @Test
+    void shouldAnswerRequestsSentBackToBackWithoutWaitingForARetry() throws Exception
+    {
+        // one attempt, so a frame written after the flush meant to carry it shows up as a timeout, not a slow retry
+        try (TestServer ledger = new TestServer(dir);
+            LedgerClient client = LedgerClient.connect(config(ledger.port(), ledger.adminKey)
+                .timeout(Duration.ofSeconds(5)).attempts(1)))
+        {
+            for (int round = 0; round < 200; round++)
+            {
+                final CompletableFuture<LedgerResult> credit = client.credit(UUID.randomUUID(), USER, 10);
+                final CompletableFuture<LedgerResult> deduct = client.deduct(UUID.randomUUID(), USER, SERVICE, 1);
+                final CompletableFuture<LedgerResult> query = client.query(USER, 0);
+                assertTrue(credit.get(10, TimeUnit.SECONDS).ok(), "credit of round " + round);
+                assertTrue(deduct.get(10, TimeUnit.SECONDS).ok(), "deduct of round " + round);
+                assertEquals(9L * (round + 1), query.get(10, TimeUnit.SECONDS).balance(), "round " + round);
+            }
+        }
+    }
+
+    @Test
     void shouldFailPendingRequestsWhenClosed() throws Exception
     {
         final StallStage stall = new StallStage();
