@@ -2,6 +2,7 @@ package io.quotaledger.bench;
 
 import com.lmax.disruptor.BlockingWaitStrategy;
 import com.lmax.disruptor.BusySpinWaitStrategy;
+import com.lmax.disruptor.PhasedBackoffWaitStrategy;
 import com.lmax.disruptor.YieldingWaitStrategy;
 import io.quotaledger.engine.EngineConfig;
 
@@ -10,13 +11,14 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
  * What the journal benchmarks share: choosing a wait strategy by name and making and removing scratch data
  * directories.
  */
-final class BenchSupport
+public final class BenchSupport
 {
     private BenchSupport()
     {
@@ -25,7 +27,8 @@ final class BenchSupport
     /**
      * Sets the ring's wait strategy by name.
      *
-     * @param name "yielding", "phased" (the EngineConfig default, left as it is), "busyspin" or "blocking".
+     * @param name "yielding", "stage" (the EngineConfig default, left as it is), "phased" (Disruptor's phased
+     *             backoff to a lite lock), "busyspin" or "blocking".
      * @return the config.
      */
     static EngineConfig waitStrategy(final EngineConfig config, final String name)
@@ -39,6 +42,8 @@ final class BenchSupport
             case "blocking":
                 return config.waitStrategy(new BlockingWaitStrategy());
             case "phased":
+                return config.waitStrategy(PhasedBackoffWaitStrategy.withLiteLock(100, 1000, TimeUnit.MICROSECONDS));
+            case "stage":
                 return config;
             default:
                 throw new IllegalArgumentException("unknown wait strategy: " + name);
@@ -50,7 +55,7 @@ final class BenchSupport
      *
      * @param parent where to create it; empty or null for the system's temporary folder.
      */
-    static Path scratchDir(final String parent, final String prefix)
+    public static Path scratchDir(final String parent, final String prefix)
     {
         try
         {
@@ -71,7 +76,7 @@ final class BenchSupport
     /**
      * Deletes a directory and everything in it; a missing one is fine.
      */
-    static void deleteRecursively(final Path dir)
+    public static void deleteRecursively(final Path dir)
     {
         if (dir == null || !Files.exists(dir))
         {
@@ -115,7 +120,7 @@ final class BenchSupport
         }
     }
 
-    static double micros(final long nanos)
+    public static double micros(final long nanos)
     {
         return nanos / 1_000.0;
     }

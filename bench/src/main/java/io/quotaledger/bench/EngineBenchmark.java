@@ -58,8 +58,8 @@ public class EngineBenchmark
     @State(Scope.Benchmark)
     public static class Engine
     {
-        /** How the ring's consumers wait: "yielding", "phased" (the EngineConfig default), "busyspin", "blocking". */
-        @Param({ "yielding", "phased" })
+        /** How the ring's consumers wait: "yielding", "stage" (the EngineConfig default), "phased", "busyspin", "blocking". */
+        @Param({ "yielding", "stage" })
         public String waitStrategy;
 
         /** Funded accounts; {@code -p accounts=10000} keeps them all in cache, leaving the ring's own cost. */
@@ -81,22 +81,7 @@ public class EngineBenchmark
                     .expectedAccounts(accounts)
                     .dedupeWindowCount(dedupeWindow))
                 .ringSize(RING_SIZE);
-            switch (waitStrategy)
-            {
-                case "yielding":
-                    config.waitStrategy(new YieldingWaitStrategy());
-                    break;
-                case "busyspin":
-                    config.waitStrategy(new BusySpinWaitStrategy());
-                    break;
-                case "blocking":
-                    config.waitStrategy(new BlockingWaitStrategy());
-                    break;
-                case "phased":
-                    break;
-                default:
-                    throw new IllegalArgumentException("unknown waitStrategy: " + waitStrategy);
-            }
+            BenchSupport.waitStrategy(config, waitStrategy);
             engine = LedgerEngine.start(config);
             populate();
             users = Workload.Distribution.UNIFORM.sequence(accounts, Workload.SEQUENCE_LENGTH, 42);

@@ -59,8 +59,8 @@ public class JournalBenchmark
         @Param({ "process", "fsync" })
         public String durability;
 
-        /** How the ring's consumers wait: "yielding", "phased" (the EngineConfig default), "busyspin", "blocking". */
-        @Param({ "yielding", "phased" })
+        /** How the ring's consumers wait: "yielding", "stage" (the EngineConfig default), "phased", "busyspin", "blocking". */
+        @Param({ "yielding", "stage" })
         public String waitStrategy;
 
         /** Funded accounts; {@code -p accounts=10000} keeps them all in cache, leaving the ring's and journal's cost. */

@@ -58,7 +58,7 @@ public final class JournalLatency
         int accounts = Workload.ACCOUNTS;
         int dedupeWindow = LedgerBenchmark.DEDUPE_WINDOW;
         int ringSize = EngineBenchmark.RING_SIZE;
-        String waitStrategy = "phased";
+        String waitStrategy = "stage";
         String dir = "";
         boolean json;
 
@@ -122,7 +122,7 @@ public final class JournalLatency
                   --accounts 1000000          funded accounts (uniform users)
                   --dedupe-window 1048576     request ids remembered
                   --ring 65536                ring slots
-                  --wait phased               ring wait strategy: phased (default), yielding, busyspin, blocking
+                  --wait stage                ring wait strategy: stage (default), phased, yielding, busyspin, blocking
                   --dir DIR                   parent of the scratch data directories (default: system temp)
                   --json                      one JSON object on stdout instead of the table""");
         }

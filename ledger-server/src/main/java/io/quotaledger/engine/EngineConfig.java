@@ -1,7 +1,6 @@
 package io.quotaledger.engine;
 
 import com.lmax.disruptor.EventHandler;
-import com.lmax.disruptor.PhasedBackoffWaitStrategy;
 import com.lmax.disruptor.WaitStrategy;
 import com.lmax.disruptor.dsl.ProducerType;
 import io.quotaledger.core.Ledger;
@@ -24,7 +23,7 @@ public final class EngineConfig
     private LedgerConfig ledger = new LedgerConfig();
     private int ringSize = 8192;
     private ProducerType producerType = ProducerType.MULTI;
-    private WaitStrategy waitStrategy = PhasedBackoffWaitStrategy.withLiteLock(100, 1000, TimeUnit.MICROSECONDS);
+    private WaitStrategy waitStrategy = new StageWaitStrategy();
     private EpochClock clock = SystemEpochClock.INSTANCE;
     private long tickIntervalMillis = 10;
     private final List<EventHandler<LedgerEvent>> stages = new ArrayList<>();
