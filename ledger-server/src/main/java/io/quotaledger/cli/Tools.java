@@ -27,7 +27,7 @@ import java.util.function.Supplier;
  * What the operator tools (replay, verify, journal, snapshot, archive) share: the data directory and ledger options,
  * failure handling with a clear message and exit code, replay progress bars, time parsing and JSON quoting.
  */
-final class Tools
+public final class Tools
 {
     /** Bad input: a missing directory, a refused option value. Picocli uses 2 for usage errors too. */
     static final int EXIT_USAGE = 2;
@@ -192,7 +192,7 @@ final class Tools
         }
     }
 
-    static ProgressBar progressBar(final String task, final long max, final String unit)
+    public static ProgressBar progressBar(final String task, final long max, final String unit)
     {
         return new ProgressBarBuilder()
             .setTaskName(task)
@@ -220,7 +220,7 @@ final class Tools
     /**
      * @return the string as a JSON string literal, or null unquoted.
      */
-    static String quote(final String s)
+    public static String quote(final String s)
     {
         if (s == null)
         {

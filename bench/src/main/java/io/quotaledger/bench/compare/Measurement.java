@@ -1,0 +1,46 @@
+package io.quotaledger.bench.compare;
+
+import org.HdrHistogram.Histogram;
+
+/**
+ * The measured window of one {@link Phase}.
+ *
+ * @param mode     "closed" or "open".
+ * @param rate     offered requests per second (open loop), 0 in the closed loop.
+ * @param ok       charged requests answered.
+ * @param rejected requests refused for funds.
+ * @param errors   errors and requests never answered.
+ * @param dropped  open-loop requests due in the window but never sent: the system was too far behind.
+ * @param latency  nanoseconds; from send (closed) or due time (open) to the answer.
+ */
+record Measurement(String mode, double rate, int concurrency, double seconds, long ok, long rejected, long errors,
+    long dropped, Histogram latency)
+{
+    long answered()
+    {
+        return ok + rejected;
+    }
+
+    /** Answers per second in the window. */
+    double throughput()
+    {
+        return answered() / seconds;
+    }
+
+    /** Latency at a percentile, in microseconds. */
+    double micros(final double percentile)
+    {
+        return latency.getTotalCount() == 0 ? Double.NaN : latency.getValueAtPercentile(percentile) / 1e3;
+    }
+
+    double maxMicros()
+    {
+        return latency.getTotalCount() == 0 ? Double.NaN : latency.getMaxValue() / 1e3;
+    }
+
+    /** The open loop kept up: (almost) every request due was answered, none failed. */
+    boolean sustained()
+    {
+        return errors == 0 && dropped == 0 && (rate == 0 || throughput() >= 0.95 * rate);
+    }
+}

@@ -1,0 +1,129 @@
+package io.quotaledger.bench.compare;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A system reached the way gateways reach a database or Redis: a pool of connections, each carrying one request at a
+ * time, used by as many worker threads as the concurrency. In the open loop the workers take the due requests in
+ * order, so a request waits for a free connection as it would in the gateway's pool, and that wait is part of its
+ * latency.
+ */
+abstract class PooledContender implements Contender
+{
+    /** One connection, used by one thread at a time. */
+    interface Session extends AutoCloseable
+    {
+        /**
+         * @return {@link Tally#OK} or {@link Tally#REJECTED}; throws on errors.
+         */
+        int deduct(long userId, long amount) throws Exception;
+
+        @Override
+        void close() throws Exception;
+    }
+
+    protected abstract Session session() throws Exception;
+
+    @Override
+    public Measurement closedLoop(final Phase phase) throws Exception
+    {
+        run(phase, session -> closedWorker(phase, session));
+        return phase.result("closed");
+    }
+
+    @Override
+    public Measurement openLoop(final Phase phase) throws Exception
+    {
+        run(phase, session -> openWorker(phase, session));
+        return phase.result("open");
+    }
+
+    private interface Worker
+    {
+        void work(Session session);
+    }
+
+    private void run(final Phase phase, final Worker worker) throws Exception
+    {
+        final List<Session> sessions = new ArrayList<>();
+        final List<Thread> threads = new ArrayList<>();
+        try
+        {
+            for (int i = 0; i < phase.concurrency; i++)
+            {
+                sessions.add(session());
+            }
+            for (final Session session : sessions)
+            {
+                final Thread thread = new Thread(() -> worker.work(session), name() + "-worker");
+                thread.setDaemon(true);
+                threads.add(thread);
+                thread.start();
+            }
+            for (final Thread thread : threads)
+            {
+                thread.join();
+            }
+        }
+        finally
+        {
+            for (final Session session : sessions)
+            {
+                session.close();
+            }
+        }
+    }
+
+    private static void closedWorker(final Phase phase, final Session session)
+    {
+        while (System.nanoTime() < phase.end)
+        {
+            final long k = phase.nextRequest();
+            final int user = phase.send(k);
+            final long started = System.nanoTime();
+            final int outcome = call(phase, session, user);
+            phase.answered(user, outcome, started, System.nanoTime());
+        }
+    }
+
+    private static void openWorker(final Phase phase, final Session session)
+    {
+        while (true)
+        {
+            final long k = phase.nextRequest();
+            final long due = phase.dueTime(k);
+            if (due >= phase.end)
+            {
+                return;
+            }
+            long now = System.nanoTime();
+            if (now > phase.end + Phase.DRAIN_NANOS)
+            {
+                phase.dropped(); // hopelessly behind: stop, counting what was never sent
+                continue;
+            }
+            while (now < due)
+            {
+                LockSupport.parkNanos(due - now);
+                now = System.nanoTime();
+            }
+            final int user = phase.send(k);
+            final int outcome = call(phase, session, user);
+            phase.answered(user, outcome, due, System.nanoTime());
+        }
+    }
+
+    private static int call(final Phase phase, final Session session, final int user)
+    {
+        try
+        {
+            return session.deduct(phase.scenario.userId(user), Scenario.AMOUNT);
+        }
+        catch (final Exception ex)
+        {
+            return Tally.ERROR;
+        }
+    }
+}
