@@ -95,6 +95,14 @@ public final class EmbeddedDatabase implements AutoCloseable
             .setServerConfig("synchronous_commit", "on")
             .setServerConfig("full_page_writes", "on")
             .setServerConfig("max_connections", "50")
+            // the projector updates rows spread over the whole tables (one per active user per batch): with the
+            // default 128MB the backend spends its time evicting and writing dirty pages itself
+            .setServerConfig("shared_buffers", "1GB")
+            // the default 1GB of WAL filled up in ~15 s of catching up (a full page image for almost every page
+            // touched after each checkpoint), so checkpoints came back to back; the WAL kept until a checkpoint is
+            // at most this much disk, and crash recovery replays at most this much
+            .setServerConfig("max_wal_size", "8GB")
+            .setServerConfig("checkpoint_timeout", "15min")
             .setPGStartupWait(Duration.ofSeconds(60))
             .setRegisterShutdownHook(false);
         settings.forEach(builder::setServerConfig);

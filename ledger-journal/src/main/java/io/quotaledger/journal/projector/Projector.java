@@ -59,6 +59,7 @@ public final class Projector implements AutoCloseable
     private Progress progress = (c, o) -> { };
     private Thread thread;
     private volatile boolean running;
+    private volatile boolean closing;
     private volatile long committed = -1;
     private volatile long committedTime;
     private volatile long knownEnd;
@@ -139,8 +140,13 @@ public final class Projector implements AutoCloseable
             {
                 flush();
             }
-            return true;
+            return !closing; // a lagging projector stops at close() instead of reading on to the end of the journal
         });
+        if (closing)
+        {
+            batch = new ProjectionBatch(); // not written: the next start projects it again from the checkpoint
+            return checkpoint - before;
+        }
         flush();
         return checkpoint - before;
     }
@@ -221,6 +227,7 @@ public final class Projector implements AutoCloseable
         synchronized (this)
         {
             running = false;
+            closing = true;
             t = thread;
         }
         if (t != null)
@@ -233,6 +240,11 @@ public final class Projector implements AutoCloseable
             catch (final InterruptedException ex)
             {
                 Thread.currentThread().interrupt();
+            }
+            if (t.isAlive())
+            {
+                LOG.warn("projector: still writing a batch 30 s after close; closing its connection (the batch is " +
+                    "rolled back and projected again at the next start)");
             }
         }
         closeReader();

@@ -4,13 +4,14 @@ import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.output.MigrateResult;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
-import org.jdbi.v3.core.statement.PreparedBatch;
+import org.jdbi.v3.core.argument.Argument;
+import org.postgresql.PGConnection;
 import org.postgresql.ds.PGSimpleDataSource;
 
 import java.time.Instant;
-import java.time.LocalDate;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,6 +23,11 @@ import java.util.UUID;
  * what the tables hold, state is overwritten, and the checkpoint moves to the batch's last sequence, all or nothing.
  * A crash anywhere before the commit leaves the tables and the checkpoint as they were, so the batch is simply
  * projected again: every outcome counts exactly once.
+ *
+ * <p>Each table is written with one set-based statement per batch ({@code INSERT ... SELECT FROM unnest(column
+ * arrays) ON CONFLICT ...}), not one statement or VALUES row per row, whose parsing and executor start-up were a
+ * large share of PostgreSQL's work. An upsert may not touch a row twice, so the rows of one statement must have
+ * distinct keys: they come from the batch's maps, keyed by the table's key.
  *
  * <p>Not thread-safe: one connection, used by the projector thread.
  */
@@ -71,7 +77,6 @@ public final class ProjectorStore implements AutoCloseable
         {
             dataSource.setPassword(password);
         }
-        dataSource.setReWriteBatchedInserts(true); // a batch of upserts goes as a few multi-row statements
         dataSource.setConnectTimeout(10);
         dataSource.setSocketTimeout(60); // a hung server fails the batch, which is retried, instead of the projector
         dataSource.setApplicationName("quota-ledger-projector");
@@ -244,139 +249,242 @@ public final class ProjectorStore implements AutoCloseable
 
     private static void writeUsage(final Handle h, final ProjectionBatch batch)
     {
-        if (batch.usage().isEmpty())
+        final int n = batch.usage().size();
+        if (n == 0)
         {
             return;
         }
-        final PreparedBatch upsert = h.prepareBatch(
-            "INSERT INTO usage_hourly AS t (user_id, service_id, hour, requests, free_units, paid_units, rejections) " +
-            "VALUES (:user, :service, :hour, :requests, :free, :paid, :rejections) " +
-            "ON CONFLICT (user_id, service_id, hour) DO UPDATE SET " +
-            "requests = t.requests + excluded.requests, free_units = t.free_units + excluded.free_units, " +
-            "paid_units = t.paid_units + excluded.paid_units, rejections = t.rejections + excluded.rejections");
+        final long[] user = new long[n];
+        final int[] service = new int[n];
+        final long[] hour = new long[n];
+        final long[] requests = new long[n];
+        final long[] free = new long[n];
+        final long[] paid = new long[n];
+        final long[] rejections = new long[n];
+        int i = 0;
         for (final Map.Entry<ProjectionBatch.UsageKey, ProjectionBatch.Usage> e : batch.usage().entrySet())
         {
             final ProjectionBatch.Usage u = e.getValue();
-            upsert.bind("user", e.getKey().userId())
-                .bind("service", e.getKey().serviceId())
-                .bind("hour", time(e.getKey().hourMillis()))
-                .bind("requests", u.requests)
-                .bind("free", u.freeUnits)
-                .bind("paid", u.paidUnits)
-                .bind("rejections", u.rejections)
-                .add();
+            user[i] = e.getKey().userId();
+            service[i] = e.getKey().serviceId();
+            hour[i] = e.getKey().hourMillis();
+            requests[i] = u.requests;
+            free[i] = u.freeUnits;
+            paid[i] = u.paidUnits;
+            rejections[i] = u.rejections;
+            i++;
         }
-        upsert.execute();
+        h.createUpdate(
+            "INSERT INTO usage_hourly AS t (user_id, service_id, hour, requests, free_units, paid_units, rejections) " +
+            "SELECT v.user_id, v.service_id, " + sqlTime("v.hour") + ", v.requests, v.free, v.paid, v.rejections " +
+            "FROM unnest(:user, :service, :hour, :requests, :free, :paid, :rejections) " +
+            "AS v(user_id, service_id, hour, requests, free, paid, rejections) " +
+            "ON CONFLICT (user_id, service_id, hour) DO UPDATE SET " +
+            "requests = t.requests + excluded.requests, free_units = t.free_units + excluded.free_units, " +
+            "paid_units = t.paid_units + excluded.paid_units, rejections = t.rejections + excluded.rejections")
+            .bind("user", array("bigint", user))
+            .bind("service", array("integer", service))
+            .bind("hour", array("bigint", hour))
+            .bind("requests", array("bigint", requests))
+            .bind("free", array("bigint", free))
+            .bind("paid", array("bigint", paid))
+            .bind("rejections", array("bigint", rejections))
+            .execute();
     }
 
     private static void writeQuotas(final Handle h, final ProjectionBatch batch)
     {
-        // first the use of quotas whose GRANT came in an earlier batch: their type is the one PostgreSQL holds now
-        final PreparedBatch earlier = h.prepareBatch(
-            "INSERT INTO free_quota AS t (user_id, service_id, period_type, period_start, allowance, used, updated_at) " +
-            "SELECT g.user_id, g.service_id, g.period_type, " +
-            "CASE g.period_type WHEN 'MONTH' THEN make_date(:period / 12, :period % 12 + 1, 1) " +
-            "ELSE DATE '1970-01-01' + :period END, g.allowance, :used, :at " +
-            "FROM quota_grants g WHERE g.user_id = :user AND g.service_id = :service " +
-            "ON CONFLICT (user_id, service_id, period_type, period_start) DO UPDATE SET " +
-            "allowance = excluded.allowance, used = excluded.used, updated_at = excluded.updated_at");
-        final PreparedBatch known = h.prepareBatch(
-            "INSERT INTO free_quota AS t (user_id, service_id, period_type, period_start, allowance, used, updated_at) " +
-            "VALUES (:user, :service, :type, :start, :allowance, :used, :at) " +
-            "ON CONFLICT (user_id, service_id, period_type, period_start) DO UPDATE SET " +
-            "allowance = excluded.allowance, used = excluded.used, updated_at = excluded.updated_at");
-        for (final Map.Entry<ProjectionBatch.QuotaUseKey, ProjectionBatch.QuotaUse> e : batch.quotaUse().entrySet())
+        // the use of quotas whose GRANT came in an earlier batch (type null) and of those granted in this batch
+        int earlierCount = 0;
+        for (final ProjectionBatch.QuotaUseKey key : batch.quotaUse().keySet())
         {
-            final ProjectionBatch.QuotaUseKey key = e.getKey();
-            final ProjectionBatch.QuotaUse use = e.getValue();
             if (key.type() == null)
             {
-                earlier.bind("user", key.userId())
-                    .bind("service", key.serviceId())
-                    .bind("period", key.periodId())
-                    .bind("used", use.used)
-                    .bind("at", time(use.at))
-                    .add();
-            }
-            else
-            {
-                known.bind("user", key.userId())
-                    .bind("service", key.serviceId())
-                    .bind("type", key.type().name())
-                    .bind("start", periodStart(key.type(), key.periodId()))
-                    .bind("allowance", use.allowance)
-                    .bind("used", use.used)
-                    .bind("at", time(use.at))
-                    .add();
+                earlierCount++;
             }
         }
-        if (earlier.size() > 0)
+        final int knownCount = batch.quotaUse().size() - earlierCount;
+        final QuotaColumns earlier = new QuotaColumns(earlierCount);
+        final QuotaColumns known = new QuotaColumns(knownCount);
+        for (final Map.Entry<ProjectionBatch.QuotaUseKey, ProjectionBatch.QuotaUse> e : batch.quotaUse().entrySet())
         {
-            earlier.execute();
+            (e.getKey().type() == null ? earlier : known).add(e.getKey(), e.getValue());
         }
-        if (!batch.grants().isEmpty())
+        // first the earlier ones: their type and allowance are those PostgreSQL holds now, before this batch's GRANTs.
+        // Keys are unique: (user, service, period) maps to one (type, period_start) through the one grant row.
+        if (earlierCount > 0)
         {
-            final PreparedBatch grants = h.prepareBatch(
-                "INSERT INTO quota_grants AS t (user_id, service_id, period_type, allowance, granted_at) " +
-                "VALUES (:user, :service, :type, :allowance, :at) " +
-                "ON CONFLICT (user_id, service_id) DO UPDATE SET period_type = excluded.period_type, " +
-                "allowance = excluded.allowance, granted_at = excluded.granted_at");
+            h.createUpdate(
+                "INSERT INTO free_quota AS t (user_id, service_id, period_type, period_start, allowance, used, " +
+                "updated_at) " +
+                "SELECT g.user_id, g.service_id, g.period_type, " + sqlPeriodStart("g.period_type", "v.period") + ", " +
+                "g.allowance, v.used, " + sqlTime("v.at") + " " +
+                "FROM unnest(:user, :service, :period, :used, :at) AS v(user_id, service_id, period, used, at) " +
+                "JOIN quota_grants g ON g.user_id = v.user_id AND g.service_id = v.service_id " +
+                "ON CONFLICT (user_id, service_id, period_type, period_start) DO UPDATE SET " +
+                "allowance = excluded.allowance, used = excluded.used, updated_at = excluded.updated_at")
+                .bind("user", array("bigint", earlier.user))
+                .bind("service", array("integer", earlier.service))
+                .bind("period", array("integer", earlier.period))
+                .bind("used", array("bigint", earlier.used))
+                .bind("at", array("bigint", earlier.at))
+                .execute();
+        }
+        final int grantCount = batch.grants().size();
+        if (grantCount > 0)
+        {
+            final long[] user = new long[grantCount];
+            final int[] service = new int[grantCount];
+            final String[] type = new String[grantCount];
+            final long[] allowance = new long[grantCount];
+            final long[] at = new long[grantCount];
+            int i = 0;
             for (final Map.Entry<ProjectionBatch.QuotaKey, ProjectionBatch.Grant> e : batch.grants().entrySet())
             {
-                grants.bind("user", e.getKey().userId())
-                    .bind("service", e.getKey().serviceId())
-                    .bind("type", e.getValue().type().name())
-                    .bind("allowance", e.getValue().allowance())
-                    .bind("at", time(e.getValue().at()))
-                    .add();
+                user[i] = e.getKey().userId();
+                service[i] = e.getKey().serviceId();
+                type[i] = e.getValue().type().name();
+                allowance[i] = e.getValue().allowance();
+                at[i] = e.getValue().at();
+                i++;
             }
-            grants.execute();
+            h.createUpdate(
+                "INSERT INTO quota_grants AS t (user_id, service_id, period_type, allowance, granted_at) " +
+                "SELECT v.user_id, v.service_id, v.period_type, v.allowance, " + sqlTime("v.at") + " " +
+                "FROM unnest(:user, :service, :type, :allowance, :at) " +
+                "AS v(user_id, service_id, period_type, allowance, at) " +
+                "ON CONFLICT (user_id, service_id) DO UPDATE SET period_type = excluded.period_type, " +
+                "allowance = excluded.allowance, granted_at = excluded.granted_at")
+                .bind("user", array("bigint", user))
+                .bind("service", array("integer", service))
+                .bind("type", array("text", type))
+                .bind("allowance", array("bigint", allowance))
+                .bind("at", array("bigint", at))
+                .execute();
         }
-        if (known.size() > 0)
+        if (knownCount > 0)
         {
-            known.execute();
+            // distinct keys: the type is part of the batch's key, and a period id is one period_start per type
+            h.createUpdate(
+                "INSERT INTO free_quota AS t (user_id, service_id, period_type, period_start, allowance, used, " +
+                "updated_at) " +
+                "SELECT v.user_id, v.service_id, v.period_type, " + sqlPeriodStart("v.period_type", "v.period") + ", " +
+                "v.allowance, v.used, " + sqlTime("v.at") + " " +
+                "FROM unnest(:user, :service, :type, :period, :allowance, :used, :at) " +
+                "AS v(user_id, service_id, period_type, period, allowance, used, at) " +
+                "ON CONFLICT (user_id, service_id, period_type, period_start) DO UPDATE SET " +
+                "allowance = excluded.allowance, used = excluded.used, updated_at = excluded.updated_at")
+                .bind("user", array("bigint", known.user))
+                .bind("service", array("integer", known.service))
+                .bind("type", array("text", known.type))
+                .bind("period", array("integer", known.period))
+                .bind("allowance", array("bigint", known.allowance))
+                .bind("used", array("bigint", known.used))
+                .bind("at", array("bigint", known.at))
+                .execute();
+        }
+    }
+
+    /**
+     * Quota use rows as columns, for one unnest.
+     */
+    private static final class QuotaColumns
+    {
+        final long[] user;
+        final int[] service;
+        final String[] type;
+        final int[] period;
+        final long[] allowance;
+        final long[] used;
+        final long[] at;
+        int size;
+
+        QuotaColumns(final int capacity)
+        {
+            user = new long[capacity];
+            service = new int[capacity];
+            type = new String[capacity];
+            period = new int[capacity];
+            allowance = new long[capacity];
+            used = new long[capacity];
+            at = new long[capacity];
+        }
+
+        void add(final ProjectionBatch.QuotaUseKey key, final ProjectionBatch.QuotaUse use)
+        {
+            user[size] = key.userId();
+            service[size] = key.serviceId();
+            type[size] = key.type() == null ? null : key.type().name();
+            period[size] = key.periodId();
+            allowance[size] = use.allowance;
+            used[size] = use.used;
+            at[size] = use.at;
+            size++;
         }
     }
 
     private static void writeAccounts(final Handle h, final ProjectionBatch batch)
     {
-        if (batch.accounts().isEmpty())
+        final int n = batch.accounts().size();
+        if (n == 0)
         {
             return;
         }
-        // new accounts start with the defaults; settings changed in the batch are written after, as they are rare
-        final PreparedBatch upsert = h.prepareBatch(
-            "INSERT INTO accounts AS t (user_id, balance, held, credit_limit, frozen, updated_at) " +
-            "VALUES (:user, :balance, :held, 0, false, :at) " +
-            "ON CONFLICT (user_id) DO UPDATE SET balance = excluded.balance, held = t.held + excluded.held, " +
-            "updated_at = excluded.updated_at");
-        final PreparedBatch limits = h.prepareBatch("UPDATE accounts SET credit_limit = :limit WHERE user_id = :user");
-        final PreparedBatch frozen = h.prepareBatch("UPDATE accounts SET frozen = :frozen WHERE user_id = :user");
+        final long[] user = new long[n];
+        final long[] balance = new long[n];
+        final long[] held = new long[n];
+        final long[] at = new long[n];
+        final List<Long> limitUsers = new ArrayList<>();
+        final List<Long> limits = new ArrayList<>();
+        final List<Long> frozenUsers = new ArrayList<>();
+        final List<Boolean> frozen = new ArrayList<>();
+        int i = 0;
         for (final Map.Entry<Long, ProjectionBatch.AccountChange> e : batch.accounts().entrySet())
         {
             final ProjectionBatch.AccountChange a = e.getValue();
-            upsert.bind("user", e.getKey())
-                .bind("balance", a.balance)
-                .bind("held", a.heldDelta)
-                .bind("at", time(a.updatedAt))
-                .add();
+            user[i] = e.getKey();
+            balance[i] = a.balance;
+            held[i] = a.heldDelta;
+            at[i] = a.updatedAt;
+            i++;
             if (a.creditLimit != null)
             {
-                limits.bind("limit", a.creditLimit.longValue()).bind("user", e.getKey()).add();
+                limitUsers.add(e.getKey());
+                limits.add(a.creditLimit);
             }
             if (a.frozen != null)
             {
-                frozen.bind("frozen", a.frozen.booleanValue()).bind("user", e.getKey()).add();
+                frozenUsers.add(e.getKey());
+                frozen.add(a.frozen);
             }
         }
-        upsert.execute();
-        if (limits.size() > 0)
+        // new accounts start with the defaults; settings changed in the batch are written after, as they are rare
+        h.createUpdate(
+            "INSERT INTO accounts AS t (user_id, balance, held, credit_limit, frozen, updated_at) " +
+            "SELECT v.user_id, v.balance, v.held, 0, false, " + sqlTime("v.at") + " " +
+            "FROM unnest(:user, :balance, :held, :at) AS v(user_id, balance, held, at) " +
+            "ON CONFLICT (user_id) DO UPDATE SET balance = excluded.balance, held = t.held + excluded.held, " +
+            "updated_at = excluded.updated_at")
+            .bind("user", array("bigint", user))
+            .bind("balance", array("bigint", balance))
+            .bind("held", array("bigint", held))
+            .bind("at", array("bigint", at))
+            .execute();
+        if (!limits.isEmpty())
         {
-            limits.execute();
+            h.createUpdate("UPDATE accounts a SET credit_limit = v.credit_limit " +
+                "FROM unnest(:user, :limit) AS v(user_id, credit_limit) WHERE a.user_id = v.user_id")
+                .bindArray("user", Long.class, limitUsers)
+                .bindArray("limit", Long.class, limits)
+                .execute();
         }
-        if (frozen.size() > 0)
+        if (!frozen.isEmpty())
         {
-            frozen.execute();
+            h.createUpdate("UPDATE accounts a SET frozen = v.frozen " +
+                "FROM unnest(:user, :frozen) AS v(user_id, frozen) WHERE a.user_id = v.user_id")
+                .bindArray("user", Long.class, frozenUsers)
+                .bindArray("frozen", Boolean.class, frozen)
+                .execute();
         }
     }
 
@@ -388,58 +496,128 @@ public final class ProjectorStore implements AutoCloseable
                 .bindArray("ids", UUID.class, batch.pendingCloses())
                 .execute();
         }
-        final PreparedBatch insert = h.prepareBatch(
+        final List<ProjectionBatch.Hold> holds = new ArrayList<>();
+        batch.opened().forEach(holds::add);
+        final int n = holds.size();
+        if (n == 0)
+        {
+            return;
+        }
+        final UUID[] id = new UUID[n];
+        final long[] user = new long[n];
+        final int[] service = new int[n];
+        final long[] free = new long[n];
+        final long[] balance = new long[n];
+        final long[] opened = new long[n];
+        final long[] expires = new long[n];
+        for (int i = 0; i < n; i++)
+        {
+            final ProjectionBatch.Hold hold = holds.get(i);
+            id[i] = hold.holdId();
+            user[i] = hold.userId();
+            service[i] = hold.serviceId();
+            free[i] = hold.fromFree();
+            balance[i] = hold.fromBalance();
+            opened[i] = hold.openedAt();
+            expires[i] = hold.expiresAt();
+        }
+        h.createUpdate(
             "INSERT INTO open_holds (hold_id, user_id, service_id, from_free, from_balance, opened_at, expires_at) " +
-            "VALUES (:id, :user, :service, :free, :balance, :opened, :expires)");
-        for (final ProjectionBatch.Hold hold : batch.opened())
-        {
-            insert.bind("id", hold.holdId())
-                .bind("user", hold.userId())
-                .bind("service", hold.serviceId())
-                .bind("free", hold.fromFree())
-                .bind("balance", hold.fromBalance())
-                .bind("opened", time(hold.openedAt()))
-                .bind("expires", time(hold.expiresAt()))
-                .add();
-        }
-        if (insert.size() > 0)
-        {
-            insert.execute();
-        }
+            "SELECT v.hold_id, v.user_id, v.service_id, v.free, v.balance, " + sqlTime("v.opened") + ", " +
+            sqlTime("v.expires") + " " +
+            "FROM unnest(:id, :user, :service, :free, :balance, :opened, :expires) " +
+            "AS v(hold_id, user_id, service_id, free, balance, opened, expires)")
+            .bind("id", array("uuid", id))
+            .bind("user", array("bigint", user))
+            .bind("service", array("integer", service))
+            .bind("free", array("bigint", free))
+            .bind("balance", array("bigint", balance))
+            .bind("opened", array("bigint", opened))
+            .bind("expires", array("bigint", expires))
+            .execute();
     }
 
     private static void writeMovements(final Handle h, final ProjectionBatch batch)
     {
-        if (batch.movements().isEmpty())
+        final int n = batch.movements().size();
+        if (n == 0)
         {
             return;
         }
-        final PreparedBatch insert = h.prepareBatch(
+        final long[] sequence = new long[n];
+        final long[] at = new long[n];
+        final long[] user = new long[n];
+        final int[] service = new int[n];
+        final String[] kind = new String[n];
+        final UUID[] request = new UUID[n];
+        final UUID[] hold = new UUID[n];
+        final long[] amount = new long[n];
+        final long[] change = new long[n];
+        final long[] free = new long[n];
+        final long[] after = new long[n];
+        for (int i = 0; i < n; i++)
+        {
+            final ProjectionBatch.Movement m = batch.movements().get(i);
+            sequence[i] = m.sequence();
+            at[i] = m.at();
+            user[i] = m.userId();
+            service[i] = m.serviceId();
+            kind[i] = m.kind();
+            request[i] = m.requestId();
+            hold[i] = m.holdId(); // null for credits and limits
+            amount[i] = m.amount();
+            change[i] = m.balanceChange();
+            free[i] = m.freeReturned();
+            after[i] = m.balanceAfter();
+        }
+        h.createUpdate(
             "INSERT INTO money_movements (sequence, at, user_id, service_id, kind, request_id, hold_id, amount, " +
             "balance_change, free_returned, balance_after) " +
-            "VALUES (:sequence, :at, :user, :service, :kind, :request, CAST(:hold AS uuid), :amount, :change, :free, :after)");
-        for (final ProjectionBatch.Movement m : batch.movements())
-        {
-            insert.bind("sequence", m.sequence())
-                .bind("at", time(m.at()))
-                .bind("user", m.userId())
-                .bind("service", m.serviceId())
-                .bind("kind", m.kind())
-                .bind("request", m.requestId())
-                .bindByType("hold", m.holdId(), UUID.class)
-                .bind("amount", m.amount())
-                .bind("change", m.balanceChange())
-                .bind("free", m.freeReturned())
-                .bind("after", m.balanceAfter())
-                .add();
-        }
-        insert.execute();
+            "SELECT v.sequence, " + sqlTime("v.at") + ", v.user_id, v.service_id, v.kind, v.request_id, v.hold_id, " +
+            "v.amount, v.change, v.free, v.after " +
+            "FROM unnest(:sequence, :at, :user, :service, :kind, :request, :hold, :amount, :change, :free, :after) " +
+            "AS v(sequence, at, user_id, service_id, kind, request_id, hold_id, amount, change, free, after)")
+            .bind("sequence", array("bigint", sequence))
+            .bind("at", array("bigint", at))
+            .bind("user", array("bigint", user))
+            .bind("service", array("integer", service))
+            .bind("kind", array("text", kind))
+            .bind("request", array("uuid", request))
+            .bind("hold", array("uuid", hold))
+            .bind("amount", array("bigint", amount))
+            .bind("change", array("bigint", change))
+            .bind("free", array("bigint", free))
+            .bind("after", array("bigint", after))
+            .execute();
     }
 
-    static LocalDate periodStart(final io.quotaledger.core.Period type, final int periodId)
+    /**
+     * @return a parameter holding {@code elements} (a Java array, primitive or not) as one PostgreSQL array of
+     * {@code type}: every table is written with one statement per batch that unnests such column arrays, instead of
+     * one statement (or one VALUES row) per row.
+     */
+    private static Argument array(final String type, final Object elements)
     {
-        return type == io.quotaledger.core.Period.MONTH ?
-            LocalDate.of(periodId / 12, periodId % 12 + 1, 1) : LocalDate.ofEpochDay(periodId);
+        return (position, statement, ctx) -> statement.setArray(position,
+            statement.getConnection().unwrap(PGConnection.class).createArrayOf(type, elements));
+    }
+
+    /**
+     * @return SQL for the timestamp of the epoch milliseconds in {@code column}, exact (integer arithmetic).
+     */
+    private static String sqlTime(final String column)
+    {
+        return "(TIMESTAMPTZ 'epoch' + " + column + " * INTERVAL '1 millisecond')";
+    }
+
+    /**
+     * @return SQL for the first day of a period: {@code period} (the outcome's period id) counts months since year 0
+     * for MONTH quotas, days since 1970-01-01 otherwise (the Monday of a WEEK quota).
+     */
+    private static String sqlPeriodStart(final String type, final String period)
+    {
+        return "CASE " + type + " WHEN 'MONTH' THEN make_date(" + period + " / 12, " + period + " % 12 + 1, 1) " +
+            "ELSE DATE '1970-01-01' + " + period + " END";
     }
 
     private static OffsetDateTime time(final long epochMillis)

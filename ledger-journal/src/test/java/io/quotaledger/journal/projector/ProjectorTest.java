@@ -1,14 +1,18 @@
 package io.quotaledger.journal.projector;
 
 import io.quotaledger.core.Command;
+import io.quotaledger.core.Ledger;
+import io.quotaledger.core.LedgerConfig;
 import io.quotaledger.core.Op;
 import io.quotaledger.core.Outcome;
 import io.quotaledger.core.OutcomeType;
+import io.quotaledger.core.Period;
 import io.quotaledger.core.Result;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.Durability;
 import io.quotaledger.journal.JournalAppender;
 import net.openhft.chronicle.queue.RollCycles;
+import org.agrona.ExpandableArrayBuffer;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 import org.junit.jupiter.api.AfterAll;
@@ -179,6 +183,100 @@ class ProjectorTest
         awaitCheckpoint(projector, workload.count());
         assertEquals(0, projector.lagEvents());
         assertTrue(projector.failures() > 0);
+        assertProjectionMatches(workload, store);
+    }
+
+    /**
+     * Many users in one batch (each table is written with one statement per batch), their quotas granted in the
+     * batch before (type and allowance come from PostgreSQL), and every time stored to the millisecond.
+     */
+    @Test
+    void shouldWriteManyUsersWhoseQuotasWereGrantedInAnEarlierBatch() throws Exception
+    {
+        final int users = 3_000;
+        final ExpandableArrayBuffer outcomes = new ExpandableArrayBuffer(1 << 20);
+        final AtomicInteger count = new AtomicInteger();
+        final Ledger ledger = new Ledger(new LedgerConfig().expectedAccounts(2 * users),
+            o -> o.encode(outcomes, count.getAndIncrement() * Outcome.LENGTH));
+        final Command command = new Command();
+        final Result result = new Result();
+        final long granted = Workload.START_TIME + 123; // 2025-12-31T22:00:00.123Z
+        final long charged = granted + 2 * 3_600_000L + 456; // 2026-01-01T00:00:00.579Z: a new hour and month
+        long request = 0;
+        for (long user = 1; user <= users; user++)
+        {
+            ledger.process(command.reset().requestId(7, ++request).timestamp(granted).op(Op.CREDIT).userId(user)
+                .amount(1_000), result);
+            ledger.process(command.reset().requestId(7, ++request).timestamp(granted).op(Op.GRANT).userId(user)
+                .serviceId(1).amount(10).period(Period.MONTH), result);
+        }
+        for (long user = 1; user <= users; user++)
+        {
+            ledger.process(command.reset().requestId(7, ++request).timestamp(charged).op(Op.DEDUCT).userId(user)
+                .serviceId(1).amount(15), result);
+        }
+        assertEquals(3 * users, count.get());
+        try (JournalAppender appender = JournalAppender.open(dir, Durability.PROCESS, RollCycles.FAST_DAILY, 0))
+        {
+            for (int i = 0; i < count.get(); i += 64)
+            {
+                appender.append(i + 1, outcomes, i * Outcome.LENGTH, Math.min(64, count.get() - i));
+                appender.flush();
+            }
+        }
+        final ProjectorStore store = store();
+        store.migrate();
+        assertEquals(3 * users, projector(store, 2 * users).catchUp()); // batch 1: credits and grants; 2: deducts
+        try (Handle h = store.jdbi().open())
+        {
+            h.execute("SET search_path TO ledger");
+            assertEquals(List.of(users + " 2026-01-01T00:00Z 1 10 5 0"), h.createQuery(
+                "SELECT count(*) || ' ' || to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI\"Z\"') || ' ' || " +
+                "requests || ' ' || free_units || ' ' || paid_units || ' ' || rejections FROM usage_hourly " +
+                "GROUP BY hour, requests, free_units, paid_units, rejections").mapTo(String.class).list());
+            // the GRANT's own period (nothing used), then the month the deducts used
+            assertEquals(List.of(users + " MONTH 2025-12-01 10 0 " + granted,
+                users + " MONTH 2026-01-01 10 10 " + charged),
+                h.createQuery(
+                "SELECT count(*) || ' ' || period_type || ' ' || period_start || ' ' || allowance || ' ' || used || " +
+                "' ' || (extract(epoch FROM updated_at) * 1000)::bigint FROM free_quota " +
+                "GROUP BY period_type, period_start, allowance, used, updated_at ORDER BY period_start")
+                .mapTo(String.class).list());
+            assertEquals(List.of(users + " 995 0 0 false " + charged), h.createQuery(
+                "SELECT count(*) || ' ' || balance || ' ' || held || ' ' || credit_limit || ' ' || frozen || ' ' || " +
+                "(extract(epoch FROM updated_at) * 1000)::bigint FROM accounts " +
+                "GROUP BY balance, held, credit_limit, frozen, updated_at").mapTo(String.class).list());
+            assertEquals(List.of(users + " CREDIT 1000 1000 " + granted), h.createQuery(
+                "SELECT count(*) || ' ' || kind || ' ' || amount || ' ' || balance_change || ' ' || " +
+                "(extract(epoch FROM at) * 1000)::bigint FROM money_movements " +
+                "GROUP BY kind, amount, balance_change, at")
+                .mapTo(String.class).list());
+            assertEquals(users, h.createQuery("SELECT count(DISTINCT user_id) FROM money_movements")
+                .mapTo(Integer.class).one());
+        }
+    }
+
+    @Test
+    void shouldStopALaggingProjectorPromptlyOnClose() throws Exception
+    {
+        final Workload workload = journal(7, TOTAL);
+        final ProjectorStore store = store();
+        store.migrate();
+        final Projector projector = projector(store, 5); // ~4,000 small transactions: it lags for a while
+        projector.start();
+        final long deadline = System.currentTimeMillis() + 30_000;
+        while (projector.checkpoint() < 100)
+        {
+            assertTrue(System.currentTimeMillis() < deadline, "no progress: " + projector.lastError());
+            Thread.sleep(5);
+        }
+        final long began = System.nanoTime();
+        projector.close();
+        final long millis = (System.nanoTime() - began) / 1_000_000;
+        assertTrue(millis < 5_000, "close took " + millis + " ms");
+        final long stopped = store.checkpoint().sequence();
+        assertTrue(stopped < workload.count(), "stopped at " + stopped + " of " + workload.count());
+        assertEquals(workload.count() - stopped, projector(store, 997).catchUp(), "a new one goes on from there");
         assertProjectionMatches(workload, store);
     }
 
