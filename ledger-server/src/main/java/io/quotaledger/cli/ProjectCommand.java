@@ -40,8 +40,9 @@ final class ProjectCommand implements Callable<Integer>
     @Option(names = "--once", description = "Exit once caught up instead of following the journal.")
     boolean once;
 
-    @Option(names = "--batch", paramLabel = "N", defaultValue = "20000",
-        description = "Outcomes per transaction at most (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--batch", paramLabel = "ROWS", defaultValue = "60000",
+        description = "Rows per transaction at most (one per account, usage hour, quota, movement a batch touches; " +
+            "outcomes on the same rows fold into them) (default: ${DEFAULT-VALUE}).")
     int batch;
 
     @Option(names = "--json", description = "Print the report as one JSON object.")

@@ -210,6 +210,15 @@ final class ProjectionBatch
         return outcomes;
     }
 
+    /**
+     * @return the rows the batch will write: what its transaction costs, however many outcomes it folds.
+     */
+    int rows()
+    {
+        return usage.size() + accounts.size() + grants.size() + quotaUse.size() + opened.size() + closes.size() +
+            movements.size();
+    }
+
     boolean isEmpty()
     {
         return outcomes == 0;

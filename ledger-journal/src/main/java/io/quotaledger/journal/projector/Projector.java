@@ -11,8 +11,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 
 /**
- * Projects the journal into PostgreSQL: reads outcomes after the checkpoint, aggregates up to
- * {@link Settings#batchOutcomes()} of them in memory and writes them with the checkpoint in one transaction
+ * Projects the journal into PostgreSQL: reads outcomes after the checkpoint, aggregates them in memory until the
+ * batch holds {@link Settings#batchRows()} rows (or {@link #MAX_BATCH_OUTCOMES} outcomes, or the end of the journal)
+ * and writes them with the checkpoint in one transaction
  * ({@link ProjectorStore#write}). It never touches the ledger's hot path: it only reads the journal, so a slow or dead
  * PostgreSQL makes it lag, never slows a deduct. On any database error it drops the batch, waits (exponential
  * backoff with jitter), reads the checkpoint again and goes on from there: nothing is lost or counted twice.
@@ -25,16 +26,24 @@ public final class Projector implements AutoCloseable
     private static final Logger LOG = LoggerFactory.getLogger(Projector.class);
 
     /**
-     * @param batchOutcomes  outcomes per transaction at most.
+     * A batch ends at this many outcomes even when they fold into few rows, so that a lagging projector still commits
+     * (and reports progress) every second or two.
+     */
+    public static final int MAX_BATCH_OUTCOMES = 1_000_000;
+
+    /**
+     * @param batchRows      rows per transaction at most. The cost of a batch is its rows (one per account, usage
+     *                       hour, quota... it touches), not its outcomes: the more outcomes fold into the same rows,
+     *                       the faster the projector goes.
      * @param pollMillis     how often a caught-up projector looks for new outcomes.
      * @param minBackoffMillis first wait after a failure.
      * @param maxBackoffMillis longest wait between retries.
      */
-    public record Settings(int batchOutcomes, long pollMillis, long minBackoffMillis, long maxBackoffMillis)
+    public record Settings(int batchRows, long pollMillis, long minBackoffMillis, long maxBackoffMillis)
     {
         public static Settings defaults()
         {
-            return new Settings(20_000, 200, 100, 10_000);
+            return new Settings(60_000, 200, 100, 10_000);
         }
     }
 
@@ -136,7 +145,7 @@ public final class Projector implements AutoCloseable
             }
             firstOfRead = false;
             batch.add(sequence, outcome);
-            if (batch.outcomes() >= settings.batchOutcomes())
+            if (batch.rows() >= settings.batchRows() || batch.outcomes() >= MAX_BATCH_OUTCOMES)
             {
                 flush();
             }
