@@ -62,6 +62,11 @@ public final class CompareCommand implements Callable<Integer>
         "closed loop 3, open loop 4; --quick: 0.8).")
     Double duration;
 
+    @Option(names = "--equal-rate", paramLabel = "PER_SECOND", description = "The offered load every system gets " +
+        "in the equal-load latency runs (default: the slowest system's sustainable rate, half its closed-loop " +
+        "maximum).")
+    Double equalRate;
+
     @Option(names = "--ledger-connections", description = "Pipelined connections of the ledger's client " +
         "(default: 2).")
     int ledgerConnections = 2;
@@ -83,6 +88,8 @@ public final class CompareCommand implements Callable<Integer>
 
     @Option(names = "--json", description = "Print results.json to standard output as well.")
     boolean json;
+
+    private boolean stopped;
 
     private static final String[] ALL_SYSTEMS = {
         "ledger-process", "ledger-fsync", "pg-for-update", "pg-conditional", "redis", "pg-fsync-off" };
@@ -127,6 +134,9 @@ public final class CompareCommand implements Callable<Integer>
         final Results results = new Results(commandLine(), quick, concurrency);
         final List<Contender> primaries = new ArrayList<>();
         final PostgresServer postgres = new PostgresServer(scratch.resolve("postgres"), concurrency + 20);
+        // Ctrl-C must not leave ledger servers, PostgreSQL or Redis running
+        final Thread onInterrupt = new Thread(() -> stopAll(primaries, postgres, scratch), "compare-stop");
+        Runtime.getRuntime().addShutdownHook(onInterrupt);
         try (ProgressBar bar = Tools.progressBar("compare", plan.steps(primaries.size()), " steps"))
         {
             bar.setExtraMessage(" starting the systems");
@@ -188,7 +198,7 @@ public final class CompareCommand implements Callable<Integer>
 
             for (final Scenario scenario : plan.latencyScenarios)
             {
-                final double equal = equalRate(results, scenario, primaries);
+                final double equal = equalRate != null ? equalRate : equalRate(results, scenario, primaries);
                 for (final Contender contender : primaries)
                 {
                     step(bar, contender, scenario, "open loop");
@@ -221,19 +231,8 @@ public final class CompareCommand implements Callable<Integer>
         }
         finally
         {
-            for (final Contender contender : primaries)
-            {
-                try
-                {
-                    contender.close();
-                }
-                catch (final Exception ex)
-                {
-                    System.err.println("closing " + contender.name() + ": " + ex);
-                }
-            }
-            postgres.close();
-            BenchSupport.deleteRecursively(scratch);
+            stopAll(primaries, postgres, scratch);
+            Runtime.getRuntime().removeShutdownHook(onInterrupt);
         }
         results.took(System.nanoTime() - began);
         final Report report = new Report(results, out);
@@ -244,6 +243,35 @@ public final class CompareCommand implements Callable<Integer>
             System.out.println(results.json());
         }
         return results.allChecksPassed() ? 0 : 1;
+    }
+
+    private synchronized void stopAll(final List<Contender> started, final PostgresServer postgres, final Path scratch)
+    {
+        if (stopped)
+        {
+            return;
+        }
+        stopped = true;
+        for (final Contender contender : started)
+        {
+            try
+            {
+                contender.close();
+            }
+            catch (final Exception ex)
+            {
+                System.err.println("closing " + contender.name() + ": " + ex);
+            }
+        }
+        try
+        {
+            postgres.close();
+        }
+        catch (final IOException ex)
+        {
+            System.err.println("stopping PostgreSQL: " + ex);
+        }
+        BenchSupport.deleteRecursively(scratch);
     }
 
     private static void step(final ProgressBar bar, final Contender contender, final Scenario scenario,
@@ -393,6 +421,10 @@ public final class CompareCommand implements Callable<Integer>
         if (duration != null)
         {
             given.put("--duration", duration);
+        }
+        if (equalRate != null)
+        {
+            given.put("--equal-rate", equalRate);
         }
         if (ledgerConnections != 2)
         {

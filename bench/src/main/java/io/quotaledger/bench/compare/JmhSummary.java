@@ -39,7 +39,7 @@ final class JmhSummary
             .forks(1)
             .warmupIterations(1)
             .warmupTime(org.openjdk.jmh.runner.options.TimeValue.seconds(2))
-            .measurementIterations(2)
+            .measurementIterations(3)
             .measurementTime(org.openjdk.jmh.runner.options.TimeValue.seconds(2))
             .timeUnit(TimeUnit.SECONDS)
             .jvmArgsAppend(jvmFlags.toArray(String[]::new))

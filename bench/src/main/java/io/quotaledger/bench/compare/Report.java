@@ -163,7 +163,7 @@ final class Report
                     (r.m().micros(99) > ledger.m().micros(99) ? better : worse).add(String.format(Locale.ROOT,
                         "%s %s", system, micros(r.m().micros(99)))));
             }
-            lines.add(String.format(Locale.ROOT, "p99 at equal offered load (%s/s, %s): ledger %s; %s%s",
+            lines.add(String.format(Locale.ROOT, "p99 at equal offered load (%s/s, %s), µs: ledger %s; %s%s",
                 count(ledger.m().rate()), scenario, micros(ledger.m().micros(99)),
                 better.isEmpty() ? "" : "higher for " + String.join(", ", better),
                 worse.isEmpty() ? "" : (better.isEmpty() ? "" : "; ") + "**lower for " + String.join(", ", worse) +
@@ -311,7 +311,7 @@ final class Report
                 .append("(docs/benchmarks.md).\n");
             return;
         }
-        md.append("Short runs (1 fork, 1 x 2 s warm-up, 2 x 2 s measured; the error is wide): the state machine ")
+        md.append("Short runs (1 fork, 1 x 2 s warm-up, 3 x 2 s measured; the error is wide): the state machine ")
             .append("alone, then behind the ring and the journal, without the network.\n\n");
         md.append("| benchmark | parameters | score | error | unit |\n|---|---|---:|---:|---|\n");
         for (final Results.Jmh j : results.jmh)
@@ -323,14 +323,15 @@ final class Report
 
     private void plot(final String scenario, final String load) throws IOException
     {
-        final XYChart chart = new XYChartBuilder().width(900).height(540)
+        final XYChart chart = new XYChartBuilder().width(900).height(620)
             .title("Latency by percentile, " + scenario + ", " + (load.equals("equal") ? "equal offered load"
                 : "each at its own sustainable rate"))
-            .xAxisTitle("percentile").yAxisTitle("latency (µs, log scale)").build();
+            .xAxisTitle("percentile").yAxisTitle("latency (log scale)").build();
         chart.getStyler().setXAxisLogarithmic(true);
         chart.getStyler().setYAxisLogarithmic(true);
         chart.getStyler().setxAxisTickLabelsFormattingFunction(Report::percentileLabel);
-        chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNW);
+        chart.getStyler().setyAxisTickLabelsFormattingFunction(Report::latencyLabel);
+        chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideS);
         chart.getStyler().setMarkerSize(0);
         for (final Results.Run run : results.runs)
         {
@@ -359,6 +360,12 @@ final class Report
         final double p = 100 * (1 - 1 / x);
         return p < 1 ? "0%" : (p == Math.rint(p) ? String.format(Locale.ROOT, "%.0f%%", p)
             : String.format(Locale.ROOT, "%s%%", Double.toString(Math.round(p * 1000) / 1000.0)));
+    }
+
+    private static String latencyLabel(final Double micros)
+    {
+        return micros >= 1000 ? String.format(Locale.ROOT, "%,.0f ms", micros / 1000)
+            : String.format(Locale.ROOT, "%,.0f µs", micros);
     }
 
     private static String plotName(final String scenario, final String load)
