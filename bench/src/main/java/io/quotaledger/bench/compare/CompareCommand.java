@@ -182,8 +182,12 @@ public final class CompareCommand implements Callable<Integer>
                 step(bar, contender, warmUp, "warm-up (not measured)");
                 warmUp.firstUserId(++pass * 10_000_000L + 1);
                 contender.populate(warmUp);
-                contender.closedLoop(new Phase(warmUp, new Tally(warmUp.users()), concurrency, 0, 0,
+                final Tally tally = new Tally(warmUp.users());
+                final Measurement max = contender.closedLoop(new Phase(warmUp, tally, concurrency, 0, 0,
                     nanos(quick ? 0.5 : 2)));
+                // the open-loop pacer is compiled too, at a rate the system sustains
+                contender.openLoop(new Phase(warmUp, tally, concurrency, Math.max(100, max.throughput() / 2), 0,
+                    nanos(quick ? 0.3 : 1)));
                 bar.step();
             }
             for (final Contender contender : primaries)
