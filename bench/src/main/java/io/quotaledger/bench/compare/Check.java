@@ -18,6 +18,12 @@ record Check(boolean passed, String summary, List<String> problems)
 {
     private static final int MAX_PROBLEMS = 5;
 
+    /** A run that could not be completed or checked. */
+    static Check failed(final String why)
+    {
+        return new Check(false, "not checked", List.of(why));
+    }
+
     static Check of(final Scenario scenario, final Tally tally, final State state)
     {
         final List<String> problems = new ArrayList<>();

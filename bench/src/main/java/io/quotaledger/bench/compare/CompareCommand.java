@@ -167,46 +167,55 @@ public final class CompareCommand implements Callable<Integer>
                 results.skipped("Redis + Lua: left out (--systems / --no-redis)");
             }
             bar.maxHint(plan.steps(primaries.size()));
+            // a system that fails is reported (its check fails, the exit status is 1) and the others go on
+            final List<Contender> running = new ArrayList<>();
             for (final Contender contender : primaries)
             {
-                contender.start();
-            }
-            for (final Contender contender : primaries)
-            {
-                results.settings(contender.name(), contender.settings());
+                if (attempt(results, contender, "start", "start", contender::start))
+                {
+                    running.add(contender);
+                    results.settings(contender.name(), contender.settings());
+                }
             }
 
             int pass = 0;
-            for (final Contender contender : primaries)
+            for (final Contender contender : running)
             {
                 step(bar, contender, warmUp, "warm-up (not measured)");
                 warmUp.firstUserId(++pass * 10_000_000L + 1);
-                contender.populate(warmUp);
-                final Tally tally = new Tally(warmUp.users());
-                final Measurement max = contender.closedLoop(new Phase(warmUp, tally, concurrency, 0, 0,
-                    nanos(quick ? 0.5 : 2)));
-                // the open-loop pacer is compiled too, at a rate the system sustains
-                contender.openLoop(new Phase(warmUp, tally, concurrency, Math.max(100, max.throughput() / 2), 0,
-                    nanos(quick ? 0.3 : 1)));
+                attempt(results, contender, warmUp.name(), "warm-up", () ->
+                {
+                    contender.populate(warmUp);
+                    final Tally tally = new Tally(warmUp.users());
+                    final Measurement max = contender.closedLoop(new Phase(warmUp, tally, concurrency, 0, 0,
+                        nanos(quick ? 0.5 : 2)));
+                    // the open-loop pacer is compiled too, at a rate the system sustains
+                    contender.openLoop(new Phase(warmUp, tally, concurrency, Math.max(100, max.throughput() / 2), 0,
+                        nanos(quick ? 0.3 : 1)));
+                });
                 bar.step();
             }
-            for (final Contender contender : primaries)
+            for (final Contender contender : running)
             {
                 for (final Scenario scenario : plan.scenarios)
                 {
                     step(bar, contender, scenario, "closed loop");
-                    throughput(contender, scenario, ++pass, results);
+                    final int id = ++pass;
+                    attempt(results, contender, scenario.name(), "closed loop",
+                        () -> throughput(contender, scenario, id, results));
                     bar.step();
                 }
             }
 
             for (final Scenario scenario : plan.latencyScenarios)
             {
-                final double equal = equalRate != null ? equalRate : equalRate(results, scenario, primaries);
-                for (final Contender contender : primaries)
+                final double equal = equalRate != null ? equalRate : equalRate(results, scenario, running);
+                for (final Contender contender : running)
                 {
                     step(bar, contender, scenario, "open loop");
-                    latency(contender, scenario, ++pass, equal, results);
+                    final int id = ++pass;
+                    attempt(results, contender, scenario.name(), "open loop",
+                        () -> latency(contender, scenario, id, equal, results));
                     bar.step();
                 }
             }
@@ -216,12 +225,20 @@ public final class CompareCommand implements Callable<Integer>
                 new PostgresContender(postgres, PostgresContender.Design.CONDITIONAL, false));
             for (final Contender contender : references)
             {
-                contender.start();
-                results.settings(contender.name(), contender.settings());
+                final boolean started = attempt(results, contender, "start", "start", contender::start);
+                if (started)
+                {
+                    results.settings(contender.name(), contender.settings());
+                }
                 for (final Scenario scenario : plan.referenceScenarios)
                 {
                     step(bar, contender, scenario, "closed loop, reference");
-                    throughput(contender, scenario, ++pass, results);
+                    final int id = ++pass;
+                    if (started)
+                    {
+                        attempt(results, contender, scenario.name(), "closed loop",
+                            () -> throughput(contender, scenario, id, results));
+                    }
                     bar.step();
                 }
             }
@@ -278,6 +295,33 @@ public final class CompareCommand implements Callable<Integer>
         BenchSupport.deleteRecursively(scratch);
     }
 
+    private interface Work
+    {
+        void run() throws Exception;
+    }
+
+    /**
+     * Runs one step; a failure becomes a failed check of that system, logged, and the run goes on.
+     *
+     * @return whether it worked.
+     */
+    private static boolean attempt(final Results results, final Contender contender, final String scenario,
+        final String phase, final Work work)
+    {
+        try
+        {
+            work.run();
+            return true;
+        }
+        catch (final Exception ex)
+        {
+            final String message = ex.getClass().getSimpleName() + ": " + ex.getMessage();
+            System.err.println(contender.name() + ", " + scenario + ", " + phase + " failed: " + message);
+            results.check(contender.name(), scenario, phase, Check.failed(phase + " failed: " + message));
+            return false;
+        }
+    }
+
     private static void step(final ProgressBar bar, final Contender contender, final Scenario scenario,
         final String what)
     {
@@ -327,9 +371,13 @@ public final class CompareCommand implements Callable<Integer>
         double rate = Double.MAX_VALUE;
         for (final Contender contender : systems)
         {
-            rate = Math.min(rate, ownRate(results, scenario, contender.name()));
+            final double own = ownRate(results, scenario, contender.name());
+            if (Double.isFinite(own)) // a system whose closed loop failed has no rate
+            {
+                rate = Math.min(rate, own);
+            }
         }
-        return rate;
+        return rate == Double.MAX_VALUE ? 100 : rate;
     }
 
     private Plan plan()

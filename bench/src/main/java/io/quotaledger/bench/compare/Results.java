@@ -55,7 +55,12 @@ final class Results
 
     void check(final String system, final Scenario scenario, final String phase, final Check check)
     {
-        checks.add(new Verified(system, scenario.name(), phase, check));
+        check(system, scenario.name(), phase, check);
+    }
+
+    void check(final String system, final String scenario, final String phase, final Check check)
+    {
+        checks.add(new Verified(system, scenario, phase, check));
     }
 
     void settings(final String system, final List<String> lines)
