@@ -28,6 +28,28 @@ final class Machine
         return machine;
     }
 
+    /**
+     * @return the checked-out commit of the project, with "+" when the tree has changes, or "unknown".
+     */
+    static String commit()
+    {
+        try
+        {
+            final Process git = new ProcessBuilder("git", "describe", "--always", "--dirty=+").start();
+            final String out = new String(git.getInputStream().readAllBytes()).strip();
+            return git.waitFor() == 0 && !out.isEmpty() ? out : "unknown";
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return "unknown";
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            return "unknown";
+        }
+    }
+
     private static String cpuModel()
     {
         try

@@ -34,6 +34,7 @@ final class Results
     final boolean quick;
     final int concurrency;
     final Instant startedAt = Instant.now();
+    final String commit = Machine.commit();
     final List<Run> runs = new ArrayList<>();
     final List<Verified> checks = new ArrayList<>();
     final Map<String, List<String>> settings = new LinkedHashMap<>();
@@ -117,6 +118,7 @@ final class Results
     {
         final StringBuilder out = new StringBuilder(8192);
         out.append("{\"command\":").append(Tools.quote(command))
+            .append(",\"commit\":").append(Tools.quote(commit))
             .append(",\"quick\":").append(quick)
             .append(",\"startedAt\":").append(Tools.quote(startedAt.toString()))
             .append(",\"seconds\":").append(number(tookNanos / 1e9))
