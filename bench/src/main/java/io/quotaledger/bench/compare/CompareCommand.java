@@ -44,8 +44,9 @@ public final class CompareCommand implements Callable<Integer>
         "scenarios, 1 s phases, no zipfian scenario, no JMH. Its figures are not worth quoting.")
     boolean quick;
 
-    @Option(names = "--out", paramLabel = "DIR", description = "Where the report goes (default: docs/bench).")
-    Path out = Path.of("docs", "bench");
+    @Option(names = "--out", paramLabel = "DIR", description = "Where the report goes (default: docs/bench of the " +
+        "project).")
+    Path out = Machine.projectRoot().resolve("docs").resolve("bench");
 
     @Option(names = "--concurrency", description = "Requests in flight, the same for every system (default: 100).")
     int concurrency = 100;

@@ -35,7 +35,8 @@ final class Machine
     {
         try
         {
-            final Process git = new ProcessBuilder("git", "describe", "--always", "--dirty=+").start();
+            final Process git = new ProcessBuilder("git", "describe", "--always", "--dirty=+")
+                .directory(projectRoot().toFile()).start();
             final String out = new String(git.getInputStream().readAllBytes()).strip();
             return git.waitFor() == 0 && !out.isEmpty() ? out : "unknown";
         }
@@ -48,6 +49,15 @@ final class Machine
             Thread.currentThread().interrupt();
             return "unknown";
         }
+    }
+
+    /**
+     * @return the project's folder: {@code LEDGER_ROOT} (set by scripts/bench), else the working directory.
+     */
+    static Path projectRoot()
+    {
+        final String root = System.getenv("LEDGER_ROOT");
+        return root == null || root.isBlank() ? Path.of("").toAbsolutePath() : Path.of(root);
     }
 
     private static String cpuModel()
