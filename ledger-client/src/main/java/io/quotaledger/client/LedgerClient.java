@@ -637,11 +637,12 @@ public final class LedgerClient implements AutoCloseable
             channel.close();
             return;
         }
-        // after a reconnect: send again, in order, whatever was not answered (same ids: no double charge); listed
-        // before ready is set, since send() writes what arrives from then on itself
+        // after a reconnect: send again whatever was not answered (same ids: no double charge), oldest first. Ready
+        // is set before the listing, so a request sent meanwhile is written by send() or listed here (or both: a
+        // second copy of the same id is answered as a duplicate), never neither; newer requests may overtake
+        ready = true;
         final List<Pending> waiting = new ArrayList<>(pending.values());
         waiting.sort(Comparator.comparingLong(p -> p.correlationId));
-        ready = true;
         for (final Pending request : waiting)
         {
             write(request);

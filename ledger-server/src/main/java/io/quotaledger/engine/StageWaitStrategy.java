@@ -40,7 +40,7 @@ public final class StageWaitStrategy implements WaitStrategy
         {
             return available;
         }
-        final long start = System.nanoTime();
+        long start = System.nanoTime();
         while ((available = dependentSequence.get()) < sequence)
         {
             barrier.checkAlert();
@@ -56,6 +56,7 @@ public final class StageWaitStrategy implements WaitStrategy
             else if (cursor.get() < sequence)
             {
                 awaitPublication(sequence, cursor, barrier);
+                start = System.nanoTime(); // woken by a publication: spin and yield for the earlier stages again
             }
             else
             {

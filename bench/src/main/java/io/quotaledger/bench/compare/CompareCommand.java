@@ -188,9 +188,11 @@ public final class CompareCommand implements Callable<Integer>
                 {
                     contender.populate(warmUp);
                     final Tally tally = new Tally(warmUp.users());
+                    contender.prepare(concurrency);
                     final Measurement max = contender.closedLoop(new Phase(warmUp, tally, concurrency, 0, 0,
                         nanos(quick ? 0.5 : 2)));
                     // the open-loop pacer is compiled too, at a rate the system sustains
+                    contender.prepare(concurrency);
                     contender.openLoop(new Phase(warmUp, tally, concurrency, Math.max(100, max.throughput() / 2), 0,
                         nanos(quick ? 0.3 : 1)));
                 });
@@ -247,7 +249,14 @@ public final class CompareCommand implements Callable<Integer>
             if (!quick && !noJmh)
             {
                 bar.setExtraMessage(" JMH: core and journal");
-                results.jmh(JmhSummary.run(jvmFlags()));
+                try
+                {
+                    results.jmh(JmhSummary.run(jvmFlags()));
+                }
+                catch (final Exception ex) // the comparison stands without it
+                {
+                    results.skipped("JMH summary: failed (" + ex + ")");
+                }
             }
             bar.step();
         }
@@ -335,6 +344,7 @@ public final class CompareCommand implements Callable<Integer>
         scenario.firstUserId(pass * 10_000_000L + 1);
         contender.populate(scenario);
         final Tally tally = new Tally(scenario.users());
+        contender.prepare(concurrency);
         final Measurement m = contender.closedLoop(
             new Phase(scenario, tally, concurrency, 0, nanos(warmupSeconds()), nanos(closedSeconds())));
         results.run(contender.name(), scenario, "closed", m);
@@ -349,11 +359,13 @@ public final class CompareCommand implements Callable<Integer>
         final Tally tally = new Tally(scenario.users());
         final long warm = nanos(warmupSeconds());
         final long measured = nanos(openSeconds());
+        contender.prepare(concurrency);
         results.run(contender.name(), scenario, "equal", contender.openLoop(
             new Phase(scenario, tally, concurrency, equal, warm, measured)));
         final double own = ownRate(results, scenario, contender.name());
         if (!quick && own > equal * 1.05)
         {
+            contender.prepare(concurrency);
             results.run(contender.name(), scenario, "own", contender.openLoop(
                 new Phase(scenario, tally, concurrency, own, warm, measured)));
         }
@@ -392,7 +404,8 @@ public final class CompareCommand implements Callable<Integer>
         {
             scenarios.add(Scenario.manyUsers(many, Workload.Distribution.ZIPFIAN, seed));
         }
-        scenarios.add(Scenario.mixed(quick ? 3_000 : 30_000, seed));
+        // few enough users that even the slowest system sends each poor user more requests than it can pay for
+        scenarios.add(Scenario.mixed(quick ? 300 : 600, seed));
         return new Plan(scenarios, quick ? List.of(uniform) : List.of(uniform, hot), quick ? List.of(hot)
             : List.of(hot, uniform));
     }

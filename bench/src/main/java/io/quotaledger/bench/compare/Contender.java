@@ -19,6 +19,13 @@ interface Contender extends AutoCloseable
     /** Creates the scenario's users with their balances and free quotas, no other state. */
     void populate(Scenario scenario) throws Exception;
 
+    /**
+     * Opens what the next phase needs (connections), before its clock starts. Default: nothing.
+     */
+    default void prepare(final int concurrency) throws Exception
+    {
+    }
+
     /** Keeps {@code phase.concurrency} requests in flight until the phase ends. */
     Measurement closedLoop(Phase phase) throws Exception;
 

@@ -40,6 +40,7 @@ final class Phase
     private final LongAdder rejected = new LongAdder();
     private final LongAdder errors = new LongAdder();
     private final LongAdder late = new LongAdder();
+    private final LongAdder arrived = new LongAdder();
 
     Phase(final Scenario scenario, final Tally tally, final int concurrency, final double rate,
         final long warmupNanos, final long durationNanos)
@@ -92,6 +93,10 @@ final class Phase
         tally.answered(user, outcome);
         // the closed loop counts answers that arrive in the window (a queue of requests stuck on one row lock may
         // take longer than the window to come through); the open loop counts requests due in it
+        if (now >= measureFrom && now < end)
+        {
+            arrived.increment(); // by arrival: an open loop that keeps up answers as fast as it is asked
+        }
         final long at = openLoop() ? started : now;
         if (at < measureFrom || at >= end)
         {
@@ -109,9 +114,12 @@ final class Phase
     /**
      * An open-loop request that was due but never sent because the run was over (the system was far behind).
      */
-    void dropped()
+    void dropped(final long due)
     {
-        late.increment();
+        if (due >= measureFrom && due < end)
+        {
+            late.increment();
+        }
     }
 
     Measurement result(final String mode)
@@ -119,6 +127,6 @@ final class Phase
         final double seconds = (end - measureFrom) / 1e9;
         final Histogram copy = latency.copy();
         return new Measurement(mode, rate, concurrency, seconds, ok.sum(), rejected.sum(), errors.sum(), late.sum(),
-            copy);
+            arrived.sum(), copy);
     }
 }

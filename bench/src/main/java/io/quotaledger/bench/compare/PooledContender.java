@@ -26,6 +26,19 @@ abstract class PooledContender implements Contender
 
     protected abstract Session session() throws Exception;
 
+    private final List<Session> prepared = new ArrayList<>();
+
+    /** Opens the connections of the next phase, so that their set-up is not timed. */
+    @Override
+    public void prepare(final int concurrency) throws Exception
+    {
+        closeAll(prepared);
+        for (int i = 0; i < concurrency; i++)
+        {
+            prepared.add(session());
+        }
+    }
+
     @Override
     public Measurement closedLoop(final Phase phase) throws Exception
     {
@@ -47,11 +60,12 @@ abstract class PooledContender implements Contender
 
     private void run(final Phase phase, final Worker worker) throws Exception
     {
-        final List<Session> sessions = new ArrayList<>();
+        final List<Session> sessions = new ArrayList<>(prepared);
+        prepared.clear();
         final List<Thread> threads = new ArrayList<>();
         try
         {
-            for (int i = 0; i < phase.concurrency; i++)
+            while (sessions.size() < phase.concurrency)
             {
                 sessions.add(session());
             }
@@ -69,11 +83,17 @@ abstract class PooledContender implements Contender
         }
         finally
         {
-            for (final Session session : sessions)
-            {
-                session.close();
-            }
+            closeAll(sessions);
         }
+    }
+
+    private static void closeAll(final List<Session> sessions) throws Exception
+    {
+        for (final Session session : sessions)
+        {
+            session.close();
+        }
+        sessions.clear();
     }
 
     private static void closedWorker(final Phase phase, final Session session)
@@ -101,7 +121,7 @@ abstract class PooledContender implements Contender
             long now = System.nanoTime();
             if (now > phase.end + Phase.DRAIN_NANOS)
             {
-                phase.dropped(); // hopelessly behind: stop, counting what was never sent
+                phase.dropped(due); // hopelessly behind: stop, counting what was never sent
                 continue;
             }
             while (now < due)

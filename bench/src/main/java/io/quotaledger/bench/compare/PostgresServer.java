@@ -53,7 +53,8 @@ final class PostgresServer implements AutoCloseable
 
     Connection connect() throws SQLException
     {
-        return DriverManager.getConnection(database.jdbcUrl());
+        // a stalled server fails the requests (counted as errors) instead of hanging the run
+        return DriverManager.getConnection(database.jdbcUrl() + "&socketTimeout=60");
     }
 
     /**

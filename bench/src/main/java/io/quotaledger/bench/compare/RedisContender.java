@@ -37,6 +37,8 @@ final class RedisContender extends PooledContender
         return 1
         """;
 
+    private static final int TIMEOUT_MILLIS = 60_000;
+
     private final Path binary;
     private final Path dir;
     private final int port;
@@ -136,7 +138,7 @@ final class RedisContender extends PooledContender
     @Override
     protected Session session()
     {
-        final Jedis jedis = new Jedis("127.0.0.1", port);
+        final Jedis jedis = new Jedis("127.0.0.1", port, TIMEOUT_MILLIS); // not Jedis's 2 s: an AOF stall is slow
         final String amount = Long.toString(Scenario.AMOUNT);
         return new Session()
         {
