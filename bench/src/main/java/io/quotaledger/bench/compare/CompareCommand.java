@@ -68,6 +68,10 @@ public final class CompareCommand implements Callable<Integer>
         "maximum).")
     Double equalRate;
 
+    @Option(names = "--ledger-option", paramLabel = "OPTION", description = "An option for `ledger serve` (repeat " +
+        "it; e.g. --ledger-option=--busy-wait, --ledger-option=--io-threads=2), to compare its settings.")
+    List<String> ledgerOptions = new ArrayList<>();
+
     @Option(names = "--ledger-connections", description = "Pipelined connections of the ledger's client " +
         "(default: 2).")
     int ledgerConnections = 2;
@@ -425,7 +429,7 @@ public final class CompareCommand implements Callable<Integer>
         flags.add("-Xmx2g");
         return new LedgerContender(durability, scratch.resolve("ledger-" + durability.name().toLowerCase(
             java.util.Locale.ROOT)), freePort(), freePort(), ledgerConnections, flags,
-            (users != null ? users : 100_000) * 8);
+            (users != null ? users : 100_000) * 8, ledgerOptions);
     }
 
     /** The module and export flags this JVM was started with (scripts/jvm.options), for the JVMs it starts. */
@@ -491,6 +495,10 @@ public final class CompareCommand implements Callable<Integer>
         if (equalRate != null)
         {
             given.put("--equal-rate", equalRate);
+        }
+        for (final String option : ledgerOptions)
+        {
+            given.put("--ledger-option=" + option, null);
         }
         if (ledgerConnections != 2)
         {

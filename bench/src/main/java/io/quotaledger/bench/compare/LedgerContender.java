@@ -40,6 +40,7 @@ final class LedgerContender implements Contender
     private final int connections;
     private final List<String> jvmOptions;
     private final int expectedAccounts;
+    private final List<String> serveOptions;
     private final long salt = System.nanoTime();
     private final AtomicLong requestIds = new AtomicLong();
     private final List<LedgerClient> clients = new ArrayList<>();
@@ -50,8 +51,10 @@ final class LedgerContender implements Contender
      * @param expectedAccounts accounts to preallocate for.
      */
     LedgerContender(final Durability durability, final Path dir, final int port, final int metricsPort,
-        final int connections, final List<String> jvmOptions, final int expectedAccounts)
+        final int connections, final List<String> jvmOptions, final int expectedAccounts,
+        final List<String> serveOptions)
     {
+        this.serveOptions = List.copyOf(serveOptions);
         this.durability = durability;
         this.dir = dir;
         this.port = port;
@@ -71,7 +74,8 @@ final class LedgerContender implements Contender
     public List<String> settings()
     {
         return List.of(
-            "ledger serve --durability " + durability.name().toLowerCase(java.util.Locale.ROOT) + " --no-projector, " +
+            "ledger serve --durability " + durability.name().toLowerCase(java.util.Locale.ROOT) + " --no-projector" +
+            (serveOptions.isEmpty() ? "" : " " + String.join(" ", serveOptions)) + ", " +
             "own JVM (" + String.join(" ", jvmOptions.stream().filter(o -> o.startsWith("-X")).toList()) + "), " +
             "journal in " + dir.getParent(),
             durability == Durability.FSYNC ? "journal fsynced (msync) once per ring batch before the results leave"
@@ -91,6 +95,7 @@ final class LedgerContender implements Contender
             "--metrics-port", Integer.toString(metricsPort), "--durability",
             durability.name().toLowerCase(java.util.Locale.ROOT), "--no-projector",
             "--expected-accounts", Integer.toString(expectedAccounts), "--snapshot-every", "0"));
+        command.addAll(serveOptions);
         final Path log = dir.resolve("serve.log");
         process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         final long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
