@@ -13,6 +13,8 @@ import io.quotaledger.server.LedgerServer;
 import io.quotaledger.server.MetricsHttpServer;
 import io.quotaledger.server.ServerConfig;
 import io.quotaledger.server.ServerMetrics;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -38,6 +40,7 @@ import java.util.concurrent.CountDownLatch;
 final class ServeCommand implements Callable<Integer>
 {
     static final String ADMIN_KEY_FILE = "admin.key";
+    private static final Logger LOG = LoggerFactory.getLogger(ServeCommand.class);
 
     @Option(names = "--data", defaultValue = "data", paramLabel = "DIR",
         description = "Data directory: journal, snapshots, keys (default: ${DEFAULT-VALUE}).")
@@ -212,13 +215,19 @@ final class ServeCommand implements Callable<Integer>
         final ServeProjection projecting = projection;
         Runtime.getRuntime().addShutdownHook(new Thread(() ->
         {
+            LOG.info("stopping");
             server.close();      // no new requests; connections close, so requests in flight go unanswered
             runtime.close();     // drain the ring: everything accepted is journaled (a retry gets its result)
             http.close();
+            String projected = "";
             if (projecting != null)
             {
                 projecting.close(); // the embedded PostgreSQL is a process of its own: stop it with the ledger
+                projected = ", " + projecting.state();
             }
+            LOG.info(String.format(Locale.ROOT, "stopped: journal at sequence %,d%s",
+                runtime.journal().lastSequence(),
+                projected));
             stopped.countDown();
         }, "ledger-shutdown"));
 

@@ -51,6 +51,15 @@ final class ServeProjection implements AutoCloseable
         return database.connectionString();
     }
 
+    /** The projector's checkpoint and lag, for the shutdown log line. */
+    String state()
+    {
+        final long lag = projector.lagEvents();
+        return lag == 0 ? String.format(java.util.Locale.ROOT, "projector caught up at %,d", projector.checkpoint())
+            : String.format(java.util.Locale.ROOT, "projector at %,d (%,d behind, projected at the next start)",
+                projector.checkpoint(), lag);
+    }
+
     boolean embedded()
     {
         return database.embedded() != null;
