@@ -18,7 +18,8 @@ final class DatabaseOptions
             "embedded one under DIR/postgres.")
     String jdbcUrl;
 
-    @Option(names = "--db-user", paramLabel = "USER", description = "User for --jdbc-url.")
+    @Option(names = "--db-user", paramLabel = "USER",
+        description = "User for --jdbc-url: one that owns the schema 'ledger', not a superuser (docs/analytics.md).")
     String user;
 
     @Option(names = "--db-password", paramLabel = "PASSWORD",
@@ -31,10 +32,21 @@ final class DatabaseOptions
     int port;
 
     /**
-     * An opened projection database: the store, and the embedded server when there is one.
+     * An opened projection database: the store, the embedded server when there is one, and the connection string to
+     * show (the analysts' read-only role on the embedded server; the projector's URL without its query otherwise).
      */
     record Opened(ProjectorStore store, EmbeddedDatabase embedded, String connectionString) implements AutoCloseable
     {
+        /**
+         * @return how to connect, in psql form, with where the password is when the ledger keeps it.
+         */
+        String psql()
+        {
+            return embedded == null ? "psql '" + connectionString + "'" :
+                "psql '" + connectionString + "' (read-only role; its password is in " + embedded.analyst().file() +
+                ")";
+        }
+
         public void close() throws IOException
         {
             store.close();
@@ -59,6 +71,8 @@ final class DatabaseOptions
                 query < 0 ? jdbcUrl : jdbcUrl.substring(0, query));
         }
         final EmbeddedDatabase embedded = EmbeddedDatabase.start(dir.root().resolve("postgres"), port);
-        return new Opened(new ProjectorStore(embedded.jdbcUrl(), null, null), embedded, embedded.connectionString());
+        final EmbeddedDatabase.Login projector = embedded.projector();
+        return new Opened(new ProjectorStore(embedded.jdbcUrl(), projector.user(), projector.password()), embedded,
+            embedded.connectionString());
     }
 }

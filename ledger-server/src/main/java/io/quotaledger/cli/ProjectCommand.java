@@ -97,7 +97,7 @@ final class ProjectCommand implements Callable<Integer>
             {
                 System.out.printf("projected %,d outcomes (%,d/s): PostgreSQL is at journal sequence %,d%n",
                     checkpoint - start, Tools.perSecond(checkpoint - start, nanos), checkpoint);
-                System.out.printf("  psql '%s'%n", db.connectionString());
+                System.out.printf("  %s%n", db.psql());
             }
             System.out.flush();
             if (!once)

@@ -242,9 +242,9 @@ final class ServeCommand implements Callable<Integer>
         }
         if (projecting != null)
         {
-            System.out.printf("  projecting to PostgreSQL%s: psql '%s'%n",
+            System.out.printf("  projecting to PostgreSQL%s: %s%n",
                 projecting.embedded() ? " (embedded, data in " + dir.root().resolve("postgres") + ")" : "",
-                projecting.connectionString());
+                projecting.psql());
         }
         System.out.printf("  try: scripts/ledger credit --data %s --user 1 --amount 1000%n", data);
         System.out.flush();

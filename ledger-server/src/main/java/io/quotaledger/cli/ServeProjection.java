@@ -44,11 +44,12 @@ final class ServeProjection implements AutoCloseable
     }
 
     /**
-     * @return the connection string analysts use: a postgresql:// URL psql takes for the embedded database.
+     * @return how analysts connect, in psql form: the embedded database's read-only role (and where its password
+     * is), or the external database's URL.
      */
-    String connectionString()
+    String psql()
     {
-        return database.connectionString();
+        return database.psql();
     }
 
     /** The projector's checkpoint and lag, for the shutdown log line. */

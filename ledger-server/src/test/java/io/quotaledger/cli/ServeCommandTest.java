@@ -1,5 +1,6 @@
 package io.quotaledger.cli;
 
+import io.quotaledger.journal.projector.EmbeddedDatabase;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -18,6 +19,11 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -25,6 +31,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -181,6 +188,28 @@ class ServeCommandTest
             HttpResponse.BodyHandlers.ofString());
     }
 
+    /**
+     * serve prints the analysts' read-only connection in psql form; with the password from the file it names they
+     * read the projection, and nobody connects without a password.
+     */
+    private static void assertAnalystsReadTheProjection(final String output, final long balance) throws Exception
+    {
+        final Matcher psql = Pattern.compile("psql 'postgresql://(\\w+)@127\\.0\\.0\\.1:(\\d+)/(\\w+)' " +
+            "\\(read-only role; its password is in (\\S+)\\)").matcher(output);
+        assertTrue(psql.find(), output);
+        assertEquals(EmbeddedDatabase.ANALYST, psql.group(1));
+        final String url = "jdbc:postgresql://127.0.0.1:" + psql.group(2) + "/" + psql.group(3);
+        final String password = Files.readString(Path.of(psql.group(4))).strip();
+        try (Connection connection = DriverManager.getConnection(url, psql.group(1), password);
+            Statement statement = connection.createStatement();
+            ResultSet rs = statement.executeQuery("SELECT balance FROM accounts WHERE user_id = 1"))
+        {
+            assertTrue(rs.next());
+            assertEquals(balance, rs.getLong(1));
+        }
+        assertThrows(SQLException.class, () -> DriverManager.getConnection(url, EmbeddedDatabase.SUPERUSER, null));
+    }
+
     private static boolean sleep() throws InterruptedException
     {
         Thread.sleep(200);
@@ -229,6 +258,7 @@ class ServeCommandTest
         assertTrue(out.contains("\"projector\":{") && out.contains("\"lagEvents\":0,"), out);
         assertEquals(0, run("status", "--metrics-port", Integer.toString(serve.metricsPort)), err);
         assertTrue(out.contains("projector        checkpoint"), out);
+        assertAnalystsReadTheProjection(serve.output.toString(), 70);
 
         final int exitCode = serve.terminate();
         assertTrue(exitCode == 0 || exitCode == 143, "exit code " + exitCode + "\n" + serve.output);

@@ -54,7 +54,8 @@ final class PostgresServer implements AutoCloseable
     Connection connect() throws SQLException
     {
         // a stalled server fails the requests (counted as errors) instead of hanging the run
-        return DriverManager.getConnection(database.jdbcUrl() + "&socketTimeout=60");
+        return DriverManager.getConnection(database.jdbcUrl() + "?socketTimeout=60", database.superuser().user(),
+            database.superuser().password());
     }
 
     /**

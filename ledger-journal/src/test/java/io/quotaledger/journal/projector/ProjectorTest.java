@@ -11,6 +11,7 @@ import io.quotaledger.core.Result;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.Durability;
 import io.quotaledger.journal.JournalAppender;
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import net.openhft.chronicle.queue.RollCycles;
 import org.agrona.ExpandableArrayBuffer;
 import org.jdbi.v3.core.Handle;
@@ -22,7 +23,12 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -32,6 +38,7 @@ import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -72,14 +79,11 @@ class ProjectorTest
     }
 
     @BeforeEach
-    void newDatabase()
+    void newDatabase() throws Exception
     {
         final String name = "projector_" + DATABASES.incrementAndGet();
-        try (Handle h = Jdbi.create(postgres.jdbcUrl()).open())
-        {
-            h.execute("CREATE DATABASE " + name);
-        }
-        jdbcUrl = "jdbc:postgresql://127.0.0.1:" + postgres.port() + "/" + name + "?user=" + EmbeddedDatabase.USER;
+        postgres.createDatabase(name);
+        jdbcUrl = postgres.jdbcUrl(name);
         dir = new DataDir(dataDir);
     }
 
@@ -297,19 +301,19 @@ class ProjectorTest
     void shouldMigrateEmptyAndExistingDatabases() throws Exception
     {
         final ProjectorStore store = store();
-        try (Handle h = store.jdbi().open())
+        try (Handle h = connect(postgres.superuser()))
         {
             // an existing database with tables of its own, in the default schema
             h.execute("CREATE TABLE public.customers (id BIGINT PRIMARY KEY, name TEXT)");
             h.execute("INSERT INTO public.customers VALUES (1, 'acme')");
         }
-        assertEquals(2, store.migrate(), "both versions on a database without the schema");
+        assertEquals(2, store.migrate(), "both versions on a database whose schema is empty");
         final Workload workload = journal(5, 3_000);
         projector(store, 1_000).catchUp();
         assertEquals(0, store.migrate(), "nothing to do at the newest version");
         assertEquals(0, store(/* a second process */).migrate());
         assertProjectionMatches(workload, store);
-        try (Handle h = store.jdbi().open())
+        try (Handle h = connect(postgres.superuser()))
         {
             assertEquals("acme", h.createQuery("SELECT name FROM public.customers").mapTo(String.class).one());
             assertEquals(2, h.createQuery("SELECT count(*) FROM ledger.projector_schema_history WHERE success AND type = 'SQL'")
@@ -332,6 +336,179 @@ class ProjectorTest
         assertTrue(ex.getMessage().contains("past the end of the journal"), ex.getMessage());
     }
 
+    /**
+     * The embedded server trusted every local connection, superuser included, so any local user could run programs
+     * as the ledger and read its admin key ({@code COPY ... TO PROGRAM}): now no role gets in without its password.
+     */
+    @Test
+    void shouldRefuseConnectionsWithoutTheRightPassword() throws Exception
+    {
+        for (final String user : List.of(EmbeddedDatabase.SUPERUSER, EmbeddedDatabase.PROJECTOR,
+            EmbeddedDatabase.ANALYST))
+        {
+            assertThrows(SQLException.class, () -> DriverManager.getConnection(jdbcUrl, user, null).close(), user);
+            final SQLException wrong = assertThrows(SQLException.class,
+                () -> DriverManager.getConnection(jdbcUrl, user, "not-the-password").close(), user);
+            assertEquals("28P01", wrong.getSQLState(), user + ": " + wrong.getMessage()); // invalid_password
+        }
+        final String rules = Files.readString(postgres.dataDirectory().resolve("pg_hba.conf"));
+        assertEquals(EmbeddedDatabase.ACCESS_RULES, rules);
+        assertFalse(EmbeddedDatabase.trusts(rules), rules);
+        assertTrue(EmbeddedDatabase.trusts("# a comment\nhost all all 127.0.0.1/32 trust # old\n"));
+        assertFalse(EmbeddedDatabase.trusts("# host all all 127.0.0.1/32 trust\n"));
+    }
+
+    @Test
+    void shouldKeepEveryPasswordInAFileOnlyItsOwnerCanRead() throws Exception
+    {
+        final List<EmbeddedDatabase.Login> logins = List.of(postgres.superuser(), postgres.projector(),
+            postgres.analyst());
+        for (final EmbeddedDatabase.Login login : logins)
+        {
+            assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(login.file())),
+                login.toString());
+            assertEquals(login.password(), Files.readString(login.file()).strip());
+            assertTrue(login.password().length() >= 32, "a generated password");
+            assertFalse(login.toString().contains(login.password()), "toString never shows it");
+            try (Handle h = connect(login))
+            {
+                assertEquals(login.user(), h.createQuery("SELECT current_user").mapTo(String.class).one());
+            }
+        }
+        assertEquals(3, logins.stream().map(EmbeddedDatabase.Login::password).distinct().count());
+        assertEquals("rwx------", PosixFilePermissions.toString(
+            Files.getPosixFilePermissions(postgres.superuser().file().getParent())));
+    }
+
+    @Test
+    void shouldProjectAsAnOrdinaryRoleThatOwnsTheSchema() throws Exception
+    {
+        final Workload workload = journal(8, 2_000);
+        final ProjectorStore store = store();
+        assertEquals(2, store.migrate());
+        projector(store, 500).catchUp();
+        assertProjectionMatches(workload, store);
+        try (Handle h = store.jdbi().open())
+        {
+            assertEquals(EmbeddedDatabase.PROJECTOR, h.createQuery("SELECT current_user").mapTo(String.class).one());
+            assertEquals(List.of(false), h.createQuery("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+                .mapTo(Boolean.class).list());
+            assertEquals(0, h.createQuery("SELECT count(*) FROM pg_tables WHERE schemaname = 'ledger' " +
+                "AND tableowner <> current_user").mapTo(Integer.class).one(), "it owns every table it migrated");
+            assertEquals("42501", failure(h, "COPY (SELECT 1) TO PROGRAM 'true'"));
+            assertEquals("42501", failure(h, "SELECT pg_read_file('postgresql.conf')"));
+            assertEquals("42501", failure(h, "SET ROLE " + EmbeddedDatabase.SUPERUSER));
+        }
+    }
+
+    @Test
+    void shouldLetAnalystsReadEveryTableAndWriteNothing() throws Exception
+    {
+        final Workload workload = journal(9, 2_000);
+        final ProjectorStore store = store();
+        store.migrate();
+        projector(store, 500).catchUp();
+        try (Handle h = store.jdbi().open())
+        {
+            // a table a later migration adds: default privileges let analysts read it too
+            h.execute("CREATE TABLE ledger.added_later (x INT)");
+            h.execute("INSERT INTO ledger.added_later VALUES (42)");
+        }
+        final long[] accounts = new long[1];
+        workload.ledger.forEachAccount((user, balance, held, limit, frozen) -> accounts[0]++);
+        try (Handle h = connect(postgres.analyst()))
+        {
+            // the ledger's schema is on the search path: unqualified names work
+            assertEquals(accounts[0], h.createQuery("SELECT count(*) FROM accounts").mapTo(Long.class).one());
+            assertEquals(42, h.createQuery("SELECT x FROM added_later").mapTo(Integer.class).one());
+            for (final String table : h.createQuery("SELECT tablename FROM pg_tables WHERE schemaname = 'ledger'")
+                .mapTo(String.class).list())
+            {
+                h.createQuery("SELECT count(*) FROM " + table).mapTo(Long.class).one();
+            }
+            assertEquals("25006", failure(h, "UPDATE accounts SET balance = 0"), "read-only by default");
+            h.execute("SET default_transaction_read_only = off"); // privileges, not that default, must stop writes
+            for (final String statement : List.of(
+                "INSERT INTO accounts VALUES (-1, 0, 0, 0, false, now())",
+                "UPDATE accounts SET balance = 0",
+                "DELETE FROM money_movements",
+                "TRUNCATE usage_hourly",
+                "DROP TABLE accounts",
+                "UPDATE projector_checkpoint SET sequence = 0",
+                "CREATE TABLE ledger.mine (x INT)",
+                "CREATE TABLE public.mine (x INT)",
+                "COPY (SELECT 1) TO PROGRAM 'true'",
+                "COPY accounts TO '/tmp/ledger-analyst-copy'",
+                "SELECT pg_read_file('postgresql.conf')",
+                "CREATE ROLE intruder SUPERUSER",
+                "SET ROLE " + EmbeddedDatabase.PROJECTOR,
+                "SET ROLE " + EmbeddedDatabase.SUPERUSER))
+            {
+                assertEquals("42501", failure(h, statement), statement); // insufficient_privilege
+            }
+        }
+        assertProjectionMatches(workload, store);
+    }
+
+    /**
+     * A data directory made by the older version: initdb's trust rules, the projector connected as the superuser
+     * and owns nothing. The next start makes it need passwords, creates the roles and hands the tables over, and the
+     * projector goes on from its checkpoint.
+     */
+    @Test
+    void shouldUpgradeAnOlderDataDirectoryThatTrustedEveryLocalConnection(@TempDir final Path older)
+        throws Exception
+    {
+        final Path folder = older.resolve("postgres");
+        final Workload workload = new Workload(10);
+        final JournalAppender appender = JournalAppender.open(dir, Durability.PROCESS, RollCycles.FAST_DAILY, 0);
+        closeables.add(appender);
+        workload.produceUntil(2_000);
+        workload.appendNew(appender, 64);
+        final long projectedBefore = workload.count();
+        try (EmbeddedPostgres before = EmbeddedPostgres.builder().setDataDirectory(folder.resolve("data"))
+            .setCleanDataDirectory(false).setRegisterShutdownHook(false).start())
+        {
+            Files.writeString(folder.resolve("port"), before.getPort() + "\n");
+            try (ProjectorStore store = new ProjectorStore(before.getJdbcUrl("postgres", "postgres"), null, null))
+            {
+                store.migrate();
+                projector(store, 500).catchUp();
+            }
+        }
+        assertTrue(EmbeddedDatabase.trusts(Files.readString(folder.resolve("data").resolve("pg_hba.conf"))));
+
+        workload.produceUntil(4_000);
+        workload.appendNew(appender, 64);
+        try (EmbeddedDatabase upgraded = EmbeddedDatabase.start(folder, 0))
+        {
+            assertEquals(EmbeddedDatabase.ACCESS_RULES,
+                Files.readString(upgraded.dataDirectory().resolve("pg_hba.conf")));
+            assertThrows(SQLException.class,
+                () -> DriverManager.getConnection(upgraded.jdbcUrl(), EmbeddedDatabase.SUPERUSER, null).close());
+            final ProjectorStore store = store(upgraded.jdbcUrl(), upgraded.projector());
+            assertEquals(projectedBefore, store.checkpoint().sequence(), "the older projector's checkpoint");
+            projector(store, 500).catchUp();
+            assertProjectionMatches(workload, store);
+            try (Handle h = store.jdbi().open())
+            {
+                assertEquals(0, h.createQuery("SELECT count(*) FROM pg_tables WHERE schemaname = 'ledger' " +
+                    "AND tableowner <> current_user").mapTo(Integer.class).one());
+            }
+            try (Handle h = Jdbi.create(upgraded.jdbcUrl(), upgraded.analyst().user(), upgraded.analyst().password())
+                .open())
+            {
+                assertTrue(h.createQuery("SELECT count(*) FROM accounts").mapTo(Long.class).one() > 0);
+            }
+        }
+        try (EmbeddedDatabase again = EmbeddedDatabase.start(folder, 0);
+            Connection connection = DriverManager.getConnection(again.jdbcUrl(), again.analyst().user(),
+                again.analyst().password()))
+        {
+            assertTrue(connection.isValid(5), "the next start keeps the passwords");
+        }
+    }
+
     private Workload journal(final long seed, final int outcomes) throws Exception
     {
         final Workload workload = new Workload(seed);
@@ -345,9 +522,40 @@ class ProjectorTest
 
     private ProjectorStore store()
     {
-        final ProjectorStore store = new ProjectorStore(jdbcUrl, null, null);
+        return store(jdbcUrl, postgres.projector());
+    }
+
+    private ProjectorStore store(final String url, final EmbeddedDatabase.Login login)
+    {
+        final ProjectorStore store = new ProjectorStore(url, login.user(), login.password());
         closeables.add(store);
         return store;
+    }
+
+    private Handle connect(final EmbeddedDatabase.Login login)
+    {
+        return Jdbi.create(jdbcUrl, login.user(), login.password()).open();
+    }
+
+    /**
+     * @return the SQLSTATE {@code statement} fails with.
+     */
+    private static String failure(final Handle handle, final String statement)
+    {
+        final RuntimeException ex = assertThrows(RuntimeException.class, () -> handle.execute(statement), statement);
+        return sqlState(ex);
+    }
+
+    private static String sqlState(final Throwable failure)
+    {
+        for (Throwable t = failure; t != null; t = t.getCause())
+        {
+            if (t instanceof SQLException)
+            {
+                return ((SQLException)t).getSQLState();
+            }
+        }
+        throw new AssertionError("not an SQL failure", failure);
     }
 
     private Projector projector(final ProjectorStore store, final int batch)
