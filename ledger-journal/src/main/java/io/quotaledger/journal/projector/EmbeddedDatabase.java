@@ -589,7 +589,7 @@ public final class EmbeddedDatabase implements AutoCloseable
         orphan.destroy();
         try
         {
-            orphan.onExit().get(60, java.util.concurrent.TimeUnit.SECONDS);
+            orphan.onExit().get(60, TimeUnit.SECONDS);
         }
         catch (final Exception ex)
         {
