@@ -291,7 +291,8 @@ final class ReferenceLedger
         int service = c.serviceId();
         if (c.op() == Op.SETTLE || c.op() == Op.RELEASE)
         {
-            final Hold hold = expiredBySettle != null ? expiredBySettle : openHolds.get(new Id(c.holdIdHi(), c.holdIdLo()));
+            final Hold hold = expiredBySettle != null ? expiredBySettle :
+                openHolds.get(new Id(c.holdIdHi(), c.holdIdLo()));
             if (hold == null)
             {
                 return r;
@@ -522,7 +523,8 @@ final class ReferenceLedger
             return ResultCode.HOLD_ALREADY_CLOSED;
         }
         // the settle cap: the excess over the hold may be at most max(hold, maxSettleExcess)
-        if (big(actual).subtract(big(hold.total())).compareTo(big(Math.max(hold.total(), config.maxSettleExcess()))) > 0)
+        final BigInteger cap = big(Math.max(hold.total(), config.maxSettleExcess()));
+        if (big(actual).subtract(big(hold.total())).compareTo(cap) > 0)
         {
             return ResultCode.INVALID_AMOUNT;
         }
