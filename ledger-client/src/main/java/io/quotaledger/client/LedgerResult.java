@@ -17,7 +17,7 @@ import java.util.UUID;
  * @param fromFree      charged from the free quota.
  * @param fromBalance   charged from the balance.
  * @param returned      given back (SETTLE, RELEASE).
- * @param balance       the balance after the operation.
+ * @param balance       the balance after the operation (after a rejection: the account's balance now, 0 without one).
  * @param held          the total of the account's open holds.
  * @param creditLimit   how far below zero the balance may go.
  * @param freeRemaining free units left this period for the service asked about.

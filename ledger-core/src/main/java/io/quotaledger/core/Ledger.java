@@ -51,12 +51,17 @@ public final class Ledger
     private int knownQuota = UNKNOWN;
     private int knownHold = UNKNOWN;
 
+    // The owner and service of a hold that a SETTLE or RELEASE found due and expired, for its rejection to report
+    // (the hold is gone by then). Set by closeHold, consumed by the rejection that follows at once; 0 when none.
+    private long expiredHoldUser;
+    private int expiredHoldService;
+
     public Ledger(final LedgerConfig config, final OutcomeSink sink)
     {
         this.config = config.validate();
         this.sink = sink;
-        this.accounts = new Accounts(config.expectedAccounts());
-        this.quotas = new FreeQuotas(config.expectedAccounts());
+        this.accounts = new Accounts(Math.min(config.expectedAccounts(), config.maxAccounts()));
+        this.quotas = new FreeQuotas(Math.min(config.expectedAccounts(), config.maxFreeQuotas()));
         this.holds = new Holds(Math.min(config.maxOpenHolds(), 1 << 16));
         this.dedupe = new DedupeWindow(config.dedupeWindowCount(), config.dedupeWindowMillis());
     }
@@ -288,6 +293,11 @@ public final class Ledger
         return holds.size();
     }
 
+    public int freeQuotaCount()
+    {
+        return quotas.count();
+    }
+
     public int rememberedRequestCount()
     {
         return dedupe.size();
@@ -403,6 +413,8 @@ public final class Ledger
         }
         if (holds.expiresAt(hold) <= now)
         {
+            expiredHoldUser = holds.userId(hold);
+            expiredHoldService = holds.serviceId(hold);
             expire(hold, now, c.op());
             return HOLD_ALREADY_CLOSED;
         }
@@ -410,6 +422,11 @@ public final class Ledger
         final long actual = c.op() == Op.SETTLE ? c.amount() : 0;
         final long fromFree = holds.fromFree(hold);
         final long fromBalance = holds.fromBalance(hold);
+        final long held = fromFree + fromBalance;
+        if (actual - held > Math.max(held, config.maxSettleExcess()))
+        {
+            return INVALID_AMOUNT; // beyond the settle cap: a bug or abuse, not an under-estimate
+        }
         final int account = accounts.find(holds.userId(hold));
         final long balance = accounts.balance(account);
         final int quota = quotas.find(account, holds.serviceId(hold));
@@ -421,7 +438,7 @@ public final class Ledger
         long returnedBalance = 0;
         long freeUsedAfter = quota == FreeQuotas.MISSING ? 0 : quotas.usedAt(quota, now);
         int flags = 0;
-        if (actual <= fromFree + fromBalance)
+        if (actual <= held)
         {
             chargedFree = Math.min(actual, fromFree);
             chargedBalance = actual - chargedFree;
@@ -435,7 +452,7 @@ public final class Ledger
         }
         else
         {
-            final long excess = actual - fromFree - fromBalance;
+            final long excess = actual - held;
             final long excessFree = quota == FreeQuotas.MISSING ? 0 : Math.min(excess, quotas.remainingAt(quota, now));
             final long excessPaid = excess - excessFree;
             if (overflows(balance, -excessPaid))
@@ -543,6 +560,7 @@ public final class Ledger
         final int account = accounts.find(c.userId());
         long balance = 0;
         long usedAfter = 0;
+        int quota = FreeQuotas.MISSING;
         if (account == Accounts.MISSING)
         {
             if (accounts.count() >= config.maxAccounts())
@@ -553,11 +571,15 @@ public final class Ledger
         else
         {
             balance = accounts.balance(account);
-            final int quota = quotas.find(account, c.serviceId());
+            quota = quotas.find(account, c.serviceId());
             if (quota != FreeQuotas.MISSING && FreeQuotas.periodType(quotas.periodKey(quota)) == period)
             {
                 usedAfter = quotas.usedAt(quota, now);
             }
+        }
+        if (quota == FreeQuotas.MISSING && quotas.count() >= config.maxFreeQuotas())
+        {
+            return CAPACITY_EXCEEDED;
         }
         outcome.reset(OutcomeType.GRANTED, Op.GRANT, now)
             .requestId(c.requestIdHi(), c.requestIdLo())
@@ -597,6 +619,7 @@ public final class Ledger
         if (c.userId() <= 0 || c.serviceId() < 0)
         {
             result.code(INVALID_ARGUMENT);
+            rejectionState(c, result);
             return;
         }
         final int account = accounts.find(c.userId());
@@ -611,6 +634,7 @@ public final class Ledger
     private void reject(final Command c, final long fingerprint, final ResultCode code, final Result result)
     {
         result.code(code);
+        rejectionState(c, result);
         outcome.reset(OutcomeType.REJECTED, c.op(), c.timestamp())
             .code(code)
             .requestId(c.requestIdHi(), c.requestIdLo())
@@ -620,6 +644,37 @@ public final class Ledger
             .amount(c.amount())
             .fingerprint(fingerprint);
         sink.onOutcome(outcome);
+    }
+
+    /**
+     * A rejection reports the current state of the account it concerns, when that account exists, so that a gateway
+     * refused for funds sees the balance that refused it. A SETTLE or RELEASE concerns the account of its hold while
+     * the hold is open, or when the request itself found it due and expired it; otherwise nothing is reported.
+     */
+    private void rejectionState(final Command c, final Result result)
+    {
+        long userId = c.userId();
+        int serviceId = c.serviceId();
+        if (c.op() == Op.SETTLE || c.op() == Op.RELEASE)
+        {
+            final int hold = isNil(c.holdIdHi(), c.holdIdLo()) ? Holds.MISSING : holds.find(c.holdIdHi(), c.holdIdLo());
+            if (hold != Holds.MISSING)
+            {
+                userId = holds.userId(hold);
+                serviceId = holds.serviceId(hold);
+            }
+            else
+            {
+                userId = expiredHoldUser;
+                serviceId = expiredHoldService;
+            }
+            expiredHoldUser = 0;
+        }
+        final int account = userId > 0 ? accounts.find(userId) : Accounts.MISSING;
+        if (account != Accounts.MISSING)
+        {
+            accountState(account, Math.max(serviceId, 0), UNKNOWN, c.timestamp(), result);
+        }
     }
 
     /**

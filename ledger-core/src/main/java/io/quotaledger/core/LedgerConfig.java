@@ -1,18 +1,43 @@
 package io.quotaledger.core;
 
 /**
- * Sizes and windows of a {@link Ledger}, in one place. Fluent accessors; {@link #validate()} before use.
+ * Sizes, limits and windows of a {@link Ledger}, in one place. Fluent accessors; {@link #validate()} before use.
+ *
+ * <p>The limits (accounts, free quotas, open holds, hold ttl, settle excess) decide only new commands: what was
+ * accepted under other limits is in the journal as outcomes, and {@link Ledger#apply} and
+ * {@link Ledger#loadSnapshot} never consult them. A ledger restarted with lower limits therefore rebuilds exactly the
+ * state it had, keeps every entry beyond a lower limit, and refuses only new entries until it is back under it.
+ *
+ * <p>The capacity defaults keep a ledger at every limit at once (about 700 MB: some 73 bytes per account, 64 per
+ * free quota, 142 per open hold, 144 per remembered request id) within the launcher's default 2 GiB heap while a
+ * snapshot holds a copy of the state; raise them together with the heap.
  */
 public final class LedgerConfig
 {
     public static final long DAY_MILLIS = 86_400_000L;
+    /** Default of {@link #maxAccounts()}. */
+    public static final int DEFAULT_MAX_ACCOUNTS = 2_000_000;
+    /** Default of {@link #maxFreeQuotas()}: two per account on average. */
+    public static final int DEFAULT_MAX_FREE_QUOTAS = 4_000_000;
+    /** Default of {@link #maxOpenHolds()}. */
+    public static final int DEFAULT_MAX_OPEN_HOLDS = 1_000_000;
+    /** Default of {@link #maxHoldTtlMillis()}: one hour. */
+    public static final long DEFAULT_MAX_HOLD_TTL_MILLIS = 3_600_000L;
+    /**
+     * Default of {@link #maxSettleExcess()}: a million units, more than one LLM request uses in tokens (context
+     * windows reach about a million) and a dollar in micro-dollars: an honest under-estimate still settles, while
+     * one settle can no longer charge an account without bound.
+     */
+    public static final long DEFAULT_MAX_SETTLE_EXCESS = 1_000_000L;
 
     private int expectedAccounts = 1 << 16;
-    private int maxAccounts = 50_000_000;
-    private int maxOpenHolds = 1_000_000;
+    private int maxAccounts = DEFAULT_MAX_ACCOUNTS;
+    private int maxFreeQuotas = DEFAULT_MAX_FREE_QUOTAS;
+    private int maxOpenHolds = DEFAULT_MAX_OPEN_HOLDS;
     private int dedupeWindowCount = 1 << 20;
     private long dedupeWindowMillis = DAY_MILLIS;
-    private long maxHoldTtlMillis = 3_600_000L;
+    private long maxHoldTtlMillis = DEFAULT_MAX_HOLD_TTL_MILLIS;
+    private long maxSettleExcess = DEFAULT_MAX_SETTLE_EXCESS;
     private int maxExpiriesPerTick = 8;
 
     /**
@@ -22,11 +47,13 @@ public final class LedgerConfig
     {
         require(expectedAccounts > 0, "expectedAccounts must be > 0");
         require(maxAccounts > 0, "maxAccounts must be > 0");
+        require(maxFreeQuotas > 0, "maxFreeQuotas must be > 0");
         require(maxOpenHolds > 0, "maxOpenHolds must be > 0");
         require(dedupeWindowCount > 0 && dedupeWindowCount <= (1 << 28), "dedupeWindowCount must be in 1..2^28");
         require(dedupeWindowMillis > 0, "dedupeWindowMillis must be > 0");
         require(maxHoldTtlMillis > 0 && maxHoldTtlMillis <= dedupeWindowMillis,
             "maxHoldTtlMillis must be > 0 and <= dedupeWindowMillis (a hold must outlive no request id)");
+        require(maxSettleExcess >= 0, "maxSettleExcess must be >= 0");
         require(maxExpiriesPerTick > 0, "maxExpiriesPerTick must be > 0");
         return this;
     }
@@ -39,7 +66,7 @@ public final class LedgerConfig
         }
     }
 
-    /** Accounts to preallocate room for (maps and arrays grow past it). */
+    /** Accounts to preallocate room for (maps and arrays grow past it, up to {@link #maxAccounts()}). */
     public int expectedAccounts()
     {
         return expectedAccounts;
@@ -51,7 +78,7 @@ public final class LedgerConfig
         return this;
     }
 
-    /** CREDIT or GRANT for a new user beyond this gives CAPACITY_EXCEEDED. */
+    /** CREDIT or GRANT for a new user beyond this many accounts gives CAPACITY_EXCEEDED. */
     public int maxAccounts()
     {
         return maxAccounts;
@@ -60,6 +87,21 @@ public final class LedgerConfig
     public LedgerConfig maxAccounts(final int maxAccounts)
     {
         this.maxAccounts = maxAccounts;
+        return this;
+    }
+
+    /**
+     * GRANT for a new (user, service) pair beyond this many free quotas, in all accounts together, gives
+     * CAPACITY_EXCEEDED. A quota is never removed: a grant of 0 revokes the free tier but keeps the entry.
+     */
+    public int maxFreeQuotas()
+    {
+        return maxFreeQuotas;
+    }
+
+    public LedgerConfig maxFreeQuotas(final int maxFreeQuotas)
+    {
+        this.maxFreeQuotas = maxFreeQuotas;
         return this;
     }
 
@@ -99,7 +141,7 @@ public final class LedgerConfig
         return this;
     }
 
-    /** Longest ttl a RESERVE may ask for. */
+    /** Longest ttl a RESERVE may ask for; a longer one gives INVALID_ARGUMENT. At most the dedupe window's age. */
     public long maxHoldTtlMillis()
     {
         return maxHoldTtlMillis;
@@ -108,6 +150,22 @@ public final class LedgerConfig
     public LedgerConfig maxHoldTtlMillis(final long maxHoldTtlMillis)
     {
         this.maxHoldTtlMillis = maxHoldTtlMillis;
+        return this;
+    }
+
+    /**
+     * How far a SETTLE's actual charge may exceed its hold {@code H}: by at most {@code max(H, maxSettleExcess)}, so
+     * up to twice the hold, or the hold plus this for small holds. Beyond it the SETTLE gives INVALID_AMOUNT and the
+     * hold stays open. {@code Long.MAX_VALUE} lifts the cap.
+     */
+    public long maxSettleExcess()
+    {
+        return maxSettleExcess;
+    }
+
+    public LedgerConfig maxSettleExcess(final long maxSettleExcess)
+    {
+        this.maxSettleExcess = maxSettleExcess;
         return this;
     }
 

@@ -6,11 +6,16 @@ package io.quotaledger.core;
  *
  * <pre>
  * fromFree, fromBalance  what was charged (DEDUCT, RESERVE; for SETTLE the final charge of the hold)
- * returned               what went back to the user (SETTLE: the unused part of the hold; RELEASE: all of it)
+ * returned               what went back to the user: SETTLE the unused part of the hold, RELEASE all of it; free
+ *                        units count when they went back to the quota (not those of a rolled or regranted period)
  * balance, held          the account after the operation; held is the total of its open holds
  * creditLimit, frozen    the account's settings
  * freeRemaining          free units left in the current period for the command's service (0 without one)
  * </pre>
+ *
+ * <p>A rejection (a code other than OK) charges and returns nothing: fromFree, fromBalance, returned and the flags
+ * are 0. Its account fields show the current state of the account the request names (for SETTLE and RELEASE the
+ * account of the hold, while it is open or when the request itself expired it), and are 0 when there is none.
  */
 public final class Result
 {

@@ -17,15 +17,20 @@ public enum ResultCode
     UNKNOWN_HOLD(4),
     /** The hold was already settled, released or expired. */
     HOLD_ALREADY_CLOSED(5),
-    /** An amount is zero or negative where it must be positive, or negative where it may be zero. */
+    /**
+     * An amount is zero or negative where it must be positive, or negative where it may be zero; or a SETTLE's actual
+     * exceeds its hold by more than the settle cap ({@link LedgerConfig#maxSettleExcess()}).
+     */
     INVALID_AMOUNT(6),
-    /** A field other than an amount is out of range: ids, ttl, period. */
+    /** A field other than an amount is out of range: ids, period, a ttl outside 1..maxHoldTtlMillis. */
     INVALID_ARGUMENT(7),
     /** The operation would take a balance, a hold total or a time beyond 64 bits. */
     AMOUNT_OVERFLOW(8),
     /** The request id was already used for a different request. */
     REQUEST_ID_CONFLICT(9),
-    /** A configured capacity (accounts, open holds) is exhausted. */
+    /**
+     * A configured capacity is exhausted: accounts, free quotas or open holds ({@link LedgerConfig}). Nothing changed.
+     */
     CAPACITY_EXCEEDED(10),
     /** A bug in the ledger: the command was not applied. Logged and counted by the runtime. */
     INTERNAL_ERROR(11),

@@ -42,10 +42,12 @@ class LedgerRandomizedTest
         return new LedgerConfig()
             .expectedAccounts(64)
             .maxAccounts(280)
+            .maxFreeQuotas(1_000)
             .maxOpenHolds(48)
             .dedupeWindowCount(2_000)
             .dedupeWindowMillis(6 * HOUR)
             .maxHoldTtlMillis(HOUR)
+            .maxSettleExcess(300)
             .maxExpiriesPerTick(3)
             .validate();
     }
@@ -55,10 +57,12 @@ class LedgerRandomizedTest
         return new LedgerConfig()
             .expectedAccounts(16)
             .maxAccounts(60)
+            .maxFreeQuotas(40)
             .maxOpenHolds(6)
             .dedupeWindowCount(300)
             .dedupeWindowMillis(HOUR)
-            .maxHoldTtlMillis(HOUR)
+            .maxHoldTtlMillis(10 * 60_000L)
+            .maxSettleExcess(0)
             .maxExpiriesPerTick(1)
             .validate();
     }
@@ -298,20 +302,22 @@ class LedgerRandomizedTest
             throw new AssertionError(where(what));
         }
 
+        /**
+         * Every field, rejections included: a rejection reports the state of the account it names.
+         */
         private void compare(final Result expected, final Result actual)
         {
-            final boolean all = expected.code() == ResultCode.OK && command.op() != Op.TICK;
             final boolean same = expected.op() == actual.op() && expected.code() == actual.code() &&
                 expected.duplicate() == actual.duplicate() &&
-                (!all || (expected.flags() == actual.flags() &&
-                    expected.fromFree() == actual.fromFree() &&
-                    expected.fromBalance() == actual.fromBalance() &&
-                    expected.returned() == actual.returned() &&
-                    expected.balance() == actual.balance() &&
-                    expected.held() == actual.held() &&
-                    expected.creditLimit() == actual.creditLimit() &&
-                    expected.frozen() == actual.frozen() &&
-                    expected.freeRemaining() == actual.freeRemaining()));
+                expected.flags() == actual.flags() &&
+                expected.fromFree() == actual.fromFree() &&
+                expected.fromBalance() == actual.fromBalance() &&
+                expected.returned() == actual.returned() &&
+                expected.balance() == actual.balance() &&
+                expected.held() == actual.held() &&
+                expected.creditLimit() == actual.creditLimit() &&
+                expected.frozen() == actual.frozen() &&
+                expected.freeRemaining() == actual.freeRemaining();
             if (!same)
             {
                 fail("results differ for " + command + "\n  model  " + expected + "\n  ledger " + actual);
@@ -511,6 +517,16 @@ class LedgerRandomizedTest
             if (ledger.openHoldCount() != model.openHoldCount())
             {
                 fail("openHoldCount " + ledger.openHoldCount() + ", model " + model.openHoldCount());
+            }
+            if (ledger.freeQuotaCount() != model.quotaCount())
+            {
+                fail("freeQuotaCount " + ledger.freeQuotaCount() + ", model " + model.quotaCount());
+            }
+            if (ledger.accountCount() > config.maxAccounts() || ledger.openHoldCount() > config.maxOpenHolds() ||
+                ledger.freeQuotaCount() > config.maxFreeQuotas())
+            {
+                fail("a capacity limit was passed: " + ledger.accountCount() + " accounts, " +
+                    ledger.openHoldCount() + " open holds, " + ledger.freeQuotaCount() + " free quotas");
             }
             if (ledger.hasDueHolds(gen.now()) != model.hasDueHolds(gen.now()))
             {

@@ -8,6 +8,7 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class LedgerSnapshotTest
 {
@@ -53,6 +54,65 @@ class LedgerSnapshotTest
                 assertEquals(expected.toString(), actual.toString(), "seed " + seed + " after " + command);
             }
             assertEquals(live.checksum(), shadow.checksum(), "seed " + seed);
+        }
+    }
+
+    /**
+     * The limits decide only new commands: a ledger rebuilt under lower ones (from its outcomes or a snapshot) has
+     * exactly the state it had, keeps what lies beyond them, and refuses only what is new.
+     */
+    @Test
+    void shouldRebuildTheSameStateUnderLowerLimits()
+    {
+        final long hour = 3_600_000L;
+        final LedgerConfig generous = new LedgerConfig().expectedAccounts(16).maxHoldTtlMillis(hour);
+        final List<Outcome> journal = new ArrayList<>();
+        final Ledger live = new Ledger(generous, outcome ->
+        {
+            final UnsafeBuffer copy = new UnsafeBuffer(new byte[Outcome.LENGTH]);
+            outcome.encode(copy, 0);
+            final Outcome decoded = new Outcome();
+            assertTrue(decoded.decode(copy, 0));
+            journal.add(decoded);
+        });
+        final Command command = new Command();
+        final Result result = new Result();
+        long id = 0;
+        for (long user = 1; user <= 5; user++)
+        {
+            live.process(command.reset().op(Op.CREDIT).requestId(1, ++id).userId(user).amount(1_000), result);
+            live.process(command.reset().op(Op.GRANT).requestId(1, ++id).userId(user).serviceId(1).amount(10)
+                .period(Period.DAY), result);
+            live.process(command.reset().op(Op.RESERVE).requestId(2, user).userId(user).serviceId(2).amount(1)
+                .ttlMillis(hour), result);
+            assertTrue(result.accepted(), result.toString());
+        }
+        live.process(command.reset().op(Op.SETTLE).requestId(1, ++id).holdId(2, 1).amount(500), result);
+        assertTrue(result.accepted(), "a settle far beyond what the lower limits allow: " + result);
+
+        final LedgerConfig lower = new LedgerConfig().expectedAccounts(16).maxAccounts(1).maxFreeQuotas(1)
+            .maxOpenHolds(1).maxHoldTtlMillis(1).maxSettleExcess(0);
+        final Ledger replayed = new Ledger(lower, OutcomeSink.NONE);
+        journal.forEach(replayed::apply);
+        final Ledger restored = restore(live, lower);
+        for (final Ledger rebuilt : List.of(replayed, restored))
+        {
+            assertEquals(live.checksum(), rebuilt.checksum());
+            assertEquals(5, rebuilt.accountCount());
+            assertEquals(5, rebuilt.freeQuotaCount());
+            assertEquals(4, rebuilt.openHoldCount());
+
+            rebuilt.process(command.reset().op(Op.CREDIT).requestId(3, 1).userId(6).amount(1), result);
+            assertEquals(ResultCode.CAPACITY_EXCEEDED, result.code());
+            rebuilt.process(command.reset().op(Op.RESERVE).requestId(3, 2).userId(1).serviceId(2).amount(1)
+                .ttlMillis(1), result);
+            assertEquals(ResultCode.CAPACITY_EXCEEDED, result.code());
+            rebuilt.process(command.reset().op(Op.SETTLE).requestId(3, 3).holdId(2, 2).amount(3), result);
+            assertEquals(ResultCode.INVALID_AMOUNT, result.code(), "the settle cap of now, 2 units for this hold");
+            rebuilt.process(command.reset().op(Op.SETTLE).requestId(3, 4).holdId(2, 2).amount(2), result);
+            assertEquals(ResultCode.OK, result.code());
+            rebuilt.process(command.reset().op(Op.DEDUCT).requestId(3, 5).userId(5).serviceId(1).amount(3), result);
+            assertEquals(ResultCode.OK, result.code(), "what is beyond the limits keeps working");
         }
     }
 

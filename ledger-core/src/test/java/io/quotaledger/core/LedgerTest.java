@@ -21,6 +21,7 @@ import static io.quotaledger.core.ResultCode.UNKNOWN_ACCOUNT;
 import static io.quotaledger.core.ResultCode.UNKNOWN_HOLD;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -755,6 +756,7 @@ class LedgerTest
     @Test
     void shouldRejectExcessChargeThatWouldTakeBalancePastLongMinValue()
     {
+        start(new LedgerConfig().maxSettleExcess(Long.MAX_VALUE)); // no settle cap: only 64 bits bound the excess
         ok(credit(USER, 10));
         ok(reserve(1, USER, SVC, 10, HOUR)); // balance 0
         final Result first = settle(1, Long.MAX_VALUE); // excess MAX - 10, charged even past the limit
@@ -775,8 +777,10 @@ class LedgerTest
         start(new LedgerConfig().maxAccounts(2));
         ok(credit(1, 1));
         ok(grant(2, SVC, 1, Period.DAY));
+        final long checksum = ledger.checksum();
         rejected(CAPACITY_EXCEEDED, credit(3, 1));
         rejected(CAPACITY_EXCEEDED, grant(3, SVC, 1, Period.DAY));
+        assertEquals(checksum, ledger.checksum(), "a rejection changes nothing");
         ok(credit(1, 1)); // existing accounts still work
         assertEquals(2, ledger.accountCount());
     }
@@ -788,10 +792,164 @@ class LedgerTest
         ok(credit(USER, 1000));
         ok(reserve(1, USER, SVC, 1, HOUR));
         ok(reserve(2, USER, SVC, 1, HOUR));
-        rejected(CAPACITY_EXCEEDED, reserve(3, USER, SVC, 1, HOUR));
+        final Result refused = reserve(3, USER, SVC, 1, HOUR);
+        rejected(CAPACITY_EXCEEDED, refused);
+        assertEquals(998, refused.balance());
+        assertEquals(2, refused.held());
         assertEquals(998, balance(USER));
         ok(release(1));
         ok(reserve(3, USER, SVC, 1, HOUR));
+    }
+
+    @Test
+    void shouldRejectNewFreeQuotaBeyondCapacity()
+    {
+        start(new LedgerConfig().maxAccounts(10).maxFreeQuotas(2));
+        ok(grant(1, 1, 10, Period.DAY));
+        ok(credit(2, 100));
+        ok(grant(2, 1, 10, Period.DAY));
+        final long checksum = ledger.checksum();
+        outcomes.clear();
+        rejected(CAPACITY_EXCEEDED, grant(2, 2, 10, Period.DAY)); // a new quota of an existing account
+        rejected(CAPACITY_EXCEEDED, grant(3, 1, 10, Period.DAY)); // a new account would bring a new quota
+        assertEquals(checksum, ledger.checksum(), "a rejection changes nothing");
+        assertEquals(List.of(OutcomeType.REJECTED, OutcomeType.REJECTED), outcomeTypes());
+        assertEquals(CAPACITY_EXCEEDED, outcomes.get(0).code());
+        assertEquals(2, ledger.accountCount());
+        assertEquals(2, ledger.freeQuotaCount());
+        ok(grant(1, 1, 0, Period.WEEK)); // existing quotas can still be changed, even revoked
+        ok(grant(2, 1, 20, Period.DAY));
+        assertEquals(20, free(2, 1));
+        ok(credit(3, 1)); // and accounts opened without a quota
+        assertEquals(2, ledger.freeQuotaCount());
+    }
+
+    @Test
+    void shouldRejectSettleBeyondTheSettleCapAndKeepTheHoldOpen()
+    {
+        start(new LedgerConfig().maxSettleExcess(50));
+        ok(credit(USER, 1000));
+        ok(reserve(1, USER, SVC, 10, HOUR)); // cap: 10 + max(10, 50) = 60
+        ok(reserve(2, USER, SVC, 100, HOUR)); // cap: 100 + max(100, 50) = 200
+        final long checksum = ledger.checksum();
+        outcomes.clear();
+        final Result refused = settle(1, 61);
+        rejected(INVALID_AMOUNT, refused);
+        assertEquals(890, refused.balance(), "the rejection reports the hold's account");
+        assertEquals(110, refused.held());
+        rejected(INVALID_AMOUNT, settle(2, 201));
+        assertEquals(checksum, ledger.checksum(), "a rejection changes nothing");
+        assertEquals(List.of(OutcomeType.REJECTED, OutcomeType.REJECTED), outcomeTypes());
+        assertEquals(INVALID_AMOUNT, outcomes.get(0).code());
+        assertEquals(2, ledger.openHoldCount());
+
+        final Result first = settle(1, 60);
+        ok(first);
+        assertTrue(first.exceededHold());
+        assertEquals(840, first.balance());
+        final Result second = settle(2, 200);
+        ok(second);
+        assertEquals(740, second.balance());
+        assertEquals(0, second.held());
+    }
+
+    @Test
+    void shouldCapSettleOfOneUnitHoldByDefault()
+    {
+        start(new LedgerConfig());
+        ok(credit(USER, 10));
+        ok(reserve(1, USER, SVC, 1, HOUR));
+        rejected(INVALID_AMOUNT, settle(1, 9_000_000_000_000_000_000L));
+        rejected(INVALID_AMOUNT, settle(1, 1 + LedgerConfig.DEFAULT_MAX_SETTLE_EXCESS + 1));
+        final Result settled = settle(1, 1 + LedgerConfig.DEFAULT_MAX_SETTLE_EXCESS);
+        ok(settled);
+        assertEquals(10 - 1 - LedgerConfig.DEFAULT_MAX_SETTLE_EXCESS, settled.balance());
+    }
+
+    @Test
+    void shouldRejectReserveLongerThanTheMaximumHoldTtl()
+    {
+        assertEquals(HOUR, new LedgerConfig().maxHoldTtlMillis(), "one hour unless configured");
+        start(new LedgerConfig().maxHoldTtlMillis(5 * 60_000L));
+        ok(credit(USER, 100));
+        final Result refused = reserve(1, USER, SVC, 10, 5 * 60_000L + 1);
+        rejected(INVALID_ARGUMENT, refused);
+        assertEquals(100, refused.balance());
+        assertEquals(0, ledger.openHoldCount());
+        ok(reserve(1, USER, SVC, 10, 5 * 60_000L));
+        assertThrows(IllegalArgumentException.class,
+            () -> new LedgerConfig().dedupeWindowMillis(HOUR).maxHoldTtlMillis(HOUR + 1).validate(),
+            "a hold may not outlive the dedupe window");
+    }
+
+    @Test
+    void shouldReportTheAccountStateOnRejections()
+    {
+        ok(credit(USER, 100));
+        ok(setLimit(USER, 20));
+        ok(grant(USER, SVC, 5, Period.DAY));
+        ok(reserve(1, USER, SVC, 30, HOUR)); // 5 free, 25 paid: balance 75, held 30
+
+        final Result funds = deduct(USER, SVC, 1_000);
+        rejected(INSUFFICIENT_FUNDS, funds);
+        assertState(funds, 75, 30, 20, 0, false);
+        assertEquals(0, funds.fromFree());
+        assertEquals(0, funds.fromBalance());
+        assertEquals(0, funds.returned());
+        assertEquals(0, funds.flags());
+        assertState(run(cmd(Op.DEDUCT).userId(USER).serviceId(SVC).amount(0)), 75, 30, 20, 0, false);
+        assertState(query(USER, -1), 75, 30, 20, 0, false);
+
+        final Command original = cmd(Op.CREDIT).userId(USER).amount(1);
+        ok(run(original)); // balance 76
+        final Result conflict = run(new Command().copyFrom(original).amount(2));
+        rejected(REQUEST_ID_CONFLICT, conflict);
+        assertState(conflict, 76, 30, 20, 0, false);
+
+        ok(freeze(USER));
+        final Result frozen = deduct(USER, SVC, 1);
+        rejected(FROZEN, frozen);
+        assertState(frozen, 76, 30, 20, 0, true);
+        ok(unfreeze(USER));
+
+        // SETTLE and RELEASE report the account of their hold
+        rejected(INVALID_AMOUNT, settle(1, -1));
+        assertState(settle(1, -1), 76, 30, 20, 0, false);
+        now += HOUR; // the hold is due: the settle expires it, then is refused; the state is after the expiry
+        final Result due = settle(1, 10);
+        rejected(HOLD_ALREADY_CLOSED, due);
+        assertState(due, 101, 0, 20, 5, false); // the hold's 5 free units are back too
+
+        // nothing to report: no such account, no such hold, or a hold closed before
+        assertState(deduct(USER + 1, SVC, 1), 0, 0, 0, 0, false);
+        assertState(release(1), 0, 0, 0, 0, false);
+        assertState(release(99), 0, 0, 0, 0, false);
+        assertState(run(cmd(Op.RELEASE).holdId(0, 0)), 0, 0, 0, 0, false);
+    }
+
+    @Test
+    void shouldReportFreeRemainingOfTheServiceOnRejections()
+    {
+        ok(grant(USER, SVC, 5, Period.DAY));
+        final Result r = deduct(USER, SVC, 6); // 5 free, 1 paid from a balance of 0
+        rejected(INSUFFICIENT_FUNDS, r);
+        assertState(r, 0, 0, 0, 5, false);
+    }
+
+    private static void assertState(
+        final Result r,
+        final long balance,
+        final long held,
+        final long creditLimit,
+        final long freeRemaining,
+        final boolean frozen)
+    {
+        assertFalse(r.accepted(), r.toString());
+        assertEquals(balance, r.balance(), "balance: " + r);
+        assertEquals(held, r.held(), "held: " + r);
+        assertEquals(creditLimit, r.creditLimit(), "creditLimit: " + r);
+        assertEquals(freeRemaining, r.freeRemaining(), "freeRemaining: " + r);
+        assertEquals(frozen, r.frozen(), "frozen: " + r);
     }
 
     @Test

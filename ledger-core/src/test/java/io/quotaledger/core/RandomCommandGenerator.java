@@ -446,9 +446,16 @@ final class RandomCommandGenerator
             {
                 c.amount(0);
             }
-            else if (q < 85)
+            else if (q < 80)
             {
                 c.amount(hold > Long.MAX_VALUE - 1001 ? Long.MAX_VALUE : hold + 1 + rnd.nextInt(1000));
+            }
+            else if (q < 85)
+            {
+                // at the settle cap, or just past it
+                final long cap = Math.max(hold, config.maxSettleExcess());
+                final long atCap = cap > Long.MAX_VALUE - hold ? Long.MAX_VALUE : hold + cap;
+                c.amount(atCap == Long.MAX_VALUE || rnd.nextBoolean() ? atCap : atCap + 1);
             }
             else if (q < 92)
             {

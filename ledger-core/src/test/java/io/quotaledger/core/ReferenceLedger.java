@@ -28,6 +28,8 @@ import java.util.Map;
  * <li>GRANT with allowance 0 keeps the quota (and what was used) so a later same-type grant keeps counting.</li>
  * <li>CREDIT leaves room for the open holds to come back, see {@link #CREDIT_KEEPS_ROOM_FOR_HOLDS}.</li>
  * <li>Only TICK (and a SETTLE/RELEASE finding its own hold due) expires holds; other commands leave due holds open.</li>
+ * <li>A rejection reports the named account's state as it is after the request (a SETTLE/RELEASE: the account of its
+ *     hold while open, or of the hold it just expired); see {@link #rejection}.</li>
  * </ul>
  */
 final class ReferenceLedger
@@ -116,7 +118,9 @@ final class ReferenceLedger
     private final LinkedHashMap<Id, Remembered> window = new LinkedHashMap<>();
     private final Map<Id, Integer> freshAcceptances = new HashMap<>();
     private int expiredCount;
+    private int quotaCount;
     private final List<Id> lastExpired = new ArrayList<>();
+    private Hold expiredBySettle;
 
     ReferenceLedger(final LedgerConfig config)
     {
@@ -195,6 +199,7 @@ final class ReferenceLedger
     Result process(final Command c)
     {
         lastExpired.clear();
+        expiredBySettle = null;
         final Result r = new Result().reset().op(c.op());
         final long now = c.timestamp();
         final Op op = c.op();
@@ -203,7 +208,7 @@ final class ReferenceLedger
         final ResultCode invalid = validate(c);
         if (invalid != null)
         {
-            return r.code(invalid);
+            return rejection(c, invalid);
         }
         if (op == Op.TICK)
         {
@@ -224,11 +229,11 @@ final class ReferenceLedger
             {
                 return new Result().copyFrom(remembered.result()).duplicate(true);
             }
-            return r.code(ResultCode.REQUEST_ID_CONFLICT);
+            return rejection(c, ResultCode.REQUEST_ID_CONFLICT);
         }
         if (op == Op.RESERVE && openHolds.containsKey(requestId))
         {
-            return r.code(ResultCode.REQUEST_ID_CONFLICT);
+            return rejection(c, ResultCode.REQUEST_ID_CONFLICT);
         }
 
         // 3. the operation
@@ -263,11 +268,43 @@ final class ReferenceLedger
         }
         if (code != ResultCode.OK)
         {
-            return new Result().reset().op(op).code(code);
+            return rejection(c, code);
         }
         r.code(ResultCode.OK);
         remember(requestId, new Remembered(op, c.fingerprint(), now, new Result().copyFrom(r)));
         freshAcceptances.merge(requestId, 1, Integer::sum);
+        return r;
+    }
+
+    /**
+     * A rejection charges nothing and reports the current state of the account the request names, if it exists:
+     * the userId's, or for SETTLE and RELEASE the account of the hold (open, or expired by this very request).
+     */
+    private Result rejection(final Command c, final ResultCode code)
+    {
+        final Result r = new Result().reset().op(c.op()).code(code);
+        if (c.op() == null)
+        {
+            return r;
+        }
+        long user = c.userId();
+        int service = c.serviceId();
+        if (c.op() == Op.SETTLE || c.op() == Op.RELEASE)
+        {
+            final Hold hold = expiredBySettle != null ? expiredBySettle :
+                openHolds.get(new Id(c.holdIdHi(), c.holdIdLo()));
+            if (hold == null)
+            {
+                return r;
+            }
+            user = hold.userId();
+            service = hold.serviceId();
+        }
+        final Account a = accounts.get(user);
+        if (a != null)
+        {
+            fill(r, a, service, c.timestamp());
+        }
         return r;
     }
 
@@ -382,7 +419,7 @@ final class ReferenceLedger
         final Account a = accounts.get(c.userId());
         if (a == null)
         {
-            return r.code(ResultCode.UNKNOWN_ACCOUNT);
+            return rejection(c, ResultCode.UNKNOWN_ACCOUNT);
         }
         fill(r, a, c.serviceId(), c.timestamp());
         return r;
@@ -482,7 +519,14 @@ final class ReferenceLedger
         if (hold.expiresAt() <= now)
         {
             expire(hold, now);
+            expiredBySettle = hold;
             return ResultCode.HOLD_ALREADY_CLOSED;
+        }
+        // the settle cap: the excess over the hold may be at most max(hold, maxSettleExcess)
+        final BigInteger cap = big(Math.max(hold.total(), config.maxSettleExcess()));
+        if (big(actual).subtract(big(hold.total())).compareTo(cap) > 0)
+        {
+            return ResultCode.INVALID_AMOUNT;
         }
         final Account a = accounts.get(hold.userId());
         final Quota q = a.quotas.get(hold.serviceId());
@@ -624,17 +668,25 @@ final class ReferenceLedger
     private ResultCode grant(final Command c, final Result r)
     {
         Account a = accounts.get(c.userId());
+        if (a == null && accounts.size() >= config.maxAccounts())
+        {
+            return ResultCode.CAPACITY_EXCEEDED;
+        }
+        final Quota q = a == null ? null : a.quotas.get(c.serviceId());
+        if (q == null && quotaCount >= config.maxFreeQuotas())
+        {
+            return ResultCode.CAPACITY_EXCEEDED;
+        }
         if (a == null)
         {
-            if (accounts.size() >= config.maxAccounts())
-            {
-                return ResultCode.CAPACITY_EXCEEDED;
-            }
             a = new Account(c.userId());
             accounts.put(c.userId(), a);
         }
         final long now = c.timestamp();
-        final Quota q = a.quotas.get(c.serviceId());
+        if (q == null)
+        {
+            quotaCount++;
+        }
         if (q == null || q.type != c.period())
         {
             a.quotas.put(c.serviceId(), new Quota(c.period(), c.amount(), periodOf(c.period(), now)));
@@ -726,6 +778,11 @@ final class ReferenceLedger
     int openHoldCount()
     {
         return openHolds.size();
+    }
+
+    int quotaCount()
+    {
+        return quotaCount;
     }
 
     Hold openHold(final long hi, final long lo)

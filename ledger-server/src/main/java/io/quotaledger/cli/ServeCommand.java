@@ -24,6 +24,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * {@code ledger serve}: recovers the ledger from its data directory and serves the binary protocol, with metrics
@@ -113,6 +114,26 @@ final class ServeCommand implements Callable<Integer>
         description = "Hours a request id is remembered (default: ${DEFAULT-VALUE}).")
     long dedupeHours;
 
+    @Option(names = "--max-accounts", defaultValue = "" + LedgerConfig.DEFAULT_MAX_ACCOUNTS,
+        description = "Accounts at most; more give CAPACITY_EXCEEDED (default: ${DEFAULT-VALUE}).")
+    int maxAccounts;
+
+    @Option(names = "--max-free-quotas", defaultValue = "" + LedgerConfig.DEFAULT_MAX_FREE_QUOTAS,
+        description = "Free quotas (user, service) at most; more give CAPACITY_EXCEEDED (default: ${DEFAULT-VALUE}).")
+    int maxFreeQuotas;
+
+    @Option(names = "--max-open-holds", defaultValue = "" + LedgerConfig.DEFAULT_MAX_OPEN_HOLDS,
+        description = "Open holds at most; more give CAPACITY_EXCEEDED (default: ${DEFAULT-VALUE}).")
+    int maxOpenHolds;
+
+    @Option(names = "--max-hold-ttl-seconds", defaultValue = "" + LedgerConfig.DEFAULT_MAX_HOLD_TTL_MILLIS / 1000,
+        description = "Longest ttl a reserve may ask for, at most the dedupe window (default: ${DEFAULT-VALUE}).")
+    long maxHoldTtlSeconds;
+
+    @Option(names = "--max-settle-excess", defaultValue = "" + LedgerConfig.DEFAULT_MAX_SETTLE_EXCESS,
+        description = "A settle may exceed its hold H by max(H, this) at most (default: ${DEFAULT-VALUE}).")
+    long maxSettleExcess;
+
     @Mixin
     DatabaseOptions database;
 
@@ -145,7 +166,12 @@ final class ServeCommand implements Callable<Integer>
             .ledger(new LedgerConfig()
                 .expectedAccounts(expectedAccounts)
                 .dedupeWindowCount(dedupeWindow)
-                .dedupeWindowMillis(dedupeHours * 3_600_000L))
+                .dedupeWindowMillis(dedupeHours * 3_600_000L)
+                .maxAccounts(maxAccounts)
+                .maxFreeQuotas(maxFreeQuotas)
+                .maxOpenHolds(maxOpenHolds)
+                .maxHoldTtlMillis(TimeUnit.SECONDS.toMillis(maxHoldTtlSeconds))
+                .maxSettleExcess(maxSettleExcess))
             .ringSize(ringSize)
             .replyBatchEnd(server.replyBatchEnd());
         if (busyWait)

@@ -19,6 +19,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
@@ -71,14 +72,16 @@ class ServeCommandTest
         int port;
         int metricsPort;
 
-        Serve(final Path data) throws IOException
+        Serve(final Path data, final String... options) throws IOException
         {
             final String java = ProcessHandle.current().info().command()
                 .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            process = new ProcessBuilder(List.of(java,
+            final List<String> command = new ArrayList<>(List.of(java,
                 "@" + projectRoot().resolve("scripts").resolve("jvm.options"),
                 "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
-                LedgerCli.class.getName(), "serve", "--data", data.toString(), "--port", "0", "--metrics-port", "0"))
+                LedgerCli.class.getName(), "serve", "--data", data.toString(), "--port", "0", "--metrics-port", "0"));
+            command.addAll(List.of(options));
+            process = new ProcessBuilder(command)
                 .redirectErrorStream(true)
                 .start();
             // one thread reads everything, so the child never blocks on a full pipe
@@ -274,5 +277,41 @@ class ServeCommandTest
         assertTrue(out.contains("\"balance\":70"), out);
         final int secondExit = serve.terminate();
         assertTrue(secondExit == 0 || secondExit == 143, "exit code " + secondExit + "\n" + serve.output);
+    }
+
+    @Test
+    void shouldEnforceTheLimitsGivenToServe() throws Exception
+    {
+        serve = new Serve(dir, "--no-projector", "--max-accounts", "2", "--max-free-quotas", "1",
+            "--max-open-holds", "1", "--max-hold-ttl-seconds", "60", "--max-settle-excess", "5").awaitServing();
+        final String hold = "00000000-0000-0000-0000-0000000000aa";
+
+        assertEquals(0, client("credit", serve.port, "--user", "1", "--amount", "100"), err);
+        assertEquals(0, client("credit", serve.port, "--user", "2", "--amount", "100"), err);
+        assertEquals(1, client("credit", serve.port, "--user", "3", "--amount", "100"), out);
+        assertTrue(err.contains("CAPACITY_EXCEEDED"), err);
+        assertEquals(0, client("grant", serve.port, "--user", "1", "--service", "1", "--allowance", "1",
+            "--period", "DAY"), err);
+        assertEquals(1, client("grant", serve.port, "--user", "2", "--service", "1", "--allowance", "1",
+            "--period", "DAY"), out);
+        assertTrue(err.contains("CAPACITY_EXCEEDED"), err);
+
+        assertEquals(1, client("reserve", serve.port, "--user", "2", "--service", "1", "--amount", "10",
+            "--ttl", "PT61S"), out);
+        assertTrue(err.contains("INVALID_ARGUMENT"), err);
+        assertEquals(0, client("reserve", serve.port, "--user", "2", "--service", "1", "--amount", "10",
+            "--ttl", "PT60S", "--request-id", hold), err);
+        assertEquals(1, client("reserve", serve.port, "--user", "1", "--service", "1", "--amount", "10",
+            "--ttl", "PT10S"), out);
+        assertTrue(err.contains("CAPACITY_EXCEEDED"), err);
+
+        // 10 + max(10, 5) = 20 at most; the rejection still shows the account
+        assertEquals(1, client("settle", serve.port, "--hold", hold, "--amount", "21", "--json"), out);
+        assertTrue(err.contains("INVALID_AMOUNT"), err);
+        assertTrue(out.contains("\"balance\":90") && out.contains("\"held\":10"), out);
+        assertEquals(0, client("settle", serve.port, "--hold", hold, "--amount", "20"), err);
+
+        final int exitCode = serve.terminate();
+        assertTrue(exitCode == 0 || exitCode == 143, "exit code " + exitCode + "\n" + serve.output);
     }
 }

@@ -85,6 +85,28 @@ class ServerEndToEndTest
     }
 
     @Test
+    void shouldReportTheAccountOnRejectionsOverTcp()
+    {
+        final LedgerClient.Blocking b = admin.blocking();
+        b.credit(UUID.randomUUID(), 4, 100);
+        b.setLimit(UUID.randomUUID(), 4, 10);
+        final UUID hold = UUID.randomUUID();
+        assertEquals(ResultCode.OK, b.reserve(hold, 4, 1, 1, Duration.ofMinutes(1)).code());
+
+        final LedgerResult funds = b.deduct(UUID.randomUUID(), 4, 1, 1_000);
+        assertEquals(ResultCode.INSUFFICIENT_FUNDS, funds.code());
+        assertEquals(99, funds.balance());
+        assertEquals(1, funds.held());
+        assertEquals(10, funds.creditLimit());
+
+        final LedgerResult capped = b.settle(UUID.randomUUID(), hold, 9_000_000_000_000_000_000L);
+        assertEquals(ResultCode.INVALID_AMOUNT, capped.code(), "beyond the default settle cap");
+        assertEquals(99, capped.balance());
+        assertEquals(1, capped.held());
+        assertEquals(ResultCode.OK, b.settle(UUID.randomUUID(), hold, 2).code());
+    }
+
+    @Test
     void shouldAnswerARetryWithTheOriginalResult()
     {
         final UUID id = UUID.randomUUID();
