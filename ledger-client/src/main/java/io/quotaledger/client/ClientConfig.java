@@ -1,5 +1,6 @@
 package io.quotaledger.client;
 
+import java.nio.file.Path;
 import java.time.Duration;
 
 /**
@@ -12,6 +13,7 @@ public final class ClientConfig
     private String apiKey;
     private boolean tls;
     private boolean trustAnyCertificate;
+    private Path trustCertificates;
     private Duration timeout = Duration.ofSeconds(2);
     private int attempts = 3;
     private Duration connectTimeout = Duration.ofSeconds(5);
@@ -71,6 +73,21 @@ public final class ClientConfig
     public ClientConfig trustAnyCertificate(final boolean trustAnyCertificate)
     {
         this.trustAnyCertificate = trustAnyCertificate;
+        return this;
+    }
+
+    /**
+     * PEM file of the certificates to trust (a private CA, or the server's own self-signed certificate) instead of
+     * the JVM's default ones; the server's name is still checked against its certificate.
+     */
+    public Path trustCertificates()
+    {
+        return trustCertificates;
+    }
+
+    public ClientConfig trustCertificates(final Path trustCertificates)
+    {
+        this.trustCertificates = trustCertificates;
         return this;
     }
 

@@ -15,8 +15,10 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
+import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
 import io.quotaledger.protocol.CreditEncoder;
 import io.quotaledger.protocol.DeductEncoder;
@@ -121,6 +123,8 @@ public final class LedgerClient implements AutoCloseable
         this.backoffNanos = config.reconnectBackoff().toNanos();
         final SslContext tls = !config.tls() ? null : config.trustAnyCertificate() ?
             SslContextBuilder.forClient().trustManager(InsecureTrustManagerFactory.INSTANCE).build() :
+            config.trustCertificates() != null ?
+            SslContextBuilder.forClient().trustManager(config.trustCertificates().toFile()).build() :
             SslContextBuilder.forClient().build();
         group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         bootstrap = new Bootstrap()
@@ -661,6 +665,16 @@ public final class LedgerClient implements AutoCloseable
         }
     }
 
+    private static String rootMessage(final Throwable failure)
+    {
+        Throwable cause = failure;
+        while (cause.getCause() != null && cause.getCause() != cause)
+        {
+            cause = cause.getCause();
+        }
+        return cause.getMessage() != null ? cause.getMessage() : cause.toString();
+    }
+
     private final class ResponseHandler extends SimpleChannelInboundHandler<ByteBuf>
     {
         private final UnsafeBuffer buffer = new UnsafeBuffer(0, 0);
@@ -723,12 +737,27 @@ public final class LedgerClient implements AutoCloseable
                 result.creditLimit(), result.freeRemaining()));
         }
 
+        public void userEventTriggered(final ChannelHandlerContext ctx, final Object event)
+        {
+            if (event instanceof SslHandshakeCompletionEvent handshake && !handshake.isSuccess() &&
+                !firstHello.isDone())
+            {
+                // the real reason (an untrusted certificate, a name it does not carry, not TLS at all), not the close
+                final String why = handshake.cause() instanceof NotSslRecordException ?
+                    "the server does not speak TLS" : rootMessage(handshake.cause());
+                firstHello.completeExceptionally(new LedgerClientException("TLS handshake with " + config.host() +
+                    ":" + config.port() + " failed: " + why, handshake.cause()));
+            }
+            ctx.fireUserEventTriggered(event);
+        }
+
         public void channelInactive(final ChannelHandlerContext ctx)
         {
             ready = false;
             if (!firstHello.isDone())
             {
-                firstHello.completeExceptionally(new LedgerClientException("connection closed before Hello"));
+                firstHello.completeExceptionally(new LedgerClientException("connection closed by " + config.host() +
+                    ":" + config.port() + " before Hello (is it full, or does it expect TLS?)"));
             }
             reconnectLater();
         }

@@ -100,6 +100,15 @@ final class ServeCommand implements Callable<Integer>
     @Option(names = "--max-connections", defaultValue = "1000", description = "Connections at once (default: ${DEFAULT-VALUE}).")
     int maxConnections;
 
+    @Option(names = "--max-unauthenticated", defaultValue = "100",
+        description = "Connections at once that have not said Hello; when full, a new one closes the oldest " +
+            "(default: ${DEFAULT-VALUE}).")
+    int maxUnauthenticated;
+
+    @Option(names = "--hello-timeout", defaultValue = "3",
+        description = "Seconds a new connection has to authenticate (default: ${DEFAULT-VALUE}).")
+    int helloTimeout;
+
     @Option(names = "--idle-timeout", defaultValue = "300", description = "Seconds before a silent connection is closed (default: ${DEFAULT-VALUE}).")
     int idleTimeout;
 
@@ -153,6 +162,8 @@ final class ServeCommand implements Callable<Integer>
             .port(port)
             .maxInFlight(maxInFlight)
             .maxConnections(maxConnections)
+            .maxUnauthenticated(maxUnauthenticated)
+            .helloTimeoutSeconds(helloTimeout)
             .idleTimeoutSeconds(idleTimeout)
             .tlsCertificate(tlsCertificate)
             .tlsKey(tlsKey);

@@ -5,6 +5,7 @@ import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
@@ -45,6 +46,7 @@ public final class LedgerServer implements AutoCloseable
     private final ServerMetrics metrics;
     private final ConnectionRegistry registry;
     private final ResultPublisher publisher;
+    private final FailedHelloLog failedHellos = new FailedHelloLog();
     // shutting the event loops down does not close accepted connections: clients must see the server go
     private final ChannelGroup channels = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private EventLoopGroup group;
@@ -56,9 +58,14 @@ public final class LedgerServer implements AutoCloseable
         this.config = config;
         this.keys = keys;
         this.metrics = metrics;
-        this.registry = new ConnectionRegistry(config.maxConnections(), config.maxInFlight());
+        this.registry = new ConnectionRegistry(
+            config.maxConnections(), config.maxUnauthenticated(), config.maxInFlight(), metrics);
         this.publisher = new ResultPublisher(registry, metrics, PooledByteBufAllocator.DEFAULT, config.maxConnections());
         metrics.gauge("ledger_connections", "Open client connections", registry::size);
+        metrics.gauge("ledger_connections_unauthenticated", "Open client connections that have not said Hello yet",
+            registry::unauthenticated);
+        metrics.gauge("ledger_unsent_bytes", "Bytes of answers written but not yet taken by the clients' sockets",
+            this::unsentBytes);
     }
 
     /**
@@ -118,7 +125,8 @@ public final class LedgerServer implements AutoCloseable
                     }
                     channel.pipeline()
                         .addLast(new IdleStateHandler(config.idleTimeoutSeconds(), 0, 0, TimeUnit.SECONDS))
-                        .addLast(new RequestAdapter(config, registry, keys, metrics, publisher, engine, snapshots));
+                        .addLast(new RequestAdapter(
+                            config, registry, keys, metrics, publisher, engine, snapshots, failedHellos));
                 }
             });
         serverChannel = bootstrap.bind(config.bind(), config.port()).sync().channel();
@@ -138,6 +146,20 @@ public final class LedgerServer implements AutoCloseable
     public int connections()
     {
         return registry.size();
+    }
+
+    /**
+     * @return bytes of answers queued in the server for clients whose sockets do not take them yet.
+     */
+    long unsentBytes()
+    {
+        long bytes = 0;
+        for (final Channel channel : channels)
+        {
+            final ChannelOutboundBuffer unsent = channel.unsafe().outboundBuffer();
+            bytes += unsent == null ? 0 : unsent.totalPendingWriteBytes();
+        }
+        return bytes;
     }
 
     /**

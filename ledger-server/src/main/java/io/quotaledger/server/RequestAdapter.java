@@ -1,6 +1,8 @@
 package io.quotaledger.server;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.timeout.IdleStateEvent;
@@ -34,26 +36,29 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.ByteOrder;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
  * Decodes a connection's frames straight into ring slots (SBE flyweights over the receive buffer; no object per
  * request), after framing, version, authentication and role checks. Bad input gets an error result, or a closed
- * connection when the stream can no longer be trusted (a bad length, a failed Hello). Back-pressure is a paused
- * read: when the ring is full, when the connection has too many requests in flight, or when it does not read its
- * results, the server stops reading it, so memory stays bounded whatever the client does.
+ * connection when the stream can no longer be trusted (a bad length, a failed Hello, anything but a Hello first).
+ * Back-pressure is a paused read: when the ring is full, when the connection has too many requests in flight or too
+ * many error results unsent, or when it does not read its results, the server stops reading it, so memory stays
+ * bounded whatever the client does. Until a connection has data waiting it holds no receive buffer.
  */
 final class RequestAdapter extends ChannelInboundHandlerAdapter implements CommandTranslator<RequestAdapter>
 {
     private static final Logger LOG = LoggerFactory.getLogger(RequestAdapter.class);
     private static final int LENGTH_PREFIX = Integer.BYTES;
     private static final int HEADER = MessageHeaderDecoder.ENCODED_LENGTH;
+    private static final int HELLO_RESULT_FRAME = LENGTH_PREFIX + HEADER + HelloResultEncoder.BLOCK_LENGTH;
     private static final long RING_RETRY_NANOS = TimeUnit.MICROSECONDS.toNanos(100);
 
     private enum Outcome
     {
-        CONSUMED, RING_FULL, CLOSE
+        CONSUMED, RING_FULL, CLOSE, STOP
     }
 
     private final ServerConfig config;
@@ -63,6 +68,7 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
     private final ResultPublisher publisher;
     private final LedgerEngine engine;
     private final Supplier<CompletableFuture<Snapshotter.Snapshot>> snapshots;
+    private final FailedHelloLog failedHellos;
 
     private final UnsafeBuffer frame = new UnsafeBuffer(0, 0);
     private final MessageHeaderDecoder header = new MessageHeaderDecoder();
@@ -80,9 +86,17 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
     private Connection connection;
     private ByteBuf cumulation;
     private ChannelHandlerContext context;
+    private ScheduledFuture<?> helloDeadline;
+    private ScheduledFuture<?> failedHelloAnswer;
+    private boolean closing;
     private int templateId;
     private long correlationId;
     private long receivedNanos;
+
+    // error results of the frames being decoded, written at the end of the batch; counted until they reach the socket
+    private ByteBuf errors;
+    private int errorsInBatch;
+    private int unsentErrors;
 
     RequestAdapter(
         final ServerConfig config,
@@ -91,7 +105,8 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         final ServerMetrics metrics,
         final ResultPublisher publisher,
         final LedgerEngine engine,
-        final Supplier<CompletableFuture<Snapshotter.Snapshot>> snapshots)
+        final Supplier<CompletableFuture<Snapshotter.Snapshot>> snapshots,
+        final FailedHelloLog failedHellos)
     {
         this.config = config;
         this.registry = registry;
@@ -100,6 +115,7 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         this.publisher = publisher;
         this.engine = engine;
         this.snapshots = snapshots;
+        this.failedHellos = failedHellos;
     }
 
     public void channelActive(final ChannelHandlerContext ctx)
@@ -114,57 +130,53 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         }
         metrics.connectionOpened();
         connection.resumeTask = this::resume;
-        cumulation = ctx.alloc().directBuffer(config.maxFrameLength() + LENGTH_PREFIX);
-        ctx.executor().schedule(() ->
-        {
-            if (connection.role == Role.NONE && ctx.channel().isActive())
-            {
-                metrics.badFrame(ServerMetrics.BadFrame.UNAUTHENTICATED);
-                ctx.close();
-            }
-        }, config.helloTimeoutSeconds(), TimeUnit.SECONDS);
+        helloDeadline = ctx.executor().schedule(this::helloTimedOut, config.helloTimeoutSeconds(), TimeUnit.SECONDS);
         ctx.fireChannelActive();
     }
 
     public void channelInactive(final ChannelHandlerContext ctx)
     {
+        closing = true;
+        // a task still scheduled would keep this connection, its channel and its buffers reachable until it ran
+        cancelHelloDeadline();
+        if (failedHelloAnswer != null)
+        {
+            failedHelloAnswer.cancel(false);
+            failedHelloAnswer = null;
+        }
         if (connection != null)
         {
             registry.close(connection);
         }
-        if (cumulation != null)
-        {
-            cumulation.release();
-            cumulation = null;
-        }
+        releaseBuffers();
         ctx.fireChannelInactive();
+    }
+
+    public void handlerRemoved(final ChannelHandlerContext ctx)
+    {
+        releaseBuffers();
     }
 
     public void channelRead(final ChannelHandlerContext ctx, final Object msg)
     {
         final ByteBuf in = (ByteBuf)msg;
-        try
+        if (connection == null || closing)
         {
-            if (cumulation != null)
-            {
-                cumulation.writeBytes(in);
-            }
+            in.release(); // refused, or on its way out: nothing more is decoded
+            return;
         }
-        finally
-        {
-            in.release();
-        }
-        if (cumulation != null)
-        {
-            drain();
-        }
+        cumulate(in);
+        drain();
     }
 
     public void channelWritabilityChanged(final ChannelHandlerContext ctx)
     {
-        // a client that does not read its results is not read from either
-        connection.pausedForWrite = !ctx.channel().isWritable();
-        updateAutoRead();
+        if (connection != null)
+        {
+            // a client that does not read its results is not read from either
+            connection.pausedForWrite = !ctx.channel().isWritable();
+            updateAutoRead();
+        }
         ctx.fireChannelWritabilityChanged();
     }
 
@@ -173,6 +185,7 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         if (event instanceof IdleStateEvent)
         {
             LOG.debug("closing idle connection {}", ctx.channel().remoteAddress());
+            metrics.connectionClosed(ServerMetrics.Close.IDLE);
             ctx.close();
             return;
         }
@@ -185,9 +198,62 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         ctx.close();
     }
 
+    private void cancelHelloDeadline()
+    {
+        if (helloDeadline != null)
+        {
+            helloDeadline.cancel(false);
+            helloDeadline = null;
+        }
+    }
+
+    private void helloTimedOut()
+    {
+        helloDeadline = null;
+        if (connection.role == Role.NONE && context.channel().isActive())
+        {
+            metrics.badFrame(ServerMetrics.BadFrame.UNAUTHENTICATED);
+            metrics.connectionClosed(ServerMetrics.Close.HELLO_TIMEOUT);
+            context.close();
+        }
+    }
+
+    /**
+     * Adds what arrived to the bytes not yet decoded. A read that starts on a frame boundary is decoded where it lies;
+     * only a partial frame is kept, and {@link #drain()} lets go of the buffer once everything in it is decoded.
+     */
+    private void cumulate(final ByteBuf in)
+    {
+        if (cumulation == null && in.hasMemoryAddress())
+        {
+            cumulation = in;
+            return;
+        }
+        try
+        {
+            if (cumulation == null || cumulation.refCnt() > 1 || cumulation.isReadOnly() ||
+                cumulation.maxWritableBytes() < in.readableBytes())
+            {
+                final int waiting = cumulation == null ? 0 : cumulation.readableBytes();
+                final ByteBuf merged = context.alloc().directBuffer(waiting + in.readableBytes());
+                if (cumulation != null)
+                {
+                    merged.writeBytes(cumulation);
+                    cumulation.release();
+                }
+                cumulation = merged;
+            }
+            cumulation.writeBytes(in);
+        }
+        finally
+        {
+            in.release();
+        }
+    }
+
     /**
      * Decodes every complete frame it can, stopping when the ring is full or the connection has too many requests in
-     * flight.
+     * flight or error results unsent.
      */
     private void drain()
     {
@@ -200,6 +266,11 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
                 connection.pausedForInFlight = true;
                 break;
             }
+            if (unsentErrors >= connection.capacity())
+            {
+                connection.pausedForErrors = true;
+                break;
+            }
             final int start = cumulation.readerIndex();
             final int length = cumulation.getIntLE(start);
             if (length < HEADER + Long.BYTES || length > config.maxFrameLength())
@@ -207,9 +278,10 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
                 // the stream is out of step: nothing after this can be trusted
                 metrics.badFrame(length > config.maxFrameLength() ?
                     ServerMetrics.BadFrame.OVERSIZED : ServerMetrics.BadFrame.MALFORMED);
-                ctx.writeAndFlush(ResultPublisher.error(ctx.alloc(), 0, Op.NONE, ResultCode.MALFORMED))
-                    .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
-                cumulation.skipBytes(cumulation.readableBytes());
+                metrics.connectionClosed(ServerMetrics.Close.OUT_OF_STEP);
+                correlationId = 0;
+                appendError(Op.NONE, ResultCode.MALFORMED);
+                closeAfterReplies();
                 return;
             }
             if (cumulation.readableBytes() < LENGTH_PREFIX + length)
@@ -221,27 +293,60 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
             if (outcome == Outcome.RING_FULL)
             {
                 connection.pausedForRing = true;
-                ctx.executor().schedule(this::resume, RING_RETRY_NANOS, TimeUnit.NANOSECONDS);
+                ctx.executor().schedule(connection.resumeTask, RING_RETRY_NANOS, TimeUnit.NANOSECONDS);
                 break;
             }
             cumulation.readerIndex(start + LENGTH_PREFIX + length);
             wrote = true;
             if (outcome == Outcome.CLOSE)
             {
-                ctx.flush();
-                ctx.close();
+                closeAfterReplies();
+                return;
+            }
+            if (outcome == Outcome.STOP)
+            {
+                releaseBuffers();
+                updateAutoRead();
                 return;
             }
         }
-        if (cumulation != null)
-        {
-            cumulation.discardSomeReadBytes();
-        }
+        keepLeftover();
+        writeErrors();
         if (wrote)
         {
             ctx.flush();
         }
         updateAutoRead();
+    }
+
+    /**
+     * After a batch: no buffer at all when everything was decoded, a small one when a partial frame lies at the end
+     * of a large read.
+     */
+    private void keepLeftover()
+    {
+        if (cumulation == null)
+        {
+            return;
+        }
+        final int leftover = cumulation.readableBytes();
+        final int oneFrame = LENGTH_PREFIX + config.maxFrameLength();
+        if (leftover == 0)
+        {
+            cumulation.release();
+            cumulation = null;
+        }
+        else if (leftover <= oneFrame && cumulation.capacity() > oneFrame)
+        {
+            final ByteBuf smaller = context.alloc().directBuffer(leftover);
+            smaller.writeBytes(cumulation);
+            cumulation.release();
+            cumulation = smaller;
+        }
+        else
+        {
+            cumulation.discardSomeReadBytes();
+        }
     }
 
     /**
@@ -255,7 +360,11 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         {
             connection.pausedForInFlight = false;
         }
-        if (context.channel().isActive())
+        if (unsentErrors < connection.capacity())
+        {
+            connection.pausedForErrors = false;
+        }
+        if (context.channel().isActive() && !closing)
         {
             drain();
         }
@@ -263,7 +372,8 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
 
     private void updateAutoRead()
     {
-        final boolean read = !connection.pausedForRing && !connection.pausedForInFlight && !connection.pausedForWrite;
+        final boolean read = !closing && !connection.pausedForRing && !connection.pausedForInFlight &&
+            !connection.pausedForWrite && !connection.pausedForErrors;
         if (context.channel().config().isAutoRead() != read)
         {
             context.channel().config().setAutoRead(read);
@@ -278,33 +388,32 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         correlationId = frame.getLong(HEADER, ByteOrder.LITTLE_ENDIAN); // the first field of every request
         if (header.schemaId() != MessageHeaderDecoder.SCHEMA_ID)
         {
-            return refuse(ctx, ServerMetrics.BadFrame.UNKNOWN_MESSAGE, Op.NONE, ResultCode.UNKNOWN_MESSAGE);
+            return refuse(ServerMetrics.BadFrame.UNKNOWN_MESSAGE, Op.NONE, ResultCode.UNKNOWN_MESSAGE);
         }
         if (header.version() != MessageHeaderDecoder.SCHEMA_VERSION)
         {
-            return refuse(ctx, ServerMetrics.BadFrame.UNSUPPORTED_VERSION, Op.NONE, ResultCode.UNSUPPORTED_VERSION);
+            return refuse(ServerMetrics.BadFrame.UNSUPPORTED_VERSION, Op.NONE, ResultCode.UNSUPPORTED_VERSION);
         }
         final Op op = opOf(template);
         if (op == Op.NULL_VAL)
         {
-            return refuse(ctx, ServerMetrics.BadFrame.UNKNOWN_MESSAGE, Op.NONE, ResultCode.UNKNOWN_MESSAGE);
+            return refuse(ServerMetrics.BadFrame.UNKNOWN_MESSAGE, Op.NONE, ResultCode.UNKNOWN_MESSAGE);
         }
         if (op == Op.HELLO)
         {
-            return hello(ctx, blockLength, length);
+            return connection.role == Role.NONE ? hello(ctx, blockLength, length) : secondHello(ctx);
         }
         if (blockLength != blockLengthOf(template) || length != HEADER + blockLength)
         {
-            return refuse(ctx, ServerMetrics.BadFrame.MALFORMED, op, ResultCode.MALFORMED);
+            return refuse(ServerMetrics.BadFrame.MALFORMED, op, ResultCode.MALFORMED);
         }
         if (connection.role == Role.NONE)
         {
-            refuse(ctx, ServerMetrics.BadFrame.UNAUTHENTICATED, op, ResultCode.UNAUTHENTICATED);
-            return Outcome.CLOSE;
+            return refuse(ServerMetrics.BadFrame.UNAUTHENTICATED, op, ResultCode.UNAUTHENTICATED);
         }
         if (connection.role != Role.ADMIN && !gatewayMay(op))
         {
-            return refuse(ctx, ServerMetrics.BadFrame.FORBIDDEN, op, ResultCode.FORBIDDEN);
+            return refuse(ServerMetrics.BadFrame.FORBIDDEN, op, ResultCode.FORBIDDEN);
         }
         if (op == Op.SNAPSHOT)
         {
@@ -320,7 +429,7 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         }
         catch (final IllegalStateException ex) // the engine is shutting down
         {
-            ctx.write(ResultPublisher.error(ctx.alloc(), correlationId, op, ResultCode.UNAVAILABLE));
+            appendError(op, ResultCode.UNAVAILABLE);
             return Outcome.CONSUMED;
         }
     }
@@ -330,8 +439,7 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         final HelloDecoder hello = new HelloDecoder(); // once per connection
         if (blockLength != HelloDecoder.BLOCK_LENGTH || length < HEADER + blockLength + 2)
         {
-            refuse(ctx, ServerMetrics.BadFrame.MALFORMED, Op.HELLO, ResultCode.MALFORMED);
-            return Outcome.CLOSE;
+            return helloRefused(ctx, ServerMetrics.BadFrame.MALFORMED, "malformed Hello");
         }
         hello.wrap(frame, HEADER, blockLength, header.version());
         hello.correlationId();
@@ -339,27 +447,82 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         final int keyLength = hello.apiKeyLength();
         if (length != HEADER + blockLength + 2 + keyLength)
         {
-            refuse(ctx, ServerMetrics.BadFrame.MALFORMED, Op.HELLO, ResultCode.MALFORMED);
-            return Outcome.CLOSE;
+            return helloRefused(ctx, ServerMetrics.BadFrame.MALFORMED, "malformed Hello");
         }
         final Role role = keys.roleOf(hello.apiKey());
-        connection.role = role;
-        final ByteBuf out = ctx.alloc().directBuffer(LENGTH_PREFIX + HEADER + HelloResultEncoder.BLOCK_LENGTH);
-        final UnsafeBuffer buffer = new UnsafeBuffer(out.memoryAddress(), out.capacity());
-        buffer.putInt(0, HEADER + HelloResultEncoder.BLOCK_LENGTH, ByteOrder.LITTLE_ENDIAN);
-        new HelloResultEncoder().wrapAndApplyHeader(buffer, LENGTH_PREFIX, new MessageHeaderEncoder())
-            .correlationId(correlationId)
-            .code(role == Role.NONE ? ResultCode.UNAUTHENTICATED : ResultCode.OK)
-            .role(role)
-            .serverVersion(HelloResultEncoder.SCHEMA_VERSION);
-        out.writerIndex(LENGTH_PREFIX + HEADER + HelloResultEncoder.BLOCK_LENGTH);
-        ctx.write(out);
         if (role == Role.NONE)
         {
-            metrics.badFrame(ServerMetrics.BadFrame.UNAUTHENTICATED);
-            return Outcome.CLOSE;
+            return helloRefused(ctx, ServerMetrics.BadFrame.UNAUTHENTICATED, "unknown API key");
         }
+        if (!registry.authenticated(connection))
+        {
+            closing = true; // closed to make room a moment ago; the close is under way
+            return Outcome.STOP;
+        }
+        connection.role = role;
+        cancelHelloDeadline();
+        ctx.write(helloResult(ctx, correlationId, ResultCode.OK, role));
         return Outcome.CONSUMED;
+    }
+
+    /**
+     * A second Hello would change what an authenticated connection may do: refused, and the connection closed.
+     */
+    private Outcome secondHello(final ChannelHandlerContext ctx)
+    {
+        metrics.badFrame(ServerMetrics.BadFrame.FORBIDDEN);
+        metrics.connectionClosed(ServerMetrics.Close.SECOND_HELLO);
+        ctx.write(helloResult(ctx, correlationId, ResultCode.FORBIDDEN, connection.role));
+        return Outcome.CLOSE;
+    }
+
+    /**
+     * A failed Hello is logged (rate-limited), and answered and closed only after a pause, with nothing more read
+     * meanwhile: guessing keys is slow, and no thread waits.
+     */
+    private Outcome helloRefused(final ChannelHandlerContext ctx, final ServerMetrics.BadFrame kind, final String why)
+    {
+        metrics.badFrame(kind);
+        metrics.connectionClosed(ServerMetrics.Close.HELLO_REFUSED);
+        failedHellos.failed(ctx.channel().remoteAddress(), why);
+        closing = true;
+        cancelHelloDeadline(); // the answer below closes it
+        final long helloCorrelationId = correlationId;
+        final Runnable answer = () ->
+        {
+            failedHelloAnswer = null;
+            if (ctx.channel().isActive())
+            {
+                final ByteBuf out = kind == ServerMetrics.BadFrame.MALFORMED ?
+                    ResultPublisher.error(ctx.alloc(), helloCorrelationId, Op.HELLO, ResultCode.MALFORMED) :
+                    helloResult(ctx, helloCorrelationId, ResultCode.UNAUTHENTICATED, Role.NONE);
+                ctx.writeAndFlush(out).addListener(ChannelFutureListener.CLOSE);
+            }
+        };
+        if (config.failedHelloDelayMillis() == 0)
+        {
+            answer.run();
+        }
+        else
+        {
+            failedHelloAnswer = ctx.executor().schedule(answer, config.failedHelloDelayMillis(), TimeUnit.MILLISECONDS);
+        }
+        return Outcome.STOP;
+    }
+
+    private static ByteBuf helloResult(
+        final ChannelHandlerContext ctx, final long correlationId, final ResultCode code, final Role role)
+    {
+        final ByteBuf out = ctx.alloc().directBuffer(HELLO_RESULT_FRAME);
+        final UnsafeBuffer buffer = new UnsafeBuffer(out.memoryAddress(), HELLO_RESULT_FRAME);
+        buffer.putInt(0, HELLO_RESULT_FRAME - LENGTH_PREFIX, ByteOrder.LITTLE_ENDIAN);
+        new HelloResultEncoder().wrapAndApplyHeader(buffer, LENGTH_PREFIX, new MessageHeaderEncoder())
+            .correlationId(correlationId)
+            .code(code)
+            .role(role)
+            .serverVersion(HelloResultEncoder.SCHEMA_VERSION);
+        out.writerIndex(HELLO_RESULT_FRAME);
+        return out;
     }
 
     /**
@@ -402,12 +565,87 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         return out;
     }
 
-    private Outcome refuse(
-        final ChannelHandlerContext ctx, final ServerMetrics.BadFrame kind, final Op op, final ResultCode code)
+    /**
+     * Answers a frame that never reaches the ledger. Before a successful Hello nothing but a Hello may come, so the
+     * connection is then closed after the answer.
+     */
+    private Outcome refuse(final ServerMetrics.BadFrame kind, final Op op, final ResultCode code)
     {
         metrics.badFrame(kind);
-        ctx.write(ResultPublisher.error(ctx.alloc(), correlationId, op, code));
+        appendError(op, code);
+        if (connection.role == Role.NONE)
+        {
+            metrics.connectionClosed(ServerMetrics.Close.BEFORE_HELLO);
+            return Outcome.CLOSE;
+        }
         return Outcome.CONSUMED;
+    }
+
+    /**
+     * Encodes an error result for the frame being decoded into this batch's error buffer.
+     */
+    private void appendError(final Op op, final ResultCode code)
+    {
+        if (errors == null)
+        {
+            errors = context.alloc().directBuffer(ResultPublisher.RESULT_FRAME_LENGTH * 4);
+        }
+        ResultPublisher.encodeError(errors, correlationId, op, code);
+        errorsInBatch++;
+        unsentErrors++;
+    }
+
+    /**
+     * Writes this batch's error results; they stop counting against the connection once they reach the socket.
+     */
+    private void writeErrors()
+    {
+        if (errors == null)
+        {
+            return;
+        }
+        final ByteBuf out = errors;
+        final int count = errorsInBatch;
+        errors = null;
+        errorsInBatch = 0;
+        context.write(out).addListener(future -> errorsWritten(count));
+    }
+
+    private void errorsWritten(final int count)
+    {
+        unsentErrors -= count;
+        if (connection.pausedForErrors && unsentErrors <= connection.capacity() / 2)
+        {
+            // not from here: this may run inside a flush in the middle of a batch
+            context.executor().execute(connection.resumeTask);
+        }
+    }
+
+    /**
+     * Writes what is owed and closes once it is written; nothing more is read or decoded.
+     */
+    private void closeAfterReplies()
+    {
+        closing = true;
+        writeErrors();
+        context.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        releaseBuffers();
+        updateAutoRead();
+    }
+
+    private void releaseBuffers()
+    {
+        if (cumulation != null)
+        {
+            cumulation.release();
+            cumulation = null;
+        }
+        if (errors != null)
+        {
+            errors.release();
+            errors = null;
+            errorsInBatch = 0;
+        }
     }
 
     /**

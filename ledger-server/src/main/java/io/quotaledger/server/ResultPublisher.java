@@ -142,7 +142,17 @@ final class ResultPublisher implements ResultListener, Runnable
     static ByteBuf error(final ByteBufAllocator allocator, final long correlationId, final Op op, final ResultCode code)
     {
         final ByteBuf out = allocator.directBuffer(RESULT_FRAME_LENGTH);
-        final UnsafeBuffer frame = new UnsafeBuffer(out.memoryAddress(), RESULT_FRAME_LENGTH);
+        encodeError(out, correlationId, op, code);
+        return out;
+    }
+
+    /**
+     * Appends a protocol error (a result no ledger produced) to a direct buffer, growing it as needed.
+     */
+    static void encodeError(final ByteBuf out, final long correlationId, final Op op, final ResultCode code)
+    {
+        out.ensureWritable(RESULT_FRAME_LENGTH);
+        final UnsafeBuffer frame = new UnsafeBuffer(out.memoryAddress() + out.writerIndex(), RESULT_FRAME_LENGTH);
         frame.putInt(0, RESULT_FRAME_LENGTH - Integer.BYTES, ByteOrder.LITTLE_ENDIAN);
         final ResultEncoder encoder = new ResultEncoder()
             .wrapAndApplyHeader(frame, Integer.BYTES, new MessageHeaderEncoder())
@@ -151,7 +161,6 @@ final class ResultPublisher implements ResultListener, Runnable
             .code(code);
         encoder.flags().clear();
         encoder.fromFree(0).fromBalance(0).returned(0).balance(0).held(0).creditLimit(0).freeRemaining(0);
-        out.writerIndex(RESULT_FRAME_LENGTH);
-        return out;
+        out.writerIndex(out.writerIndex() + RESULT_FRAME_LENGTH);
     }
 }

@@ -12,8 +12,10 @@ public final class ServerConfig
     private int maxFrameLength = 4096;
     private int maxInFlight = 16_384;
     private int maxConnections = 1_000;
+    private int maxUnauthenticated = 100;
     private int idleTimeoutSeconds = 300;
-    private int helloTimeoutSeconds = 10;
+    private int helloTimeoutSeconds = 3;
+    private int failedHelloDelayMillis = 1_000;
     private int ioThreads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors() / 2));
     private Path tlsCertificate;
     private Path tlsKey;
@@ -66,7 +68,11 @@ public final class ServerConfig
         return this;
     }
 
-    /** Connections at once; more are closed on arrival. Each holds about 16 bytes per in-flight request. */
+    /**
+     * Connections at once, authenticated or not; more are closed on arrival while every slot is authenticated. An
+     * authenticated connection holds at most about 16 bytes per request in flight and 71 bytes per answer it has not
+     * read, each bounded by {@link #maxInFlight()}.
+     */
     public int maxConnections()
     {
         return maxConnections;
@@ -75,6 +81,22 @@ public final class ServerConfig
     public ServerConfig maxConnections(final int maxConnections)
     {
         this.maxConnections = maxConnections;
+        return this;
+    }
+
+    /**
+     * Connections at once that have not authenticated yet, within {@link #maxConnections()}. When they are all
+     * taken, a new connection closes the oldest of them instead of being refused, so that sockets that never say
+     * Hello cannot keep a gateway out.
+     */
+    public int maxUnauthenticated()
+    {
+        return maxUnauthenticated;
+    }
+
+    public ServerConfig maxUnauthenticated(final int maxUnauthenticated)
+    {
+        this.maxUnauthenticated = maxUnauthenticated;
         return this;
     }
 
@@ -90,7 +112,7 @@ public final class ServerConfig
         return this;
     }
 
-    /** A connection must authenticate (Hello) within this long. */
+    /** A connection must authenticate (Hello) within this long; Hello is the first thing a client sends. */
     public int helloTimeoutSeconds()
     {
         return helloTimeoutSeconds;
@@ -99,6 +121,21 @@ public final class ServerConfig
     public ServerConfig helloTimeoutSeconds(final int helloTimeoutSeconds)
     {
         this.helloTimeoutSeconds = helloTimeoutSeconds;
+        return this;
+    }
+
+    /**
+     * How long a failed Hello waits before its answer and the close, with reading stopped: guessing keys is slow,
+     * and the event loop is not blocked meanwhile. 0 answers at once.
+     */
+    public int failedHelloDelayMillis()
+    {
+        return failedHelloDelayMillis;
+    }
+
+    public ServerConfig failedHelloDelayMillis(final int failedHelloDelayMillis)
+    {
+        this.failedHelloDelayMillis = failedHelloDelayMillis;
         return this;
     }
 
@@ -155,6 +192,14 @@ public final class ServerConfig
         if (maxConnections < 1 || idleTimeoutSeconds < 1 || helloTimeoutSeconds < 1 || ioThreads < 1)
         {
             throw new IllegalArgumentException("maxConnections, timeouts and ioThreads must be positive");
+        }
+        if (maxUnauthenticated < 1)
+        {
+            throw new IllegalArgumentException("maxUnauthenticated must be positive: " + maxUnauthenticated);
+        }
+        if (failedHelloDelayMillis < 0 || failedHelloDelayMillis > 60_000)
+        {
+            throw new IllegalArgumentException("failedHelloDelayMillis must be 0..60000: " + failedHelloDelayMillis);
         }
         if ((tlsCertificate == null) != (tlsKey == null))
         {

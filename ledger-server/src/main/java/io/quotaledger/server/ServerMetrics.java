@@ -29,11 +29,31 @@ public final class ServerMetrics
         MALFORMED, OVERSIZED, UNKNOWN_MESSAGE, UNSUPPORTED_VERSION, UNAUTHENTICATED, FORBIDDEN
     }
 
+    /** Why the server closed a connection, each counted. */
+    public enum Close
+    {
+        /** No Hello within the Hello timeout. */
+        HELLO_TIMEOUT,
+        /** The oldest unauthenticated connection, closed to make room for a new one. */
+        EVICTED,
+        /** A Hello with a key no one has, or a malformed Hello. */
+        HELLO_REFUSED,
+        /** Something other than a valid Hello before a successful Hello. */
+        BEFORE_HELLO,
+        /** A second Hello on an authenticated connection. */
+        SECOND_HELLO,
+        /** A frame length out of range: the stream is out of step. */
+        OUT_OF_STEP,
+        /** Nothing received for the idle timeout. */
+        IDLE
+    }
+
     private static final double[] QUANTILES = { 0.5, 0.9, 0.99, 0.999, 1.0 };
 
     private final PrometheusRegistry registry = new PrometheusRegistry();
     private final CounterDataPoint[][] results = new CounterDataPoint[Op.values().length][ResultCode.values().length];
     private final CounterDataPoint[] badFrames = new CounterDataPoint[BadFrame.values().length];
+    private final CounterDataPoint[] closes = new CounterDataPoint[Close.values().length];
     private final CounterDataPoint connectionsOpened;
     private final CounterDataPoint connectionsRefused;
     private final Recorder latency = new Recorder(TimeUnit.SECONDS.toNanos(60), 3);
@@ -46,10 +66,15 @@ public final class ServerMetrics
             .help("Requests answered, by operation and result code")
             .labelNames("op", "result")
             .register(registry);
+        // NULL_VAL is SBE's "no value", never an answer: not a label
         for (final Op op : Op.values())
         {
             for (final ResultCode code : ResultCode.values())
             {
+                if (op == Op.NULL_VAL || code == ResultCode.NULL_VAL)
+                {
+                    continue;
+                }
                 results[op.ordinal()][code.ordinal()] =
                     requests.labelValues(op.name().toLowerCase(Locale.ROOT), code.name().toLowerCase(Locale.ROOT));
             }
@@ -62,6 +87,15 @@ public final class ServerMetrics
         for (final BadFrame kind : BadFrame.values())
         {
             badFrames[kind.ordinal()] = bad.labelValues(kind.name().toLowerCase(Locale.ROOT));
+        }
+        final Counter closed = Counter.builder()
+            .name("ledger_connections_closed")
+            .help("Connections the server closed, by reason (closes by clients are not counted)")
+            .labelNames("reason")
+            .register(registry);
+        for (final Close reason : Close.values())
+        {
+            closes[reason.ordinal()] = closed.labelValues(reason.name().toLowerCase(Locale.ROOT));
         }
         final Counter connections = Counter.builder()
             .name("ledger_connections_opened")
@@ -108,6 +142,16 @@ public final class ServerMetrics
         badFrames[kind.ordinal()].inc();
     }
 
+    void connectionClosed(final Close reason)
+    {
+        closes[reason.ordinal()].inc();
+    }
+
+    public long connectionsClosed(final Close reason)
+    {
+        return closes[reason.ordinal()].getLongValue();
+    }
+
     void connectionOpened()
     {
         connectionsOpened.inc();
@@ -116,6 +160,16 @@ public final class ServerMetrics
     void connectionRefused()
     {
         connectionsRefused.inc();
+    }
+
+    public long connectionsOpened()
+    {
+        return connectionsOpened.getLongValue();
+    }
+
+    public long connectionsRefused()
+    {
+        return connectionsRefused.getLongValue();
     }
 
     public long badFrames(final BadFrame kind)

@@ -14,10 +14,7 @@ import io.quotaledger.journal.Recovery;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -35,7 +32,6 @@ import java.util.stream.Collectors;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * The journal's promise, tested with kill -9: a child JVM runs the durable ledger under a concurrent workload and is
@@ -254,19 +250,16 @@ class CrashRecoveryTest
     {
     }
 
+    /**
+     * A {@link CrashChild} in its own JVM.
+     */
     private static final class Child
     {
-        private final Process process;
-        private final ByteArrayOutputStream stdout = new ByteArrayOutputStream();
-        private final ByteArrayOutputStream stderr = new ByteArrayOutputStream();
-        private final Thread stdoutReader;
-        private final Thread stderrReader;
+        private final ChildJvm jvm;
 
-        private Child(final Process process)
+        private Child(final ChildJvm jvm)
         {
-            this.process = process;
-            stdoutReader = drain(process.getInputStream(), stdout);
-            stderrReader = drain(process.getErrorStream(), stderr);
+            this.jvm = jvm;
         }
 
         static Child start(
@@ -278,15 +271,11 @@ class CrashRecoveryTest
             final Path ackedFile,
             final long snapshotDelay) throws IOException
         {
-            final String java = ProcessHandle.current().info().command()
-                .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
             // C1 only: the child lives about a second, and starts faster without C2 competing for the cores
-            final List<String> command = List.of(java, "@" + projectRoot().resolve("scripts/jvm.options"), "-Xmx1g",
-                "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), CrashChild.class.getName(),
+            return new Child(ChildJvm.start(List.of("-Xmx1g", "-XX:TieredStopAtLevel=1"), CrashChild.class, List.of(
                 dir.root().toString(), Long.toString(seed), Integer.toString(cycle), Integer.toString(cycles),
                 durability.name(), Integer.toString(CHUNK), Integer.toString(PRODUCERS), ackedFile.toString(),
-                Long.toString(snapshotDelay));
-            return new Child(new ProcessBuilder(command).start());
+                Long.toString(snapshotDelay))));
         }
 
         /**
@@ -294,101 +283,18 @@ class CrashRecoveryTest
          */
         String awaitReady(final long timeoutMs) throws Exception
         {
-            final long deadline = System.currentTimeMillis() + timeoutMs;
-            while (System.currentTimeMillis() < deadline)
-            {
-                final List<String> lines = completeLines();
-                if (lines.contains("READY"))
-                {
-                    return lines.stream().filter(l -> l.startsWith("RECOVERED")).findFirst().orElseThrow();
-                }
-                if (!process.isAlive())
-                {
-                    stdoutReader.join();
-                    stderrReader.join();
-                    fail("child exited with " + process.exitValue() + " before READY:\n" + text(stderr));
-                }
-                Thread.sleep(5);
-            }
-            kill();
-            fail("child not READY within " + timeoutMs + " ms:\n" + text(stderr));
-            return null;
+            jvm.awaitLine("READY", timeoutMs);
+            return jvm.lines().stream().filter(l -> l.startsWith("RECOVERED")).findFirst().orElseThrow();
         }
 
         void kill() throws InterruptedException
         {
-            process.destroyForcibly(); // SIGKILL: no shutdown hook, no flush, no close
-            assertTrue(process.waitFor(30, TimeUnit.SECONDS), "child survived SIGKILL");
-            stdoutReader.join(10_000);
-            stderrReader.join(10_000);
+            jvm.kill();
         }
 
         ChildOutput output()
         {
-            return new ChildOutput(completeLines(), text(stderr));
+            return new ChildOutput(jvm.lines(), jvm.stderr());
         }
-
-        private List<String> completeLines()
-        {
-            final String all = text(stdout);
-            final int end = all.lastIndexOf('\n'); // a line cut by the kill was never seen whole: not acknowledged
-            return end < 0 ? List.of() : List.of(all.substring(0, end).split("\n"));
-        }
-
-        private static String text(final ByteArrayOutputStream bytes)
-        {
-            synchronized (bytes)
-            {
-                return bytes.toString(StandardCharsets.US_ASCII);
-            }
-        }
-
-        private static Thread drain(final InputStream in, final ByteArrayOutputStream into)
-        {
-            final Thread thread = new Thread(() ->
-            {
-                final byte[] buffer = new byte[1 << 16];
-                try (in)
-                {
-                    int read;
-                    while ((read = in.read(buffer)) >= 0)
-                    {
-                        synchronized (into)
-                        {
-                            into.write(buffer, 0, read);
-                        }
-                    }
-                }
-                catch (final IOException ex)
-                {
-                    // the child is gone
-                }
-            }, "crash-child-output");
-            thread.setDaemon(true);
-            thread.start();
-            return thread;
-        }
-    }
-
-    /**
-     * The project root (the folder holding scripts/jvm.options), for the child's JVM flags.
-     */
-    static Path projectRoot()
-    {
-        final String fromMaven = System.getProperty("maven.multiModuleProjectDirectory");
-        if (fromMaven != null && Files.exists(Path.of(fromMaven, "scripts", "jvm.options")))
-        {
-            return Path.of(fromMaven);
-        }
-        Path dir = Path.of(System.getProperty("user.dir")).toAbsolutePath();
-        while (dir != null && !Files.exists(dir.resolve("scripts").resolve("jvm.options")))
-        {
-            dir = dir.getParent();
-        }
-        if (dir == null)
-        {
-            throw new IllegalStateException("scripts/jvm.options not found above " + System.getProperty("user.dir"));
-        }
-        return dir;
     }
 }

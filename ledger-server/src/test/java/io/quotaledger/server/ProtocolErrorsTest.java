@@ -15,6 +15,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.DataInputStream;
@@ -31,8 +32,12 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -79,7 +84,20 @@ class ProtocolErrorsTest
 
         Wire(final TestServer ledger) throws IOException
         {
-            socket = new Socket("127.0.0.1", ledger.port());
+            this(ledger, 0);
+        }
+
+        /**
+         * @param receiveBuffer the socket's receive buffer, set before connecting; 0 for the system's.
+         */
+        Wire(final TestServer ledger, final int receiveBuffer) throws IOException
+        {
+            socket = new Socket();
+            if (receiveBuffer > 0)
+            {
+                socket.setReceiveBufferSize(receiveBuffer);
+            }
+            socket.connect(new java.net.InetSocketAddress("127.0.0.1", ledger.port()));
             socket.setSoTimeout(5_000);
             out = socket.getOutputStream();
             in = new DataInputStream(socket.getInputStream());
@@ -191,6 +209,13 @@ class ProtocolErrorsTest
         encoder.requestId().hi(1).lo(2);
         encoder.userId(5).amount(100);
         return frame;
+    }
+
+    private static byte[] concat(final byte[] first, final byte[] second)
+    {
+        final byte[] both = Arrays.copyOf(first, first.length + second.length);
+        System.arraycopy(second, 0, both, first.length, second.length);
+        return both;
     }
 
     private static byte[] takeSnapshot(final long correlationId)
@@ -383,6 +408,335 @@ class ProtocolErrorsTest
             wire.assertOpen();
         }
         assertEquals(2, ledger.metrics.badFrames(ServerMetrics.BadFrame.FORBIDDEN));
+    }
+
+    /**
+     * A frame sent before Hello, and the error result it gets.
+     */
+    private record BeforeHello(String name, byte[] frame, Op op, ResultCode code)
+    {
+        public String toString()
+        {
+            return name;
+        }
+    }
+
+    static List<BeforeHello> framesBeforeHello()
+    {
+        final byte[] longerBlock = withHeaderField(
+            withLength(query(60, 1), HEADER + QueryEncoder.BLOCK_LENGTH + 1), 0, QueryEncoder.BLOCK_LENGTH + 1);
+        final byte[] helloVersion2 = withHeaderField(hello("qlk_any"), 6, 2);
+        final byte[] helloLongerBlock = withHeaderField(hello("qlk_any"), 0, HelloEncoder.BLOCK_LENGTH + 2);
+        new UnsafeBuffer(helloVersion2).putLong(4 + HEADER, 60, ByteOrder.LITTLE_ENDIAN);
+        new UnsafeBuffer(helloLongerBlock).putLong(4 + HEADER, 60, ByteOrder.LITTLE_ENDIAN);
+        return List.of(
+            new BeforeHello("schema id", withHeaderField(query(60, 1), 4, 9999), Op.NONE, ResultCode.UNKNOWN_MESSAGE),
+            new BeforeHello("template id", withHeaderField(query(60, 1), 2, 77), Op.NONE, ResultCode.UNKNOWN_MESSAGE),
+            new BeforeHello("version", withHeaderField(query(60, 1), 6, 2), Op.NONE, ResultCode.UNSUPPORTED_VERSION),
+            new BeforeHello("block length", longerBlock, Op.QUERY, ResultCode.MALFORMED),
+            new BeforeHello("frame length", withLength(query(60, 1), HEADER + QueryEncoder.BLOCK_LENGTH + 8),
+                Op.QUERY, ResultCode.MALFORMED),
+            new BeforeHello("Hello version", helloVersion2, Op.NONE, ResultCode.UNSUPPORTED_VERSION),
+            new BeforeHello("Hello block length", helloLongerBlock, Op.HELLO, ResultCode.MALFORMED),
+            new BeforeHello("a valid request", query(60, 1), Op.QUERY, ResultCode.UNAUTHENTICATED));
+    }
+
+    /**
+     * Frames that are not a valid Hello, sent first: each is answered, then the connection is closed, and nothing sent
+     * after it (here a valid Hello) is read.
+     */
+    @ParameterizedTest
+    @MethodSource("framesBeforeHello")
+    void shouldAnswerAnyFrameBeforeHelloAndClose(final BeforeHello before) throws Exception
+    {
+        ledger = new TestServer(dir, new ServerConfig().failedHelloDelayMillis(0));
+        try (Wire wire = new Wire(ledger))
+        {
+            wire.send(concat(before.frame(), hello(ledger.adminKey)));
+            assertAnswer(wire.read(), 60, before.op(), before.code());
+            wire.assertClosed();
+        }
+        assertEquals(1, ledger.metrics.connectionsClosed(ServerMetrics.Close.BEFORE_HELLO) +
+            ledger.metrics.connectionsClosed(ServerMetrics.Close.HELLO_REFUSED));
+    }
+
+    @Test
+    void shouldRefuseASecondHelloAndCloseWithoutChangingTheRole() throws Exception
+    {
+        ledger = new TestServer(dir);
+        try (Wire wire = new Wire(ledger).hello(ledger.gatewayKey))
+        {
+            // the admin key on a gateway's connection: refused, not an upgrade
+            wire.send(concat(hello(ledger.adminKey), credit(61)));
+            final Answer answer = wire.read();
+            assertEquals(HelloResultDecoder.TEMPLATE_ID, answer.templateId());
+            assertEquals(ResultCode.FORBIDDEN, answer.code());
+            assertEquals(Role.GATEWAY, answer.role());
+            wire.assertClosed();
+        }
+        assertEquals(1, ledger.metrics.connectionsClosed(ServerMetrics.Close.SECOND_HELLO));
+        try (Wire admin = new Wire(ledger).hello(ledger.adminKey))
+        {
+            admin.assertOpen(); // the credit after the second Hello was never applied: user 5 is still unknown
+            admin.send(query(62, 5));
+            assertAnswer(admin.read(), 62, Op.QUERY, ResultCode.UNKNOWN_ACCOUNT);
+        }
+    }
+
+    @Test
+    void shouldAnswerAFailedHelloOnlyAfterAPauseWhileServingOthers() throws Exception
+    {
+        ledger = new TestServer(dir, new ServerConfig().ioThreads(1).failedHelloDelayMillis(3_000));
+        try (Wire guesser = new Wire(ledger); Wire gateway = new Wire(ledger))
+        {
+            final long started = System.nanoTime();
+            guesser.send(concat(hello("qlk_guess"), query(63, 1)));
+            // the one I/O thread is not asleep: another connection is served meanwhile
+            gateway.hello(ledger.gatewayKey).assertOpen();
+            assertEquals(0, guesser.in.available(), "answered before the pause");
+
+            final Answer answer = guesser.read();
+            final long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+            assertEquals(HelloResultDecoder.TEMPLATE_ID, answer.templateId());
+            assertEquals(ResultCode.UNAUTHENTICATED, answer.code());
+            assertTrue(millis >= 2_500, "answered after " + millis + " ms");
+            guesser.assertClosed(); // the query after the failed Hello was never answered
+        }
+        assertEquals(1, ledger.metrics.connectionsClosed(ServerMetrics.Close.HELLO_REFUSED));
+    }
+
+    @Test
+    void shouldLogFailedHellosWithTheAddressAtMostOnceASecond() throws Exception
+    {
+        final ch.qos.logback.classic.Logger logger =
+            (ch.qos.logback.classic.Logger)org.slf4j.LoggerFactory.getLogger(FailedHelloLog.class);
+        final ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
+            new ch.qos.logback.core.read.ListAppender<>();
+        logged.start();
+        logger.addAppender(logged);
+        try
+        {
+            ledger = new TestServer(dir, new ServerConfig().failedHelloDelayMillis(0));
+            final long started = System.nanoTime();
+            final int failures = 30;
+            for (int i = 0; i < failures; i++)
+            {
+                try (Wire wire = new Wire(ledger))
+                {
+                    wire.send(hello("qlk_guess" + i));
+                    assertEquals(ResultCode.UNAUTHENTICATED, wire.read().code());
+                    wire.assertClosed();
+                }
+            }
+            final long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - started);
+            assertEquals(failures, ledger.metrics.connectionsClosed(ServerMetrics.Close.HELLO_REFUSED));
+            assertTrue(logged.list.size() >= 1 && logged.list.size() <= seconds + 1,
+                logged.list.size() + " lines in " + seconds + " s");
+            final String first = logged.list.get(0).getFormattedMessage();
+            assertTrue(first.startsWith("failed Hello from /127.0.0.1:") && first.endsWith("unknown API key"), first);
+
+            Thread.sleep(1_100);
+            try (Wire wire = new Wire(ledger))
+            {
+                wire.send(hello("qlk_one_more"));
+                wire.read();
+            }
+            final String last = logged.list.get(logged.list.size() - 1).getFormattedMessage();
+            assertTrue(last.contains("more failed Hellos since the last report"), last);
+        }
+        finally
+        {
+            logger.detachAppender(logged);
+        }
+    }
+
+    @Test
+    void shouldStopReadingAClientThatDoesNotReadItsErrorResults() throws Exception
+    {
+        final int maxInFlight = 64;
+        ledger = new TestServer(dir, new ServerConfig().maxInFlight(maxInFlight));
+        final int clients = 4;
+        final List<Wire> wires = new ArrayList<>();
+        final List<Thread> writers = new ArrayList<>();
+        final AtomicLong[] written = new AtomicLong[clients];
+        try
+        {
+            // each sends 16-byte frames of an unknown schema, as fast as it can, and never reads an answer
+            final byte[] bad = withHeaderField(withLength(query(64, 1), 16), 4, 9999);
+            final byte[] burst = new byte[bad.length * 512];
+            for (int i = 0; i < 512; i++)
+            {
+                System.arraycopy(bad, 0, burst, i * bad.length, bad.length);
+            }
+            for (int c = 0; c < clients; c++)
+            {
+                final Wire wire = new Wire(ledger, 4 * 1024).hello(ledger.gatewayKey);
+                wires.add(wire);
+                final AtomicLong count = new AtomicLong();
+                written[c] = count;
+                final Thread writer = new Thread(() ->
+                {
+                    try
+                    {
+                        while (!Thread.currentThread().isInterrupted())
+                        {
+                            wire.out.write(burst);
+                            count.addAndGet(burst.length);
+                        }
+                    }
+                    catch (final IOException ex)
+                    {
+                        // closed at the end of the test
+                    }
+                });
+                writer.setDaemon(true);
+                writer.start();
+                writers.add(writer);
+            }
+            // every writer blocks: the server stopped reading them
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            long[] before = new long[clients];
+            boolean stalled = false;
+            while (!stalled && System.nanoTime() < deadline)
+            {
+                for (int c = 0; c < clients; c++)
+                {
+                    before[c] = written[c].get();
+                }
+                Thread.sleep(1_000);
+                stalled = true;
+                for (int c = 0; c < clients; c++)
+                {
+                    stalled &= written[c].get() == before[c];
+                }
+            }
+            assertTrue(stalled, "the server stopped reading the clients that do not read");
+            // what waits in the server for them is bounded by the in-flight cap: 71 bytes an answer (plus Netty's
+            // 96-byte estimate per write), not the 1 MiB write buffer each
+            final long unsent = ledger.server.unsentBytes();
+            assertTrue(unsent <= clients * (maxInFlight + 1) * (ResultPublisher.RESULT_FRAME_LENGTH + 96L),
+                "unsent bytes held for " + clients + " clients: " + unsent);
+
+            // the server is fine for everybody else
+            try (Wire other = new Wire(ledger).hello(ledger.adminKey))
+            {
+                other.assertOpen();
+            }
+        }
+        finally
+        {
+            writers.forEach(Thread::interrupt);
+            for (final Wire wire : wires)
+            {
+                wire.close();
+            }
+        }
+    }
+
+    @Test
+    void shouldLetAGatewayInWhileSocketsThatNeverSayHelloFloodTheServer() throws Exception
+    {
+        ledger = new TestServer(dir, new ServerConfig().maxConnections(20).maxUnauthenticated(5)
+            .helloTimeoutSeconds(60));
+        final List<Socket> silent = new ArrayList<>();
+        final AtomicBoolean flooding = new AtomicBoolean(true);
+        final Thread flooder = new Thread(() ->
+        {
+            // 40 sockets that never send a byte, each reopened as soon as the server closes it
+            try
+            {
+                for (int i = 0; i < 40; i++)
+                {
+                    silent.add(new Socket("127.0.0.1", ledger.port()));
+                }
+                while (flooding.get())
+                {
+                    for (int i = 0; i < silent.size() && flooding.get(); i++)
+                    {
+                        final Socket socket = silent.get(i);
+                        socket.setSoTimeout(1);
+                        try
+                        {
+                            if (socket.getInputStream().read() < 0)
+                            {
+                                socket.close();
+                                silent.set(i, new Socket("127.0.0.1", ledger.port()));
+                            }
+                        }
+                        catch (final SocketTimeoutException ex)
+                        {
+                            // still open
+                        }
+                        catch (final SocketException ex)
+                        {
+                            socket.close();
+                            silent.set(i, new Socket("127.0.0.1", ledger.port()));
+                        }
+                    }
+                }
+            }
+            catch (final IOException ex)
+            {
+                throw new java.io.UncheckedIOException(ex);
+            }
+        });
+        flooder.setDaemon(true);
+        flooder.start();
+        try
+        {
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (ledger.metrics.connectionsClosed(ServerMetrics.Close.EVICTED) < 35 && System.nanoTime() < deadline)
+            {
+                Thread.sleep(10);
+            }
+            assertTrue(ledger.metrics.connectionsClosed(ServerMetrics.Close.EVICTED) >= 35, "the flood is on");
+            for (int i = 0; i < 5; i++)
+            {
+                try (io.quotaledger.client.LedgerClient gateway = ledger.client(ledger.gatewayKey))
+                {
+                    assertEquals(ResultCode.UNKNOWN_ACCOUNT, gateway.blocking().query(1, 0).code());
+                }
+            }
+            assertTrue(ledger.server.connections() <= 20);
+        }
+        finally
+        {
+            flooding.set(false);
+            flooder.join(10_000);
+            for (final Socket socket : silent)
+            {
+                socket.close();
+            }
+        }
+    }
+
+    @Test
+    void shouldCloseANewConnectionWhenAuthenticatedOnesHoldEverySlot() throws Exception
+    {
+        ledger = new TestServer(dir, new ServerConfig().maxConnections(2));
+        try (Wire first = new Wire(ledger).hello(ledger.gatewayKey);
+            Wire second = new Wire(ledger).hello(ledger.gatewayKey);
+            Wire third = new Wire(ledger))
+        {
+            third.assertClosed(); // closed on arrival, nothing sent
+            first.assertOpen();
+            second.assertOpen();
+        }
+    }
+
+    @Test
+    void shouldNotLabelAnyRequestCountNullVal() throws Exception
+    {
+        ledger = new TestServer(dir);
+        try (Wire wire = new Wire(ledger).hello(ledger.adminKey))
+        {
+            wire.assertOpen();
+        }
+        final java.io.ByteArrayOutputStream scrape = new java.io.ByteArrayOutputStream();
+        ledger.metrics.write(scrape);
+        final String text = scrape.toString(StandardCharsets.UTF_8);
+        assertEquals(1.0, sample(text, "ledger_requests_total{op=\"query\",result=\"unknown_account\"}"), text);
+        assertTrue(!text.contains("null_val"), text);
     }
 
     @Test

@@ -19,6 +19,7 @@ import java.security.PrivateKey;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
+import java.util.Locale;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
@@ -41,18 +42,32 @@ class ServerTlsTest
 
     private static Path certificate;
     private static Path privateKey;
+    private static Path otherNameCertificate;
+    private static Path otherNameKey;
 
     @TempDir
     Path dir;
 
     @BeforeAll
-    static void makeCertificate() throws Exception
+    static void makeCertificates() throws Exception
     {
-        final Path keyStore = pki.resolve("server.p12");
+        certificate = pki.resolve("server.crt");
+        privateKey = pki.resolve("server.key");
+        makeCertificate("ledger", "SAN=dns:localhost,ip:127.0.0.1", certificate, privateKey);
+        // a certificate for some other host: trusted, but not for 127.0.0.1
+        otherNameCertificate = pki.resolve("elsewhere.crt");
+        otherNameKey = pki.resolve("elsewhere.key");
+        makeCertificate("elsewhere", "SAN=dns:elsewhere.example", otherNameCertificate, otherNameKey);
+    }
+
+    private static void makeCertificate(final String alias, final String names, final Path pemCertificate,
+        final Path pemKey) throws Exception
+    {
+        final Path keyStore = pki.resolve(alias + ".p12");
         final String keytool = Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
-        final Process process = new ProcessBuilder(List.of(keytool, "-genkeypair", "-alias", "ledger",
-            "-keyalg", "RSA", "-keysize", "2048", "-validity", "2", "-dname", "CN=localhost",
-            "-ext", "SAN=dns:localhost,ip:127.0.0.1", "-storetype", "PKCS12", "-keystore", keyStore.toString(),
+        final Process process = new ProcessBuilder(List.of(keytool, "-genkeypair", "-alias", alias,
+            "-keyalg", "RSA", "-keysize", "2048", "-validity", "2", "-dname", "CN=" + alias,
+            "-ext", names, "-storetype", "PKCS12", "-keystore", keyStore.toString(),
             "-storepass", new String(PASSWORD), "-keypass", new String(PASSWORD)))
             .redirectErrorStream(true)
             .start();
@@ -65,13 +80,11 @@ class ServerTlsTest
         {
             store.load(in, PASSWORD);
         }
-        final Key key = store.getKey("ledger", PASSWORD);
+        final Key key = store.getKey(alias, PASSWORD);
         assertInstanceOf(PrivateKey.class, key);
         assertEquals("PKCS#8", key.getFormat());
-        certificate = pki.resolve("server.crt");
-        privateKey = pki.resolve("server.key");
-        Files.writeString(certificate, pem("CERTIFICATE", store.getCertificate("ledger").getEncoded()));
-        Files.writeString(privateKey, pem("PRIVATE KEY", key.getEncoded()));
+        Files.writeString(pemCertificate, pem("CERTIFICATE", store.getCertificate(alias).getEncoded()));
+        Files.writeString(pemKey, pem("PRIVATE KEY", key.getEncoded()));
     }
 
     private static String pem(final String type, final byte[] der)
@@ -114,7 +127,7 @@ class ServerTlsTest
         {
             final LedgerClientException plain = assertThrows(LedgerClientException.class,
                 () -> LedgerClient.connect(config(ledger)));
-            assertTrue(plain.getMessage().contains("closed") || plain.getMessage().contains("connect"),
+             assertTrue(plain.getMessage().contains("closed") || plain.getMessage().contains("connect"),
                 plain.getMessage());
 
             try (LedgerClient client = LedgerClient.connect(config(ledger).tls(true).trustAnyCertificate(true)))
@@ -129,8 +142,11 @@ class ServerTlsTest
     {
         try (TestServer ledger = tlsServer())
         {
-            // the certificate is self-signed: a client that checks certificates must not talk to it
-            assertThrows(LedgerClientException.class, () -> LedgerClient.connect(config(ledger).tls(true)));
+            // the certificate is self-signed: a client that checks certificates must not talk to it, and says why
+            final LedgerClientException untrusted =
+                assertThrows(LedgerClientException.class, () -> LedgerClient.connect(config(ledger).tls(true)));
+            assertTrue(untrusted.getMessage().startsWith("TLS handshake with 127.0.0.1:" + ledger.port() +
+                " failed: ") && untrusted.getMessage().contains("certification path"), untrusted.getMessage());
             try (LedgerClient client = LedgerClient.connect(config(ledger).tls(true).trustAnyCertificate(true)))
             {
                 assertEquals(ResultCode.UNKNOWN_ACCOUNT, client.blocking().query(3, 0).code());
@@ -139,12 +155,34 @@ class ServerTlsTest
     }
 
     @Test
+    void shouldTrustTheGivenCertificateAndCheckTheServerNameAgainstIt() throws Exception
+    {
+        try (TestServer ledger = tlsServer();
+            LedgerClient client = LedgerClient.connect(config(ledger).tls(true).trustCertificates(certificate)))
+        {
+            assertEquals(ResultCode.UNKNOWN_ACCOUNT, client.blocking().query(3, 0).code());
+        }
+        try (TestServer ledger = new TestServer(dir.resolve("elsewhere"),
+            new ServerConfig().tlsCertificate(otherNameCertificate).tlsKey(otherNameKey)))
+        {
+            // trusted, but issued to another name: refused, and the message says so
+            final LedgerClientException wrongName = assertThrows(LedgerClientException.class,
+                () -> LedgerClient.connect(config(ledger).tls(true).trustCertificates(otherNameCertificate)));
+            assertTrue(wrongName.getMessage().startsWith("TLS handshake with 127.0.0.1:" + ledger.port() +
+                " failed: ") && wrongName.getMessage().contains("127.0.0.1"), wrongName.getMessage());
+            assertTrue(wrongName.getMessage().toLowerCase(Locale.ROOT).contains("subject alternative name"),
+                wrongName.getMessage());
+        }
+    }
+
+    @Test
     void shouldRefuseATlsClientOnAPlainPort() throws Exception
     {
         try (TestServer ledger = new TestServer(dir))
         {
-            assertThrows(LedgerClientException.class,
+            final LedgerClientException notTls = assertThrows(LedgerClientException.class,
                 () -> LedgerClient.connect(config(ledger).tls(true).trustAnyCertificate(true)));
+            assertTrue(notTls.getMessage().endsWith("failed: the server does not speak TLS"), notTls.getMessage());
             try (LedgerClient client = LedgerClient.connect(config(ledger)))
             {
                 assertEquals(ResultCode.UNKNOWN_ACCOUNT, client.blocking().query(3, 0).code());
