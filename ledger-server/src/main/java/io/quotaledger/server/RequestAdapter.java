@@ -342,7 +342,7 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
             refuse(ctx, ServerMetrics.BadFrame.MALFORMED, Op.HELLO, ResultCode.MALFORMED);
             return Outcome.CLOSE;
         }
-        final Role role = keys.roleOf(hello.apiKey());
+        final Role role = keys.authenticate(ctx.channel(), hello.apiKey());
         connection.role = role;
         final ByteBuf out = ctx.alloc().directBuffer(LENGTH_PREFIX + HEADER + HelloResultEncoder.BLOCK_LENGTH);
         final UnsafeBuffer buffer = new UnsafeBuffer(out.memoryAddress(), out.capacity());
