@@ -45,7 +45,9 @@ import java.util.function.Function;
     description = {
         "Starts the ledger: recovers its state from the data directory, then serves the binary protocol.",
         "On first start an admin key is generated; its hash goes to the keys file and the key itself to",
-        "DIR/admin.key (readable by you only), which client commands use with --data DIR." })
+        "DIR/admin.key (readable by you only), which client commands use with --data DIR.",
+        "Give each gateway a key of its own with `ledger keys add`: serve follows the keys file while it runs.",
+        "Every option is checked before anything is created, recovered or bound: a bad one exits with 2." })
 final class ServeCommand implements Callable<Integer>
 {
     static final String ADMIN_KEY_FILE = "admin.key";
