@@ -193,7 +193,7 @@ class ServeCommandTest
             "-cp", System.getProperty("java.class.path"), LedgerCli.class.getName()));
         command.addAll(args);
         final ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
-        builder.environment().put(KeyOptions.ENVIRONMENT, ledgerKey);
+        builder.environment().put("LEDGER_KEY", ledgerKey);
         return builder.start();
     }
 
