@@ -48,7 +48,8 @@ final class KeysCommand
             description = "The ledger's data directory (default: ${DEFAULT-VALUE}).")
         Path data;
 
-        @Option(names = "--keys", paramLabel = "FILE", description = "Keys file (default: DIR/keys), as given to serve.")
+        @Option(names = "--keys", paramLabel = "FILE",
+            description = "Keys file (default: DIR/keys), as given to serve.")
         Path keysFile;
 
         Path file()

@@ -30,8 +30,8 @@ import java.util.concurrent.TimeUnit;
         "",
         "Offline (only while `ledger serve` is stopped) it recovers the state (newest good snapshot, then the " +
             "journal), writes it to DIR/snapshots/ and deletes all but the newest --keep snapshots.",
-        "With --running it asks the ledger at --host/--port (an admin key from --key-file, LEDGER_KEY or DIR/admin.key) to snapshot " +
-            "itself; its own --keep-snapshots setting applies.",
+        "With --running it asks the ledger at --host/--port (an admin key from --key-file, LEDGER_KEY or " +
+            "DIR/admin.key) to snapshot itself; its own --keep-snapshots setting applies.",
         "" })
 final class SnapshotCommand implements Callable<Integer>
 {

@@ -94,7 +94,8 @@ class ClientOptionsTest
         assertRefused("cannot read --key-file " + dir.resolve("none") + ": no such file",
             "balance", "--port", port, "--user", "1", "--key-file", dir.resolve("none").toString());
         final Path empty = Files.writeString(dir.resolve("empty.key"), "\n");
-        assertRefused("the file holds no key", "balance", "--port", port, "--user", "1", "--key-file", empty.toString());
+        assertRefused("the file holds no key",
+            "balance", "--port", port, "--user", "1", "--key-file", empty.toString());
 
         // a key file others may read still works, with a warning (it gets as far as connecting)
         Files.setPosixFilePermissions(keyFile, PosixFilePermissions.fromString("rw-r--r--"));

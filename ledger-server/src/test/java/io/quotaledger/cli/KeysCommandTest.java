@@ -125,7 +125,8 @@ class KeysCommandTest
         assertEquals(before, Files.readString(keys()), "a refused command changed the file");
 
         // two keys whose hashes share a prefix: the prefix is ambiguous, a longer one is not
-        Files.writeString(keys(), "gateway " + "ab".repeat(32) + " a\ngateway " + "abababab" + "cd".repeat(28) + " b\n");
+        Files.writeString(keys(),
+            "gateway " + "ab".repeat(32) + " a\ngateway " + "abababab" + "cd".repeat(28) + " b\n");
         assertEquals(2, cli.run("keys", "revoke", "abababab", "--data", data));
         assertTrue(cli.err.contains("matches 2 keys"), cli.err);
         assertEquals(0, cli.run("keys", "revoke", "ababababcd", "--data", data), cli.err);

@@ -224,7 +224,8 @@ class KeysReloadTest
         final String good = Files.readString(keys);
         Files.writeString(keys, "gateway not-a-hash\n", StandardOpenOption.APPEND);
 
-        assertTrue(eventually(() -> metricsContain("ledger_keys_file_failed 1.0")), "a broken keys file is not reported");
+        assertTrue(eventually(() -> metricsContain("ledger_keys_file_failed 1.0")),
+            "a broken keys file is not reported");
         assertEquals(ResultCode.OK, helloOnNewConnection(ledger.gatewayKey));
         assertEquals(ResultCode.OK, helloOnNewConnection(ledger.adminKey));
 
