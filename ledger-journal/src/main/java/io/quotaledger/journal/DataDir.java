@@ -3,6 +3,8 @@ package io.quotaledger.journal;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The layout of a ledger's data directory: one place that names the folders.
@@ -37,15 +39,35 @@ public final class DataDir
     }
 
     /**
-     * Creates the folders that do not exist yet.
+     * Creates the folders that do not exist yet, readable by their owner only (0700).
      *
      * @return this.
      */
     public DataDir create() throws IOException
     {
-        Files.createDirectories(journal());
-        Files.createDirectories(snapshots());
+        OwnerOnly.createDirectories(root);
+        OwnerOnly.createDirectories(journal());
+        OwnerOnly.createDirectories(snapshots());
         return this;
+    }
+
+    /**
+     * @return a warning for each of the root, journal and snapshot folders that the group or others may open (made so
+     *     by hand, or by a version that did not create them owner-only); empty when there is none.
+     */
+    public List<String> exposedFolders()
+    {
+        final List<String> warnings = new ArrayList<>();
+        for (final Path folder : List.of(root, journal(), snapshots()))
+        {
+            final String permissions = OwnerOnly.exposed(folder);
+            if (permissions != null)
+            {
+                warnings.add(folder + " is " + permissions + ": other users may read the ledger's data " +
+                    "(chmod 700 " + folder + ")");
+            }
+        }
+        return warnings;
     }
 
     public boolean hasJournal()

@@ -15,6 +15,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Set;
 import java.util.stream.Stream;
 import java.util.zip.CRC32C;
 
@@ -69,7 +70,7 @@ public final class SnapshotStore
         final long sequence, final long timestamp, final long checksum, final DirectBuffer payload, final int length)
         throws IOException
     {
-        Files.createDirectories(folder);
+        OwnerOnly.createDirectories(folder);
         final ByteBuffer body = payload.byteArray() != null ?
             ByteBuffer.wrap(payload.byteArray(), payload.wrapAdjustment(), length) :
             payload.byteBuffer().duplicate().position(payload.wrapAdjustment()).limit(payload.wrapAdjustment() + length);
@@ -85,8 +86,9 @@ public final class SnapshotStore
 
         final Path file = folder.resolve(name(sequence));
         final Path temporary = folder.resolve(name(sequence) + ".tmp");
+        Files.deleteIfExists(temporary); // left by a crash: created anew, so owner-only
         try (FileChannel channel = FileChannel.open(temporary,
-            StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE))
+            Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), OwnerOnly.fileAttributes()))
         {
             writeFully(channel, header);
             writeFully(channel, body);

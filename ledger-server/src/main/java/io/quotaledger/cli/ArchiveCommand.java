@@ -3,6 +3,7 @@ package io.quotaledger.cli;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.JournalReader;
 import io.quotaledger.journal.Journals;
+import io.quotaledger.journal.OwnerOnly;
 import io.quotaledger.journal.SnapshotStore;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -102,7 +103,7 @@ final class ArchiveCommand implements Callable<Integer>
             moved++;
             if (!dryRun)
             {
-                Files.createDirectories(target);
+                OwnerOnly.createDirectories(target); // journal files are the ledger's data: owner-only, like DIR
                 if (Files.exists(to))
                 {
                     throw new Tools.ToolException(Tools.EXIT_FAILURE, to + " already exists; not overwritten (" +

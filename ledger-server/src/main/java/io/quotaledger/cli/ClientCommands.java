@@ -9,7 +9,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
@@ -31,55 +30,27 @@ final class ClientCommands
         @Option(names = "--host", defaultValue = "127.0.0.1", description = "Ledger host (default: ${DEFAULT-VALUE}).")
         String host;
 
-        @Option(names = "--port", defaultValue = "7070", description = "Ledger port (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--port", defaultValue = "7070", converter = Tools.PortConverter.class,
+            description = "Ledger port (default: ${DEFAULT-VALUE}).")
         int port;
 
-        @Option(names = "--key", description = "API key (default: the admin key that `ledger serve` saved in --data).")
-        String key;
+        @Mixin
+        KeyOptions keys;
 
         @Option(names = "--data", defaultValue = "data", paramLabel = "DIR",
-            description = "Data directory whose admin.key to use when --key is not given (default: ${DEFAULT-VALUE}).")
+            description = "Data directory whose admin.key to use when no other key is given (default: " +
+                "${DEFAULT-VALUE}).")
         Path data;
 
         @Option(names = "--tls", description = "Connect with TLS.")
         boolean tls;
 
-        @Option(names = "--timeout-ms", defaultValue = "2000",
+        @Option(names = "--timeout-ms", defaultValue = "2000", converter = Tools.MillisConverter.class,
             description = "Per attempt; three attempts with the same request id (default: ${DEFAULT-VALUE}).")
         long timeoutMillis;
 
         @Option(names = "--json", description = "Print the result as one JSON object.")
         boolean json;
-
-        String apiKey() throws Tools.ToolException
-        {
-            return ClientCommands.apiKey(key, data);
-        }
-    }
-
-    /**
-     * @return the key given, else the admin key `ledger serve` saved in the data directory.
-     */
-    static String apiKey(final String key, final Path data) throws Tools.ToolException
-    {
-        if (key != null)
-        {
-            return key;
-        }
-        final Path file = data.resolve(ServeCommand.ADMIN_KEY_FILE);
-        if (!Files.isReadable(file))
-        {
-            throw new Tools.ToolException(Tools.EXIT_USAGE, "no --key given and no key in " + file +
-                " (start `ledger serve --data " + data + "` once, or pass --key)");
-        }
-        try
-        {
-            return Files.readString(file).strip();
-        }
-        catch (final java.io.IOException ex)
-        {
-            throw new Tools.ToolException(Tools.EXIT_USAGE, "cannot read " + file + ": " + ex.getMessage());
-        }
     }
 
     private static int call(
@@ -90,7 +61,7 @@ final class ClientCommands
             final ClientConfig config = new ClientConfig()
                 .host(connection.host)
                 .port(connection.port)
-                .apiKey(connection.apiKey())
+                .apiKey(connection.keys.apiKey(name, connection.data))
                 .tls(connection.tls)
                 .timeout(Duration.ofMillis(connection.timeoutMillis));
             final LedgerResult result;
@@ -146,7 +117,8 @@ final class ClientCommands
         @Option(names = "--user", required = true) final long user,
         @Option(names = "--service", required = true) final int service,
         @Option(names = "--amount", required = true) final long amount,
-        @Option(names = "--ttl", defaultValue = "PT5M", description = "ISO-8601 duration (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--ttl", defaultValue = "PT5M", converter = Tools.DurationConverter.class,
+            description = "How long the hold lasts, an ISO-8601 duration (default: ${DEFAULT-VALUE}).")
         final Duration ttl,
         @Option(names = "--request-id", description = "The hold id; reuse to retry safely.") final UUID id)
     {

@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
         JournalCommand.class,
         SnapshotCommand.class,
         ArchiveCommand.class,
+        KeysCommand.class,
         CommandLine.HelpCommand.class })
 public final class LedgerCli
 {

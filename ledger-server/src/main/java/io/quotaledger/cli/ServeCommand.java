@@ -7,24 +7,33 @@ import io.quotaledger.engine.LedgerRuntime;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.Durability;
 import io.quotaledger.journal.Journals;
+import io.quotaledger.journal.OwnerOnly;
 import io.quotaledger.protocol.Role;
 import io.quotaledger.server.ApiKeys;
 import io.quotaledger.server.LedgerServer;
 import io.quotaledger.server.MetricsHttpServer;
 import io.quotaledger.server.ServerConfig;
 import io.quotaledger.server.ServerMetrics;
+import net.openhft.chronicle.queue.RollCycle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
  * {@code ledger serve}: recovers the ledger from its data directory and serves the binary protocol, with metrics
@@ -37,10 +46,13 @@ import java.util.concurrent.TimeUnit;
     description = {
         "Starts the ledger: recovers its state from the data directory, then serves the binary protocol.",
         "On first start an admin key is generated; its hash goes to the keys file and the key itself to",
-        "DIR/admin.key (readable by you only), which client commands use with --data DIR." })
+        "DIR/admin.key (readable by you only), which client commands use with --data DIR.",
+        "Give each gateway a key of its own with `ledger keys add`: serve follows the keys file while it runs.",
+        "Every option is checked before anything is created, recovered or bound: a bad one exits with 2." })
 final class ServeCommand implements Callable<Integer>
 {
     static final String ADMIN_KEY_FILE = "admin.key";
+    private static final long HOUR_MILLIS = 3_600_000L;
     private static final Logger LOG = LoggerFactory.getLogger(ServeCommand.class);
 
     @Option(names = "--data", defaultValue = "data", paramLabel = "DIR",
@@ -50,10 +62,11 @@ final class ServeCommand implements Callable<Integer>
     @Option(names = "--bind", defaultValue = "127.0.0.1", description = "Address to listen on (default: ${DEFAULT-VALUE}).")
     String bind;
 
-    @Option(names = "--port", defaultValue = "7070", description = "Protocol port (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--port", defaultValue = "7070", converter = Tools.ListenPortConverter.class,
+        description = "Protocol port; 0 picks a free one (default: ${DEFAULT-VALUE}).")
     int port;
 
-    @Option(names = "--metrics-port", defaultValue = "9090",
+    @Option(names = "--metrics-port", defaultValue = "9090", converter = Tools.ListenPortConverter.class,
         description = "Port of GET /metrics and GET /health, on the same address (default: ${DEFAULT-VALUE}).")
     int metricsPort;
 
@@ -150,12 +163,38 @@ final class ServeCommand implements Callable<Integer>
         description = "Do not project the journal into PostgreSQL (ledger project can do it later).")
     boolean noProjector;
 
-    public Integer call() throws Exception
+    /**
+     * What serve runs with, every option checked: built before anything is created, recovered or bound.
+     */
+    private record Plan(
+        DataDir dir, Path keysPath, ServerConfig server, EngineConfig engine, LedgerRuntime.Settings runtime)
     {
-        final DataDir dir = new DataDir(data).create();
-        final Path keysPath = keysFile != null ? keysFile : dir.root().resolve("keys");
-        final String generatedKey = Files.exists(keysPath) ? null : generateAdminKey(dir, keysPath);
-        final ApiKeys keys = ApiKeys.load(keysPath);
+    }
+
+    public Integer call()
+    {
+        return Tools.run("serve", () -> serve(plan()));
+    }
+
+    /**
+     * Checks every option and builds the settings from them. Touches nothing: a bad option is reported before a
+     * long recovery, not after it (and no data directory is created for a mistyped command).
+     *
+     * @throws Tools.ToolException (usage) naming the first bad option.
+     */
+    Plan plan() throws Tools.ToolException
+    {
+        final Durability mode = choice("--durability", durability, "process or fsync", Durability::valueOf);
+        final RollCycle rollCycle = choice("--roll", roll, "daily or hourly", Journals::rollCycle);
+        require(snapshotEvery >= 0, "--snapshot-every must be 0 (off) or more, not " + snapshotEvery);
+        require(snapshotMinutes >= 0, "--snapshot-minutes must be 0 (off) or more, not " + snapshotMinutes);
+        require(keepSnapshots >= 1, "--keep-snapshots must be 1 or more, not " + keepSnapshots);
+        require(dedupeHours >= 1 && dedupeHours <= Long.MAX_VALUE / HOUR_MILLIS,
+            "--dedupe-hours must be 1 or more (and fit in milliseconds), not " + dedupeHours);
+        require(port == 0 || port != metricsPort, "--port and --metrics-port must differ, both are " + port);
+        require(database.port >= 0 && database.port <= 65_535, "--db-port must be 0 to 65535, not " + database.port);
+        require(database.jdbcUrl == null || database.jdbcUrl.startsWith("jdbc:postgresql:"),
+            "--jdbc-url must start with jdbc:postgresql: (jdbc:postgresql://host:port/database)");
 
         final ServerConfig serverConfig = new ServerConfig()
             .bind(bind)
@@ -171,27 +210,168 @@ final class ServeCommand implements Callable<Integer>
         {
             serverConfig.ioThreads(ioThreads);
         }
-        final ServerMetrics metrics = new ServerMetrics();
-        final LedgerServer server = new LedgerServer(serverConfig, keys, metrics);
         final EngineConfig engineConfig = new EngineConfig()
-            .ledger(new LedgerConfig()
-                .expectedAccounts(expectedAccounts)
-                .dedupeWindowCount(dedupeWindow)
-                .dedupeWindowMillis(dedupeHours * 3_600_000L)
-                .maxAccounts(maxAccounts)
-                .maxFreeQuotas(maxFreeQuotas)
-                .maxOpenHolds(maxOpenHolds)
-                .maxHoldTtlMillis(TimeUnit.SECONDS.toMillis(maxHoldTtlSeconds))
-                .maxSettleExcess(maxSettleExcess))
-            .ringSize(ringSize)
-            .replyBatchEnd(server.replyBatchEnd());
+            .ledger(ledgerConfig())
+            .ringSize(ringSize);
         if (busyWait)
         {
             engineConfig.waitStrategy(new YieldingWaitStrategy());
         }
-        final Durability mode = Durability.valueOf(durability.toUpperCase(Locale.ROOT));
-        final LedgerRuntime runtime = LedgerRuntime.start(new LedgerRuntime.Settings(dir, mode,
-            Journals.rollCycle(roll), snapshotEvery, snapshotMinutes, keepSnapshots), engineConfig);
+        try
+        {
+            serverConfig.validate();
+            engineConfig.validate();
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new Tools.ToolException(Tools.EXIT_USAGE, "bad option: " + ex.getMessage());
+        }
+        readable("--tls-cert", tlsCertificate);
+        readable("--tls-key", tlsKey);
+        try
+        {
+            LedgerServer.tlsContext(serverConfig);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new Tools.ToolException(Tools.EXIT_USAGE, ex.getMessage());
+        }
+
+        final DataDir dir = new DataDir(data);
+        final Path keysPath = keysFile != null ? keysFile : dir.root().resolve("keys");
+        usableDirectory(dir.root());
+        if (Files.exists(keysPath))
+        {
+            readable("--keys", keysPath);
+            try
+            {
+                ApiKeys.read(keysPath);
+            }
+            catch (final IOException ex)
+            {
+                throw new Tools.ToolException(Tools.EXIT_USAGE, "cannot read " + keysPath + ": " + Tools.reason(ex));
+            }
+            catch (final IllegalArgumentException ex)
+            {
+                throw new Tools.ToolException(Tools.EXIT_USAGE, "bad keys file: " + ex.getMessage());
+            }
+        }
+        canListen("--port", port);
+        canListen("--metrics-port", metricsPort);
+        return new Plan(dir, keysPath, serverConfig, engineConfig,
+            new LedgerRuntime.Settings(dir, mode, rollCycle, snapshotEvery, snapshotMinutes, keepSnapshots));
+    }
+
+    /**
+     * The ledger's own settings from the options; {@link LedgerConfig#validate()} checks them (via the engine's).
+     */
+    private LedgerConfig ledgerConfig()
+    {
+        return new LedgerConfig()
+            .expectedAccounts(expectedAccounts)
+            .dedupeWindowCount(dedupeWindow)
+            .dedupeWindowMillis(dedupeHours * HOUR_MILLIS)
+            .maxAccounts(maxAccounts)
+            .maxFreeQuotas(maxFreeQuotas)
+            .maxOpenHolds(maxOpenHolds)
+            .maxHoldTtlMillis(TimeUnit.SECONDS.toMillis(maxHoldTtlSeconds))
+            .maxSettleExcess(maxSettleExcess);
+    }
+
+    private static void require(final boolean condition, final String message) throws Tools.ToolException
+    {
+        if (!condition)
+        {
+            throw new Tools.ToolException(Tools.EXIT_USAGE, message);
+        }
+    }
+
+    private static <T> T choice(
+        final String option, final String value, final String choices, final Function<String, T> parse)
+        throws Tools.ToolException
+    {
+        try
+        {
+            return parse.apply(value.toUpperCase(Locale.ROOT));
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new Tools.ToolException(Tools.EXIT_USAGE, option + " must be " + choices + ", not " + value);
+        }
+    }
+
+    private static void readable(final String option, final Path file) throws Tools.ToolException
+    {
+        if (file == null)
+        {
+            return;
+        }
+        require(Files.isRegularFile(file), option + " " + file + ": no such file");
+        require(Files.isReadable(file), option + " " + file + ": not readable by this user");
+    }
+
+    /**
+     * The data directory must be a writable directory, or creatable: its nearest existing ancestor is one.
+     */
+    private static void usableDirectory(final Path root) throws Tools.ToolException
+    {
+        Path existing = root;
+        while (existing != null && !Files.exists(existing))
+        {
+            existing = existing.getParent();
+        }
+        final String where = "--data " + root + (root.equals(existing) ? "" : ": " + existing);
+        require(existing != null && Files.isDirectory(existing), where + " is not a directory");
+        require(Files.isWritable(existing) && Files.isExecutable(existing), where + " is not writable by this user");
+    }
+
+    /**
+     * Binds and releases the port, so that a port in use or an address that is not this machine's is reported now,
+     * not after recovery. (Something could still take the port in between; then start-up fails with that message.)
+     */
+    private void canListen(final String option, final int candidate) throws Tools.ToolException
+    {
+        try (ServerSocket socket = new ServerSocket())
+        {
+            socket.bind(new InetSocketAddress(InetAddress.getByName(bind), candidate));
+        }
+        catch (final UnknownHostException ex)
+        {
+            throw new Tools.ToolException(Tools.EXIT_USAGE, "--bind " + bind + ": unknown host");
+        }
+        catch (final IOException ex)
+        {
+            throw new Tools.ToolException(Tools.EXIT_USAGE, option + " " + candidate + ": cannot listen on " + bind +
+                ":" + candidate + " (" + ex.getMessage() + ")");
+        }
+    }
+
+    private int serve(final Plan plan) throws Exception
+    {
+        final DataDir dir = plan.dir();
+        final Path keysPath = plan.keysPath();
+        try
+        {
+            dir.create();
+        }
+        catch (final IOException ex)
+        {
+            throw new Tools.ToolException(Tools.EXIT_USAGE, "cannot create the data directory " + dir + ": " +
+                Tools.reason(ex));
+        }
+        final String generatedKey = Files.exists(keysPath) ? null : generateAdminKey(dir, keysPath);
+        final ApiKeys keys = ApiKeys.load(keysPath);
+        warnIfExposed(dir, keysPath);
+        if (keys.size() == 0)
+        {
+            LOG.warn("no keys in {}: every connection is refused until `ledger keys add`", keysPath);
+        }
+
+        final ServerMetrics metrics = new ServerMetrics();
+        final LedgerServer server = new LedgerServer(plan.server(), keys, metrics);
+        final Durability mode = plan.runtime().durability();
+        final LedgerRuntime runtime = LedgerRuntime.start(plan.runtime(),
+            plan.engine().replyBatchEnd(server.replyBatchEnd()));
         metrics.gauge("ledger_ring_fill", "Ring slots in use", () -> runtime.engine().ringFill());
         metrics.gauge("ledger_ring_size", "Ring slots", () -> runtime.engine().ringSize());
         metrics.gauge("ledger_journal_sequence", "Sequence of the last outcome in the journal",
@@ -287,6 +467,26 @@ final class ServeCommand implements Callable<Integer>
         System.out.flush();
         stopped.await();
         return 0;
+    }
+
+    /**
+     * Warns (and changes nothing: a wider mode may be on purpose) when other users may read the data or the keys.
+     */
+    private static void warnIfExposed(final DataDir dir, final Path keysPath)
+    {
+        for (final String warning : dir.exposedFolders())
+        {
+            LOG.warn(warning);
+        }
+        for (final Path file : List.of(keysPath, dir.root().resolve(ADMIN_KEY_FILE)))
+        {
+            final String permissions = OwnerOnly.exposed(file);
+            if (permissions != null)
+            {
+                LOG.warn("{} is {}: other users may read or change the ledger's keys (chmod 600 {})", file,
+                    permissions, file);
+            }
+        }
     }
 
     private static String generateAdminKey(final DataDir dir, final Path keysPath) throws Exception

@@ -30,8 +30,8 @@ import java.util.concurrent.TimeUnit;
         "",
         "Offline (only while `ledger serve` is stopped) it recovers the state (newest good snapshot, then the " +
             "journal), writes it to DIR/snapshots/ and deletes all but the newest --keep snapshots.",
-        "With --running it asks the ledger at --host/--port (admin key from --key or DIR/admin.key) to snapshot " +
-            "itself; its own --keep-snapshots setting applies.",
+        "With --running it asks the ledger at --host/--port (an admin key from --key-file, LEDGER_KEY or " +
+            "DIR/admin.key) to snapshot itself; its own --keep-snapshots setting applies.",
         "" })
 final class SnapshotCommand implements Callable<Integer>
 {
@@ -51,11 +51,12 @@ final class SnapshotCommand implements Callable<Integer>
     @Option(names = "--host", defaultValue = "127.0.0.1", description = "With --running (default: ${DEFAULT-VALUE}).")
     String host;
 
-    @Option(names = "--port", defaultValue = "7070", description = "With --running (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--port", defaultValue = "7070", converter = Tools.PortConverter.class,
+        description = "With --running (default: ${DEFAULT-VALUE}).")
     int port;
 
-    @Option(names = "--key", description = "With --running: admin key (default: DIR/admin.key).")
-    String key;
+    @Mixin
+    KeyOptions keys;
 
     public Integer call()
     {
@@ -66,7 +67,7 @@ final class SnapshotCommand implements Callable<Integer>
     {
         final SnapshotReport report;
         try (LedgerClient client = LedgerClient.connect(new ClientConfig().host(host).port(port)
-            .apiKey(ClientCommands.apiKey(key, options.data))))
+            .apiKey(keys.apiKey("snapshot", options.data))))
         {
             report = client.snapshot().get(10, TimeUnit.MINUTES);
         }

@@ -27,7 +27,7 @@ final class StatusCommand implements Callable<Integer>
     @Option(names = "--host", defaultValue = "127.0.0.1", description = "Ledger host (default: ${DEFAULT-VALUE}).")
     String host;
 
-    @Option(names = "--metrics-port", defaultValue = "9090",
+    @Option(names = "--metrics-port", defaultValue = "9090", converter = Tools.PortConverter.class,
         description = "The ledger's metrics port (default: ${DEFAULT-VALUE}).")
     int metricsPort;
 

@@ -12,12 +12,17 @@ import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.concurrent.Callable;
@@ -149,6 +154,7 @@ public final class Tools
         catch (final Exception ex)
         {
             System.err.println("ledger " + name + ": " + ex);
+            LoggerFactory.getLogger(Tools.class).debug("ledger {} failed", name, ex); // LEDGER_LOG_LEVEL=DEBUG
             return EXIT_FAILURE;
         }
     }
@@ -281,6 +287,107 @@ public final class Tools
                 throw new CommandLine.TypeConversionException(
                     "'" + value + "' is neither an ISO-8601 instant (2026-11-22T10:00:00Z) nor epoch milliseconds");
             }
+        }
+    }
+
+    /**
+     * @return why a file operation failed, in words for the operator (the exception's message is often just the path).
+     */
+    static String reason(final IOException ex)
+    {
+        if (ex instanceof NoSuchFileException)
+        {
+            return "no such file or directory";
+        }
+        if (ex instanceof AccessDeniedException)
+        {
+            return "permission denied";
+        }
+        if (ex instanceof FileSystemException && ((FileSystemException)ex).getReason() != null)
+        {
+            return ((FileSystemException)ex).getReason();
+        }
+        return ex.getMessage() != null ? ex.getMessage() : ex.toString();
+    }
+
+    private static long parse(final String value, final long min, final long max, final String range)
+    {
+        try
+        {
+            final long parsed = Long.parseLong(value.trim());
+            if (parsed >= min && parsed <= max)
+            {
+                return parsed;
+            }
+        }
+        catch (final NumberFormatException ex)
+        {
+            // the message below says what is expected
+        }
+        throw new CommandLine.TypeConversionException("'" + value + "' is not " + range);
+    }
+
+    /**
+     * A TCP port to connect to: 1 to 65535.
+     */
+    static final class PortConverter implements CommandLine.ITypeConverter<Integer>
+    {
+        public Integer convert(final String value)
+        {
+            return (int)parse(value, 1, 65_535, "a port (1 to 65535)");
+        }
+    }
+
+    /**
+     * A TCP port to listen on: 0 (a free one) to 65535.
+     */
+    static final class ListenPortConverter implements CommandLine.ITypeConverter<Integer>
+    {
+        public Integer convert(final String value)
+        {
+            return (int)parse(value, 0, 65_535, "a port (0 for a free one, or 1 to 65535)");
+        }
+    }
+
+    /**
+     * A timeout in milliseconds: 1 to 2^31 - 1 (the most a socket timeout takes, about 24 days).
+     */
+    static final class MillisConverter implements CommandLine.ITypeConverter<Long>
+    {
+        public Long convert(final String value)
+        {
+            return parse(value, 1, Integer.MAX_VALUE, "a number of milliseconds from 1 to " + Integer.MAX_VALUE);
+        }
+    }
+
+    /**
+     * A positive ISO-8601 duration (PT5M, PT1H30M) that fits the protocol's milliseconds.
+     */
+    static final class DurationConverter implements CommandLine.ITypeConverter<Duration>
+    {
+        public Duration convert(final String value)
+        {
+            final Duration duration;
+            try
+            {
+                duration = Duration.parse(value.trim());
+                duration.toMillis();
+            }
+            catch (final DateTimeParseException ex)
+            {
+                throw new CommandLine.TypeConversionException(
+                    "'" + value + "' is not an ISO-8601 duration such as PT30S, PT5M or PT1H");
+            }
+            catch (final ArithmeticException ex)
+            {
+                throw new CommandLine.TypeConversionException(
+                    "'" + value + "' is too long: the protocol carries a duration in milliseconds (a 64-bit number)");
+            }
+            if (duration.isNegative() || duration.toMillis() == 0)
+            {
+                throw new CommandLine.TypeConversionException("'" + value + "' is not positive (1 ms at least)");
+            }
+            return duration;
         }
     }
 }

@@ -203,7 +203,10 @@ public final class EngineConfig
         return this;
     }
 
-    void validate()
+    /**
+     * @throws IllegalArgumentException naming the first setting out of range.
+     */
+    public void validate()
     {
         ledger.validate();
         if (Integer.bitCount(ringSize) != 1 || ringSize < 2)

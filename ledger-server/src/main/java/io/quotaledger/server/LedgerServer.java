@@ -28,20 +28,30 @@ import io.quotaledger.engine.Snapshotter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+
+import javax.net.ssl.SSLException;
 
 /**
  * The binary protocol server (docs/protocol.md): Netty, epoll where available. Build it first, start the engine with
  * its {@link #resultListener()}-side batch flush ({@link #replyBatchEnd()}), then {@link #start} it on that engine.
+ * While it runs it reads the keys file again every second: keys added take effect for new connections, and
+ * connections that authenticated with a key since revoked are closed.
  */
 public final class LedgerServer implements AutoCloseable
 {
     private static final Logger LOG = LoggerFactory.getLogger(LedgerServer.class);
+    private static final long KEYS_RELOAD_SECONDS = 1;
 
     private final ServerConfig config;
+    private final SslContext tls;
     private final ApiKeys keys;
     private final ServerMetrics metrics;
     private final ConnectionRegistry registry;
@@ -51,10 +61,17 @@ public final class LedgerServer implements AutoCloseable
     private final ChannelGroup channels = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private EventLoopGroup group;
     private Channel serverChannel;
+    private ScheduledExecutorService keysReloader;
+    private volatile String keysFailure; // why the keys file cannot be used now; null when it can
 
+    /**
+     * @throws IllegalArgumentException when a setting is out of range or the TLS certificate or key cannot be used:
+     *                                  before anything is bound.
+     */
     public LedgerServer(final ServerConfig config, final ApiKeys keys, final ServerMetrics metrics)
     {
         config.validate();
+        this.tls = tlsContext(config);
         this.config = config;
         this.keys = keys;
         this.metrics = metrics;
@@ -66,6 +83,32 @@ public final class LedgerServer implements AutoCloseable
             registry::unauthenticated);
         metrics.gauge("ledger_unsent_bytes", "Bytes of answers written but not yet taken by the clients' sockets",
             this::unsentBytes);
+        metrics.gauge("ledger_keys", "API keys in force", keys::size);
+        metrics.gauge("ledger_keys_file_failed", "1 while the keys file cannot be read or parsed (old keys kept)",
+            () -> keysFailure == null ? 0 : 1);
+    }
+
+    /**
+     * Reads the TLS certificate and key of a config, to use them or only to check them before anything starts.
+     *
+     * @return the server's TLS context, or null when the config has no TLS.
+     * @throws IllegalArgumentException when the files cannot be read or do not hold a certificate and its key.
+     */
+    public static SslContext tlsContext(final ServerConfig config)
+    {
+        if (config.tlsCertificate() == null)
+        {
+            return null;
+        }
+        try
+        {
+            return SslContextBuilder.forServer(config.tlsCertificate().toFile(), config.tlsKey().toFile()).build();
+        }
+        catch (final SSLException | IllegalArgumentException ex)
+        {
+            throw new IllegalArgumentException("cannot use the TLS certificate " + config.tlsCertificate() +
+                " with the key " + config.tlsKey() + ": " + ex.getMessage(), ex);
+        }
     }
 
     /**
@@ -100,8 +143,6 @@ public final class LedgerServer implements AutoCloseable
     public LedgerServer start(
         final LedgerEngine engine, final Supplier<CompletableFuture<Snapshotter.Snapshot>> snapshots) throws Exception
     {
-        final SslContext tls = config.tlsCertificate() == null ? null :
-            SslContextBuilder.forServer(config.tlsCertificate().toFile(), config.tlsKey().toFile()).build();
         final boolean epoll = Epoll.isAvailable();
         group = new MultiThreadIoEventLoopGroup(config.ioThreads(),
             epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
@@ -130,9 +171,68 @@ public final class LedgerServer implements AutoCloseable
                 }
             });
         serverChannel = bootstrap.bind(config.bind(), config.port()).sync().channel();
+        keysReloader = Executors.newSingleThreadScheduledExecutor(task ->
+        {
+            final Thread thread = new Thread(task, "ledger-keys");
+            thread.setDaemon(true);
+            return thread;
+        });
+        keysReloader.scheduleWithFixedDelay(
+            this::reloadKeys, KEYS_RELOAD_SECONDS, KEYS_RELOAD_SECONDS, TimeUnit.SECONDS);
         LOG.info("listening on {}:{} ({}{}, {} I/O threads)", config.bind(), port(), epoll ? "epoll" : "nio",
             tls != null ? ", TLS" : "", config.ioThreads());
         return this;
+    }
+
+    /**
+     * Puts a changed keys file in force and closes the connections of keys it no longer holds. The check runs on each
+     * connection's event loop, where its Hello runs too: a Hello either ran before it (and is checked) or runs after
+     * it (and sees the new keys).
+     */
+    private void reloadKeys()
+    {
+        try
+        {
+            final boolean changed = keys.reload();
+            if (keysFailure != null)
+            {
+                LOG.info("keys file {} can be used again", keys.file());
+                keysFailure = null;
+            }
+            if (!changed)
+            {
+                return;
+            }
+            LOG.info("keys file {} changed: {} keys in force", keys.file(), keys.size());
+            for (final Channel channel : channels)
+            {
+                try
+                {
+                    channel.eventLoop().execute(() ->
+                    {
+                        if (keys.revoked(channel) && channel.isActive())
+                        {
+                            LOG.warn("closing the connection from {}: its key was revoked", channel.remoteAddress());
+                            channel.close();
+                        }
+                    });
+                }
+                catch (final RejectedExecutionException ex)
+                {
+                    // the server is closing, and the connection with it
+                }
+            }
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            final String failure = ex instanceof IllegalArgumentException ? ex.getMessage() : ex.toString();
+            if (!failure.equals(keysFailure))
+            {
+                LOG.error("keys file {} cannot be used, the {} keys loaded before stay in force: {}", keys.file(),
+                    keys.size(), failure);
+                keysFailure = failure;
+            }
+        }
     }
 
     /**
@@ -167,6 +267,11 @@ public final class LedgerServer implements AutoCloseable
      */
     public void close()
     {
+        if (keysReloader != null)
+        {
+            keysReloader.shutdownNow();
+            keysReloader = null;
+        }
         if (serverChannel != null)
         {
             serverChannel.close().syncUninterruptibly();

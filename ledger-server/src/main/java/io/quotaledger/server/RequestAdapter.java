@@ -449,7 +449,7 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         {
             return helloRefused(ctx, ServerMetrics.BadFrame.MALFORMED, "malformed Hello");
         }
-        final Role role = keys.roleOf(hello.apiKey());
+        final Role role = keys.authenticate(ctx.channel(), hello.apiKey());
         if (role == Role.NONE)
         {
             return helloRefused(ctx, ServerMetrics.BadFrame.UNAUTHENTICATED, "unknown API key");

@@ -175,7 +175,10 @@ public final class ServerConfig
         return this;
     }
 
-    void validate()
+    /**
+     * @throws IllegalArgumentException naming the first setting out of range.
+     */
+    public void validate()
     {
         if (port < 0 || port > 65_535)
         {

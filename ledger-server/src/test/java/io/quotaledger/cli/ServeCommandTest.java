@@ -19,6 +19,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
@@ -184,6 +185,27 @@ class ServeCommandTest
         return run(all);
     }
 
+    private static String permissions(final Path path) throws IOException
+    {
+        return PosixFilePermissions.toString(Files.getPosixFilePermissions(path));
+    }
+
+    /**
+     * A client command in a JVM of its own, with the key in its environment only.
+     */
+    private static Process child(final List<String> args, final String ledgerKey) throws IOException
+    {
+        final String java = ProcessHandle.current().info().command()
+            .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        final List<String> command = new ArrayList<>(List.of(java,
+            "@" + projectRoot().resolve("scripts").resolve("jvm.options"), "-XX:TieredStopAtLevel=1",
+            "-cp", System.getProperty("java.class.path"), LedgerCli.class.getName()));
+        command.addAll(args);
+        final ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+        builder.environment().put("LEDGER_KEY", ledgerKey);
+        return builder.start();
+    }
+
     private static HttpResponse<String> get(final int port, final String path) throws Exception
     {
         return HttpClient.newHttpClient().send(
@@ -233,6 +255,11 @@ class ServeCommandTest
         serve = new Serve(dir).awaitServing();
         assertTrue(serve.port > 0 && serve.port != 7070, "the real port is printed, not 0: " + serve.output);
         assertTrue(Files.isReadable(dir.resolve(ServeCommand.ADMIN_KEY_FILE)), "an admin key was generated");
+        // the data directory is its owner's only: other users can open neither the journal nor the keys
+        assertEquals("rwx------", permissions(dir.resolve("journal")));
+        assertEquals("rwx------", permissions(dir.resolve("snapshots")));
+        assertEquals("rw-------", permissions(dir.resolve("keys")));
+        assertEquals("rw-------", permissions(dir.resolve(ServeCommand.ADMIN_KEY_FILE)));
 
         assertEquals(0, client("credit", serve.port, "--user", "1", "--amount", "100"), err);
         assertTrue(out.contains("CREDIT OK"), out);
@@ -243,6 +270,43 @@ class ServeCommandTest
         assertEquals(0, client("deduct", serve.port, "--user", "1", "--service", "1", "--amount", "30",
             "--request-id", "00000000-0000-0000-0000-000000000007", "--json"), err);
         assertTrue(out.contains("\"duplicate\":true") && out.contains("\"balance\":70"), out);
+
+        // an option value out of range is refused before anything is sent
+        assertEquals(2, client("reserve", serve.port, "--user", "1", "--service", "1", "--amount", "5",
+            "--ttl", "PT2562047788015215H"), out);
+        assertTrue(err.contains("--ttl") && !err.contains("Exception"), err);
+
+        // a gateway key of its own, working without a restart, read from a file or the environment
+        assertEquals(0, run("keys", "add", "--data", dir.toString(), "--role", "gateway", "--name", "gw1"), err);
+        final String gatewayKey = out.strip();
+        final Path keyFile = Files.writeString(dir.resolve("gw1.key"), gatewayKey + "\n");
+        Files.setPosixFilePermissions(keyFile, PosixFilePermissions.fromString("rw-------"));
+        final long added = System.nanoTime();
+        while (client("balance", serve.port, "--user", "1", "--key-file", keyFile.toString()) != 0 &&
+            System.nanoTime() - added < TimeUnit.SECONDS.toNanos(15) && sleep())
+        {
+            assertTrue(err.contains("UNAUTHENTICATED"), err);
+        }
+        assertTrue(out.contains("QUERY OK") && out.contains("balance      70"), out + err);
+        assertEquals(1, client("credit", serve.port, "--user", "1", "--amount", "1", "--key-file", keyFile.toString()));
+        assertTrue(err.contains("FORBIDDEN"), "a gateway key may not credit: " + err);
+        final Process withEnvironment = child(List.of("balance", "--port", Integer.toString(serve.port),
+            "--user", "1", "--data", dir.resolve("no-such-dir").toString()), gatewayKey);
+        final String environmentOutput = new String(withEnvironment.getInputStream().readAllBytes(),
+            StandardCharsets.UTF_8);
+        assertTrue(withEnvironment.waitFor(30, TimeUnit.SECONDS));
+        assertEquals(0, withEnvironment.exitValue(), environmentOutput);
+        assertTrue(environmentOutput.contains("QUERY OK"), environmentOutput);
+
+        // revoked: refused within seconds, no restart
+        assertEquals(0, run("keys", "revoke", "gw1", "--data", dir.toString()), err);
+        final long revoked = System.nanoTime();
+        while (client("balance", serve.port, "--user", "1", "--key-file", keyFile.toString(), "--timeout-ms",
+            "500") == 0 && System.nanoTime() - revoked < TimeUnit.SECONDS.toNanos(15) && sleep())
+        {
+            assertTrue(out.contains("QUERY OK"), out);
+        }
+        assertTrue(err.contains("UNAUTHENTICATED"), "a revoked key is still accepted: " + out + err);
 
         final HttpResponse<String> health = get(serve.metricsPort, "/health");
         assertEquals(200, health.statusCode());
@@ -271,8 +335,17 @@ class ServeCommandTest
         assertEquals(2, client("balance", freePort(), "--user", "1", "--timeout-ms", "500"), out);
         assertTrue(err.contains("cannot connect"), err);
 
+        // made readable by others (by hand, or by an older version): a warning at start, and nothing changed
+        Files.setPosixFilePermissions(dir.resolve("journal"), PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setPosixFilePermissions(dir.resolve(ServeCommand.ADMIN_KEY_FILE),
+            PosixFilePermissions.fromString("rw-r--r--"));
+
         serve = new Serve(dir).awaitServing();
         assertTrue(serve.output.toString().contains("recovered 1 accounts"), serve.output.toString());
+        assertTrue(serve.output.toString().contains(dir.resolve("journal") + " is rwxr-xr-x"), serve.output.toString());
+        assertTrue(serve.output.toString().contains(dir.resolve(ServeCommand.ADMIN_KEY_FILE) + " is rw-r--r--"),
+            serve.output.toString());
+        assertEquals("rwxr-xr-x", permissions(dir.resolve("journal")));
         assertEquals(0, client("balance", serve.port, "--user", "1", "--json"), err);
         assertTrue(out.contains("\"balance\":70"), out);
         final int secondExit = serve.terminate();
