@@ -19,6 +19,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
+import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -79,6 +81,11 @@ final class ServeCommand implements Callable<Integer>
     @Option(names = "--snapshot-minutes", defaultValue = "60",
         description = "Snapshot after this many minutes with changes; 0 turns it off (default: ${DEFAULT-VALUE}).")
     long snapshotMinutes;
+
+    @Option(names = "--journal-reserve", paramLabel = "MIB",
+        description = "Disk space (MiB) kept allocated ahead of the journal's end, so a full disk is met with " +
+            "UNAVAILABLE before any write can fail; at least what the ring holds in flight (default: that).")
+    long journalReserveMib;
 
     @Option(names = "--keep-snapshots", defaultValue = "3", description = "Snapshots kept (default: ${DEFAULT-VALUE}).")
     int keepSnapshots;
@@ -154,13 +161,21 @@ final class ServeCommand implements Callable<Integer>
         }
         final Durability mode = Durability.valueOf(durability.toUpperCase(Locale.ROOT));
         final LedgerRuntime runtime = LedgerRuntime.start(new LedgerRuntime.Settings(dir, mode,
-            Journals.rollCycle(roll), snapshotEvery, snapshotMinutes, keepSnapshots), engineConfig);
+            Journals.rollCycle(roll), snapshotEvery, snapshotMinutes, keepSnapshots, journalReserveMib << 20),
+            engineConfig);
         metrics.gauge("ledger_ring_fill", "Ring slots in use", () -> runtime.engine().ringFill());
         metrics.gauge("ledger_ring_size", "Ring slots", () -> runtime.engine().ringSize());
         metrics.gauge("ledger_journal_sequence", "Sequence of the last outcome in the journal",
             () -> runtime.journal().lastSequence());
         metrics.gauge("ledger_journal_failed", "1 once the journal has failed (restart needed)",
             () -> runtime.journal().failure() == null ? 0 : 1);
+        metrics.gauge("ledger_journal_low_on_space", "1 while the journal cannot keep its disk reserve: changes refused",
+            () -> runtime.journal().lowOnSpace() == null ? 0 : 1);
+        metrics.gauge("ledger_journal_space_ahead_bytes", "Disk space allocated ahead of the journal's end",
+            () -> runtime.journal().appender().spaceAhead());
+        final FileStore dataStore = Files.getFileStore(dir.journal());
+        metrics.gauge("ledger_data_free_bytes", "Usable space on the file system of the data directory",
+            () -> usableSpace(dataStore));
         metrics.gauge("ledger_internal_errors", "Commands that hit a bug (INTERNAL_ERROR)",
             () -> runtime.engine().internalErrors());
         metrics.gauge("ledger_snapshot_pause_seconds", "Business-thread pause of the last snapshot",
@@ -179,14 +194,20 @@ final class ServeCommand implements Callable<Integer>
             http = new MetricsHttpServer(bind, metricsPort, metrics, () ->
             {
                 final String failure = runtime.journal().failure();
+                final String lowOnSpace = runtime.journal().lowOnSpace();
                 final StringBuilder json = new StringBuilder(256)
-                    .append("{\"status\":\"").append(failure == null ? "ok" : "journal-failed").append('"')
+                    .append("{\"status\":\"").append(failure != null ? "journal-failed" :
+                        lowOnSpace != null ? "journal-low-on-space" : "ok").append('"')
                     .append(",\"journalSequence\":").append(runtime.journal().lastSequence())
                     .append(",\"connections\":").append(server.connections())
                     .append(",\"ringFill\":").append(runtime.engine().ringFill());
                 if (failure != null)
                 {
                     json.append(",\"failure\":").append(Tools.quote(failure));
+                }
+                else if (lowOnSpace != null)
+                {
+                    json.append(",\"lowOnSpace\":").append(Tools.quote(lowOnSpace));
                 }
                 if (projected != null)
                 {
@@ -197,7 +218,8 @@ final class ServeCommand implements Callable<Integer>
                         .append(",\"lastError\":").append(Tools.quote(projected.projector().lastError()))
                         .append('}');
                 }
-                return new MetricsHttpServer.Health(failure == null, json.append('}').toString());
+                return new MetricsHttpServer.Health(failure == null && lowOnSpace == null,
+                    json.append('}').toString());
             });
         }
         catch (final Exception ex)
@@ -250,6 +272,18 @@ final class ServeCommand implements Callable<Integer>
         System.out.flush();
         stopped.await();
         return 0;
+    }
+
+    private static long usableSpace(final FileStore store)
+    {
+        try
+        {
+            return store.getUsableSpace();
+        }
+        catch (final IOException ex)
+        {
+            return -1;
+        }
     }
 
     private static String generateAdminKey(final DataDir dir, final Path keysPath) throws Exception
