@@ -19,10 +19,11 @@ import java.nio.file.StandardOpenOption;
  * before anything depends on the write.
  *
  * <p>Uses fallocate(2) (mode 0: allocate, keep what is there) through OpenHFT's posix library, which Chronicle itself
- * ships and uses. Where that is not available (no native access, or a file system without fallocate) it falls back to
- * what glibc's posix_fallocate does: writes one zero byte into every block of the range that reads as zero. The
- * fallback is safe only while nothing else writes into the range at the same time; the journal calls it from its one
- * writing thread, for ranges Chronicle has not written yet or before the queue is opened.
+ * ships and uses. Where that fails (no native access, a file system without fallocate, or no space: the library's
+ * errno is not reliable enough to tell which) it does what glibc's posix_fallocate does instead: writes one zero byte
+ * into every block of the range that reads as zero, which allocates the block or fails with "No space left on
+ * device". That is safe only while nothing else writes into the range at the same time; the journal calls it from
+ * its one writing thread, for ranges Chronicle has not written yet or before the queue is opened.
  */
 final class FileSpace
 {
@@ -30,11 +31,9 @@ final class FileSpace
     private static final int O_RDWR = 2;
     private static final int FALLOC_FL_KEEP_SIZE = 1;
     private static final int FALLOC_FL_PUNCH_HOLE = 2;
-    private static final int ENOSPC = 28;
-    private static final int EOPNOTSUPP = 95;
     private static final int FALLBACK_BLOCK = 512; // when the file system does not say; every block gets a byte
     private static final PosixAPI POSIX = loadPosix();
-    private static volatile boolean fallocateUnsupported = POSIX == null;
+    private static volatile boolean zerosOnly = POSIX == null;
 
     private FileSpace()
     {
@@ -43,30 +42,22 @@ final class FileSpace
     /**
      * Allocates {@code [from, to)} of an existing file, growing it to {@code to} when it is shorter.
      *
-     * @throws IOException when the space cannot be had (the message says "no space left on device" when that is why).
+     * @throws IOException when the space cannot be had.
      */
     static void allocate(final Path file, final long from, final long to) throws IOException
     {
-        if (to <= from)
+        if (to > from && (zerosOnly || !fallocate(file, 0, from, to - from)))
         {
-            return;
-        }
-        if (!fallocateUnsupported)
-        {
-            final int errno = fallocate(file, 0, from, to - from);
-            if (errno == 0)
+            try
             {
-                return;
+                writeZeros(file, from, to);
             }
-            if (errno != EOPNOTSUPP)
+            catch (final IOException ex)
             {
-                throw new IOException(file + ": cannot allocate bytes " + from + " to " + to + ": " +
-                    (errno == ENOSPC ? "no space left on device" : POSIX.strerror(errno) + " (errno " + errno + ")"));
+                throw new IOException(file + ": cannot allocate bytes " + from + " to " + to + ": " + ex.getMessage(),
+                    ex);
             }
-            fallocateUnsupported = true;
-            LOG.warn("{}: the file system does not support fallocate; allocating by writing zeros", file);
         }
-        writeZeros(file, from, to);
     }
 
     /**
@@ -77,47 +68,34 @@ final class FileSpace
     {
         final long start = (from + 4095) & ~4095L;
         final long end = to & ~4095L;
-        if (end <= start || fallocateUnsupported)
+        if (end > start && !zerosOnly &&
+            !fallocate(file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, start, end - start))
         {
-            return;
-        }
-        try
-        {
-            final int errno = fallocate(file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, start, end - start);
-            if (errno != 0 && errno != EOPNOTSUPP)
-            {
-                LOG.debug("{}: could not release bytes {} to {}: errno {}", file, start, end, errno);
-            }
-        }
-        catch (final IOException ex)
-        {
-            LOG.debug("{}: could not release bytes {} to {}", file, start, end, ex);
+            LOG.debug("{}: could not release bytes {} to {}", file, start, end);
         }
     }
 
     /**
      * For tests: allocate by writing zeros even where fallocate works.
      */
-    static void useFallbackForTesting(final boolean fallback)
+    static void zerosOnlyForTesting(final boolean zeros)
     {
-        fallocateUnsupported = fallback || POSIX == null;
+        zerosOnly = zeros || POSIX == null;
     }
 
     /**
-     * @return 0, or the errno of a failed fallocate.
+     * @return whether fallocate(2) did it.
      */
-    private static int fallocate(final Path file, final int mode, final long offset, final long length)
-        throws IOException
+    private static boolean fallocate(final Path file, final int mode, final long offset, final long length)
     {
         final int fd = POSIX.open(file.toString(), O_RDWR, 0);
         if (fd < 0)
         {
-            final int errno = POSIX.lastError();
-            throw new IOException(file + ": cannot open to allocate space: " + POSIX.strerror(errno));
+            return false;
         }
         try
         {
-            return POSIX.fallocate(fd, mode, offset, length) == 0 ? 0 : POSIX.lastError();
+            return POSIX.fallocate(fd, mode, offset, length) == 0;
         }
         finally
         {
@@ -143,7 +121,7 @@ final class FileSpace
                 one.clear().put(0, (byte)0);
                 if (channel.write(one, at) != 1)
                 {
-                    throw new IOException(file + ": short write while allocating at " + at);
+                    throw new IOException("short write at " + at);
                 }
             }
             if (channel.size() < to)

@@ -41,8 +41,8 @@ import java.util.stream.Stream;
  *
  * <p>When the space cannot be had, the journal is <em>low on space</em>: documents still go in as long as they fit
  * in what is allocated (the reserve is sized so that everything already in flight does), the owner stops accepting
- * changes ({@link #lowOnSpace()}), and the allocation is retried at most once a {@link #RETRY_NANOS} until it works
- * again. A document that would not fit is refused before anything is written.
+ * changes ({@link #lowOnSpace()}), and the allocation is retried at most once a second ({@link #RETRY_NANOS}) until it
+ * works again. A document that would not fit is refused before anything is written.
  *
  * <p>Single-threaded: used by the journal's appending thread; {@link #lowOnSpace()} and {@link #ahead()} may be read
  * from any thread.
@@ -60,7 +60,6 @@ final class JournalSpace implements TimeProvider
     private static final long MIN_STEP = 256 << 10;
     private static final long MAX_DOCUMENT = JournalFormat.documentLength(JournalAppender.MAX_OUTCOMES_PER_DOCUMENT);
 
-    private SingleChronicleQueue queue;
     private final RollCycle rollCycle;
     private final EpochClock clock;
     private final long reserve;
@@ -68,6 +67,7 @@ final class JournalSpace implements TimeProvider
     private final long indexArrayBytes;
     private final long cycleHeaderBytes;
     private final long lastDocumentBound;
+    private SingleChronicleQueue queue;
     private int cycle = NONE;
     private Path file;
     private long dataEnd;
@@ -235,7 +235,7 @@ final class JournalSpace implements TimeProvider
             }
             catch (final IOException ex)
             {
-                problem = ex.getMessage();
+                problem = problem == null ? ex.getMessage() : problem + "; " + ex.getMessage();
             }
         }
         ahead = allocatedEnd - dataEnd;
@@ -325,7 +325,10 @@ final class JournalSpace implements TimeProvider
         {
             LOG.info("journal space available again ({} bytes allocated ahead): accepting changes", ahead);
         }
-        lowOnSpace = problem;
+        if (problem != was)
+        {
+            lowOnSpace = problem;
+        }
     }
 
     private void deleteStalePrecreated() throws IOException
