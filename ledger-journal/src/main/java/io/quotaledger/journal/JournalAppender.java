@@ -52,7 +52,10 @@ public final class JournalAppender implements AutoCloseable
     private volatile long lastSequence;
 
     private JournalAppender(
-        final SingleChronicleQueue queue, final JournalSpace space, final Durability durability, final long lastSequence)
+        final SingleChronicleQueue queue,
+        final JournalSpace space,
+        final Durability durability,
+        final long lastSequence)
     {
         this.queue = queue;
         this.space = space;
@@ -117,6 +120,14 @@ public final class JournalAppender implements AutoCloseable
     public static long minimumReserve(final RollCycle rollCycle)
     {
         return JournalSpace.minimumReserve(rollCycle);
+    }
+
+    /**
+     * @return the most bytes a document of {@code outcomes} outcomes takes in the journal's files, to size a reserve.
+     */
+    public static long documentBytes(final int outcomes)
+    {
+        return JournalSpace.documentBytes(outcomes);
     }
 
     /**

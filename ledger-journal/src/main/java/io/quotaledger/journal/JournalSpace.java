@@ -58,7 +58,6 @@ final class JournalSpace implements TimeProvider
     private static final int NONE = Integer.MIN_VALUE;
     private static final long DOCUMENT_HEADER = 8; // Chronicle's 4-byte header, and up to 3 bytes of alignment
     private static final long MIN_STEP = 256 << 10;
-    private static final long MAX_DOCUMENT = JournalFormat.documentLength(JournalAppender.MAX_OUTCOMES_PER_DOCUMENT);
 
     private final RollCycle rollCycle;
     private final EpochClock clock;
@@ -90,7 +89,7 @@ final class JournalSpace implements TimeProvider
         this.clock = clock;
         this.indexArrayBytes = indexArrayBytes(rollCycle);
         this.cycleHeaderBytes = 2 * indexArrayBytes + 4096;
-        this.lastDocumentBound = DOCUMENT_HEADER + MAX_DOCUMENT + indexArrayBytes;
+        this.lastDocumentBound = documentBytes(JournalAppender.MAX_OUTCOMES_PER_DOCUMENT) + indexArrayBytes;
         this.reserve = Math.max(reserve, minimumReserve(rollCycle));
         this.step = Math.max(MIN_STEP, this.reserve / 4);
         this.queueTime = clock.time();
@@ -101,7 +100,16 @@ final class JournalSpace implements TimeProvider
      */
     static long minimumReserve(final RollCycle rollCycle)
     {
-        return 3 * indexArrayBytes(rollCycle) + 4096 + DOCUMENT_HEADER + MAX_DOCUMENT + MIN_STEP;
+        return 3 * indexArrayBytes(rollCycle) + 4096 + documentBytes(JournalAppender.MAX_OUTCOMES_PER_DOCUMENT) +
+            MIN_STEP;
+    }
+
+    /**
+     * @return the most bytes a document of {@code outcomes} takes in a cycle file, Chronicle's header included.
+     */
+    static long documentBytes(final int outcomes)
+    {
+        return DOCUMENT_HEADER + JournalFormat.documentLength(outcomes);
     }
 
     /**
@@ -147,7 +155,7 @@ final class JournalSpace implements TimeProvider
         {
             ensure();
         }
-        final long needed = dataEnd + DOCUMENT_HEADER + length + indexArrayBytes;
+        final long needed = dataEnd + DOCUMENT_HEADER + length + indexArrayBytes; // an index array may follow it
         if (needed > allocatedEnd)
         {
             throw new UncheckedIOException(new IOException("journal out of space: a document of " + length +

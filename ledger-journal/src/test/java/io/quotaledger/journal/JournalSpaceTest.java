@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -104,8 +105,8 @@ class JournalSpaceTest
         FileSpace.allocate(file, 0, 1 << 20);
         assertEquals(1 << 20, Files.size(file));
         final byte[] read = Files.readAllBytes(file);
-        assertArrayEquals(head, java.util.Arrays.copyOfRange(read, 0, head.length));
-        assertArrayEquals(head, java.util.Arrays.copyOfRange(read, 300_000, 300_000 + head.length));
+        assertArrayEquals(head, Arrays.copyOfRange(read, 0, head.length));
+        assertArrayEquals(head, Arrays.copyOfRange(read, 300_000, 300_000 + head.length));
         assertTrue(allocatedBytes(file) >= 1 << 20, "allocated: " + allocatedBytes(file));
     }
 

@@ -169,7 +169,7 @@ final class ServeCommand implements Callable<Integer>
             () -> runtime.journal().lastSequence());
         metrics.gauge("ledger_journal_failed", "1 once the journal has failed (restart needed)",
             () -> runtime.journal().failure() == null ? 0 : 1);
-        metrics.gauge("ledger_journal_low_on_space", "1 while the journal cannot keep its disk reserve: changes refused",
+        metrics.gauge("ledger_journal_low_on_space", "1 while the journal is short of disk space (changes refused)",
             () -> runtime.journal().lowOnSpace() == null ? 0 : 1);
         metrics.gauge("ledger_journal_space_ahead_bytes", "Disk space allocated ahead of the journal's end",
             () -> runtime.journal().appender().spaceAhead());

@@ -5,7 +5,6 @@ import io.quotaledger.core.OutcomeSink;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.Durability;
 import io.quotaledger.journal.JournalAppender;
-import io.quotaledger.journal.JournalFormat;
 import io.quotaledger.journal.Recovery;
 import io.quotaledger.journal.SnapshotStore;
 import net.openhft.chronicle.queue.RollCycle;
@@ -115,8 +114,8 @@ public final class LedgerRuntime implements AutoCloseable
      */
     public static long minimumJournalReserve(final RollCycle rollCycle, final EngineConfig config)
     {
-        final long perEvent = JournalFormat.documentLength(LedgerEvent.outcomeCapacity(config.ledger())) + 8;
-        return JournalAppender.minimumReserve(rollCycle) + config.ringSize() * perEvent;
+        return JournalAppender.minimumReserve(rollCycle) +
+            config.ringSize() * JournalAppender.documentBytes(LedgerEvent.outcomeCapacity(config.ledger()));
     }
 
     public LedgerEngine engine()
