@@ -94,6 +94,12 @@ public final class SnapshotStore
             writeFully(channel, body);
             channel.force(true);
         }
+        catch (final IOException ex)
+        {
+            // a full disk, typically: no snapshot, and the partial file must not keep the space
+            Files.deleteIfExists(temporary);
+            throw ex;
+        }
         Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         forceDirectory();
         return file;

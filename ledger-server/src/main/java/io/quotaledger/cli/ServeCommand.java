@@ -26,6 +26,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.UnknownHostException;
+import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -93,6 +94,11 @@ final class ServeCommand implements Callable<Integer>
     @Option(names = "--snapshot-minutes", defaultValue = "60",
         description = "Snapshot after this many minutes with changes; 0 turns it off (default: ${DEFAULT-VALUE}).")
     long snapshotMinutes;
+
+    @Option(names = "--journal-reserve", paramLabel = "MIB",
+        description = "Disk space (MiB) kept allocated ahead of the journal's end, so a full disk is met with " +
+            "UNAVAILABLE before any write can fail; at least what the ring holds in flight (default: that).")
+    long journalReserveMib;
 
     @Option(names = "--keep-snapshots", defaultValue = "3", description = "Snapshots kept (default: ${DEFAULT-VALUE}).")
     int keepSnapshots;
@@ -188,6 +194,8 @@ final class ServeCommand implements Callable<Integer>
         final RollCycle rollCycle = choice("--roll", roll, "daily or hourly", Journals::rollCycle);
         require(snapshotEvery >= 0, "--snapshot-every must be 0 (off) or more, not " + snapshotEvery);
         require(snapshotMinutes >= 0, "--snapshot-minutes must be 0 (off) or more, not " + snapshotMinutes);
+        require(journalReserveMib >= 0 && journalReserveMib <= 1L << 30,
+            "--journal-reserve must be 0 (the ring's minimum) to 1073741824 MiB, not " + journalReserveMib);
         require(keepSnapshots >= 1, "--keep-snapshots must be 1 or more, not " + keepSnapshots);
         require(dedupeHours >= 1 && dedupeHours <= Long.MAX_VALUE / HOUR_MILLIS,
             "--dedupe-hours must be 1 or more (and fit in milliseconds), not " + dedupeHours);
@@ -259,7 +267,8 @@ final class ServeCommand implements Callable<Integer>
         canListen("--port", port);
         canListen("--metrics-port", metricsPort);
         return new Plan(dir, keysPath, serverConfig, engineConfig,
-            new LedgerRuntime.Settings(dir, mode, rollCycle, snapshotEvery, snapshotMinutes, keepSnapshots));
+            new LedgerRuntime.Settings(dir, mode, rollCycle, snapshotEvery, snapshotMinutes, keepSnapshots,
+                journalReserveMib << 20));
     }
 
     /**
@@ -378,6 +387,13 @@ final class ServeCommand implements Callable<Integer>
             () -> runtime.journal().lastSequence());
         metrics.gauge("ledger_journal_failed", "1 once the journal has failed (restart needed)",
             () -> runtime.journal().failure() == null ? 0 : 1);
+        metrics.gauge("ledger_journal_low_on_space", "1 while the journal is short of disk space (changes refused)",
+            () -> runtime.journal().lowOnSpace() == null ? 0 : 1);
+        metrics.gauge("ledger_journal_space_ahead_bytes", "Disk space allocated ahead of the journal's end",
+            () -> runtime.journal().appender().spaceAhead());
+        final FileStore dataStore = Files.getFileStore(dir.journal());
+        metrics.gauge("ledger_data_free_bytes", "Usable space on the file system of the data directory",
+            () -> usableSpace(dataStore));
         metrics.gauge("ledger_internal_errors", "Commands that hit a bug (INTERNAL_ERROR)",
             () -> runtime.engine().internalErrors());
         metrics.gauge("ledger_snapshot_pause_seconds", "Business-thread pause of the last snapshot",
@@ -396,14 +412,20 @@ final class ServeCommand implements Callable<Integer>
             http = new MetricsHttpServer(bind, metricsPort, metrics, () ->
             {
                 final String failure = runtime.journal().failure();
+                final String lowOnSpace = runtime.journal().lowOnSpace();
                 final StringBuilder json = new StringBuilder(256)
-                    .append("{\"status\":\"").append(failure == null ? "ok" : "journal-failed").append('"')
+                    .append("{\"status\":\"").append(failure != null ? "journal-failed" :
+                        lowOnSpace != null ? "journal-low-on-space" : "ok").append('"')
                     .append(",\"journalSequence\":").append(runtime.journal().lastSequence())
                     .append(",\"connections\":").append(server.connections())
                     .append(",\"ringFill\":").append(runtime.engine().ringFill());
                 if (failure != null)
                 {
                     json.append(",\"failure\":").append(Tools.quote(failure));
+                }
+                else if (lowOnSpace != null)
+                {
+                    json.append(",\"lowOnSpace\":").append(Tools.quote(lowOnSpace));
                 }
                 if (projected != null)
                 {
@@ -414,7 +436,8 @@ final class ServeCommand implements Callable<Integer>
                         .append(",\"lastError\":").append(Tools.quote(projected.projector().lastError()))
                         .append('}');
                 }
-                return new MetricsHttpServer.Health(failure == null, json.append('}').toString());
+                return new MetricsHttpServer.Health(failure == null && lowOnSpace == null,
+                    json.append('}').toString());
             });
         }
         catch (final Exception ex)
@@ -486,6 +509,18 @@ final class ServeCommand implements Callable<Integer>
                 LOG.warn("{} is {}: other users may read or change the ledger's keys (chmod 600 {})", file,
                     permissions, file);
             }
+        }
+    }
+
+    private static long usableSpace(final FileStore store)
+    {
+        try
+        {
+            return store.getUsableSpace();
+        }
+        catch (final IOException ex)
+        {
+            return -1;
         }
     }
 

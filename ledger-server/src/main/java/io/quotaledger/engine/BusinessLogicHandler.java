@@ -11,19 +11,24 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 
 /**
  * The single writer: owns the {@link Ledger}, stamps each command with the time, applies it and writes its outcomes
  * into the event for the stages after it. A failure is a bug: it is logged and counted and the command gets
- * INTERNAL_ERROR, and the handler carries on with the next event.
+ * INTERNAL_ERROR, and the handler carries on with the next event. While the journal cannot take changes
+ * ({@link EngineConfig#acceptingChanges()}), commands that would change the ledger are answered UNAVAILABLE without
+ * being applied (queries are still answered) and ticks wait.
  */
 final class BusinessLogicHandler implements EventHandler<LedgerEvent>, OutcomeSink
 {
     private static final Logger LOG = LoggerFactory.getLogger(BusinessLogicHandler.class);
+    private static final long REFUSED_TICK_RETRY_MILLIS = 1_000;
 
     private final Ledger ledger;
     private final EpochClock clock;
     private final AtomicLong internalErrors;
+    private final BooleanSupplier acceptingChanges;
     private long lastTimestamp;
     private long nextOutcomeSequence;
     private LedgerEvent current;
@@ -37,6 +42,7 @@ final class BusinessLogicHandler implements EventHandler<LedgerEvent>, OutcomeSi
         this.ledger = config.ledgerFactory().apply(config.ledger(), this);
         this.clock = config.clock();
         this.internalErrors = internalErrors;
+        this.acceptingChanges = config.acceptingChanges();
         this.lastTimestamp = config.lastTimestamp();
         this.nextOutcomeSequence = config.lastSequence() + 1;
         this.nextExpiry = ledger.nextExpiry();
@@ -69,6 +75,12 @@ final class BusinessLogicHandler implements EventHandler<LedgerEvent>, OutcomeSi
         final long now = Math.max(lastTimestamp, clock.time());
         lastTimestamp = now;
         event.command().timestamp(now);
+        final Op op = event.command().op();
+        if (op != null && op != Op.QUERY && !acceptingChanges.getAsBoolean())
+        {
+            refuse(event, op, now);
+            return;
+        }
         current = event;
         try
         {
@@ -92,6 +104,22 @@ final class BusinessLogicHandler implements EventHandler<LedgerEvent>, OutcomeSi
         else if (endOfBatch)
         {
             nextExpiry = ledger.nextExpiry();
+        }
+    }
+
+    /**
+     * Not applied, so not journaled: the client retries with the same request id once the journal takes changes.
+     */
+    private void refuse(final LedgerEvent event, final Op op, final long now)
+    {
+        if (op == Op.TICK)
+        {
+            nextExpiry = now + REFUSED_TICK_RETRY_MILLIS; // the ticker asks again later, not in a tight loop
+            ticksProcessed++;
+        }
+        else
+        {
+            event.result().reset().op(op).code(ResultCode.UNAVAILABLE);
         }
     }
 

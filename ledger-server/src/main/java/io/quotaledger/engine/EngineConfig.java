@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.function.BiFunction;
+import java.util.function.BooleanSupplier;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -31,6 +32,7 @@ public final class EngineConfig
     private long lastSequence;
     private long lastTimestamp;
     private Runnable replyBatchEnd = () -> {};
+    private BooleanSupplier acceptingChanges = () -> true;
 
     public LedgerConfig ledger()
     {
@@ -131,6 +133,22 @@ public final class EngineConfig
     }
 
     /**
+     * Asked on the business-logic thread before each command that would change the ledger: while it says false the
+     * command is answered UNAVAILABLE without being applied, and hold expiry waits. The journal says false while it
+     * is short of disk space or has failed, so that nothing it could not keep is applied. Must not allocate.
+     */
+    public BooleanSupplier acceptingChanges()
+    {
+        return acceptingChanges;
+    }
+
+    public EngineConfig acceptingChanges(final BooleanSupplier acceptingChanges)
+    {
+        this.acceptingChanges = acceptingChanges;
+        return this;
+    }
+
+    /**
      * Inserts a stage at a position among those added so far (0: first after the business logic).
      */
     public EngineConfig insertStage(final int position, final EventHandler<LedgerEvent> stage)
@@ -154,7 +172,8 @@ public final class EngineConfig
             .ledgerFactory(ledgerFactory)
             .lastSequence(lastSequence)
             .lastTimestamp(lastTimestamp)
-            .replyBatchEnd(replyBatchEnd);
+            .replyBatchEnd(replyBatchEnd)
+            .acceptingChanges(acceptingChanges);
         copy.stages.addAll(stages);
         return copy;
     }

@@ -13,10 +13,15 @@ import java.util.Arrays;
  * FSYNC mode), before the reply stage may see any event of the batch: no result leaves before its outcomes are in
  * the journal.
  *
- * <p>If the journal fails (a full disk, an I/O error) the ledger can no longer promise durability: every result of
- * the failed batch and of every batch after it is turned into UNAVAILABLE, so nothing unjournaled is ever
- * acknowledged, and the failure is reported (health, logs) until an operator restarts the ledger, which then
- * recovers from the journal. This is the one stage allowed to change a result.
+ * <p>When the disk fills up the journal first becomes <em>low on space</em>: it keeps writing into the space it
+ * allocated ahead (a reserve that holds everything the ring can have in flight), while {@link #acceptingChanges()}
+ * turns false so that the business logic answers new changes UNAVAILABLE without applying them. Once space is freed
+ * the journal notices (at most a second later, at the next batch) and changes are taken again.
+ *
+ * <p>If the journal fails (an I/O error, or space running out beyond the reserve) the ledger can no longer promise
+ * durability: every result of the failed batch and of every batch after it is turned into UNAVAILABLE, so nothing
+ * unjournaled is ever acknowledged, and the failure is reported (health, logs) until an operator restarts the ledger,
+ * which then recovers from the journal. This is the one stage allowed to change a result.
  */
 public final class JournalStage implements EventHandler<LedgerEvent>, AutoCloseable
 {
@@ -83,6 +88,22 @@ public final class JournalStage implements EventHandler<LedgerEvent>, AutoClosea
     public String failure()
     {
         return failure;
+    }
+
+    /**
+     * @return whether the journal can take changes: it works and holds its reserve of disk space. Any thread.
+     */
+    public boolean acceptingChanges()
+    {
+        return failure == null && appender.lowOnSpace() == null;
+    }
+
+    /**
+     * @return why the journal is short of disk space (changes are refused meanwhile), or null.
+     */
+    public String lowOnSpace()
+    {
+        return appender.lowOnSpace();
     }
 
     /**

@@ -54,7 +54,7 @@ public final class LedgerEngine implements AutoCloseable
     private LedgerEngine(final EngineConfig config)
     {
         config.validate();
-        final int outcomeCapacity = Math.max(2, config.ledger().maxExpiriesPerTick());
+        final int outcomeCapacity = LedgerEvent.outcomeCapacity(config.ledger());
         disruptor = new Disruptor<>(
             () -> new LedgerEvent(outcomeCapacity),
             config.ringSize(),

@@ -8,6 +8,7 @@ import io.quotaledger.journal.JournalAppender;
 import io.quotaledger.journal.Recovery;
 import io.quotaledger.journal.SnapshotStore;
 import net.openhft.chronicle.queue.RollCycle;
+import org.agrona.concurrent.SystemEpochClock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,6 +32,8 @@ public final class LedgerRuntime implements AutoCloseable
      * @param snapshotEveryOutcomes  periodic snapshot after this many outcomes (0: off).
      * @param snapshotEveryMinutes   periodic snapshot after this many minutes with changes (0: off).
      * @param snapshotsToKeep        older snapshots are deleted.
+     * @param journalReserve         bytes of disk kept allocated ahead of the journal's end; at least what the ring
+     *                               can hold in flight ({@link #minimumJournalReserve}), which 0 asks for.
      */
     public record Settings(
         DataDir dir,
@@ -38,8 +41,22 @@ public final class LedgerRuntime implements AutoCloseable
         RollCycle rollCycle,
         long snapshotEveryOutcomes,
         long snapshotEveryMinutes,
-        int snapshotsToKeep)
+        int snapshotsToKeep,
+        long journalReserve)
     {
+        /**
+         * Settings with the smallest journal reserve that is safe for the ring.
+         */
+        public Settings(
+            final DataDir dir,
+            final Durability durability,
+            final RollCycle rollCycle,
+            final long snapshotEveryOutcomes,
+            final long snapshotEveryMinutes,
+            final int snapshotsToKeep)
+        {
+            this(dir, durability, rollCycle, snapshotEveryOutcomes, snapshotEveryMinutes, snapshotsToKeep, 0);
+        }
     }
 
     private final Recovery.Result recovery;
@@ -56,8 +73,14 @@ public final class LedgerRuntime implements AutoCloseable
             recovery.snapshot() == null ? "nothing" : "state",
             recovery.snapshot() == null ? "-" : recovery.snapshot().path().getFileName(), recovery.replayed());
 
-        journal = new JournalStage(JournalAppender.open(
-            settings.dir(), settings.durability(), settings.rollCycle(), recovery.lastSequence()));
+        final long minimumReserve = minimumJournalReserve(settings.rollCycle(), config);
+        if (settings.journalReserve() != 0 && settings.journalReserve() < minimumReserve)
+        {
+            LOG.warn("journal reserve of {} bytes raised to {}: what a ring of {} can hold in flight",
+                settings.journalReserve(), minimumReserve, config.ringSize());
+        }
+        journal = new JournalStage(JournalAppender.open(settings.dir(), settings.durability(), settings.rollCycle(),
+            recovery.lastSequence(), Math.max(settings.journalReserve(), minimumReserve), SystemEpochClock.INSTANCE));
         final EngineConfig engineConfig = config.copy()
             .ledgerFactory((ledgerConfig, sink) ->
             {
@@ -66,7 +89,8 @@ public final class LedgerRuntime implements AutoCloseable
             })
             .lastSequence(recovery.lastSequence())
             .lastTimestamp(recovery.lastTimestamp())
-            .insertStage(0, journal);
+            .insertStage(0, journal)
+            .acceptingChanges(journal::acceptingChanges);
         engine = LedgerEngine.start(engineConfig);
         snapshotter = new Snapshotter(engine, new SnapshotStore(settings.dir()), journal::lastSequence,
             settings.snapshotsToKeep());
@@ -79,6 +103,19 @@ public final class LedgerRuntime implements AutoCloseable
     public static LedgerRuntime start(final Settings settings, final EngineConfig config) throws IOException
     {
         return new LedgerRuntime(settings, config);
+    }
+
+    /**
+     * The journal's reserve must hold everything that can be in flight between the business logic and the journal
+     * when the journal finds it can no longer keep its reserve: a full ring, each event written as its own document
+     * with as many outcomes as an event can carry, plus a new cycle file and the largest document.
+     *
+     * @return the smallest safe reserve, in bytes.
+     */
+    public static long minimumJournalReserve(final RollCycle rollCycle, final EngineConfig config)
+    {
+        return JournalAppender.minimumReserve(rollCycle) +
+            config.ringSize() * JournalAppender.documentBytes(LedgerEvent.outcomeCapacity(config.ledger()));
     }
 
     public LedgerEngine engine()
