@@ -72,9 +72,10 @@ public final class CompareCommand implements Callable<Integer>
         "it; e.g. --ledger-option=--busy-wait, --ledger-option=--io-threads=2), to compare its settings.")
     List<String> ledgerOptions = new ArrayList<>();
 
-    @Option(names = "--ledger-connections", description = "Pipelined connections of the ledger's client " +
-        "(default: 2).")
-    int ledgerConnections = 2;
+    @Option(names = "--connections", description = "Connections of the pipelined clients, the ledger's and Redis's: " +
+        "the requests in flight are spread over them (default: 2). PostgreSQL gets a connection per request in " +
+        "flight.")
+    int connections = 2;
 
     @Option(names = "--systems", split = ",", paramLabel = "NAME", description = "Systems to run, of: " +
         "ledger-process, ledger-fsync, pg-for-update, pg-conditional, redis, pg-fsync-off (the two PostgreSQL " +
@@ -119,10 +120,10 @@ public final class CompareCommand implements Callable<Integer>
     @Override
     public Integer call() throws Exception
     {
-        if (concurrency < 1 || ledgerConnections < 1)
+        if (concurrency < 1 || connections < 1)
         {
             throw new CommandLine.ParameterException(new CommandLine(this),
-                "--concurrency and --ledger-connections must be at least 1");
+                "--concurrency and --connections must be at least 1");
         }
         for (final String system : systems)
         {
@@ -163,7 +164,7 @@ public final class CompareCommand implements Callable<Integer>
             }
             if (systems.contains("redis") && !noRedis)
             {
-                RedisContender.find(scratch.resolve("redis"), freePort()).ifPresentOrElse(primaries::add,
+                RedisContender.find(scratch.resolve("redis"), freePort(), connections).ifPresentOrElse(primaries::add,
                     () -> results.skipped("Redis + Lua: skipped, no redis-server binary on this machine (Debian: " +
                         "apt-get install redis-server)"));
             }
@@ -180,6 +181,7 @@ public final class CompareCommand implements Callable<Integer>
                 {
                     running.add(contender);
                     results.settings(contender.name(), contender.settings());
+                    results.driving(contender.name(), contender.driving(concurrency));
                 }
             }
 
@@ -212,6 +214,11 @@ public final class CompareCommand implements Callable<Integer>
                         () -> throughput(contender, scenario, id, results));
                     bar.step();
                 }
+                if (contender instanceof RedisContender redis)
+                {
+                    bar.setExtraMessage(" " + contender.name() + " · redis-benchmark, for reference");
+                    ceilings(redis, results);
+                }
             }
 
             for (final Scenario scenario : plan.latencyScenarios)
@@ -236,6 +243,7 @@ public final class CompareCommand implements Callable<Integer>
                 if (started)
                 {
                     results.settings(contender.name(), contender.settings());
+                    results.driving(contender.name(), contender.driving(concurrency));
                 }
                 for (final Scenario scenario : plan.referenceScenarios)
                 {
@@ -376,6 +384,34 @@ public final class CompareCommand implements Callable<Integer>
         results.check(contender.name(), scenario, "open loop", Check.of(scenario, tally, contender.read(scenario)));
     }
 
+    /**
+     * What redis-benchmark gets from the Redis contender's server and script: with 100 connections of 16 pipelined
+     * requests (the usual reference), and with the connections and requests in flight the comparison drives.
+     */
+    private void ceilings(final RedisContender redis, final Results results)
+    {
+        final long requests = quick ? 100_000 : 1_000_000;
+        final int clients = Math.min(connections, concurrency);
+        final int pipeline = (concurrency + clients - 1) / clients;
+        try
+        {
+            for (final int[] shape : new int[][] { { 100, 16 }, { clients, pipeline } })
+            {
+                final var ceiling = redis.ceiling(manyUsers(), shape[0], shape[1], requests);
+                if (ceiling.isEmpty())
+                {
+                    results.skipped("redis-benchmark: not measured, no redis-benchmark binary on this machine");
+                    return;
+                }
+                results.ceiling(ceiling.get());
+            }
+        }
+        catch (final Exception ex) // a reference figure: the comparison stands without it
+        {
+            results.skipped("redis-benchmark: failed (" + ex.getMessage() + ")");
+        }
+    }
+
     /** Half the closed-loop maximum: a rate the system sustains with room for bursts. */
     private static double ownRate(final Results results, final Scenario scenario, final String system)
     {
@@ -399,7 +435,7 @@ public final class CompareCommand implements Callable<Integer>
 
     private Plan plan()
     {
-        final int many = users != null ? users : quick ? 10_000 : 100_000;
+        final int many = manyUsers();
         final long seed = 42;
         final Scenario hot = Scenario.hotUser();
         final Scenario uniform = Scenario.manyUsers(many, Workload.Distribution.UNIFORM, seed);
@@ -428,7 +464,7 @@ public final class CompareCommand implements Callable<Integer>
         flags.add("-Xms2g");
         flags.add("-Xmx2g");
         return new LedgerContender(durability, scratch.resolve("ledger-" + durability.name().toLowerCase(
-            java.util.Locale.ROOT)), freePort(), freePort(), ledgerConnections, flags,
+            java.util.Locale.ROOT)), freePort(), freePort(), connections, flags,
             (users != null ? users : 100_000) * 8, ledgerOptions);
     }
 
@@ -438,6 +474,12 @@ public final class CompareCommand implements Callable<Integer>
         return ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
             .filter(a -> a.startsWith("--add-opens") || a.startsWith("--add-exports"))
             .toList();
+    }
+
+    /** Users of the uniform and zipfian scenarios. */
+    private int manyUsers()
+    {
+        return users != null ? users : quick ? 10_000 : 100_000;
     }
 
     private double warmupSeconds()
@@ -460,7 +502,7 @@ public final class CompareCommand implements Callable<Integer>
         return (long)(seconds * TimeUnit.SECONDS.toNanos(1));
     }
 
-    private static int freePort() throws IOException
+    static int freePort() throws IOException
     {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress()))
         {
@@ -500,9 +542,9 @@ public final class CompareCommand implements Callable<Integer>
         {
             given.put("--ledger-option=" + option, null);
         }
-        if (ledgerConnections != 2)
+        if (connections != 2)
         {
-            given.put("--ledger-connections", ledgerConnections);
+            given.put("--connections", connections);
         }
         if (!systems.equals(List.of(ALL_SYSTEMS)))
         {

@@ -11,8 +11,11 @@ interface Contender extends AutoCloseable
     /** Shown in the report, e.g. "ledger (fsync)". */
     String name();
 
-    /** How it is run: durability settings, versions, how requests reach it; lines for the report. */
+    /** How it is run: durability settings, versions, what a request does; lines for the report. */
     List<String> settings();
+
+    /** How the load reaches it when {@code concurrency} requests are in flight: client, connections, pipelining. */
+    Driving driving(int concurrency);
 
     void start() throws Exception;
 

@@ -18,18 +18,16 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
-import java.util.function.BiConsumer;
 
 /**
  * The ledger as a gateway runs it: {@code ledger serve} in a JVM of its own (no projector, so that only the charging
  * path is measured), reached over loopback TCP by the Java client, which pipelines: the concurrency is the number of
- * requests in flight over a few connections, not a thread per request.
+ * requests in flight over a few connections, not a thread per request. Driven by {@link PipelinedContender}, as Redis
+ * is.
  */
-final class LedgerContender implements Contender
+final class LedgerContender extends PipelinedContender
 {
     private static final Duration START_TIMEOUT = Duration.ofSeconds(90);
 
@@ -37,7 +35,6 @@ final class LedgerContender implements Contender
     private final Path dir;
     private final int port;
     private final int metricsPort;
-    private final int connections;
     private final List<String> jvmOptions;
     private final int expectedAccounts;
     private final List<String> serveOptions;
@@ -54,12 +51,12 @@ final class LedgerContender implements Contender
         final int connections, final List<String> jvmOptions, final int expectedAccounts,
         final List<String> serveOptions)
     {
+        super(connections);
         this.serveOptions = List.copyOf(serveOptions);
         this.durability = durability;
         this.dir = dir;
         this.port = port;
         this.metricsPort = metricsPort;
-        this.connections = connections;
         this.jvmOptions = List.copyOf(jvmOptions);
         this.expectedAccounts = expectedAccounts;
     }
@@ -79,8 +76,7 @@ final class LedgerContender implements Contender
             "own JVM (" + String.join(" ", jvmOptions.stream().filter(o -> o.startsWith("-X")).toList()) + "), " +
             "journal in " + dir.getParent(),
             durability == Durability.FSYNC ? "journal fsynced (msync) once per ring batch before the results leave"
-                : "journal written to the page cache (mmap) before the results leave: survives kill -9",
-            "Java LedgerClient, " + connections + " pipelined connection(s), loopback TCP");
+                : "journal written to the page cache (mmap) before the results leave: survives kill -9");
     }
 
     @Override
@@ -140,63 +136,6 @@ final class LedgerContender implements Contender
     }
 
     @Override
-    public Measurement closedLoop(final Phase phase) throws Exception
-    {
-        final CountDownLatch done = new CountDownLatch(phase.concurrency);
-        for (int i = 0; i < phase.concurrency; i++)
-        {
-            final LedgerClient client = clients.get(i % clients.size());
-            sendClosed(phase, client, done);
-        }
-        if (!done.await(phase.end - System.nanoTime() + Phase.DRAIN_NANOS, TimeUnit.NANOSECONDS))
-        {
-            throw new IOException("requests still unanswered " + Phase.DRAIN_NANOS / 1_000_000_000 +
-                " s after the run");
-        }
-        return phase.result("closed");
-    }
-
-    @Override
-    public Measurement openLoop(final Phase phase) throws Exception
-    {
-        final AtomicLong outstanding = new AtomicLong();
-        int next = 0;
-        while (true)
-        {
-            final long k = phase.nextRequest();
-            final long due = phase.dueTime(k);
-            if (due >= phase.end)
-            {
-                break;
-            }
-            long now = System.nanoTime();
-            while (now < due)
-            {
-                LockSupport.parkNanos(due - now);
-                now = System.nanoTime();
-            }
-            final int user = phase.send(k);
-            outstanding.incrementAndGet();
-            send(clients.get(next++ % clients.size()), phase, user, (outcome, answeredAt) ->
-            {
-                phase.answered(user, outcome, due, answeredAt);
-                outstanding.decrementAndGet();
-            });
-        }
-        final long deadline = System.nanoTime() + Phase.DRAIN_NANOS;
-        while (outstanding.get() > 0)
-        {
-            if (System.nanoTime() > deadline)
-            {
-                throw new IOException(outstanding.get() + " requests still unanswered " +
-                    Phase.DRAIN_NANOS / 1_000_000_000 + " s after the run");
-            }
-            Thread.sleep(1);
-        }
-        return phase.result("open");
-    }
-
-    @Override
     public State read(final Scenario scenario) throws Exception
     {
         final State state = State.of(scenario.users());
@@ -243,32 +182,21 @@ final class LedgerContender implements Contender
         BenchSupport.deleteRecursively(dir);
     }
 
-    private void sendClosed(final Phase phase, final LedgerClient client, final CountDownLatch done)
+    @Override
+    protected void deduct(final int connection, final long userId, final Answer answer)
     {
-        if (System.nanoTime() >= phase.end)
+        clients.get(connection).deduct(id(), userId, Scenario.SERVICE, Scenario.AMOUNT).whenComplete((r, ex) ->
         {
-            done.countDown();
-            return;
-        }
-        final int user = phase.send(phase.nextRequest());
-        final long started = System.nanoTime();
-        send(client, phase, user, (outcome, answeredAt) ->
-        {
-            phase.answered(user, outcome, started, answeredAt);
-            sendClosed(phase, client, done); // on the client's I/O thread: the next request of this chain
+            final long now = System.nanoTime();
+            answer.answered(ex != null ? Tally.ERROR : r.code() == ResultCode.OK ? Tally.OK
+                : r.code() == ResultCode.INSUFFICIENT_FUNDS ? Tally.REJECTED : Tally.ERROR, now);
         });
     }
 
-    private void send(final LedgerClient client, final Phase phase, final int user,
-        final BiConsumer<Integer, Long> onAnswer)
+    @Override
+    protected String client()
     {
-        client.deduct(id(), phase.scenario.userId(user), Scenario.SERVICE, Scenario.AMOUNT).whenComplete((r, ex) ->
-        {
-            final long now = System.nanoTime();
-            final int outcome = ex != null ? Tally.ERROR : r.code() == ResultCode.OK ? Tally.OK
-                : r.code() == ResultCode.INSUFFICIENT_FUNDS ? Tally.REJECTED : Tally.ERROR;
-            onAnswer.accept(outcome, now);
-        });
+        return "Java LedgerClient (ledger-client of this commit), one I/O thread per connection";
     }
 
     private UUID id()

@@ -1,10 +1,12 @@
 package io.quotaledger.bench.compare;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Properties;
 
 /**
  * What the figures were measured on: CPU, cores, memory, kernel, JVM.
@@ -49,6 +51,29 @@ final class Machine
             Thread.currentThread().interrupt();
             return "unknown";
         }
+    }
+
+    /**
+     * @return the version of a library on the class path, from the pom.properties Maven packs into its jar (and the
+     * shaded benchmarks.jar keeps), or "?".
+     */
+    static String version(final String groupId, final String artifactId)
+    {
+        final String resource = "META-INF/maven/" + groupId + "/" + artifactId + "/pom.properties";
+        try (InputStream in = Machine.class.getClassLoader().getResourceAsStream(resource))
+        {
+            if (in != null)
+            {
+                final Properties properties = new Properties();
+                properties.load(in);
+                return properties.getProperty("version", "?");
+            }
+        }
+        catch (final IOException ex)
+        {
+            // unknown
+        }
+        return "?";
     }
 
     /**

@@ -26,6 +26,17 @@ abstract class PooledContender implements Contender
 
     protected abstract Session session() throws Exception;
 
+    /** The client library, its version and how it is used, for the report. */
+    protected abstract String client();
+
+    @Override
+    public Driving driving(final int concurrency)
+    {
+        return new Driving(client() + ", a worker thread per connection", concurrency, concurrency, false,
+            "the worker threads take the requests in order, each at its due time, on their own connection: waiting " +
+            "for a free one counts in the latency");
+    }
+
     private final List<Session> prepared = new ArrayList<>();
 
     /** Opens the connections of the next phase, so that their set-up is not timed. */

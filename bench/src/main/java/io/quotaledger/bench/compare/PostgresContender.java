@@ -40,6 +40,7 @@ final class PostgresContender extends PooledContender
     private final Design design;
     private final boolean fsync;
     private final String month = YearMonth.now(java.time.ZoneOffset.UTC).toString();
+    private String driver = "?";
 
     PostgresContender(final PostgresServer server, final Design design, final boolean fsync)
     {
@@ -63,7 +64,6 @@ final class PostgresContender extends PooledContender
               "UPDATE, UPDATE user_balance, INSERT billing_record (1-2 rows), COMMIT (READ COMMITTED)"
             : "one autocommit UPDATE quota SET free_used = ..., balance = ... WHERE user_id = ? AND balance >= ? " +
               "RETURNING balance");
-        lines.add("JDBC (pgjdbc), one connection per worker thread, loopback TCP");
         try
         {
             lines.addAll(server.settings());
@@ -76,11 +76,18 @@ final class PostgresContender extends PooledContender
     }
 
     @Override
+    protected String client()
+    {
+        return "JDBC: " + driver;
+    }
+
+    @Override
     public void start() throws Exception
     {
         server.ensure(fsync);
         try (Connection c = server.connect(); Statement s = c.createStatement())
         {
+            driver = c.getMetaData().getDriverName() + " " + c.getMetaData().getDriverVersion();
             if (design == Design.FOR_UPDATE)
             {
                 s.execute("DROP TABLE IF EXISTS free_quota, user_balance, billing_record");

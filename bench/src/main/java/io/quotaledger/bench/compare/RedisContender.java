@@ -1,15 +1,33 @@
 package io.quotaledger.bench.compare;
 
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.KeyValue;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisConnectionException;
+import io.lettuce.core.RedisFuture;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.metrics.CommandLatencyRecorder;
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.DefaultClientResources;
+import io.lettuce.core.resource.NettyCustomizer;
+import io.lettuce.core.resource.Transports;
+import io.netty.channel.Channel;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.quotaledger.bench.BenchSupport;
-import redis.clients.jedis.Jedis;
-import redis.clients.jedis.Pipeline;
-import redis.clients.jedis.Response;
+import io.quotaledger.bench.Workload;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -19,8 +37,13 @@ import java.util.concurrent.TimeUnit;
  * way gateways that moved off SQL do it. A {@code redis-server} of this machine is started on a free port with an
  * append-only file written before each reply and fsynced every second ({@code appendfsync everysec}: survives a
  * crash of Redis, not of the machine, like the ledger's {@code process} durability).
+ *
+ * <p>Driven exactly as the ledger is ({@link PipelinedContender}): the same connections, the same requests in flight
+ * on each, through Lettuce's asynchronous API. Lettuce is, like the ledger's client, a Netty client that completes
+ * requests on its I/O thread; the writes a batch of answers triggers are flushed together at the end of the read, as
+ * the ledger's client flushes once per batch of queued frames.
  */
-final class RedisContender extends PooledContender
+final class RedisContender extends PipelinedContender
 {
     /** KEYS[1] the user's hash; ARGV[1] the amount. 1 charged, 0 refused, -1 no such user. */
     static final String SCRIPT = """
@@ -37,39 +60,41 @@ final class RedisContender extends PooledContender
         return 1
         """;
 
-    private static final int TIMEOUT_MILLIS = 60_000;
+    /** Keys are "quota:" and the user id in 12 digits: the keys redis-benchmark's {@code __rand_int__} makes. */
+    private static final String KEY_PREFIX = "quota:";
+    private static final String ZEROS = "000000000000";
+    private static final String AMOUNT = Long.toString(Scenario.AMOUNT);
+    /** Not a few seconds: an AOF rewrite or a slow disk stalls Redis, and a timeout would be an error. */
+    private static final Duration TIMEOUT = Duration.ofSeconds(60);
+    /** Set-up and read-back requests in flight at a time. */
+    private static final int BATCH = 8192;
 
     private final Path binary;
     private final Path dir;
     private final int port;
+    private final List<StatefulRedisConnection<String, String>> open = new ArrayList<>();
+    private final List<RedisAsyncCommands<String, String>> async = new ArrayList<>();
+    private ClientResources resources;
+    private RedisClient client;
     private Process process;
     private String sha;
     private String version = "?";
 
-    private RedisContender(final Path binary, final Path dir, final int port)
+    private RedisContender(final Path binary, final Path dir, final int port, final int connections)
     {
+        super(connections);
         this.binary = binary;
         this.dir = dir;
         this.port = port;
     }
 
     /**
+     * @param connections pipelined connections the load uses, as many as the ledger's client gets.
      * @return a contender when a {@code redis-server} binary is on the PATH (or in /usr/bin, /usr/sbin), else empty.
      */
-    static Optional<RedisContender> find(final Path dir, final int port)
+    static Optional<RedisContender> find(final Path dir, final int port, final int connections)
     {
-        final List<String> places = new ArrayList<>(List.of(System.getenv().getOrDefault("PATH", "").split(":")));
-        places.add("/usr/bin");
-        places.add("/usr/sbin");
-        for (final String place : places)
-        {
-            final Path candidate = Path.of(place.isEmpty() ? "." : place, "redis-server");
-            if (Files.isExecutable(candidate))
-            {
-                return Optional.of(new RedisContender(candidate, dir, port));
-            }
-        }
-        return Optional.empty();
+        return locate("redis-server").map(binary -> new RedisContender(binary, dir, port, connections));
     }
 
     @Override
@@ -83,7 +108,15 @@ final class RedisContender extends PooledContender
     {
         return List.of(
             "redis-server " + version + " (" + binary + "), appendonly yes, appendfsync everysec, no RDB snapshots",
-            "EVALSHA of a check-and-deduct Lua script per request; Jedis, one connection per worker thread");
+            "EVALSHA of a check-and-deduct Lua script per request, on a hash per user");
+    }
+
+    @Override
+    protected String client()
+    {
+        return "Lettuce " + Machine.version("io.lettuce", "lettuce-core") + ", asynchronous API (RESP3, Netty " +
+            Transports.socketChannelClass().getSimpleName().replace("SocketChannel", "").toLowerCase(Locale.ROOT) +
+            "), one I/O thread per connection, the writes of one read's answers flushed together";
     }
 
     @Override
@@ -96,17 +129,35 @@ final class RedisContender extends PooledContender
             .redirectErrorStream(true)
             .redirectOutput(dir.resolve("redis.log").toFile())
             .start();
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (true)
-        {
-            try (Jedis jedis = new Jedis("127.0.0.1", port))
+        resources = DefaultClientResources.builder()
+            .ioThreadPoolSize(connections) // one I/O thread per connection, as the ledger's client has
+            .computationThreadPoolSize(1)
+            .commandLatencyRecorder(CommandLatencyRecorder.disabled())
+            .nettyCustomizer(new NettyCustomizer()
             {
-                jedis.ping();
-                sha = jedis.scriptLoad(SCRIPT);
-                version = versionOf(jedis.info("server"));
-                return;
+                @Override
+                public void afterChannelInitialized(final Channel channel)
+                {
+                    // writes made while a read is handled are flushed once when it ends, others once per task
+                    channel.pipeline().addFirst(new FlushConsolidationHandler(
+                        FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
+                }
+            })
+            .build();
+        client = RedisClient.create(resources, RedisURI.builder().withHost("127.0.0.1").withPort(port)
+            .withTimeout(TIMEOUT).build());
+        // no timer per command (Lettuce's default): a phase fails on its own deadline when answers stop coming, as
+        // the ledger's client sweeps its requests instead of timing each
+        client.setOptions(ClientOptions.builder().autoReconnect(false).timeoutOptions(TimeoutOptions.create())
+            .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS).build());
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (open.isEmpty())
+        {
+            try
+            {
+                open.add(client.connect());
             }
-            catch (final RuntimeException ex)
+            catch (final RedisConnectionException ex)
             {
                 if (!process.isAlive() || System.nanoTime() > deadline)
                 {
@@ -115,77 +166,158 @@ final class RedisContender extends PooledContender
                 Thread.sleep(50);
             }
         }
+        while (open.size() < connections)
+        {
+            open.add(client.connect());
+        }
+        for (final StatefulRedisConnection<String, String> connection : open)
+        {
+            async.add(connection.async());
+        }
+        sha = open.get(0).sync().scriptLoad(SCRIPT);
+        version = versionOf(open.get(0).sync().info("server"));
     }
 
     @Override
     public void populate(final Scenario scenario) throws Exception
     {
-        try (Jedis jedis = new Jedis("127.0.0.1", port))
+        final RedisAsyncCommands<String, String> redis = async.get(0);
+        redis.flushall().get(TIMEOUT.toSeconds(), TimeUnit.SECONDS); // the script stays loaded
+        final List<RedisFuture<?>> pending = new ArrayList<>(BATCH);
+        for (int i = 0; i < scenario.users(); i++)
         {
-            jedis.flushAll();
-            final Pipeline pipeline = jedis.pipelined();
-            for (int i = 0; i < scenario.users(); i++)
+            pending.add(redis.hset(key(scenario.userId(i)), Map.of(
+                "balance", Long.toString(scenario.balance(i)),
+                "free_total", Long.toString(scenario.free(i)),
+                "free_used", "0")));
+            if (pending.size() == BATCH)
             {
-                pipeline.hset(key(scenario.userId(i)), Map.of(
-                    "balance", Long.toString(scenario.balance(i)),
-                    "free_total", Long.toString(scenario.free(i)),
-                    "free_used", "0"));
+                awaitAll(pending);
             }
-            pipeline.sync();
         }
+        awaitAll(pending);
     }
 
     @Override
-    protected Session session()
+    protected void deduct(final int connection, final long userId, final Answer answer)
     {
-        final Jedis jedis = new Jedis("127.0.0.1", port, TIMEOUT_MILLIS); // not Jedis's 2 s: an AOF stall is slow
-        final String amount = Long.toString(Scenario.AMOUNT);
-        return new Session()
-        {
-            @Override
-            public int deduct(final long userId, final long ignored)
+        async.get(connection).<Long>evalsha(sha, ScriptOutputType.INTEGER, new String[] { key(userId) }, AMOUNT)
+            .whenComplete((charged, ex) ->
             {
-                final long answer = (Long)jedis.evalsha(sha, 1, key(userId), amount);
-                return answer == 1 ? Tally.OK : answer == 0 ? Tally.REJECTED : Tally.ERROR;
-            }
-
-            @Override
-            public void close()
-            {
-                jedis.close();
-            }
-        };
+                final long now = System.nanoTime();
+                answer.answered(ex != null || charged == null ? Tally.ERROR : charged == 1 ? Tally.OK
+                    : charged == 0 ? Tally.REJECTED : Tally.ERROR, now);
+            });
     }
 
     @Override
-    public State read(final Scenario scenario)
+    public State read(final Scenario scenario) throws Exception
     {
         final State state = State.of(scenario.users());
-        try (Jedis jedis = new Jedis("127.0.0.1", port))
+        final RedisAsyncCommands<String, String> redis = async.get(0);
+        final List<RedisFuture<List<KeyValue<String, String>>>> pending = new ArrayList<>(BATCH);
+        for (int from = 0; from < scenario.users(); from += BATCH)
         {
-            final Pipeline pipeline = jedis.pipelined();
-            final List<Response<List<String>>> answers = new ArrayList<>(scenario.users());
-            for (int i = 0; i < scenario.users(); i++)
+            final int to = Math.min(scenario.users(), from + BATCH);
+            pending.clear();
+            for (int i = from; i < to; i++)
             {
-                answers.add(pipeline.hmget(key(scenario.userId(i)), "balance", "free_used"));
+                pending.add(redis.hmget(key(scenario.userId(i)), "balance", "free_used"));
             }
-            pipeline.sync();
-            for (int i = 0; i < scenario.users(); i++)
+            for (int i = from; i < to; i++)
             {
-                final List<String> values = answers.get(i).get();
-                if (values.get(0) != null)
+                final List<KeyValue<String, String>> values = pending.get(i - from).get(TIMEOUT.toSeconds(),
+                    TimeUnit.SECONDS);
+                if (values.get(0).hasValue())
                 {
-                    state.balance()[i] = Long.parseLong(values.get(0));
-                    state.freeUsed()[i] = Long.parseLong(values.get(1));
+                    state.balance()[i] = Long.parseLong(values.get(0).getValue());
+                    state.freeUsed()[i] = Long.parseLong(values.get(1).getValue());
                 }
             }
         }
         return state;
     }
 
+    /**
+     * What {@code redis-benchmark} gets from this server with the same script on {@code users} users of the uniform
+     * scenario (ids from 0, which its {@code __rand_int__} draws uniformly): the ceiling of what a client can get.
+     * Each of its {@code clients} connections sends {@code pipeline} requests, then waits for all their answers.
+     * Leaves those users behind: populate before anything that checks a scenario.
+     *
+     * @return EVALSHA answered per second, or empty when no {@code redis-benchmark} is installed.
+     */
+    Optional<Ceiling> ceiling(final int users, final int clients, final int pipeline, final long requests)
+        throws Exception
+    {
+        final Optional<Path> benchmark = locate("redis-benchmark");
+        if (benchmark.isEmpty())
+        {
+            return Optional.empty();
+        }
+        final Scenario scenario = Scenario.manyUsers(users, Workload.Distribution.UNIFORM, 42);
+        scenario.firstUserId(0);
+        populate(scenario);
+        final List<String> command = List.of(benchmark.get().toString(), "-h", "127.0.0.1",
+            "-p", Integer.toString(port), "-c", Integer.toString(clients), "-P", Integer.toString(pipeline),
+            "-n", Long.toString(requests), "-r", Integer.toString(users), "--csv",
+            "EVALSHA", sha, "1", KEY_PREFIX + "__rand_int__", AMOUNT);
+        final Path output = dir.resolve("redis-benchmark.out");
+        final Process run = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile())
+            .start();
+        // even a busy machine does 10 k/s; far slower is a hang
+        final boolean ended = run.waitFor(Math.max(60, requests / 10_000), TimeUnit.SECONDS);
+        if (!ended)
+        {
+            run.destroyForcibly();
+        }
+        final String printed = Files.readString(output, StandardCharsets.UTF_8).strip();
+        if (!ended || run.exitValue() != 0)
+        {
+            throw new IOException("redis-benchmark " + (ended ? "failed" : "took too long") + ": " + printed);
+        }
+        for (final String line : printed.split("\r?\n"))
+        {
+            if (line.startsWith("\"EVALSHA"))
+            {
+                final String shown = "redis-benchmark " + String.join(" ", command.subList(1, command.size()))
+                    .replace("-p " + port, "-p PORT").replace(sha, "SHA");
+                return Optional.of(new Ceiling(shown, scenario.name(), clients, pipeline,
+                    Double.parseDouble(line.split("\",\"")[1])));
+            }
+        }
+        throw new IOException("no EVALSHA figure in redis-benchmark's output: " + printed);
+    }
+
+    /**
+     * One {@code redis-benchmark} figure.
+     *
+     * @param command   the command, with PORT and SHA for the server's port and the script's digest.
+     * @param scenario  the scenario whose users and balances it charges, e.g. "uniform-100k".
+     * @param perSecond EVALSHA answered per second.
+     */
+    record Ceiling(String command, String scenario, int clients, int pipeline, double perSecond)
+    {
+    }
+
     @Override
     public void close() throws Exception
     {
+        for (final StatefulRedisConnection<String, String> connection : open)
+        {
+            connection.close();
+        }
+        open.clear();
+        async.clear();
+        if (client != null)
+        {
+            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+            client = null;
+        }
+        if (resources != null)
+        {
+            resources.shutdown(0, 2, TimeUnit.SECONDS).get();
+            resources = null;
+        }
         if (process != null)
         {
             process.destroy();
@@ -198,9 +330,40 @@ final class RedisContender extends PooledContender
         BenchSupport.deleteRecursively(dir);
     }
 
-    private static String key(final long userId)
+    /** "quota:000000012345": built by hand, not String.format, which would cost more than the request's encoding. */
+    static String key(final long userId)
     {
-        return "quota:" + userId;
+        final String digits = Long.toString(userId);
+        return digits.length() >= ZEROS.length() ? KEY_PREFIX + digits
+            : KEY_PREFIX + ZEROS.substring(digits.length()) + digits;
+    }
+
+    private static void awaitAll(final List<RedisFuture<?>> pending) throws Exception
+    {
+        for (final RedisFuture<?> future : pending)
+        {
+            future.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+        }
+        pending.clear();
+    }
+
+    /**
+     * @return {@code name} on the PATH, or in /usr/bin or /usr/sbin.
+     */
+    private static Optional<Path> locate(final String name)
+    {
+        final List<String> places = new ArrayList<>(List.of(System.getenv().getOrDefault("PATH", "").split(":")));
+        places.add("/usr/bin");
+        places.add("/usr/sbin");
+        for (final String place : places)
+        {
+            final Path candidate = Path.of(place.isEmpty() ? "." : place, name);
+            if (Files.isExecutable(candidate))
+            {
+                return Optional.of(candidate);
+            }
+        }
+        return Optional.empty();
     }
 
     private static String versionOf(final String info)

@@ -103,7 +103,8 @@ final class Report
         md.append("Every system charges the same scenarios: DEDUCTs of ").append(Scenario.AMOUNT)
             .append(" units, free quota first, then the balance, all or nothing. ")
             .append("Throughput is measured in a closed loop with ").append(results.concurrency)
-            .append(" requests in flight for every system; latency in an open loop at a fixed offered rate, ")
+            .append(" requests in flight for every system, over the connections the table under Systems gives; ")
+            .append("latency in an open loop at a fixed offered rate, ")
             .append("from each request's due time (coordinated omission corrected). See docs/benchmarks.md for how ")
             .append("each system is driven and what the figures mean.\n\n");
 
@@ -133,6 +134,7 @@ final class Report
         {
             md.append("- ").append(skipped).append('\n');
         }
+        drivingTable(md);
 
         throughputTable(md);
         latencyTables(md);
@@ -153,7 +155,8 @@ final class Report
         final List<String> scenarios = results.scenarios("closed");
         ratioLine(lines, scenarios, FOR_UPDATE, 100);
         ratioLine(lines, scenarios, CONDITIONAL, 0);
-        ratioLine(lines, scenarios, REDIS, 10);
+        ratioLine(lines, scenarios, REDIS, 5); // issue 11: 5x a Redis driven like the ledger
+        ceilingLine(lines);
         for (final String scenario : results.scenarios("equal"))
         {
             final Results.Run ledger = results.find(LEDGER, scenario, "equal").orElse(null);
@@ -222,6 +225,42 @@ final class Report
         }
     }
 
+    /** How the load reaches each system: whether they are driven alike is the first thing to know. */
+    private void drivingTable(final StringBuilder md)
+    {
+        if (results.driving.isEmpty())
+        {
+            return;
+        }
+        md.append("\n### How each system is driven\n\n")
+            .append("| system | client | connections | in flight per connection (closed loop) | pipelined | ")
+            .append("open loop |\n|---|---|---:|---:|---|---|\n");
+        results.driving.forEach((system, d) -> md.append("| ").append(system).append(" | ").append(d.client())
+            .append(" | ").append(d.connections()).append(" | ").append(d.perConnection()).append(" | ")
+            .append(d.pipelined() ? "yes" : "no").append(" | ").append(d.openLoop()).append(" |\n"));
+    }
+
+    /** Redis + Lua as driven here against what redis-benchmark gets from the same server and script. */
+    private void ceilingLine(final List<String> lines)
+    {
+        final RedisContender.Ceiling best = results.ceilings.stream()
+            .max(java.util.Comparator.comparingDouble(RedisContender.Ceiling::perSecond)).orElse(null);
+        final double redis = best == null ? Double.NaN : results.throughput(REDIS, best.scenario());
+        if (!Double.isFinite(redis))
+        {
+            return;
+        }
+        final List<String> figures = new ArrayList<>();
+        for (final RedisContender.Ceiling c : results.ceilings)
+        {
+            figures.add(String.format(Locale.ROOT, "%s/s with -c %d -P %d", count(c.perSecond()), c.clients(),
+                c.pipeline()));
+        }
+        lines.add(String.format(Locale.ROOT, "Redis + Lua as driven here: %s/s on %s, %.0f%% of the best " +
+            "redis-benchmark figure from the same server and script (%s)", count(redis), best.scenario(),
+            100 * redis / best.perSecond(), String.join(", ", figures)));
+    }
+
     private void throughputTable(final StringBuilder md)
     {
         final List<String> systems = results.systems().stream()
@@ -258,6 +297,18 @@ final class Report
                     results.throughput(baseline, scenario))).append(" |");
             }
             md.append('\n');
+        }
+        if (!results.ceilings.isEmpty())
+        {
+            md.append("\nFor reference, what `redis-benchmark` gets from the same redis-server with the same script ")
+                .append("(each connection sends its pipeline of requests, then waits for all the answers; ")
+                .append("`scripts/bench redis-ceiling` measures it on its own):\n\n")
+                .append("| command | users | EVALSHA/s |\n|---|---|---:|\n");
+            for (final RedisContender.Ceiling c : results.ceilings)
+            {
+                md.append("| `").append(c.command()).append("` | ").append(c.scenario()).append(" | ")
+                    .append(count(c.perSecond())).append(" |\n");
+            }
         }
         if (Files.exists(dir.resolve("throughput.png")))
         {

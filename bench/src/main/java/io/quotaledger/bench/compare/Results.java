@@ -38,6 +38,9 @@ final class Results
     final List<Run> runs = new ArrayList<>();
     final List<Verified> checks = new ArrayList<>();
     final Map<String, List<String>> settings = new LinkedHashMap<>();
+    final Map<String, Driving> driving = new LinkedHashMap<>();
+    /** redis-benchmark's figures for the Redis contender's script on its server, for reference. */
+    final List<RedisContender.Ceiling> ceilings = new ArrayList<>();
     final List<String> skipped = new ArrayList<>();
     final List<Jmh> jmh = new ArrayList<>();
     long tookNanos;
@@ -67,6 +70,16 @@ final class Results
     void settings(final String system, final List<String> lines)
     {
         settings.put(system, lines);
+    }
+
+    void driving(final String system, final Driving how)
+    {
+        driving.put(system, how);
+    }
+
+    void ceiling(final RedisContender.Ceiling ceiling)
+    {
+        ceilings.add(ceiling);
     }
 
     void skipped(final String message)
@@ -138,7 +151,35 @@ final class Results
             strings(out, e.getValue());
             separator = ",";
         }
-        out.append("},\"skipped\":");
+        out.append("},\"driving\":{");
+        separator = "";
+        for (final Map.Entry<String, Driving> e : driving.entrySet())
+        {
+            final Driving d = e.getValue();
+            out.append(separator).append(Tools.quote(e.getKey()))
+                .append(":{\"client\":").append(Tools.quote(d.client()))
+                .append(",\"connections\":").append(d.connections())
+                .append(",\"inFlight\":").append(d.inFlight())
+                .append(",\"inFlightPerConnection\":").append(Tools.quote(d.perConnection()))
+                .append(",\"pipelined\":").append(d.pipelined())
+                .append(",\"openLoop\":").append(Tools.quote(d.openLoop()))
+                .append('}');
+            separator = ",";
+        }
+        out.append("},\"redisCeiling\":[");
+        separator = "";
+        for (final RedisContender.Ceiling c : ceilings)
+        {
+            out.append(separator)
+                .append("{\"command\":").append(Tools.quote(c.command()))
+                .append(",\"scenario\":").append(Tools.quote(c.scenario()))
+                .append(",\"clients\":").append(c.clients())
+                .append(",\"pipeline\":").append(c.pipeline())
+                .append(",\"perSecond\":").append(number(c.perSecond()))
+                .append('}');
+            separator = ",";
+        }
+        out.append("],\"skipped\":");
         strings(out, skipped);
         out.append(",\"runs\":[");
         separator = "";

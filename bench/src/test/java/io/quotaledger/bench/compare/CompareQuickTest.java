@@ -38,8 +38,21 @@ class CompareQuickTest
             assertTrue(report.contains(section), "REPORT.md lacks " + section);
         }
         assertTrue(report.contains("Redis + Lua"), "Redis run or its skip reported");
+        // how each system is driven: the pipelined ones over the same 2 connections, 50 in flight on each
+        assertTrue(report.contains("### How each system is driven"), report);
+        assertTrue(report.contains("| ledger (process) | Java LedgerClient"), report);
+        assertTrue(report.contains(" | 2 | 50 | yes | "), report);
+        assertTrue(report.contains("| PostgreSQL FOR UPDATE (fsync on) | JDBC: "), report);
+        if (!report.contains("Redis + Lua: skipped"))
+        {
+            assertTrue(report.contains("| Redis + Lua | Lettuce "), report);
+            assertTrue(report.lines().anyMatch(l -> l.startsWith("| Redis + Lua | Lettuce ") &&
+                l.contains(" | 2 | 50 | yes | ")), "Redis driven as the ledger is: " + report);
+            assertTrue(report.contains("redis-benchmark"), "its ceiling measured or its absence reported");
+        }
         final String json = Files.readString(out.resolve("results.json"));
         assertTrue(json.contains("\"allChecksPassed\":true"), json);
+        assertTrue(json.contains("\"driving\":{\"ledger (process)\":{\"client\":"), json);
         final byte[] png = Files.readAllBytes(out.resolve("latency-uniform-10k-equal.png"));
         assertArrayEquals(PNG_MAGIC, java.util.Arrays.copyOf(png, 4));
         try (var files = Files.list(out))
