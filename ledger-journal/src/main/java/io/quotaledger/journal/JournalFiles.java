@@ -24,6 +24,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
+import java.util.zip.CRC32C;
 
 /**
  * The journal's cycle files read as plain files, before Chronicle Queue maps them: Chronicle reads a file through a
@@ -85,13 +86,11 @@ final class JournalFiles
     /**
      * A cycle file that lost complete documents, or that Chronicle cannot read safely.
      *
-     * @param file           the cycle file.
-     * @param cycle          its cycle number, -1 when its header could not be read.
-     * @param newest         true for the newest cycle file: only there can a loss be accepted.
-     * @param documentsKept  complete data documents before the damage.
-     * @param problem        what is wrong, for the operator.
+     * @param file    the cycle file.
+     * @param newest  true for the newest cycle file: only there can a loss be accepted.
+     * @param problem what is wrong, for the operator.
      */
-    record Damage(Path file, int cycle, boolean newest, long documentsKept, String problem)
+    record Damage(Path file, boolean newest, String problem)
     {
     }
 
@@ -128,7 +127,7 @@ final class JournalFiles
             final String problem = headerProblem(file);
             if (problem != null)
             {
-                damage.add(new Damage(file, -1, file.equals(newest), 0, problem));
+                damage.add(new Damage(file, file.equals(newest), problem));
             }
         }
         if (!damage.isEmpty())
@@ -188,8 +187,8 @@ final class JournalFiles
             if (problem != null)
             {
                 final long lastOutcome = lastOutcome(file, walk);
-                damage.add(new Damage(file, cycle, file.equals(newest), walk.dataDocuments(),
-                    file.getFileName() + ": " + problem + (lastOutcome < 0 ? "" :
+                damage.add(new Damage(file, file.equals(newest), file.getFileName() + ": " + problem +
+                    (lastOutcome < 0 ? "" :
                     "; the last outcome before the damage is " + lastOutcome)));
             }
             else if (walk.how() == End.INCOMPLETE)
@@ -218,70 +217,122 @@ final class JournalFiles
     }
 
     /**
-     * Accepts a damaged file's loss: the newest cycle file is rewritten with its complete data documents before the
-     * damage (through Chronicle, so that its index and write position are consistent again), after the damaged file
-     * is kept under {@link DataDir#damaged()}. The queue must not be open.
+     * Accepts a loss at the journal's end: the newest cycle file keeps its complete data documents up to the last one
+     * that checks out, before any damage, and loses the rest. It is rewritten through Chronicle in a scratch queue
+     * (so that its index and write position agree with what it holds) and moved over the damaged file, which is kept
+     * under {@link DataDir#damaged()} first; a file with nothing worth keeping is moved there. No queue may be open.
      *
+     * @param why what was lost, for the report.
      * @return what was done, for the log.
-     * @throws JournalCorruptedException when the damage is not in the newest cycle file: later files would not
-     *                                   continue what is kept.
      */
-    static String acceptLoss(final DataDir dir, final Damage damage) throws IOException
+    static String cutBack(final DataDir dir, final String why) throws IOException
     {
-        if (!damage.newest())
-        {
-            throw refusal(List.of(damage));
-        }
-        final Path kept = keepAside(dir, damage.file(), true);
-        if (damage.cycle() < 0 || damage.documentsKept() == 0)
-        {
-            Files.delete(damage.file());
-            Journals.refreshListing(dir);
-            return damage.problem() + ": moved to " + kept + ", nothing in it was readable";
-        }
+        final List<Path> files = cycleFiles(dir);
+        final Path file = files.get(files.size() - 1);
         final RollCycle rollCycle;
+        int cycle = -1;
         try (SingleChronicleQueue queue = openForReading(dir))
         {
             rollCycle = queue.rollCycle();
+            if (headerProblem(file) == null)
+            {
+                cycle = cycleOf(queue, file);
+            }
+        }
+        final CRC32C crc = new CRC32C();
+        final byte[][] bytes = { new byte[JournalFormat.documentLength(JournalAppender.MAX_OUTCOMES_PER_DOCUMENT)] };
+        final UnsafeBuffer buffer = new UnsafeBuffer(bytes[0]);
+        final long[] documents = { 0, 0, 0 }; // seen, to keep, the last outcome kept
+        final DocumentVisitor read = (channel, position, length) ->
+        {
+            if (bytes[0].length < length)
+            {
+                bytes[0] = new byte[length];
+                buffer.wrap(bytes[0]);
+            }
+            readFully(channel, ByteBuffer.wrap(bytes[0], 0, length), position);
+            if (JournalFormat.check(buffer, bytes[0], length, crc) == null)
+            {
+                documents[1] = documents[0] + 1;
+                documents[2] = JournalFormat.claimedLast(buffer);
+            }
+            documents[0]++;
+        };
+        if (cycle >= 0)
+        {
+            walk(file, read);
+        }
+        final long keep = documents[1];
+        final Path kept = keepAside(dir, file, keep > 0);
+        if (keep == 0)
+        {
+            Journals.refreshListing(dir);
+            return why + ": nothing before it in " + file.getFileName() + " was readable; the file is in " + kept;
         }
         final DataDir scratch = new DataDir(dir.root().resolve("journal-rewrite"));
         deleteTree(scratch.root());
-        final long cycleStart = damage.cycle() * (long)rollCycle.lengthInMillis();
-        final long[] copied = { 0 };
         try (SingleChronicleQueue queue = Journals.builder(scratch, rollCycle)
-            .timeProvider(new SetTimeProvider(Instant.ofEpochMilli(cycleStart)))
+            .timeProvider(new SetTimeProvider(Instant.ofEpochMilli(cycle * (long)rollCycle.lengthInMillis())))
             .build();
             ExcerptAppender appender = queue.createAppender())
         {
-            final byte[][] bytes = { new byte[JournalFormat.documentLength(JournalAppender.MAX_OUTCOMES_PER_DOCUMENT)] };
-            walk(damage.file(), (channel, position, length) ->
+            final long[] copied = { 0 };
+            walk(file, (channel, position, length) ->
             {
-                if (bytes[0].length < length)
+                if (copied[0]++ < keep)
                 {
-                    bytes[0] = new byte[length];
+                    readFully(channel, ByteBuffer.wrap(bytes[0], 0, length), position);
+                    try (DocumentContext context = appender.writingDocument())
+                    {
+                        context.wire().bytes().write(bytes[0], 0, length);
+                    }
                 }
-                readFully(channel, ByteBuffer.wrap(bytes[0], 0, length), position);
-                try (DocumentContext context = appender.writingDocument())
-                {
-                    context.wire().bytes().write(bytes[0], 0, length);
-                }
-                copied[0]++;
             });
         }
-        final Path rewritten = scratch.journal().resolve(damage.file().getFileName());
+        final Path rewritten = scratch.journal().resolve(file.getFileName());
         if (!Files.exists(rewritten))
         {
-            throw new IOException("rewriting " + damage.file().getFileName() + " made no file of that name in " +
+            throw new IOException("rewriting " + file.getFileName() + " made no file of that name in " +
                 scratch.journal());
         }
         try (FileChannel channel = FileChannel.open(rewritten, StandardOpenOption.WRITE))
         {
             channel.force(true);
         }
-        Files.move(rewritten, damage.file(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        Files.move(rewritten, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         deleteTree(scratch.root());
-        return damage.problem() + ": kept its " + copied[0] + " complete document(s) before the damage; the damaged " +
-            "file is in " + kept;
+        return why + ": " + file.getFileName() + " now holds its first " + keep + " document(s), to outcome " +
+            documents[2] + ", and what followed is lost; the file as it was is in " + kept;
+    }
+
+    /**
+     * @return the cycle of a file the queue lists, -1 when it lists none with that file.
+     */
+    private static int cycleOf(final SingleChronicleQueue queue, final Path file)
+    {
+        if (queue.firstCycle() > queue.lastCycle())
+        {
+            return -1;
+        }
+        for (final Long listed : queue.listCyclesBetween(queue.firstCycle(), queue.lastCycle()).descendingSet())
+        {
+            final SingleChronicleQueueStore store = queue.storeForCycle(listed.intValue(), queue.epoch(), false, null);
+            if (store != null)
+            {
+                try
+                {
+                    if (store.file().toPath().equals(file))
+                    {
+                        return listed.intValue();
+                    }
+                }
+                finally
+                {
+                    queue.closeStore(store);
+                }
+            }
+        }
+        return -1;
     }
 
     /**

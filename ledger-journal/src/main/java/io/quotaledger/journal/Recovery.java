@@ -14,9 +14,10 @@ import java.util.function.Supplier;
  * snapshots are reported and passed over, and a torn tail (a last write that never completed) is skipped. Anything
  * that may have lost acknowledged changes stops recovery with {@link JournalCorruptedException}: journal files cut
  * short or with zeroed headers ({@link JournalFiles}), complete documents at the journal's end that fail their check,
- * a snapshot beyond the journal's end (the journal once reached further), a gap. Told to accept the loss, recovery
- * instead starts from what is readable and sets the rest aside under {@link DataDir#damaged()}, so that nothing of it
- * is used later either; each loss is logged as an error and listed in {@link Result#acceptedLoss()}.
+ * a snapshot beyond the journal's end (the journal once reached further), a gap. Told to accept a loss at the
+ * journal's end, recovery instead starts from what is readable and sets the rest aside under
+ * {@link DataDir#damaged()}, so that nothing of it is used later either and the next start needs no word; each loss
+ * is logged as an error and listed in {@link Result#acceptedLoss()}.
  */
 public final class Recovery
 {
@@ -107,16 +108,18 @@ public final class Recovery
      */
     public static void check(final DataDir dir) throws IOException
     {
-        try (JournalReader reader = JournalReader.open(dir))
+        acceptOrRefuseDamage(dir, false, new ArrayList<>());
+        try (JournalReader reader = JournalReader.openUnchecked(dir))
         {
-            checkEnd(dir, reader, false, new ArrayList<>());
+            checkSnapshots(dir, reader.end(), false, new ArrayList<>());
         }
     }
 
     /**
      * @param acceptJournalLoss true to start from what is readable when the journal lost acknowledged changes
-     *                          instead of refusing: damaged journal files are rewritten with what is left of them and
-     *                          kept under {@link DataDir#damaged()}, as are snapshots beyond the journal's end.
+     *                          instead of refusing: the newest journal file is cut back to its last good document
+     *                          (the file as it was is kept under {@link DataDir#damaged()}) and snapshots beyond the
+     *                          journal's end are moved there.
      */
     public static Result recover(
         final DataDir dir,
@@ -129,26 +132,11 @@ public final class Recovery
         final long start = System.nanoTime();
         final List<String> accepted = new ArrayList<>();
         final List<String> rejected = new ArrayList<>();
-        JournalFiles.Check files = JournalFiles.check(dir);
-        if (!files.damage().isEmpty())
-        {
-            if (!acceptJournalLoss)
-            {
-                throw JournalFiles.refusal(files.damage());
-            }
-            for (final JournalFiles.Damage damage : files.damage())
-            {
-                accepted.add(JournalFiles.acceptLoss(dir, damage));
-            }
-            files = JournalFiles.check(dir);
-            if (!files.damage().isEmpty())
-            {
-                throw JournalFiles.refusal(files.damage());
-            }
-        }
+        final JournalFiles.Check files = acceptOrRefuseDamage(dir, acceptJournalLoss, accepted);
         try (JournalReader reader = JournalReader.openUnchecked(dir))
         {
-            final JournalReader.End end = checkEnd(dir, reader, acceptJournalLoss, accepted);
+            final JournalReader.End end = reader.end();
+            checkSnapshots(dir, end, acceptJournalLoss, accepted);
             for (final String loss : accepted)
             {
                 LOG.error("ACCEPTED JOURNAL LOSS (--accept-journal-loss): {}", loss);
@@ -219,17 +207,16 @@ public final class Recovery
                     "stopped at " + read.lastSequence() + ": its file listing may be stale (Journals.refreshListing)");
             }
             String tornTail = files.tornTail();
-            if (read.tornTail() != null && end.problem() == null)
-            {
-                LOG.warn("journal: passed over {} bad document(s) that the journal continues after (the ledger " +
-                    "went on without them: a loss accepted earlier, or a write torn by a power loss); last: {}",
-                    read.skipped(), read.tornTail());
-                tornTail = (tornTail == null ? "" : tornTail + "; ") + read.skipped() + " bad document(s) the " +
-                    "journal continues after, last: " + read.tornTail();
-            }
-            else if (tornTail != null)
+            if (tornTail != null)
             {
                 LOG.warn("journal: skipped a torn tail, which lost nothing acknowledged: {}", tornTail);
+            }
+            if (read.tornTail() != null)
+            {
+                LOG.warn("journal: passed over {} bad document(s) that the journal continues after (an earlier " +
+                    "start went on without them: nothing is lost now); last: {}", read.skipped(), read.tornTail());
+                tornTail = (tornTail == null ? "" : tornTail + "; ") + read.skipped() + " bad document(s) the " +
+                    "journal continues after, last: " + read.tornTail();
             }
             final long lastSequence = read.stopped() ? read.lastSequence() - 1 : read.lastSequence();
             return new Result(target, lastSequence, lastTimestamp[0], used, replayed[0], journalEnd, tornTail,
@@ -238,28 +225,56 @@ public final class Recovery
     }
 
     /**
-     * Refuses, or on the operator's word accepts, what the journal's end and the snapshots say was lost: complete
-     * documents at the end that fail their check, and snapshots beyond the last good outcome (set aside, so that none
-     * is used once the journal has grown past it with other outcomes).
+     * Refuses, or on the operator's word accepts, a journal that lost complete documents at its end: damaged files
+     * ({@link JournalFiles}) and complete documents after the last good one. Accepting cuts the newest cycle file
+     * back to its last good document (again, while the end of what is left is bad), so that what recovery starts
+     * from is also what the next start finds.
      *
-     * @return the journal's end.
+     * @return the files' check once the journal's end is sound.
      */
-    private static JournalReader.End checkEnd(
-        final DataDir dir, final JournalReader reader, final boolean accept, final List<String> accepted)
-        throws IOException
+    private static JournalFiles.Check acceptOrRefuseDamage(
+        final DataDir dir, final boolean accept, final List<String> accepted) throws IOException
     {
-        final JournalReader.End end = reader.end();
-        if (end.problem() != null)
+        JournalFiles.Check files = JournalFiles.check(dir);
+        while (true)
         {
+            if (!files.damage().isEmpty())
+            {
+                if (!accept || !files.damage().get(0).newest())
+                {
+                    throw JournalFiles.refusal(files.damage());
+                }
+                accepted.add(JournalFiles.cutBack(dir, files.damage().get(0).problem()));
+                files = JournalFiles.check(dir);
+                continue;
+            }
+            final JournalReader.End end;
+            try (JournalReader reader = JournalReader.openUnchecked(dir))
+            {
+                end = reader.end();
+            }
+            if (end.problem() == null)
+            {
+                return files;
+            }
             if (!accept)
             {
                 throw new JournalCorruptedException(end.problem() + ": " + JournalCorruptedException.REMEDY);
             }
-            accepted.add(end.problem() + ": passed over (" + end.badDocuments() + " document(s)), the ledger goes " +
-                "on from outcome " + end.lastSequence());
+            accepted.add(JournalFiles.cutBack(dir, end.problem()));
+            files = JournalFiles.check(dir);
         }
-        final SnapshotStore store = new SnapshotStore(dir);
-        for (final SnapshotStore.Info info : store.list())
+    }
+
+    /**
+     * Refuses, or on the operator's word sets aside, snapshots beyond the journal's last good outcome: they prove the
+     * journal once reached further. Set aside, none is used once the journal has grown past it with other outcomes.
+     */
+    private static void checkSnapshots(
+        final DataDir dir, final JournalReader.End end, final boolean accept, final List<String> accepted)
+        throws IOException
+    {
+        for (final SnapshotStore.Info info : new SnapshotStore(dir).list())
         {
             if (info.sequence() <= end.lastSequence())
             {
@@ -274,6 +289,5 @@ public final class Recovery
             }
             accepted.add(beyond + "; the snapshot is moved to " + JournalFiles.keepAside(dir, info.path(), false));
         }
-        return end;
     }
 }

@@ -116,10 +116,15 @@ class JournalDamageTest
     }
 
     /**
-     * The ledger restarted after an accepted loss goes on from where recovery ended; later restarts need no word.
+     * Once a loss is accepted, the next start needs no word, even before anything new was written; the ledger goes
+     * on from where recovery ended.
      */
     private void assertGoesOnFrom(final long recovered) throws Exception
     {
+        final Recovery.Result restarted = Recovery.recover(dir, source::newLedger);
+        assertEquals(recovered, restarted.lastSequence());
+        assertTrue(restarted.acceptedLoss().isEmpty());
+        assertNull(restarted.tornTail(), "what was accepted is gone from the journal, not passed over again");
         try (JournalAppender appender = JournalAppender.open(dir, Durability.PROCESS, RollCycles.FAST_DAILY,
             recovered))
         {
@@ -166,7 +171,9 @@ class JournalDamageTest
         assertEquals(2_000, accepted.lastSequence());
         assertEquals(source.checksumAfter(2_000), accepted.ledger().checksum());
         assertEquals(1, accepted.acceptedLoss().size());
-        assertContains(accepted.acceptedLoss().get(0), "checksum mismatch", "goes on from outcome 2000");
+        assertContains(accepted.acceptedLoss().get(0), "checksum mismatch",
+            "now holds its first 5 document(s), to outcome 2000",
+            dir.damaged().resolve(cycleFile().getFileName()).toString());
         assertGoesOnFrom(2_000);
     }
 
@@ -250,8 +257,14 @@ class JournalDamageTest
         assertTrue(recovered.acceptedLoss().isEmpty());
 
         source.produceUntil((int)last + 200);
-        assertGoesOnFrom(last); // Chronicle's next writer overwrites the incomplete document
-        assertNull(Recovery.recover(dir, source::newLedger).tornTail());
+        try (JournalAppender appender = JournalAppender.open(dir, Durability.PROCESS, RollCycles.FAST_DAILY, last))
+        {
+            source.append(appender, last + 1, last + 100); // Chronicle's next writer overwrites the incomplete one
+        }
+        final Recovery.Result again = Recovery.recover(dir, source::newLedger);
+        assertEquals(last + 100, again.lastSequence());
+        assertEquals(source.checksumAfter(last + 100), again.ledger().checksum());
+        assertNull(again.tornTail());
     }
 
     @Test
@@ -267,12 +280,13 @@ class JournalDamageTest
         assertEquals(source.checksumAfter(last), accepted.ledger().checksum());
     }
 
-    @Test
-    void shouldNotAcceptALossInAJournalFileThatIsNotTheNewest() throws Exception
+    /**
+     * Two daily cycle files: outcomes 1-100 and 101-200 in the first, 201-300 in the second (damaged if asked).
+     */
+    private List<Path> twoCycles(final boolean badLast) throws Exception
     {
         dir = new DataDir(temp.resolve("cycles"));
         source.produceUntil(400);
-        final long day = 86_400_000L;
         final SetTimeProvider time = new SetTimeProvider(Instant.parse("2026-11-22T10:00:00Z"));
         try (SingleChronicleQueue queue = Journals.builder(dir, RollCycles.FAST_DAILY).timeProvider(time).build();
             ExcerptAppender appender = queue.createAppender())
@@ -281,16 +295,38 @@ class JournalDamageTest
             {
                 if (first == 201)
                 {
-                    time.currentTimeMillis(time.currentTimeMillis() + day); // the next day's cycle file
+                    time.currentTimeMillis(time.currentTimeMillis() + 86_400_000L); // the next day's cycle file
                 }
                 try (DocumentContext document = appender.writingDocument())
                 {
-                    document.wire().bytes().write(source.document(first, 100));
+                    document.wire().bytes().write(first == 201 && badLast ?
+                        source.damagedDocument(first, 100) : source.document(first, 100));
                 }
             }
         }
         final List<Path> files = JournalFiles.cycleFiles(dir);
         assertEquals(2, files.size());
+        return files;
+    }
+
+    @Test
+    void shouldCutBackPastANewestFileHoldingNothingGood() throws Exception
+    {
+        final List<Path> files = twoCycles(true);
+        assertContains(refused(), files.get(1).getFileName().toString(), "outcomes 201 to 300 by its header");
+
+        final Recovery.Result accepted = accept();
+        assertEquals(200, accepted.lastSequence());
+        assertEquals(source.checksumAfter(200), accepted.ledger().checksum());
+        assertFalse(Files.exists(files.get(1)));
+        assertTrue(Files.exists(dir.damaged().resolve(files.get(1).getFileName())));
+        assertGoesOnFrom(200);
+    }
+
+    @Test
+    void shouldNotAcceptALossInAJournalFileThatIsNotTheNewest() throws Exception
+    {
+        final List<Path> files = twoCycles(false);
         final List<Document> documents = new ArrayList<>();
         JournalFiles.walk(files.get(0), (channel, position, length) ->
             documents.add(new Document(position - 4, length)));
