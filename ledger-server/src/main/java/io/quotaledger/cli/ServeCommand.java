@@ -6,6 +6,7 @@ import io.quotaledger.engine.EngineConfig;
 import io.quotaledger.engine.LedgerRuntime;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.Durability;
+import io.quotaledger.journal.JournalCorruptedException;
 import io.quotaledger.journal.Journals;
 import io.quotaledger.protocol.Role;
 import io.quotaledger.server.ApiKeys;
@@ -116,6 +117,12 @@ final class ServeCommand implements Callable<Integer>
     @Mixin
     DatabaseOptions database;
 
+    @Option(names = "--accept-journal-loss",
+        description = "Start even though the journal lost acknowledged changes (a checksum that fails, zeroed " +
+            "headers, a file cut short, a snapshot beyond its end): go on from what is readable, set the rest aside " +
+            "in DIR/damaged. For one start, once no copy can be restored (docs/operations.md).")
+    boolean acceptJournalLoss;
+
     @Option(names = "--no-projector",
         description = "Do not project the journal into PostgreSQL (ledger project can do it later).")
     boolean noProjector;
@@ -153,8 +160,17 @@ final class ServeCommand implements Callable<Integer>
             engineConfig.waitStrategy(new YieldingWaitStrategy());
         }
         final Durability mode = Durability.valueOf(durability.toUpperCase(Locale.ROOT));
-        final LedgerRuntime runtime = LedgerRuntime.start(new LedgerRuntime.Settings(dir, mode,
-            Journals.rollCycle(roll), snapshotEvery, snapshotMinutes, keepSnapshots), engineConfig);
+        final LedgerRuntime runtime;
+        try
+        {
+            runtime = LedgerRuntime.start(new LedgerRuntime.Settings(dir, mode, Journals.rollCycle(roll),
+                snapshotEvery, snapshotMinutes, keepSnapshots, acceptJournalLoss), engineConfig);
+        }
+        catch (final JournalCorruptedException ex)
+        {
+            System.err.println("ledger serve: journal corrupted, not starting: " + ex.getMessage());
+            return Tools.EXIT_FAILURE;
+        }
         metrics.gauge("ledger_ring_fill", "Ring slots in use", () -> runtime.engine().ringFill());
         metrics.gauge("ledger_ring_size", "Ring slots", () -> runtime.engine().ringSize());
         metrics.gauge("ledger_journal_sequence", "Sequence of the last outcome in the journal",
@@ -235,6 +251,10 @@ final class ServeCommand implements Callable<Integer>
             bind, server.port(), bind, http.port(), dir, mode.name().toLowerCase(Locale.ROOT));
         System.out.printf("  recovered %,d accounts at journal sequence %,d%n",
             runtime.recovery().ledger().accountCount(), runtime.recovery().lastSequence());
+        for (final String loss : runtime.recovery().acceptedLoss())
+        {
+            System.out.printf("  ACCEPTED JOURNAL LOSS: %s%n", loss);
+        }
         if (generatedKey != null)
         {
             System.out.printf("  new admin key saved in %s (its hash in %s)%n", dir.root().resolve(ADMIN_KEY_FILE),

@@ -31,6 +31,8 @@ public final class LedgerRuntime implements AutoCloseable
      * @param snapshotEveryOutcomes  periodic snapshot after this many outcomes (0: off).
      * @param snapshotEveryMinutes   periodic snapshot after this many minutes with changes (0: off).
      * @param snapshotsToKeep        older snapshots are deleted.
+     * @param acceptJournalLoss      start from what is readable when the journal lost acknowledged changes, instead
+     *                               of refusing ({@link Recovery}); for one start, on an operator's decision.
      */
     public record Settings(
         DataDir dir,
@@ -38,8 +40,22 @@ public final class LedgerRuntime implements AutoCloseable
         RollCycle rollCycle,
         long snapshotEveryOutcomes,
         long snapshotEveryMinutes,
-        int snapshotsToKeep)
+        int snapshotsToKeep,
+        boolean acceptJournalLoss)
     {
+        /**
+         * Settings that refuse a journal that lost acknowledged changes.
+         */
+        public Settings(
+            final DataDir dir,
+            final Durability durability,
+            final RollCycle rollCycle,
+            final long snapshotEveryOutcomes,
+            final long snapshotEveryMinutes,
+            final int snapshotsToKeep)
+        {
+            this(dir, durability, rollCycle, snapshotEveryOutcomes, snapshotEveryMinutes, snapshotsToKeep, false);
+        }
     }
 
     private final Recovery.Result recovery;
@@ -50,7 +66,8 @@ public final class LedgerRuntime implements AutoCloseable
     private LedgerRuntime(final Settings settings, final EngineConfig config) throws IOException
     {
         settings.dir().create();
-        recovery = Recovery.recover(settings.dir(), () -> new Ledger(config.ledger(), OutcomeSink.NONE));
+        recovery = Recovery.recover(settings.dir(), () -> new Ledger(config.ledger(), OutcomeSink.NONE), true,
+            Recovery.Limit.END, Recovery.Progress.NONE, settings.acceptJournalLoss());
         LOG.info("recovered {} accounts at sequence {} in {} ms ({} from snapshot {}, {} outcomes replayed)",
             recovery.ledger().accountCount(), recovery.lastSequence(), TimeUnit.NANOSECONDS.toMillis(recovery.nanos()),
             recovery.snapshot() == null ? "nothing" : "state",
