@@ -86,7 +86,7 @@ public final class LedgerRuntime implements AutoCloseable
             .insertStage(0, journal);
         engine = LedgerEngine.start(engineConfig);
         snapshotter = new Snapshotter(engine, new SnapshotStore(settings.dir()), journal::lastSequence,
-            settings.snapshotsToKeep());
+            settings.snapshotsToKeep(), recovery.snapshot() == null ? 0 : recovery.snapshot().sequence());
         snapshotter.schedule(settings.snapshotEveryOutcomes(), settings.snapshotEveryMinutes(), journal::lastSequence);
     }
 

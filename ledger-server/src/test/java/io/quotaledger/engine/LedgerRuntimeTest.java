@@ -23,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -120,6 +121,45 @@ class LedgerRuntimeTest
         assertEquals(snapshot.sequence(), second.recovery().snapshot().sequence());
         assertEquals(second.recovery().lastSequence() - snapshot.sequence(), second.recovery().replayed());
         assertEquals(before, checksumAfterClose(second));
+    }
+
+    // up to commit f01836a periodic snapshots counted from 0 after a restart, so a ledger whose journal held more
+    // than --snapshot-every outcomes took a snapshot about a second after every restart, however few were replayed
+    @Test
+    void shouldCountPeriodicSnapshotsFromTheSnapshotRecoveryStartedFrom() throws Exception
+    {
+        final LedgerRuntime first = start(Durability.PROCESS);
+        randomWorkload(first.engine(), 5, 10_000);
+        final long snapshot = first.snapshotter().snapshot().get(30, TimeUnit.SECONDS).sequence();
+        randomWorkload(first.engine(), 6, 3_000);
+        first.close();
+        final long journaled = first.journal().lastSequence();
+        final long every = journaled - snapshot + 2_000; // more than was replayed, less than the whole journal
+        assertTrue(every < journaled);
+
+        final LedgerRuntime second = start(every, false);
+        try
+        {
+            assertEquals(snapshot, second.recovery().snapshot().sequence());
+            assertEquals(snapshot, second.snapshotter().lastSnapshotSequence());
+            assertFalse(second.snapshotter().due(second.journal().lastSequence(), every, 0, System.nanoTime()),
+                "the replayed outcomes are fewer than --snapshot-every");
+            assertTrue(second.snapshotter().due(snapshot + every, every, 0, System.nanoTime()));
+
+            // and once that many have come, the periodic snapshot follows
+            randomWorkload(second.engine(), 7, 3_000);
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (second.snapshotter().lastSnapshotSequence() == snapshot && System.nanoTime() < deadline)
+            {
+                Thread.sleep(50);
+            }
+            assertTrue(second.snapshotter().lastSnapshotSequence() >= snapshot + every,
+                "periodic snapshot at " + second.snapshotter().lastSnapshotSequence());
+        }
+        finally
+        {
+            second.close();
+        }
     }
 
     @Test
