@@ -3,7 +3,7 @@ package io.quotaledger.journal;
 /**
  * The journal lost or cannot show complete documents (a checksum that fails, headers zeroed, a file cut short, a
  * gap, a snapshot proving it once reached further): acknowledged changes may be gone, so the ledger refuses to start
- * rather than guess. Only a torn tail, a last write that never completed, is skipped without one.
+ * rather than guess. Only a torn tail, a last write that never completed, is skipped silently.
  */
 public final class JournalCorruptedException extends RuntimeException
 {

@@ -40,7 +40,7 @@ import java.util.zip.CRC32C;
  */
 final class JournalFiles
 {
-    static final String SUFFIX = ".cq4";
+    private static final String SUFFIX = ".cq4";
     private static final int HEADER = Wires.SPB_HEADER_SIZE;
     private static final int WINDOW = 16 * 1024;
 
@@ -506,7 +506,7 @@ final class JournalFiles
                     }
                 }
                 position += HEADER + length;
-                position += (-position) & 3; // headers are 4-byte aligned (Chronicle's padding)
+                position += (-position) & 3; // headers are 4-byte aligned (Chronicle's padding, data format 1)
             }
         }
     }

@@ -45,8 +45,9 @@ public final class JournalReader implements AutoCloseable
      * @param outcomes      outcomes handed to the handler.
      * @param lastSequence  sequence of the last outcome read (or of the last one before the start, if none).
      * @param documents     documents read, including skipped ones.
-     * @param skipped       bad documents skipped (torn writes that lost nothing acknowledged).
-     * @param tornTail      what was wrong with the last bad document skipped, or null when there was none.
+     * @param skipped       bad documents passed over: those the journal continues after exactly, and those at its
+     *                      end ({@link #end()} tells them apart).
+     * @param tornTail      what was wrong with the last bad document passed over, or null when there was none.
      * @param stopped       true when the handler asked to stop.
      */
     public record ReadResult(
