@@ -12,6 +12,7 @@ import java.util.List;
  * <pre>
  * DIR/journal/     Chronicle Queue cycle files (*.cq4) and its metadata
  * DIR/snapshots/   snapshot-&lt;sequence&gt;.snap, newest last
+ * DIR/damaged/     journal files and snapshots set aside when a journal loss was accepted
  * </pre>
  */
 public final class DataDir
@@ -36,6 +37,14 @@ public final class DataDir
     public Path snapshots()
     {
         return root.resolve("snapshots");
+    }
+
+    /**
+     * @return where files set aside by an accepted journal loss are kept (created when needed).
+     */
+    public Path damaged()
+    {
+        return root.resolve("damaged");
     }
 
     /**

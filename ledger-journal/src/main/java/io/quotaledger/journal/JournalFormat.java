@@ -19,8 +19,9 @@ import java.util.zip.CRC32C;
  *  ...    crc32c (int)           over every byte before it
  * </pre>
  *
- * Chronicle Queue never shows a reader a document whose write did not complete; the checksum catches anything else
- * (a torn page after a power loss, a damaged disk).
+ * Chronicle Queue never shows a reader a document whose write did not complete (that is a torn tail); the checksum
+ * catches anything else (a torn page after a power loss, a damaged disk), in a document that was complete and so may
+ * have been acknowledged.
  */
 public final class JournalFormat
 {
@@ -71,6 +72,26 @@ public final class JournalFormat
         final int expected = buffer.getInt(length - TRAILER_LENGTH, ORDER);
         final int actual = crc(bytes, length - TRAILER_LENGTH, crc);
         return expected == actual ? null : "checksum mismatch";
+    }
+
+    /**
+     * @return for messages: the outcomes a document says it holds when its header looks sound, else an empty string.
+     */
+    static String claims(final DirectBuffer buffer, final int length)
+    {
+        final long last = length < HEADER_LENGTH ? -1 : claimedLast(buffer);
+        return last < 0 ? "" : ", outcomes " + firstSequence(buffer) + " to " + last + " by its header";
+    }
+
+    /**
+     * @return the last outcome a document's header says it holds (its first {@link #HEADER_LENGTH} bytes), -1 when
+     * the header does not look sound.
+     */
+    static long claimedLast(final DirectBuffer buffer)
+    {
+        final int count = count(buffer);
+        return buffer.getInt(0, ORDER) == MAGIC && count > 0 && count <= JournalAppender.MAX_OUTCOMES_PER_DOCUMENT ?
+            firstSequence(buffer) + count - 1 : -1;
     }
 
     static long firstSequence(final DirectBuffer buffer)

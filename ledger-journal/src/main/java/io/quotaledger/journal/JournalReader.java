@@ -3,22 +3,27 @@ package io.quotaledger.journal;
 import io.quotaledger.core.Outcome;
 import net.openhft.chronicle.bytes.Bytes;
 import net.openhft.chronicle.queue.ExcerptTailer;
-import net.openhft.chronicle.queue.RollCycles;
 import net.openhft.chronicle.queue.TailerDirection;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
 import net.openhft.chronicle.wire.DocumentContext;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.zip.CRC32C;
 
 /**
- * Reads the journal in order, checking every document. A bad document (a torn write after a crash) is reported and
- * skipped when nothing was lost with it: it is the last one, or the next good document continues the sequence exactly
- * where the last good one ended (the ledger restarted after the torn write and went on from the last good outcome).
- * A bad document followed by a gap, or any other gap, is corruption: reading stops with
- * {@link JournalCorruptedException}, because going on would silently lose acknowledged changes.
+ * Reads the journal in order, checking every document. Opening it first checks its files ({@link JournalFiles}): a
+ * file cut short or headers zeroed refuse with {@link JournalCorruptedException} before Chronicle maps anything.
+ *
+ * <p>A bad document (a complete one that fails its check) is passed over when the next good document continues the
+ * sequence exactly where the last good one ended: the ledger restarted after it and went on from the last good
+ * outcome, so nothing is lost now. A bad document followed by a gap, or any other gap, is corruption: reading stops
+ * with {@link JournalCorruptedException}, because going on would silently lose acknowledged changes. Bad documents at
+ * the very end are passed over by {@link #read} and reported by {@link #end()}: whether to refuse them is the
+ * caller's decision ({@link Recovery} refuses unless told to accept the loss).
  */
 public final class JournalReader implements AutoCloseable
 {
@@ -40,8 +45,9 @@ public final class JournalReader implements AutoCloseable
      * @param outcomes      outcomes handed to the handler.
      * @param lastSequence  sequence of the last outcome read (or of the last one before the start, if none).
      * @param documents     documents read, including skipped ones.
-     * @param skipped       bad documents skipped (torn writes that lost nothing acknowledged).
-     * @param tornTail      what was wrong with the last bad document skipped, or null when there was none.
+     * @param skipped       bad documents passed over: those the journal continues after exactly, and those at its
+     *                      end ({@link #end()} tells them apart).
+     * @param tornTail      what was wrong with the last bad document passed over, or null when there was none.
      * @param stopped       true when the handler asked to stop.
      */
     public record ReadResult(
@@ -54,6 +60,18 @@ public final class JournalReader implements AutoCloseable
      */
     public record CycleInfo(
         int cycle, java.io.File file, long documents, long badDocuments, long firstSequence, long lastSequence)
+    {
+    }
+
+    /**
+     * Where the journal ends.
+     *
+     * @param lastSequence  sequence of the last good outcome, 0 when there is none.
+     * @param badDocuments  complete documents after the last good one that fail their check (0 normally): their
+     *                      outcomes were written whole, so they may have been acknowledged.
+     * @param problem       what is wrong with the newest of them, where it is and what it follows; null when none.
+     */
+    public record End(long lastSequence, long badDocuments, String problem)
     {
     }
 
@@ -85,12 +103,34 @@ public final class JournalReader implements AutoCloseable
     }
 
     /**
-     * Opens the journal of a data directory for reading; an absent journal reads as empty.
+     * Opens the journal of a data directory for reading, once its files check out; an absent journal reads as empty.
+     *
+     * @throws JournalCorruptedException when a file lost complete documents or is cut short ({@link JournalFiles}).
      */
     public static JournalReader open(final DataDir dir)
     {
-        final boolean exists = java.nio.file.Files.exists(dir.journal().resolve("metadata.cq4t"));
-        return new JournalReader(Journals.builder(dir, RollCycles.FAST_DAILY).readOnly(exists).build());
+        final JournalFiles.Check check;
+        try
+        {
+            check = JournalFiles.check(dir);
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("checking the journal files in " + dir.journal(), ex);
+        }
+        if (!check.damage().isEmpty())
+        {
+            throw JournalFiles.refusal(check.damage());
+        }
+        return openUnchecked(dir);
+    }
+
+    /**
+     * Opens without checking the files: for a caller that just checked them.
+     */
+    static JournalReader openUnchecked(final DataDir dir)
+    {
+        return new JournalReader(JournalFiles.openForReading(dir));
     }
 
     /**
@@ -206,19 +246,38 @@ public final class JournalReader implements AutoCloseable
      */
     public long lastSequence()
     {
+        return end().lastSequence();
+    }
+
+    /**
+     * @return the journal's end: its last good outcome and any bad documents after it. Reads backwards from the end.
+     */
+    public End end()
+    {
         final ExcerptTailer tailer = queue.createTailer().direction(TailerDirection.BACKWARD).toEnd();
+        long bad = 0;
+        String problem = null;
         while (true)
         {
             try (DocumentContext document = tailer.readingDocument())
             {
                 if (!document.isPresent())
                 {
-                    return 0;
+                    return new End(0, bad, problem == null ? null : problem + ", and the journal has no good one");
                 }
+                final long index = document.index();
                 final int length = copy(document.wire().bytes());
-                if (JournalFormat.check(buffer, bytes, length, crc) == null)
+                final String wrong = JournalFormat.check(buffer, bytes, length, crc);
+                if (wrong == null)
                 {
-                    return JournalFormat.firstSequence(buffer) + JournalFormat.count(buffer) - 1;
+                    final long last = JournalFormat.firstSequence(buffer) + JournalFormat.count(buffer) - 1;
+                    return new End(last, bad, problem == null ? null : problem + "; it follows outcome " + last);
+                }
+                if (bad++ == 0)
+                {
+                    problem = "the newest journal document (index " + Long.toHexString(index) + " in " +
+                        tailer.currentFile().getName() + JournalFormat.claims(buffer, length) + ") is complete but " +
+                        "fails its check: " + wrong;
                 }
             }
         }

@@ -10,9 +10,14 @@ import java.util.List;
 import java.util.function.Supplier;
 
 /**
- * Rebuilds a ledger from its data directory: the newest snapshot that checks out (and that the journal has reached),
- * then the journal after it. Damaged snapshots are reported and passed over; a torn journal tail is reported and
- * skipped; a corrupted journal stops recovery ({@link JournalCorruptedException}).
+ * Rebuilds a ledger from its data directory: the newest snapshot that checks out, then the journal after it. Damaged
+ * snapshots are reported and passed over, and a torn tail (a last write that never completed) is skipped. Anything
+ * that may have lost acknowledged changes stops recovery with {@link JournalCorruptedException}: journal files cut
+ * short or with zeroed headers ({@link JournalFiles}), complete documents at the journal's end that fail their check,
+ * a snapshot beyond the journal's end (the journal once reached further), a gap. Told to accept a loss at the
+ * journal's end, recovery instead starts from what is readable and sets the rest aside under
+ * {@link DataDir#damaged()}, so that nothing of it is used later either and the next start needs no word; each loss
+ * is logged as an error and listed in {@link Result#acceptedLoss()}.
  */
 public final class Recovery
 {
@@ -49,7 +54,9 @@ public final class Recovery
      * @param snapshot         the snapshot started from, or null for the journal alone.
      * @param replayed         outcomes applied from the journal.
      * @param journalEnd       the journal's last good sequence (may be past lastSequence under a limit).
-     * @param tornTail         what a skipped bad journal document looked like, or null.
+     * @param tornTail         what was skipped that lost nothing now: an incomplete last document, or bad documents
+     *                         the journal continues after; null when none.
+     * @param acceptedLoss     losses accepted on the operator's word, one line each; empty unless told to accept.
      * @param rejectedSnapshots snapshots passed over, with why.
      * @param nanos            how long it took.
      */
@@ -61,6 +68,7 @@ public final class Recovery
         long replayed,
         long journalEnd,
         String tornTail,
+        List<String> acceptedLoss,
         List<String> rejectedSnapshots,
         long nanos)
     {
@@ -71,11 +79,12 @@ public final class Recovery
     }
 
     /**
-     * Recovers everything: the newest good snapshot, then the whole journal after it.
+     * Recovers everything: the newest good snapshot, then the whole journal after it; refuses a journal that lost
+     * acknowledged changes.
      */
     public static Result recover(final DataDir dir, final Supplier<Ledger> newLedger) throws IOException
     {
-        return recover(dir, newLedger, true, Limit.END, Progress.NONE);
+        return recover(dir, newLedger, true, Limit.END, Progress.NONE, false);
     }
 
     /**
@@ -89,11 +98,50 @@ public final class Recovery
         final Limit limit,
         final Progress progress) throws IOException
     {
-        final long start = System.nanoTime();
-        final List<String> rejected = new ArrayList<>();
-        try (JournalReader reader = JournalReader.open(dir))
+        return recover(dir, newLedger, useSnapshots, limit, progress, false);
+    }
+
+    /**
+     * Checks what recovery checks before it replays anything, without replaying.
+     *
+     * @throws JournalCorruptedException for anything recovery would refuse.
+     */
+    public static void check(final DataDir dir) throws IOException
+    {
+        acceptOrRefuseDamage(dir, false, new ArrayList<>());
+        try (JournalReader reader = JournalReader.openUnchecked(dir))
         {
-            final long journalEnd = reader.lastSequence();
+            checkSnapshots(dir, reader.end(), false, new ArrayList<>());
+        }
+    }
+
+    /**
+     * @param acceptJournalLoss true to start from what is readable when the journal lost acknowledged changes
+     *                          instead of refusing: the newest journal file is cut back to its last good document
+     *                          (the file as it was is kept under {@link DataDir#damaged()}) and snapshots beyond the
+     *                          journal's end are moved there.
+     */
+    public static Result recover(
+        final DataDir dir,
+        final Supplier<Ledger> newLedger,
+        final boolean useSnapshots,
+        final Limit limit,
+        final Progress progress,
+        final boolean acceptJournalLoss) throws IOException
+    {
+        final long start = System.nanoTime();
+        final List<String> accepted = new ArrayList<>();
+        final List<String> rejected = new ArrayList<>();
+        final JournalFiles.Check files = acceptOrRefuseDamage(dir, acceptJournalLoss, accepted);
+        try (JournalReader reader = JournalReader.openUnchecked(dir))
+        {
+            final JournalReader.End end = reader.end();
+            checkSnapshots(dir, end, acceptJournalLoss, accepted);
+            for (final String loss : accepted)
+            {
+                LOG.error("ACCEPTED JOURNAL LOSS (--accept-journal-loss): {}", loss);
+            }
+            final long journalEnd = end.lastSequence();
             Ledger ledger = newLedger.get();
             SnapshotStore.Info used = null;
             if (useSnapshots)
@@ -105,11 +153,9 @@ public final class Recovery
                 }
                 for (final SnapshotStore.Info info : store.list())
                 {
-                    if (info.sequence() > journalEnd || info.sequence() > limit.sequence() ||
-                        info.timestamp() > limit.timestamp())
+                    if (info.sequence() > limit.sequence() || info.timestamp() > limit.timestamp())
                     {
-                        rejected.add(info.path().getFileName() + ": beyond " +
-                            (info.sequence() > journalEnd ? "the journal's end " + journalEnd : "the limit"));
+                        rejected.add(info.path().getFileName() + ": beyond the limit");
                         continue;
                     }
                     try
@@ -160,14 +206,88 @@ public final class Recovery
                 throw new JournalCorruptedException("the journal ends at sequence " + journalEnd + " but reading it " +
                     "stopped at " + read.lastSequence() + ": its file listing may be stale (Journals.refreshListing)");
             }
+            String tornTail = files.tornTail();
+            if (tornTail != null)
+            {
+                LOG.warn("journal: skipped a torn tail, which lost nothing acknowledged: {}", tornTail);
+            }
             if (read.tornTail() != null)
             {
-                LOG.warn("journal: skipped {} bad document(s) that lost nothing acknowledged; last: {}",
-                    read.skipped(), read.tornTail());
+                LOG.warn("journal: passed over {} bad document(s) that the journal continues after (an earlier " +
+                    "start went on without them: nothing is lost now); last: {}", read.skipped(), read.tornTail());
+                tornTail = (tornTail == null ? "" : tornTail + "; ") + read.skipped() + " bad document(s) the " +
+                    "journal continues after, last: " + read.tornTail();
             }
             final long lastSequence = read.stopped() ? read.lastSequence() - 1 : read.lastSequence();
-            return new Result(target, lastSequence, lastTimestamp[0], used, replayed[0],
-                journalEnd, read.tornTail(), List.copyOf(rejected), System.nanoTime() - start);
+            return new Result(target, lastSequence, lastTimestamp[0], used, replayed[0], journalEnd, tornTail,
+                List.copyOf(accepted), List.copyOf(rejected), System.nanoTime() - start);
+        }
+    }
+
+    /**
+     * Refuses, or on the operator's word accepts, a journal that lost complete documents at its end: damaged files
+     * ({@link JournalFiles}) and complete documents after the last good one. Accepting cuts the newest cycle file
+     * back to its last good document (again, while the end of what is left is bad), so that what recovery starts
+     * from is also what the next start finds.
+     *
+     * @return the files' check once the journal's end is sound.
+     */
+    private static JournalFiles.Check acceptOrRefuseDamage(
+        final DataDir dir, final boolean accept, final List<String> accepted) throws IOException
+    {
+        JournalFiles.Check files = JournalFiles.check(dir);
+        while (true)
+        {
+            if (!files.damage().isEmpty())
+            {
+                if (!accept || !files.damage().get(0).newest())
+                {
+                    throw JournalFiles.refusal(files.damage());
+                }
+                accepted.add(JournalFiles.cutBack(dir, files.damage().get(0).problem()));
+                files = JournalFiles.check(dir);
+                continue;
+            }
+            final JournalReader.End end;
+            try (JournalReader reader = JournalReader.openUnchecked(dir))
+            {
+                end = reader.end();
+            }
+            if (end.problem() == null)
+            {
+                return files;
+            }
+            if (!accept)
+            {
+                throw new JournalCorruptedException(end.problem() + ": " + JournalCorruptedException.REMEDY);
+            }
+            accepted.add(JournalFiles.cutBack(dir, end.problem()));
+            files = JournalFiles.check(dir);
+        }
+    }
+
+    /**
+     * Refuses, or on the operator's word sets aside, snapshots beyond the journal's last good outcome: they prove the
+     * journal once reached further. Set aside, none is used once the journal has grown past it with other outcomes.
+     */
+    private static void checkSnapshots(
+        final DataDir dir, final JournalReader.End end, final boolean accept, final List<String> accepted)
+        throws IOException
+    {
+        for (final SnapshotStore.Info info : new SnapshotStore(dir).list())
+        {
+            if (info.sequence() <= end.lastSequence())
+            {
+                continue;
+            }
+            final String beyond = "snapshot " + info.path().getFileName() + " holds the state at outcome " +
+                info.sequence() + " but the journal's last good outcome is " + end.lastSequence() + ": the journal " +
+                "once reached further and lost outcomes after " + end.lastSequence();
+            if (!accept)
+            {
+                throw new JournalCorruptedException(beyond + ": " + JournalCorruptedException.REMEDY);
+            }
+            accepted.add(beyond + "; the snapshot is moved to " + JournalFiles.keepAside(dir, info.path(), false));
         }
     }
 }

@@ -84,6 +84,7 @@ final class JournalCommand implements Callable<Integer>
         final PrintWriter out = new PrintWriter(new BufferedWriter(
             new OutputStreamWriter(System.out, StandardCharsets.UTF_8), 1 << 16), false);
         final JournalReader.ReadResult read;
+        final JournalReader.End end;
         try (JournalReader reader = JournalReader.open(dir))
         {
             if (max == 0)
@@ -113,15 +114,22 @@ final class JournalCommand implements Callable<Integer>
                 out.println(line);
                 return ++printed[0] < max;
             });
+            end = read.stopped() ? null : reader.end();
         }
         finally
         {
             out.flush();
         }
+        if (end != null && end.problem() != null)
+        {
+            System.err.println("ledger journal: listed up to outcome " + end.lastSequence() + "; journal corrupted: " +
+                end.problem());
+            return Tools.EXIT_FAILURE;
+        }
         if (read.tornTail() != null)
         {
-            System.err.println("ledger journal: skipped " + read.skipped() + " bad document(s) that lost nothing " +
-                "acknowledged; last: " + read.tornTail());
+            System.err.println("ledger journal: passed over " + read.skipped() + " bad document(s) that the journal " +
+                "continues after; last: " + read.tornTail());
         }
         return 0;
     }

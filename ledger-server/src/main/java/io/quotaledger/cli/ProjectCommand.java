@@ -2,6 +2,7 @@ package io.quotaledger.cli;
 
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.JournalReader;
+import io.quotaledger.journal.Recovery;
 import io.quotaledger.journal.projector.Projector;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
@@ -60,6 +61,7 @@ final class ProjectCommand implements Callable<Integer>
             throw new Tools.ToolException(Tools.EXIT_USAGE, "--batch must be at least 1");
         }
         final DataDir dir = Tools.existingDataDir(data);
+        Recovery.check(dir); // a journal that lost acknowledged changes is not projected either
         final long end;
         try (JournalReader reader = JournalReader.open(dir))
         {

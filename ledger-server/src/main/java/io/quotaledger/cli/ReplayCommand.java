@@ -201,7 +201,7 @@ final class ReplayCommand implements Callable<Integer>
             rate, r.snapshot() == null ? "" : ", snapshot load included");
         if (r.tornTail() != null)
         {
-            System.out.printf("  torn tail   skipped, nothing acknowledged lost: %s%n", r.tornTail());
+            System.out.printf("  torn tail   skipped, nothing lost now: %s%n", r.tornTail());
         }
         for (final String why : r.rejectedSnapshots())
         {

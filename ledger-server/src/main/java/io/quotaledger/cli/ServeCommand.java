@@ -6,6 +6,7 @@ import io.quotaledger.engine.EngineConfig;
 import io.quotaledger.engine.LedgerRuntime;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.Durability;
+import io.quotaledger.journal.JournalCorruptedException;
 import io.quotaledger.journal.Journals;
 import io.quotaledger.journal.OwnerOnly;
 import io.quotaledger.protocol.Role;
@@ -165,6 +166,12 @@ final class ServeCommand implements Callable<Integer>
     @Mixin
     DatabaseOptions database;
 
+    @Option(names = "--accept-journal-loss",
+        description = "Start even though the journal lost acknowledged changes (a checksum that fails, zeroed " +
+            "headers, a file cut short, a snapshot beyond its end): go on from what is readable, set the rest aside " +
+            "in DIR/damaged. For one start, once no copy can be restored (docs/operations.md).")
+    boolean acceptJournalLoss;
+
     @Option(names = "--no-projector",
         description = "Do not project the journal into PostgreSQL (ledger project can do it later).")
     boolean noProjector;
@@ -268,7 +275,7 @@ final class ServeCommand implements Callable<Integer>
         canListen("--metrics-port", metricsPort);
         return new Plan(dir, keysPath, serverConfig, engineConfig,
             new LedgerRuntime.Settings(dir, mode, rollCycle, snapshotEvery, snapshotMinutes, keepSnapshots,
-                journalReserveMib << 20));
+                journalReserveMib << 20, acceptJournalLoss));
     }
 
     /**
@@ -379,8 +386,16 @@ final class ServeCommand implements Callable<Integer>
         final ServerMetrics metrics = new ServerMetrics();
         final LedgerServer server = new LedgerServer(plan.server(), keys, metrics);
         final Durability mode = plan.runtime().durability();
-        final LedgerRuntime runtime = LedgerRuntime.start(plan.runtime(),
-            plan.engine().replyBatchEnd(server.replyBatchEnd()));
+        final LedgerRuntime runtime;
+        try
+        {
+            runtime = LedgerRuntime.start(plan.runtime(), plan.engine().replyBatchEnd(server.replyBatchEnd()));
+        }
+        catch (final JournalCorruptedException ex)
+        {
+            System.err.println("ledger serve: journal corrupted, not starting: " + ex.getMessage());
+            return Tools.EXIT_FAILURE;
+        }
         metrics.gauge("ledger_ring_fill", "Ring slots in use", () -> runtime.engine().ringFill());
         metrics.gauge("ledger_ring_size", "Ring slots", () -> runtime.engine().ringSize());
         metrics.gauge("ledger_journal_sequence", "Sequence of the last outcome in the journal",
@@ -475,6 +490,10 @@ final class ServeCommand implements Callable<Integer>
             bind, server.port(), bind, http.port(), dir, mode.name().toLowerCase(Locale.ROOT));
         System.out.printf("  recovered %,d accounts at journal sequence %,d%n",
             runtime.recovery().ledger().accountCount(), runtime.recovery().lastSequence());
+        for (final String loss : runtime.recovery().acceptedLoss())
+        {
+            System.out.printf("  ACCEPTED JOURNAL LOSS: %s%n", loss);
+        }
         if (generatedKey != null)
         {
             System.out.printf("  new admin key saved in %s (its hash in %s)%n", dir.root().resolve(ADMIN_KEY_FILE),

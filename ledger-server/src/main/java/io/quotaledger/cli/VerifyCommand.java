@@ -29,7 +29,8 @@ import java.util.function.Supplier;
             "journal and compares them; loads the newest snapshot and compares it with the journal replayed up to " +
             "its sequence.",
         "",
-        "Exit code 1 on any mismatch, damaged snapshot or corrupted journal. Checks that need the journal from " +
+        "Exit code 1 on any mismatch, damaged snapshot or corrupted journal (anything that would stop 'ledger " +
+            "serve' from starting). Checks that need the journal from " +
             "sequence 1 are skipped once old cycles were archived. Reads only.",
         "" })
 final class VerifyCommand implements Callable<Integer>
@@ -66,6 +67,7 @@ final class VerifyCommand implements Callable<Integer>
         final long journalEnd;
         try (JournalReader reader = JournalReader.open(dir))
         {
+            Recovery.check(dir); // what recovery would refuse: a damaged end, a snapshot beyond it
             journalEnd = reader.lastSequence();
             final JournalReader.ReadResult first = reader.read(0, (sequence, outcome) -> false);
             journalFirst = first.outcomes() == 0 ? 0 : first.lastSequence();
@@ -99,7 +101,7 @@ final class VerifyCommand implements Callable<Integer>
                 alone = Tools.recover("verify: journal", dir, newLedger, false, Recovery.Limit.END);
                 pass("journal alone", String.format("%,d outcomes to sequence %,d, checksum %016x%s",
                     alone.replayed(), alone.lastSequence(), alone.ledger().checksum(),
-                    alone.tornTail() == null ? "" : "; torn tail skipped: " + alone.tornTail()));
+                    alone.tornTail() == null ? "" : "; skipped, nothing lost now: " + alone.tornTail()));
             }
             catch (final Exception ex)
             {

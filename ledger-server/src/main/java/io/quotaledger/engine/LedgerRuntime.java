@@ -34,6 +34,8 @@ public final class LedgerRuntime implements AutoCloseable
      * @param snapshotsToKeep        older snapshots are deleted.
      * @param journalReserve         bytes of disk kept allocated ahead of the journal's end; at least what the ring
      *                               can hold in flight ({@link #minimumJournalReserve}), which 0 asks for.
+     * @param acceptJournalLoss      start from what is readable when the journal lost acknowledged changes, instead
+     *                               of refusing ({@link Recovery}); for one start, on an operator's decision.
      */
     public record Settings(
         DataDir dir,
@@ -42,10 +44,12 @@ public final class LedgerRuntime implements AutoCloseable
         long snapshotEveryOutcomes,
         long snapshotEveryMinutes,
         int snapshotsToKeep,
-        long journalReserve)
+        long journalReserve,
+        boolean acceptJournalLoss)
     {
         /**
-         * Settings with the smallest journal reserve that is safe for the ring.
+         * Settings with the smallest journal reserve that is safe for the ring, refusing a journal that lost
+         * acknowledged changes.
          */
         public Settings(
             final DataDir dir,
@@ -55,7 +59,7 @@ public final class LedgerRuntime implements AutoCloseable
             final long snapshotEveryMinutes,
             final int snapshotsToKeep)
         {
-            this(dir, durability, rollCycle, snapshotEveryOutcomes, snapshotEveryMinutes, snapshotsToKeep, 0);
+            this(dir, durability, rollCycle, snapshotEveryOutcomes, snapshotEveryMinutes, snapshotsToKeep, 0, false);
         }
     }
 
@@ -67,7 +71,8 @@ public final class LedgerRuntime implements AutoCloseable
     private LedgerRuntime(final Settings settings, final EngineConfig config) throws IOException
     {
         settings.dir().create();
-        recovery = Recovery.recover(settings.dir(), () -> new Ledger(config.ledger(), OutcomeSink.NONE));
+        recovery = Recovery.recover(settings.dir(), () -> new Ledger(config.ledger(), OutcomeSink.NONE), true,
+            Recovery.Limit.END, Recovery.Progress.NONE, settings.acceptJournalLoss());
         LOG.info("recovered {} accounts at sequence {} in {} ms ({} from snapshot {}, {} outcomes replayed)",
             recovery.ledger().accountCount(), recovery.lastSequence(), TimeUnit.NANOSECONDS.toMillis(recovery.nanos()),
             recovery.snapshot() == null ? "nothing" : "state",
@@ -93,7 +98,7 @@ public final class LedgerRuntime implements AutoCloseable
             .acceptingChanges(journal::acceptingChanges);
         engine = LedgerEngine.start(engineConfig);
         snapshotter = new Snapshotter(engine, new SnapshotStore(settings.dir()), journal::lastSequence,
-            settings.snapshotsToKeep());
+            settings.snapshotsToKeep(), recovery.snapshot() == null ? 0 : recovery.snapshot().sequence());
         snapshotter.schedule(settings.snapshotEveryOutcomes(), settings.snapshotEveryMinutes(), journal::lastSequence);
     }
 

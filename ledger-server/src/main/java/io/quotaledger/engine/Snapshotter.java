@@ -52,16 +52,23 @@ public final class Snapshotter implements AutoCloseable
     private byte[] buffer = new byte[0]; // reused; only one snapshot is ever in progress
 
     /**
-     * @param journaledSequence the journal's last durable sequence: a snapshot is final only once it is reached.
-     * @param keep              snapshots to keep; older ones are deleted after each new one.
+     * @param journaledSequence    the journal's last durable sequence: a snapshot is final only once it is reached.
+     * @param keep                 snapshots to keep; older ones are deleted after each new one.
+     * @param lastSnapshotSequence the sequence of the snapshot the state was recovered from (0 for none): periodic
+     *                             snapshots count outcomes from there, replayed ones included.
      */
     public Snapshotter(
-        final LedgerEngine engine, final SnapshotStore store, final LongSupplier journaledSequence, final int keep)
+        final LedgerEngine engine,
+        final SnapshotStore store,
+        final LongSupplier journaledSequence,
+        final int keep,
+        final long lastSnapshotSequence)
     {
         this.engine = engine;
         this.store = store;
         this.journaledSequence = journaledSequence;
         this.keep = keep;
+        this.lastSnapshotSequence = lastSnapshotSequence;
         this.writer = Executors.newSingleThreadScheduledExecutor(runnable ->
         {
             final Thread thread = new Thread(runnable, "ledger-snapshot");
@@ -97,7 +104,8 @@ public final class Snapshotter implements AutoCloseable
 
     /**
      * Starts periodic snapshots: whenever {@code everyOutcomes} outcomes or {@code everyMinutes} minutes have passed
-     * since the last one (with at least one new outcome). A value of 0 turns that trigger off.
+     * since the last one (with at least one new outcome). A value of 0 turns that trigger off. Outcomes replayed at
+     * recovery count from the snapshot recovery started from, so a restart snapshots only when that many are due.
      *
      * @param currentSequence the engine's latest outcome sequence, read from any thread.
      */
@@ -105,12 +113,7 @@ public final class Snapshotter implements AutoCloseable
     {
         writer.scheduleWithFixedDelay(() ->
         {
-            final long sequence = currentSequence.getAsLong();
-            final long since = sequence - lastSnapshotSequence;
-            final boolean byCount = everyOutcomes > 0 && since >= everyOutcomes;
-            final boolean byTime = everyMinutes > 0 && since > 0 &&
-                System.nanoTime() - lastSnapshotNanos >= TimeUnit.MINUTES.toNanos(everyMinutes);
-            if ((byCount || byTime) && !inProgress.get())
+            if (due(currentSequence.getAsLong(), everyOutcomes, everyMinutes, System.nanoTime()) && !inProgress.get())
             {
                 snapshot().exceptionally(ex ->
                 {
@@ -122,6 +125,18 @@ public final class Snapshotter implements AutoCloseable
     }
 
     /**
+     * @return whether a periodic snapshot is due at {@code sequence} and time {@code nowNanos}.
+     */
+    boolean due(final long sequence, final long everyOutcomes, final long everyMinutes, final long nowNanos)
+    {
+        final long since = sequence - lastSnapshotSequence;
+        final boolean byCount = everyOutcomes > 0 && since >= everyOutcomes;
+        final boolean byTime = everyMinutes > 0 && since > 0 &&
+            nowNanos - lastSnapshotNanos >= TimeUnit.MINUTES.toNanos(everyMinutes);
+        return byCount || byTime;
+    }
+
+    /**
      * @return how long the last snapshot held the business-logic thread, in nanoseconds.
      */
     public long lastPauseNanos()
@@ -129,6 +144,9 @@ public final class Snapshotter implements AutoCloseable
         return lastPauseNanos;
     }
 
+    /**
+     * @return the sequence of the last snapshot written, or of the one recovery started from until then.
+     */
     public long lastSnapshotSequence()
     {
         return lastSnapshotSequence;

@@ -8,18 +8,25 @@ import io.quotaledger.core.Result;
 import io.quotaledger.core.ResultCode;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.Durability;
+import io.quotaledger.journal.JournalCorruptedException;
 import io.quotaledger.journal.Journals;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Comparator;
 import java.util.Random;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class LedgerRuntimeTest
@@ -33,6 +40,13 @@ class LedgerRuntimeTest
     {
         return LedgerRuntime.start(
             new LedgerRuntime.Settings(new DataDir(dir), durability, Journals.rollCycle("daily"), 0, 0, 2),
+            new EngineConfig().ledger(ledgerConfig));
+    }
+
+    private LedgerRuntime start(final long snapshotEvery, final boolean acceptJournalLoss) throws Exception
+    {
+        return LedgerRuntime.start(new LedgerRuntime.Settings(new DataDir(dir), Durability.PROCESS,
+            Journals.rollCycle("daily"), snapshotEvery, 0, 2, 0, acceptJournalLoss),
             new EngineConfig().ledger(ledgerConfig));
     }
 
@@ -107,5 +121,109 @@ class LedgerRuntimeTest
         assertEquals(snapshot.sequence(), second.recovery().snapshot().sequence());
         assertEquals(second.recovery().lastSequence() - snapshot.sequence(), second.recovery().replayed());
         assertEquals(before, checksumAfterClose(second));
+    }
+
+    // up to commit f01836a periodic snapshots counted from 0 after a restart, so a ledger whose journal held more
+    // than --snapshot-every outcomes took a snapshot about a second after every restart, however few were replayed
+    @Test
+    void shouldCountPeriodicSnapshotsFromTheSnapshotRecoveryStartedFrom() throws Exception
+    {
+        final LedgerRuntime first = start(Durability.PROCESS);
+        randomWorkload(first.engine(), 5, 10_000);
+        final long snapshot = first.snapshotter().snapshot().get(30, TimeUnit.SECONDS).sequence();
+        randomWorkload(first.engine(), 6, 3_000);
+        first.close();
+        final long journaled = first.journal().lastSequence();
+        final long every = journaled - snapshot + 2_000; // more than was replayed, less than the whole journal
+        assertTrue(every < journaled);
+
+        final LedgerRuntime second = start(every, false);
+        try
+        {
+            assertEquals(snapshot, second.recovery().snapshot().sequence());
+            assertEquals(snapshot, second.snapshotter().lastSnapshotSequence());
+            assertFalse(second.snapshotter().due(second.journal().lastSequence(), every, 0, System.nanoTime()),
+                "the replayed outcomes are fewer than --snapshot-every");
+            assertTrue(second.snapshotter().due(snapshot + every, every, 0, System.nanoTime()));
+
+            // and once that many have come, the periodic snapshot follows
+            randomWorkload(second.engine(), 7, 3_000);
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (second.snapshotter().lastSnapshotSequence() == snapshot && System.nanoTime() < deadline)
+            {
+                Thread.sleep(50);
+            }
+            assertTrue(second.snapshotter().lastSnapshotSequence() >= snapshot + every,
+                "periodic snapshot at " + second.snapshotter().lastSnapshotSequence());
+        }
+        finally
+        {
+            second.close();
+        }
+    }
+
+    @Test
+    void shouldStartFromWhatIsReadableOnlyWhenTheJournalLossIsAccepted() throws Exception
+    {
+        final LedgerRuntime first = start(Durability.PROCESS);
+        randomWorkload(first.engine(), 8, 4_000);
+        first.close();
+        final long journaled = first.journal().lastSequence();
+        final long checksum = first.engine().ledgerAfterClose().checksum();
+        final Path copy = dir.resolve("journal-copy"); // inside the temporary folder, outside the journal
+        copyTree(new DataDir(dir).journal(), copy);
+
+        final LedgerRuntime second = start(Durability.PROCESS);
+        randomWorkload(second.engine(), 9, 2_000);
+        assertNotNull(second.snapshotter().snapshot().get(30, TimeUnit.SECONDS));
+        second.close();
+        // the journal is restored from the older copy: the snapshot proves it once reached further
+        deleteTree(new DataDir(dir).journal());
+        copyTree(copy, new DataDir(dir).journal());
+
+        assertThrows(JournalCorruptedException.class, () -> start(0, false));
+        final LedgerRuntime accepted = start(0, true);
+        try
+        {
+            assertEquals(journaled, accepted.recovery().lastSequence());
+            assertEquals(1, accepted.recovery().acceptedLoss().size());
+            assertTrue(accepted.recovery().acceptedLoss().get(0).contains("beyond") ||
+                accepted.recovery().acceptedLoss().get(0).contains("once reached further"),
+                accepted.recovery().acceptedLoss().toString());
+            assertEquals(ResultCode.OK, accepted.engine().execute(new Command().op(Op.CREDIT).requestId(10, 1)
+                .userId(5).amount(10), 5, TimeUnit.SECONDS).code());
+        }
+        finally
+        {
+            accepted.close();
+        }
+        final long after = accepted.engine().ledgerAfterClose().checksum();
+        assertTrue(after != checksum);
+        final LedgerRuntime restarted = start(0, false); // the accepted loss needs no word again
+        assertTrue(restarted.recovery().acceptedLoss().isEmpty());
+        assertEquals(journaled + 1, restarted.recovery().lastSequence());
+        assertEquals(after, checksumAfterClose(restarted));
+    }
+
+    private static void copyTree(final Path from, final Path to) throws IOException
+    {
+        try (Stream<Path> files = Files.walk(from))
+        {
+            for (final Path file : (Iterable<Path>)files::iterator)
+            {
+                Files.copy(file, to.resolve(from.relativize(file).toString()));
+            }
+        }
+    }
+
+    private static void deleteTree(final Path root) throws IOException
+    {
+        try (Stream<Path> files = Files.walk(root))
+        {
+            for (final Path file : (Iterable<Path>)files.sorted(Comparator.reverseOrder())::iterator)
+            {
+                Files.delete(file);
+            }
+        }
     }
 }

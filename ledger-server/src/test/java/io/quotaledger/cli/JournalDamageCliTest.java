@@ -1,0 +1,296 @@
+package io.quotaledger.cli;
+
+import io.quotaledger.core.Command;
+import io.quotaledger.core.LedgerConfig;
+import io.quotaledger.core.Op;
+import io.quotaledger.engine.EngineConfig;
+import io.quotaledger.engine.LedgerRuntime;
+import io.quotaledger.journal.DataDir;
+import io.quotaledger.journal.Durability;
+import io.quotaledger.journal.Journals;
+import net.openhft.chronicle.wire.Wires;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * What an operator sees from serve, replay, verify, journal and project when the newest journal data is damaged:
+ * a message and exit code 1, never a stack trace or a start that quietly lost acknowledged changes; and serve
+ * {@code --accept-journal-loss} starting from what is readable.
+ */
+class JournalDamageCliTest
+{
+    private static final String WINDOW = "100000";
+
+    @TempDir
+    Path temp;
+
+    private final LedgerConfig ledgerConfig = new LedgerConfig().dedupeWindowCount(100_000);
+    private String out;
+    private String err;
+
+    /**
+     * Credits in batches through a runtime, so that the journal holds several documents; a snapshot after the first
+     * half when asked.
+     */
+    private DataDir build(final String name, final int credits, final boolean snapshot) throws Exception
+    {
+        final DataDir dir = new DataDir(temp.resolve(name));
+        final LedgerRuntime runtime = LedgerRuntime.start(
+            new LedgerRuntime.Settings(dir, Durability.PROCESS, Journals.rollCycle("daily"), 0, 0, 2),
+            new EngineConfig().ledger(ledgerConfig));
+        for (int i = 1; i <= credits; i++)
+        {
+            runtime.engine().execute(new Command().op(Op.CREDIT).requestId(1, i).userId(1 + i % 50).amount(10), 5,
+                TimeUnit.SECONDS);
+            if (snapshot && i == credits / 2)
+            {
+                runtime.snapshotter().snapshot().get(30, TimeUnit.SECONDS);
+            }
+        }
+        runtime.close();
+        return dir;
+    }
+
+    private int run(final String... args)
+    {
+        final PrintStream originalOut = System.out;
+        final PrintStream originalErr = System.err;
+        final ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+        final ByteArrayOutputStream stderr = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(stdout, true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(stderr, true, StandardCharsets.UTF_8));
+        try
+        {
+            return LedgerCli.run(args);
+        }
+        finally
+        {
+            System.setOut(originalOut);
+            System.setErr(originalErr);
+            out = stdout.toString(StandardCharsets.UTF_8);
+            err = stderr.toString(StandardCharsets.UTF_8);
+        }
+    }
+
+    private int tool(final String command, final DataDir dir, final String... more)
+    {
+        final List<String> args = new ArrayList<>(List.of(command, "--data", dir.root().toString(),
+            "--dedupe-window-count", WINDOW));
+        args.addAll(List.of(more));
+        return run(args.toArray(new String[0]));
+    }
+
+    /**
+     * Serve in this JVM: it refuses before binding anything, or the test fails rather than hang.
+     */
+    private int serve(final DataDir dir)
+    {
+        return assertTimeoutPreemptively(Duration.ofSeconds(60), () -> run("serve", "--data", dir.root().toString(),
+            "--port", "0", "--metrics-port", "0", "--no-projector", "--dedupe-window", WINDOW));
+    }
+
+    private static Path cycleFile(final DataDir dir) throws IOException
+    {
+        try (Stream<Path> files = Files.list(dir.journal()))
+        {
+            return files.filter(f -> f.toString().endsWith(".cq4")).sorted().reduce((a, b) -> b).orElseThrow();
+        }
+    }
+
+    /**
+     * @return each data document of a cycle file as {header position, body length}: the chain of Chronicle's 4-byte
+     * headers from the start of the file.
+     */
+    private static List<long[]> documents(final Path file) throws IOException
+    {
+        final List<long[]> documents = new ArrayList<>();
+        try (FileChannel channel = FileChannel.open(file))
+        {
+            final ByteBuffer buffer = ByteBuffer.allocate(4).order(ByteOrder.nativeOrder());
+            long position = 0;
+            while (true)
+            {
+                buffer.clear();
+                channel.read(buffer, position);
+                final int header = buffer.getInt(0);
+                if (header == 0 || Wires.isNotComplete(header))
+                {
+                    return documents;
+                }
+                if (Wires.isData(header))
+                {
+                    documents.add(new long[] { position, Wires.lengthOf(header) });
+                }
+                position += 4 + Wires.lengthOf(header);
+                position += (-position) & 3;
+            }
+        }
+    }
+
+    private static void copyFiles(final Path from, final Path to) throws IOException
+    {
+        Files.createDirectories(to);
+        try (Stream<Path> files = Files.list(from))
+        {
+            for (final Path file : (Iterable<Path>)files::iterator)
+            {
+                Files.copy(file, to.resolve(file.getFileName()), StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+    }
+
+    private static void assertNoStackTrace(final String text)
+    {
+        assertFalse(text.contains("\tat ") || text.contains("InternalError"), text);
+    }
+
+    @Test
+    void shouldRefuseAFlippedByteInTheLastDocumentInEveryTool() throws Exception
+    {
+        final DataDir dir = build("flipped", 3_000, true);
+        final List<long[]> documents = documents(cycleFile(dir));
+        final long[] last = documents.get(documents.size() - 1);
+        try (RandomAccessFile file = new RandomAccessFile(cycleFile(dir).toFile(), "rw"))
+        {
+            file.seek(last[0] + 4 + last[1] / 2);
+            final int b = file.read();
+            file.seek(last[0] + 4 + last[1] / 2);
+            file.write(b ^ 1);
+        }
+
+        assertEquals(1, tool("verify", dir));
+        assertTrue(out.contains("FAIL") && out.contains("checksum mismatch") && out.contains("VERIFY FAILED"), out);
+        assertNoStackTrace(out + err);
+
+        assertEquals(1, tool("replay", dir));
+        assertTrue(err.contains("journal corrupted") && err.contains("--accept-journal-loss"), err);
+        assertNoStackTrace(err);
+
+        assertEquals(1, run("project", "--data", dir.root().toString(), "--once"));
+        assertTrue(err.contains("journal corrupted") && err.contains("checksum mismatch"), err);
+
+        assertEquals(1, run("journal", "--data", dir.root().toString()));
+        assertTrue(err.contains("listed up to outcome") && err.contains("checksum mismatch"), err);
+
+        assertEquals(1, serve(dir));
+        assertTrue(err.contains("journal corrupted, not starting") && err.contains("checksum mismatch") &&
+            err.contains("--accept-journal-loss"), err);
+        assertNoStackTrace(err);
+    }
+
+    @Test
+    void shouldRefuseATruncatedJournalFileWithAMessageNotACrash() throws Exception
+    {
+        final DataDir dir = build("truncated", 2_000, false);
+        final List<long[]> documents = documents(cycleFile(dir));
+        try (RandomAccessFile file = new RandomAccessFile(cycleFile(dir).toFile(), "rw"))
+        {
+            file.setLength(documents.get(documents.size() - 1)[0] + 100); // the last document is cut
+        }
+
+        assertEquals(1, tool("verify", dir));
+        assertTrue(out.contains("FAIL") && out.contains("truncated"), out);
+        assertNoStackTrace(out + err);
+        assertEquals(1, tool("replay", dir));
+        assertTrue(err.contains("truncated") && err.contains(cycleFile(dir).getFileName().toString()), err);
+        assertEquals(1, run("journal", "--data", dir.root().toString()));
+        assertTrue(err.contains("truncated"), err);
+        assertEquals(1, serve(dir));
+        assertTrue(err.contains("journal corrupted, not starting") && err.contains("truncated"), err);
+        assertNoStackTrace(err);
+    }
+
+    @Test
+    void shouldRefuseASnapshotBeyondTheJournalsEnd() throws Exception
+    {
+        final DataDir dir = build("beyond", 1_000, false);
+        final Path copy = temp.resolve("journal-copy");
+        copyFiles(dir.journal(), copy);
+        final LedgerRuntime more = LedgerRuntime.start(
+            new LedgerRuntime.Settings(dir, Durability.PROCESS, Journals.rollCycle("daily"), 0, 0, 2),
+            new EngineConfig().ledger(ledgerConfig));
+        more.engine().execute(new Command().op(Op.CREDIT).requestId(2, 1).userId(1).amount(5), 5, TimeUnit.SECONDS);
+        more.snapshotter().snapshot().get(30, TimeUnit.SECONDS);
+        more.close();
+        copyFiles(copy, dir.journal()); // the journal restored from an older copy
+
+        assertEquals(1, tool("verify", dir));
+        assertTrue(out.contains("FAIL") && out.contains("once reached further"), out);
+        assertEquals(1, serve(dir));
+        assertTrue(err.contains("snapshot-") && err.contains("once reached further"), err);
+    }
+
+    @Test
+    void shouldServeFromWhatIsReadableWhenTheLossIsAccepted() throws Exception
+    {
+        final DataDir dir = build("accepted", 2_000, false);
+        final List<long[]> documents = documents(cycleFile(dir));
+        try (RandomAccessFile file = new RandomAccessFile(cycleFile(dir).toFile(), "rw"))
+        {
+            for (int i = documents.size() - 3; i < documents.size(); i++)
+            {
+                file.seek(documents.get(i)[0]);
+                file.writeInt(0); // zeroed headers on the last three documents
+            }
+        }
+        assertEquals(1, tool("replay", dir));
+        assertTrue(err.contains("zero header"), err);
+
+        final String java = ProcessHandle.current().info().command()
+            .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        final Path options = Path.of(System.getProperty("user.dir")).toAbsolutePath().getParent()
+            .resolve("scripts").resolve("jvm.options");
+        final Process serve = new ProcessBuilder(List.of(java, "@" + options, "-Xmx256m", "-XX:TieredStopAtLevel=1",
+            "-cp", System.getProperty("java.class.path"), LedgerCli.class.getName(), "serve",
+            "--data", dir.root().toString(), "--port", "0", "--metrics-port", "0", "--no-projector",
+            "--dedupe-window", WINDOW, "--accept-journal-loss"))
+            .redirectErrorStream(true)
+            .redirectOutput(temp.resolve("serve.log").toFile())
+            .start();
+        final String log;
+        try
+        {
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (!Files.readString(temp.resolve("serve.log")).contains("ledger serving") && serve.isAlive() &&
+                System.nanoTime() < deadline)
+            {
+                Thread.sleep(100);
+            }
+        }
+        finally
+        {
+            serve.destroy();
+            assertTrue(serve.waitFor(30, TimeUnit.SECONDS));
+        }
+        log = Files.readString(temp.resolve("serve.log"));
+        assertTrue(log.contains("ledger serving"), log);
+        assertTrue(log.contains("ACCEPTED JOURNAL LOSS") && log.contains("zero header") &&
+            log.contains(dir.damaged().toString()), log);
+
+        assertEquals(0, tool("verify", dir), out + err); // consistent again
+        assertEquals(0, tool("replay", dir, "--json"), err);
+        assertTrue(out.contains("\"tornTail\":null"), out);
+    }
+}
