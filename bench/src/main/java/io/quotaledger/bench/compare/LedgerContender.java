@@ -5,6 +5,9 @@ import io.quotaledger.cli.LedgerCli;
 import io.quotaledger.client.ClientConfig;
 import io.quotaledger.client.LedgerClient;
 import io.quotaledger.client.LedgerResult;
+import io.quotaledger.client.RequestIds;
+import io.quotaledger.client.ResultHandler;
+import io.quotaledger.client.ResultView;
 import io.quotaledger.journal.Durability;
 import io.quotaledger.protocol.Period;
 import io.quotaledger.protocol.ResultCode;
@@ -16,18 +19,17 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
-import java.util.function.BiConsumer;
 
 /**
  * The ledger as a gateway runs it: {@code ledger serve} in a JVM of its own (no projector, so that only the charging
- * path is measured), reached over loopback TCP by the Java client, which pipelines: the concurrency is the number of
- * requests in flight over a few connections, not a thread per request.
+ * path is measured), reached over loopback TCP by the Java client in its callback form (nothing allocated per
+ * request), which pipelines: the concurrency is the number of requests in flight over a few connections, not a
+ * thread per request.
  */
 final class LedgerContender implements Contender
 {
@@ -41,10 +43,94 @@ final class LedgerContender implements Contender
     private final List<String> jvmOptions;
     private final int expectedAccounts;
     private final List<String> serveOptions;
-    private final long salt = System.nanoTime();
-    private final AtomicLong requestIds = new AtomicLong();
-    private final List<LedgerClient> clients = new ArrayList<>();
+    private final List<Lane> lanes = new ArrayList<>();
     private Process process;
+
+    /**
+     * One connection and its DEDUCTs in flight: the user and start time of each live in a ring indexed by the low
+     * half of its request id (which counts up by one), so that the answer finds them without an allocation per
+     * request. Answers arrive on the client's I/O thread; in the closed loop each sends the next request there.
+     */
+    private static final class Lane implements ResultHandler
+    {
+        static final int RING = 1 << 16;
+
+        final LedgerClient client;
+        final RequestIds ids = new RequestIds();
+        final int[] users = new int[RING];
+        final long[] starts = new long[RING];
+        final AtomicLong sent = new AtomicLong();
+        final AtomicLong answered = new AtomicLong();
+        volatile Phase phase;
+        volatile CountDownLatch closedLoop; // null in the open loop
+
+        Lane(final LedgerClient client)
+        {
+            this.client = client;
+        }
+
+        void begin(final Phase phase, final CountDownLatch closedLoop)
+        {
+            this.phase = phase;
+            this.closedLoop = closedLoop;
+        }
+
+        long inFlight()
+        {
+            return sent.get() - answered.get();
+        }
+
+        /**
+         * @param started when the request is sent (closed loop) or was due (open loop).
+         */
+        void send(final int user, final long started)
+        {
+            final long lo = ids.nextLo();
+            final int slot = (int)(lo & (RING - 1));
+            users[slot] = user;
+            starts[slot] = started;
+            sent.incrementAndGet();
+            client.deduct(ids.hi(), lo, phase.scenario.userId(user), Scenario.SERVICE, Scenario.AMOUNT, this);
+        }
+
+        /**
+         * Closed loop: the next request of a chain, or the chain's end once the phase is over.
+         */
+        void sendNext()
+        {
+            final Phase current = phase;
+            if (System.nanoTime() >= current.end)
+            {
+                closedLoop.countDown();
+                return;
+            }
+            send(current.send(current.nextRequest()), System.nanoTime());
+        }
+
+        public void onResult(final ResultView result)
+        {
+            final ResultCode code = result.code();
+            answer(result.requestIdLo(), code == ResultCode.OK ? Tally.OK :
+                code == ResultCode.INSUFFICIENT_FUNDS ? Tally.REJECTED : Tally.ERROR);
+        }
+
+        public void onFailure(final long requestIdHi, final long requestIdLo, final Throwable cause)
+        {
+            answer(requestIdLo, Tally.ERROR);
+        }
+
+        private void answer(final long lo, final int outcome)
+        {
+            final long now = System.nanoTime();
+            final int slot = (int)(lo & (RING - 1));
+            phase.answered(users[slot], outcome, starts[slot], now);
+            answered.incrementAndGet();
+            if (closedLoop != null)
+            {
+                sendNext(); // on the client's I/O thread: the next request of this chain
+            }
+        }
+    }
 
     /**
      * @param jvmOptions       for the server's JVM (the project's @argfile and heap).
@@ -80,7 +166,7 @@ final class LedgerContender implements Contender
             "journal in " + dir.getParent(),
             durability == Durability.FSYNC ? "journal fsynced (msync) once per ring batch before the results leave"
                 : "journal written to the page cache (mmap) before the results leave: survives kill -9",
-            "Java LedgerClient, " + connections + " pipelined connection(s), loopback TCP");
+            "Java LedgerClient (callback form), " + connections + " pipelined connection(s), loopback TCP");
     }
 
     @Override
@@ -110,26 +196,26 @@ final class LedgerContender implements Contender
         final String key = Files.readString(dir.resolve("admin.key")).strip(); // written by serve on first start
         for (int i = 0; i < connections; i++)
         {
-            clients.add(LedgerClient.connect(new ClientConfig().port(port).apiKey(key)
-                .timeout(Duration.ofSeconds(10))));
+            lanes.add(new Lane(LedgerClient.connect(new ClientConfig().port(port).apiKey(key)
+                .timeout(Duration.ofSeconds(10)))));
         }
     }
 
     @Override
     public void populate(final Scenario scenario) throws Exception
     {
-        final LedgerClient client = clients.get(0);
+        final LedgerClient client = lanes.get(0).client;
         final List<CompletableFuture<LedgerResult>> pending = new ArrayList<>();
         for (int i = 0; i < scenario.users(); i++)
         {
             // CREDIT and GRANT both open the account; every user has money, free units or both
             if (scenario.balance(i) > 0)
             {
-                pending.add(client.credit(id(), scenario.userId(i), scenario.balance(i)));
+                pending.add(client.credit(scenario.userId(i), scenario.balance(i)));
             }
             if (scenario.free(i) > 0)
             {
-                pending.add(client.grant(id(), scenario.userId(i), Scenario.SERVICE, scenario.free(i), Period.MONTH));
+                pending.add(client.grant(scenario.userId(i), Scenario.SERVICE, scenario.free(i), Period.MONTH));
             }
             if (pending.size() >= 8192)
             {
@@ -143,10 +229,13 @@ final class LedgerContender implements Contender
     public Measurement closedLoop(final Phase phase) throws Exception
     {
         final CountDownLatch done = new CountDownLatch(phase.concurrency);
+        for (final Lane lane : lanes)
+        {
+            lane.begin(phase, done);
+        }
         for (int i = 0; i < phase.concurrency; i++)
         {
-            final LedgerClient client = clients.get(i % clients.size());
-            sendClosed(phase, client, done);
+            lanes.get(i % lanes.size()).sendNext();
         }
         if (!done.await(phase.end - System.nanoTime() + Phase.DRAIN_NANOS, TimeUnit.NANOSECONDS))
         {
@@ -159,7 +248,10 @@ final class LedgerContender implements Contender
     @Override
     public Measurement openLoop(final Phase phase) throws Exception
     {
-        final AtomicLong outstanding = new AtomicLong();
+        for (final Lane lane : lanes)
+        {
+            lane.begin(phase, null);
+        }
         int next = 0;
         while (true)
         {
@@ -175,20 +267,20 @@ final class LedgerContender implements Contender
                 LockSupport.parkNanos(due - now);
                 now = System.nanoTime();
             }
-            final int user = phase.send(k);
-            outstanding.incrementAndGet();
-            send(clients.get(next++ % clients.size()), phase, user, (outcome, answeredAt) ->
+            final Lane lane = lanes.get(next++ % lanes.size());
+            while (lane.inFlight() >= Lane.RING)
             {
-                phase.answered(user, outcome, due, answeredAt);
-                outstanding.decrementAndGet();
-            });
+                Thread.yield(); // far behind: the wait is charged to latency, which runs from the due time
+            }
+            lane.send(phase.send(k), due);
         }
         final long deadline = System.nanoTime() + Phase.DRAIN_NANOS;
-        while (outstanding.get() > 0)
+        long outstanding;
+        while ((outstanding = lanes.stream().mapToLong(Lane::inFlight).sum()) > 0)
         {
             if (System.nanoTime() > deadline)
             {
-                throw new IOException(outstanding.get() + " requests still unanswered " +
+                throw new IOException(outstanding + " requests still unanswered " +
                     Phase.DRAIN_NANOS / 1_000_000_000 + " s after the run");
             }
             Thread.sleep(1);
@@ -200,7 +292,7 @@ final class LedgerContender implements Contender
     public State read(final Scenario scenario) throws Exception
     {
         final State state = State.of(scenario.users());
-        final LedgerClient client = clients.get(0);
+        final LedgerClient client = lanes.get(0).client;
         final List<CompletableFuture<LedgerResult>> pending = new ArrayList<>();
         for (int from = 0; from < scenario.users(); from += 8192)
         {
@@ -226,11 +318,11 @@ final class LedgerContender implements Contender
     @Override
     public void close() throws Exception
     {
-        for (final LedgerClient client : clients)
+        for (final Lane lane : lanes)
         {
-            client.close();
+            lane.client.close();
         }
-        clients.clear();
+        lanes.clear();
         if (process != null)
         {
             process.destroy();
@@ -241,39 +333,6 @@ final class LedgerContender implements Contender
             process = null;
         }
         BenchSupport.deleteRecursively(dir);
-    }
-
-    private void sendClosed(final Phase phase, final LedgerClient client, final CountDownLatch done)
-    {
-        if (System.nanoTime() >= phase.end)
-        {
-            done.countDown();
-            return;
-        }
-        final int user = phase.send(phase.nextRequest());
-        final long started = System.nanoTime();
-        send(client, phase, user, (outcome, answeredAt) ->
-        {
-            phase.answered(user, outcome, started, answeredAt);
-            sendClosed(phase, client, done); // on the client's I/O thread: the next request of this chain
-        });
-    }
-
-    private void send(final LedgerClient client, final Phase phase, final int user,
-        final BiConsumer<Integer, Long> onAnswer)
-    {
-        client.deduct(id(), phase.scenario.userId(user), Scenario.SERVICE, Scenario.AMOUNT).whenComplete((r, ex) ->
-        {
-            final long now = System.nanoTime();
-            final int outcome = ex != null ? Tally.ERROR : r.code() == ResultCode.OK ? Tally.OK
-                : r.code() == ResultCode.INSUFFICIENT_FUNDS ? Tally.REJECTED : Tally.ERROR;
-            onAnswer.accept(outcome, now);
-        });
-    }
-
-    private UUID id()
-    {
-        return new UUID(salt, requestIds.incrementAndGet());
     }
 
     private static void awaitAll(final List<CompletableFuture<LedgerResult>> pending) throws Exception
