@@ -46,6 +46,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -69,11 +70,12 @@ import java.util.concurrent.TimeoutException;
  * }
  * </pre>
  *
- * Each request comes in three forms: a future (allocates the future it returns, and the {@link LedgerResult} that
- * completes it), blocking, and a callback with the request id as two longs and a {@link ResultHandler}, which
- * allocates nothing: the frame is encoded with the SBE encoders straight into the pooled direct buffer of the next
- * write, a copy kept for resends in a preallocated slot, and the result handed over in a reused {@link ResultView}.
- * One task on the I/O thread writes and flushes what every caller encoded since the last one.
+ * Requests come as futures (a call allocates the future it returns; the I/O thread the {@link LedgerResult} that
+ * completes it) and blocking; every request with a request id also in a callback form, the id as two longs and a
+ * {@link ResultHandler}, which allocates nothing: the frame is encoded with the SBE encoders straight into the pooled
+ * direct buffer of the next write, a copy kept for resends in a preallocated slot, and the result handed over in a
+ * reused {@link ResultView}. One task on the I/O thread writes and flushes what every caller encoded since it last
+ * ran.
  *
  * Thread-safe. Results arrive on the client's I/O thread: hand heavy work to your own executor.
  */
@@ -473,6 +475,7 @@ public final class LedgerClient implements AutoCloseable
     public void grant(final long requestIdHi, final long requestIdLo, final long userId, final int serviceId,
         final long allowance, final Period period, final ResultHandler handler)
     {
+        Objects.requireNonNull(period, "period"); // checked before a slot is taken for the request
         final int outcome;
         synchronized (lock)
         {
@@ -785,6 +788,7 @@ public final class LedgerClient implements AutoCloseable
     private int claim(
         final Op op, final long requestIdHi, final long requestIdLo, final int blockLength, final ResultHandler handler)
     {
+        Objects.requireNonNull(handler, "handler");
         if (closed)
         {
             return CLOSED;
