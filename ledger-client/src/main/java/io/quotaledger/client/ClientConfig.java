@@ -1,5 +1,7 @@
 package io.quotaledger.client;
 
+import io.netty.channel.EventLoopGroup;
+
 import java.nio.file.Path;
 import java.time.Duration;
 
@@ -19,6 +21,7 @@ public final class ClientConfig
     private Duration connectTimeout = Duration.ofSeconds(5);
     private Duration reconnectBackoff = Duration.ofMillis(100);
     private int maxFrameLength = 4096;
+    private EventLoopGroup eventLoopGroup;
 
     public String host()
     {
@@ -146,6 +149,22 @@ public final class ClientConfig
     public ClientConfig maxFrameLength(final int maxFrameLength)
     {
         this.maxFrameLength = maxFrameLength;
+        return this;
+    }
+
+    /**
+     * I/O threads shared by several clients: a Netty NIO group (e.g. {@code MultiThreadIoEventLoopGroup} with
+     * {@code NioIoHandler}). Each client runs on one of its threads and leaves the group running when closed.
+     * Default: null, a thread of the client's own.
+     */
+    public EventLoopGroup eventLoopGroup()
+    {
+        return eventLoopGroup;
+    }
+
+    public ClientConfig eventLoopGroup(final EventLoopGroup eventLoopGroup)
+    {
+        this.eventLoopGroup = eventLoopGroup;
         return this;
     }
 }

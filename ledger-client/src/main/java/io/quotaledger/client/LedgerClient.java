@@ -2,19 +2,20 @@ package io.quotaledger.client;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
-import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
@@ -45,73 +46,135 @@ import org.agrona.concurrent.UnsafeBuffer;
 import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The Java client: one TCP connection, many requests in flight (pipelined), writes from any number of threads
- * coalesced into few flushes. It makes each request's id (a random UUID unless you give one) and resends the very
- * same request after a timeout or a reconnect, so a retry can never charge twice: the ledger answers a repeated id
- * with the original result, marked duplicate.
+ * coalesced into few flushes. It makes each request's id unless you give one ({@link RequestIds}: a random prefix per
+ * client and a counter) and resends the very same request after a timeout or a reconnect, so a retry can never charge
+ * twice: the ledger answers a repeated id with the original result, marked duplicate.
  *
  * <pre>
  * try (LedgerClient client = LedgerClient.connect(new ClientConfig().port(7070).apiKey(key)))
  * {
  *     client.deduct(userId, serviceId, 120).thenAccept(result -&gt; ...);   // asynchronous
  *     LedgerResult r = client.blocking().deduct(userId, serviceId, 120); // or blocking
+ *     client.deduct(ids.hi(), ids.nextLo(), userId, serviceId, 120, handler); // callback: allocates nothing
  * }
  * </pre>
  *
- * Thread-safe. Futures complete on the client's I/O thread: hand heavy work to your own executor.
+ * Requests come as futures (a call allocates the future it returns; the I/O thread the {@link LedgerResult} that
+ * completes it) and blocking; every request with a request id also in a callback form, the id as two longs and a
+ * {@link ResultHandler}, which allocates nothing: the frame is encoded with the SBE encoders straight into the pooled
+ * direct buffer of the next write, a copy kept for resends in a preallocated slot, and the result handed over in a
+ * reused {@link ResultView}. One task on the I/O thread writes and flushes what every caller encoded since it last
+ * ran.
+ *
+ * Thread-safe. Results arrive on the client's I/O thread: hand heavy work to your own executor.
  */
 public final class LedgerClient implements AutoCloseable
 {
+    private static final int LENGTH_PREFIX = Integer.BYTES;
     private static final int HEADER = MessageHeaderEncoder.ENCODED_LENGTH;
     private static final long SWEEP_MILLIS = 10;
     private static final long MAX_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(5);
+    private static final int INITIAL_SLOTS = 1024;
+    private static final int MIN_BATCH = 4096;
+    private static final int MAX_BATCH = 1 << 20;
 
-    private static final class Pending
+    // what sending a request came to, decided under the lock and acted on after it
+    private static final int QUEUED = 0;
+    private static final int FLUSH = 1;
+    private static final int CLOSED = -1;
+    private static final int FULL = -2;
+
+    /**
+     * A failure to report once the lock is released.
+     */
+    private record Failure(ResultHandler handler, long requestIdHi, long requestIdLo, Throwable cause)
     {
-        final long correlationId;
-        final UUID requestId;
-        final Op op;
-        final byte[] frame;
-        final CompletableFuture<LedgerResult> future = new CompletableFuture<>();
-        final CompletableFuture<SnapshotReport> snapshot = new CompletableFuture<>();
-        volatile long deadlineNanos;
-        int attempts;
+    }
 
-        Pending(final long correlationId, final UUID requestId, final Op op, final byte[] frame)
+    /**
+     * The future form: the future is its own handler, so a request allocates this one object.
+     */
+    private static final class ResultFuture extends CompletableFuture<LedgerResult> implements ResultHandler
+    {
+        public void onResult(final ResultView result)
         {
-            this.correlationId = correlationId;
-            this.requestId = requestId;
-            this.op = op;
-            this.frame = frame;
+            complete(result.toResult());
+        }
+
+        public void onFailure(final long requestIdHi, final long requestIdLo, final Throwable cause)
+        {
+            completeExceptionally(cause);
+        }
+    }
+
+    /**
+     * A snapshot's future: completed by a SnapshotResult, or by a Result when the request is refused.
+     */
+    private static final class SnapshotFuture extends CompletableFuture<SnapshotReport> implements ResultHandler
+    {
+        public void onResult(final ResultView result)
+        {
+            complete(new SnapshotReport(result.code(), 0, 0, 0)); // e.g. FORBIDDEN
+        }
+
+        public void onFailure(final long requestIdHi, final long requestIdLo, final Throwable cause)
+        {
+            completeExceptionally(cause);
         }
     }
 
     private final ClientConfig config;
     private final EventLoopGroup group;
+    private final boolean ownsGroup;
+    private final EventLoop loop;
     private final Bootstrap bootstrap;
-    private final ConcurrentHashMap<Long, Pending> pending = new ConcurrentHashMap<>();
-    private final AtomicLong correlations = new AtomicLong();
-    private final AtomicBoolean flushScheduled = new AtomicBoolean();
-    private final ConcurrentLinkedQueue<Pending> outbound = new ConcurrentLinkedQueue<>();
+    private final ScheduledFuture<?> sweeping;
+    private final RequestIds requestIds = new RequestIds();
     private final CompletableFuture<Void> firstHello = new CompletableFuture<>();
     private final Blocking blocking = new Blocking();
+    private final Runnable flushTask = this::flushBatch;
     private volatile Channel channel;
     private volatile boolean ready;
     private volatile boolean closed;
     private long backoffNanos;
+    private int batchCapacity = MIN_BATCH; // I/O thread only
+
+    // guarded by the lock: the pending requests, the batch being filled, the encoders and the request being encoded
+    private final Object lock = new Object();
+    private final PendingRequests pending = new PendingRequests(INITIAL_SLOTS);
+    private final UnsafeBuffer batchView = new UnsafeBuffer(0, 0);
+    private final MessageHeaderEncoder header = new MessageHeaderEncoder();
+    private final DeductEncoder deduct = new DeductEncoder();
+    private final ReserveEncoder reserve = new ReserveEncoder();
+    private final SettleEncoder settle = new SettleEncoder();
+    private final ReleaseEncoder release = new ReleaseEncoder();
+    private final CreditEncoder credit = new CreditEncoder();
+    private final GrantEncoder grant = new GrantEncoder();
+    private final SetLimitEncoder setLimit = new SetLimitEncoder();
+    private final FreezeEncoder freeze = new FreezeEncoder();
+    private final UnfreezeEncoder unfreeze = new UnfreezeEncoder();
+    private final QueryEncoder query = new QueryEncoder();
+    private final TakeSnapshotEncoder takeSnapshot = new TakeSnapshotEncoder();
+    private ByteBuf batch;
+    private boolean flushScheduled;
+    private UnsafeBuffer target;
+    private int frameStart;
+    private int frameLength;
+    private int slot;
+    private long correlationId;
 
     private LedgerClient(final ClientConfig config) throws Exception
     {
@@ -126,11 +189,14 @@ public final class LedgerClient implements AutoCloseable
             config.trustCertificates() != null ?
             SslContextBuilder.forClient().trustManager(config.trustCertificates().toFile()).build() :
             SslContextBuilder.forClient().build();
-        group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        ownsGroup = config.eventLoopGroup() == null;
+        group = ownsGroup ? new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory()) : config.eventLoopGroup();
+        loop = group.next();
         bootstrap = new Bootstrap()
-            .group(group)
+            .group(loop)
             .channel(NioSocketChannel.class)
             .option(ChannelOption.TCP_NODELAY, true)
+            .option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
             .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int)config.connectTimeout().toMillis())
             .handler(new ChannelInitializer<SocketChannel>()
             {
@@ -140,13 +206,11 @@ public final class LedgerClient implements AutoCloseable
                     {
                         ch.pipeline().addLast(tls.newHandler(ch.alloc(), config.host(), config.port()));
                     }
-                    ch.pipeline()
-                        .addLast(new LengthFieldBasedFrameDecoder(ByteOrder.LITTLE_ENDIAN, config.maxFrameLength(),
-                            0, Integer.BYTES, 0, Integer.BYTES, true))
-                        .addLast(new ResponseHandler());
+                    ch.pipeline().addLast(new ResponseHandler());
                 }
             });
-        group.scheduleAtFixedRate(this::sweep, SWEEP_MILLIS, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
+        useBatch(PooledByteBufAllocator.DEFAULT.directBuffer(MIN_BATCH));
+        sweeping = loop.scheduleAtFixedRate(this::sweep, SWEEP_MILLIS, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
     }
 
     /**
@@ -190,27 +254,60 @@ public final class LedgerClient implements AutoCloseable
         return blocking;
     }
 
+    /**
+     * @return the generator of this client's request ids, for callers of the callback forms.
+     */
+    public RequestIds requestIds()
+    {
+        return requestIds;
+    }
+
     public CompletableFuture<LedgerResult> deduct(final long userId, final int serviceId, final long amount)
     {
-        return deduct(UUID.randomUUID(), userId, serviceId, amount);
+        final ResultFuture future = new ResultFuture();
+        deduct(requestIds.hi(), requestIds.nextLo(), userId, serviceId, amount, future);
+        return future;
     }
 
     public CompletableFuture<LedgerResult> deduct(
         final UUID requestId, final long userId, final int serviceId, final long amount)
     {
-        final long correlationId = correlations.incrementAndGet();
-        final byte[] frame = frame(HEADER + DeductEncoder.BLOCK_LENGTH);
-        final DeductEncoder encoder = new DeductEncoder().wrapAndApplyHeader(buffer(frame), 4,
-            new MessageHeaderEncoder()).correlationId(correlationId);
-        encoder.requestId().hi(requestId.getMostSignificantBits()).lo(requestId.getLeastSignificantBits());
-        encoder.userId(userId).serviceId(serviceId).amount(amount);
-        return send(new Pending(correlationId, requestId, Op.DEDUCT, frame));
+        final ResultFuture future = new ResultFuture();
+        deduct(requestId.getMostSignificantBits(), requestId.getLeastSignificantBits(), userId, serviceId, amount,
+            future);
+        return future;
+    }
+
+    /**
+     * DEDUCT, callback form: allocates nothing. The answer goes to {@code handler} on the I/O thread.
+     *
+     * @param requestIdHi the request id's high half, e.g. {@link RequestIds#hi()}.
+     * @param requestIdLo the request id's low half, e.g. {@link RequestIds#nextLo()}.
+     */
+    public void deduct(final long requestIdHi, final long requestIdLo, final long userId, final int serviceId,
+        final long amount, final ResultHandler handler)
+    {
+        final int outcome;
+        synchronized (lock)
+        {
+            final int at = claim(Op.DEDUCT, requestIdHi, requestIdLo, DeductEncoder.BLOCK_LENGTH, handler);
+            if (at >= 0)
+            {
+                deduct.wrapAndApplyHeader(target, at, header).correlationId(correlationId)
+                    .requestId().hi(requestIdHi).lo(requestIdLo);
+                deduct.userId(userId).serviceId(serviceId).amount(amount);
+            }
+            outcome = commit(at);
+        }
+        afterCommit(outcome, requestIdHi, requestIdLo, handler);
     }
 
     public CompletableFuture<LedgerResult> reserve(
         final long userId, final int serviceId, final long amount, final Duration ttl)
     {
-        return reserve(UUID.randomUUID(), userId, serviceId, amount, ttl);
+        final ResultFuture future = new ResultFuture();
+        reserve(requestIds.hi(), requestIds.nextLo(), userId, serviceId, amount, ttl.toMillis(), future);
+        return future;
     }
 
     /**
@@ -219,128 +316,288 @@ public final class LedgerClient implements AutoCloseable
     public CompletableFuture<LedgerResult> reserve(
         final UUID holdId, final long userId, final int serviceId, final long amount, final Duration ttl)
     {
-        final long correlationId = correlations.incrementAndGet();
-        final byte[] frame = frame(HEADER + ReserveEncoder.BLOCK_LENGTH);
-        final ReserveEncoder encoder = new ReserveEncoder().wrapAndApplyHeader(buffer(frame), 4,
-            new MessageHeaderEncoder()).correlationId(correlationId);
-        encoder.requestId().hi(holdId.getMostSignificantBits()).lo(holdId.getLeastSignificantBits());
-        encoder.userId(userId).serviceId(serviceId).amount(amount).ttlMillis(ttl.toMillis());
-        return send(new Pending(correlationId, holdId, Op.RESERVE, frame));
+        final ResultFuture future = new ResultFuture();
+        reserve(holdId.getMostSignificantBits(), holdId.getLeastSignificantBits(), userId, serviceId, amount,
+            ttl.toMillis(), future);
+        return future;
+    }
+
+    /**
+     * RESERVE, callback form: allocates nothing.
+     *
+     * @param holdIdHi the request id of the RESERVE, high half: it names the hold for SETTLE and RELEASE.
+     * @param holdIdLo its low half.
+     */
+    public void reserve(final long holdIdHi, final long holdIdLo, final long userId, final int serviceId,
+        final long amount, final long ttlMillis, final ResultHandler handler)
+    {
+        final int outcome;
+        synchronized (lock)
+        {
+            final int at = claim(Op.RESERVE, holdIdHi, holdIdLo, ReserveEncoder.BLOCK_LENGTH, handler);
+            if (at >= 0)
+            {
+                reserve.wrapAndApplyHeader(target, at, header).correlationId(correlationId)
+                    .requestId().hi(holdIdHi).lo(holdIdLo);
+                reserve.userId(userId).serviceId(serviceId).amount(amount).ttlMillis(ttlMillis);
+            }
+            outcome = commit(at);
+        }
+        afterCommit(outcome, holdIdHi, holdIdLo, handler);
     }
 
     public CompletableFuture<LedgerResult> settle(final UUID holdId, final long actual)
     {
-        return settle(UUID.randomUUID(), holdId, actual);
+        final ResultFuture future = new ResultFuture();
+        settle(requestIds.hi(), requestIds.nextLo(), holdId.getMostSignificantBits(),
+            holdId.getLeastSignificantBits(), actual, future);
+        return future;
     }
 
     public CompletableFuture<LedgerResult> settle(final UUID requestId, final UUID holdId, final long actual)
     {
-        final long correlationId = correlations.incrementAndGet();
-        final byte[] frame = frame(HEADER + SettleEncoder.BLOCK_LENGTH);
-        final SettleEncoder encoder = new SettleEncoder().wrapAndApplyHeader(buffer(frame), 4,
-            new MessageHeaderEncoder()).correlationId(correlationId);
-        encoder.requestId().hi(requestId.getMostSignificantBits()).lo(requestId.getLeastSignificantBits());
-        encoder.holdId().hi(holdId.getMostSignificantBits()).lo(holdId.getLeastSignificantBits());
-        encoder.actual(actual);
-        return send(new Pending(correlationId, requestId, Op.SETTLE, frame));
+        final ResultFuture future = new ResultFuture();
+        settle(requestId.getMostSignificantBits(), requestId.getLeastSignificantBits(),
+            holdId.getMostSignificantBits(), holdId.getLeastSignificantBits(), actual, future);
+        return future;
+    }
+
+    /**
+     * SETTLE, callback form: allocates nothing.
+     */
+    public void settle(final long requestIdHi, final long requestIdLo, final long holdIdHi, final long holdIdLo,
+        final long actual, final ResultHandler handler)
+    {
+        final int outcome;
+        synchronized (lock)
+        {
+            final int at = claim(Op.SETTLE, requestIdHi, requestIdLo, SettleEncoder.BLOCK_LENGTH, handler);
+            if (at >= 0)
+            {
+                settle.wrapAndApplyHeader(target, at, header).correlationId(correlationId)
+                    .requestId().hi(requestIdHi).lo(requestIdLo);
+                settle.holdId().hi(holdIdHi).lo(holdIdLo);
+                settle.actual(actual);
+            }
+            outcome = commit(at);
+        }
+        afterCommit(outcome, requestIdHi, requestIdLo, handler);
     }
 
     public CompletableFuture<LedgerResult> release(final UUID holdId)
     {
-        return release(UUID.randomUUID(), holdId);
+        final ResultFuture future = new ResultFuture();
+        release(requestIds.hi(), requestIds.nextLo(), holdId.getMostSignificantBits(),
+            holdId.getLeastSignificantBits(), future);
+        return future;
     }
 
     public CompletableFuture<LedgerResult> release(final UUID requestId, final UUID holdId)
     {
-        final long correlationId = correlations.incrementAndGet();
-        final byte[] frame = frame(HEADER + ReleaseEncoder.BLOCK_LENGTH);
-        final ReleaseEncoder encoder = new ReleaseEncoder().wrapAndApplyHeader(buffer(frame), 4,
-            new MessageHeaderEncoder()).correlationId(correlationId);
-        encoder.requestId().hi(requestId.getMostSignificantBits()).lo(requestId.getLeastSignificantBits());
-        encoder.holdId().hi(holdId.getMostSignificantBits()).lo(holdId.getLeastSignificantBits());
-        return send(new Pending(correlationId, requestId, Op.RELEASE, frame));
+        final ResultFuture future = new ResultFuture();
+        release(requestId.getMostSignificantBits(), requestId.getLeastSignificantBits(),
+            holdId.getMostSignificantBits(), holdId.getLeastSignificantBits(), future);
+        return future;
+    }
+
+    /**
+     * RELEASE, callback form: allocates nothing.
+     */
+    public void release(final long requestIdHi, final long requestIdLo, final long holdIdHi, final long holdIdLo,
+        final ResultHandler handler)
+    {
+        final int outcome;
+        synchronized (lock)
+        {
+            final int at = claim(Op.RELEASE, requestIdHi, requestIdLo, ReleaseEncoder.BLOCK_LENGTH, handler);
+            if (at >= 0)
+            {
+                release.wrapAndApplyHeader(target, at, header).correlationId(correlationId)
+                    .requestId().hi(requestIdHi).lo(requestIdLo);
+                release.holdId().hi(holdIdHi).lo(holdIdLo);
+            }
+            outcome = commit(at);
+        }
+        afterCommit(outcome, requestIdHi, requestIdLo, handler);
     }
 
     public CompletableFuture<LedgerResult> credit(final long userId, final long amount)
     {
-        return credit(UUID.randomUUID(), userId, amount);
+        final ResultFuture future = new ResultFuture();
+        credit(requestIds.hi(), requestIds.nextLo(), userId, amount, future);
+        return future;
     }
 
     public CompletableFuture<LedgerResult> credit(final UUID requestId, final long userId, final long amount)
     {
-        final long correlationId = correlations.incrementAndGet();
-        final byte[] frame = frame(HEADER + CreditEncoder.BLOCK_LENGTH);
-        final CreditEncoder encoder = new CreditEncoder().wrapAndApplyHeader(buffer(frame), 4,
-            new MessageHeaderEncoder()).correlationId(correlationId);
-        encoder.requestId().hi(requestId.getMostSignificantBits()).lo(requestId.getLeastSignificantBits());
-        encoder.userId(userId).amount(amount);
-        return send(new Pending(correlationId, requestId, Op.CREDIT, frame));
+        final ResultFuture future = new ResultFuture();
+        credit(requestId.getMostSignificantBits(), requestId.getLeastSignificantBits(), userId, amount, future);
+        return future;
+    }
+
+    /**
+     * CREDIT, callback form: allocates nothing.
+     */
+    public void credit(final long requestIdHi, final long requestIdLo, final long userId, final long amount,
+        final ResultHandler handler)
+    {
+        final int outcome;
+        synchronized (lock)
+        {
+            final int at = claim(Op.CREDIT, requestIdHi, requestIdLo, CreditEncoder.BLOCK_LENGTH, handler);
+            if (at >= 0)
+            {
+                credit.wrapAndApplyHeader(target, at, header).correlationId(correlationId)
+                    .requestId().hi(requestIdHi).lo(requestIdLo);
+                credit.userId(userId).amount(amount);
+            }
+            outcome = commit(at);
+        }
+        afterCommit(outcome, requestIdHi, requestIdLo, handler);
     }
 
     public CompletableFuture<LedgerResult> grant(
         final long userId, final int serviceId, final long allowance, final Period period)
     {
-        return grant(UUID.randomUUID(), userId, serviceId, allowance, period);
+        final ResultFuture future = new ResultFuture();
+        grant(requestIds.hi(), requestIds.nextLo(), userId, serviceId, allowance, period, future);
+        return future;
     }
 
     public CompletableFuture<LedgerResult> grant(
         final UUID requestId, final long userId, final int serviceId, final long allowance, final Period period)
     {
-        final long correlationId = correlations.incrementAndGet();
-        final byte[] frame = frame(HEADER + GrantEncoder.BLOCK_LENGTH);
-        final GrantEncoder encoder = new GrantEncoder().wrapAndApplyHeader(buffer(frame), 4,
-            new MessageHeaderEncoder()).correlationId(correlationId);
-        encoder.requestId().hi(requestId.getMostSignificantBits()).lo(requestId.getLeastSignificantBits());
-        encoder.userId(userId).serviceId(serviceId).allowance(allowance).period(period);
-        return send(new Pending(correlationId, requestId, Op.GRANT, frame));
+        final ResultFuture future = new ResultFuture();
+        grant(requestId.getMostSignificantBits(), requestId.getLeastSignificantBits(), userId, serviceId, allowance,
+            period, future);
+        return future;
+    }
+
+    /**
+     * GRANT, callback form: allocates nothing.
+     */
+    public void grant(final long requestIdHi, final long requestIdLo, final long userId, final int serviceId,
+        final long allowance, final Period period, final ResultHandler handler)
+    {
+        Objects.requireNonNull(period, "period"); // checked before a slot is taken for the request
+        final int outcome;
+        synchronized (lock)
+        {
+            final int at = claim(Op.GRANT, requestIdHi, requestIdLo, GrantEncoder.BLOCK_LENGTH, handler);
+            if (at >= 0)
+            {
+                grant.wrapAndApplyHeader(target, at, header).correlationId(correlationId)
+                    .requestId().hi(requestIdHi).lo(requestIdLo);
+                grant.userId(userId).serviceId(serviceId).allowance(allowance).period(period);
+            }
+            outcome = commit(at);
+        }
+        afterCommit(outcome, requestIdHi, requestIdLo, handler);
     }
 
     public CompletableFuture<LedgerResult> setLimit(final long userId, final long creditLimit)
     {
-        return setLimit(UUID.randomUUID(), userId, creditLimit);
+        final ResultFuture future = new ResultFuture();
+        setLimit(requestIds.hi(), requestIds.nextLo(), userId, creditLimit, future);
+        return future;
     }
 
     public CompletableFuture<LedgerResult> setLimit(final UUID requestId, final long userId, final long creditLimit)
     {
-        final long correlationId = correlations.incrementAndGet();
-        final byte[] frame = frame(HEADER + SetLimitEncoder.BLOCK_LENGTH);
-        final SetLimitEncoder encoder = new SetLimitEncoder().wrapAndApplyHeader(buffer(frame), 4,
-            new MessageHeaderEncoder()).correlationId(correlationId);
-        encoder.requestId().hi(requestId.getMostSignificantBits()).lo(requestId.getLeastSignificantBits());
-        encoder.userId(userId).creditLimit(creditLimit);
-        return send(new Pending(correlationId, requestId, Op.SET_LIMIT, frame));
+        final ResultFuture future = new ResultFuture();
+        setLimit(requestId.getMostSignificantBits(), requestId.getLeastSignificantBits(), userId, creditLimit,
+            future);
+        return future;
+    }
+
+    /**
+     * SET_LIMIT, callback form: allocates nothing.
+     */
+    public void setLimit(final long requestIdHi, final long requestIdLo, final long userId, final long creditLimit,
+        final ResultHandler handler)
+    {
+        final int outcome;
+        synchronized (lock)
+        {
+            final int at = claim(Op.SET_LIMIT, requestIdHi, requestIdLo, SetLimitEncoder.BLOCK_LENGTH, handler);
+            if (at >= 0)
+            {
+                setLimit.wrapAndApplyHeader(target, at, header).correlationId(correlationId)
+                    .requestId().hi(requestIdHi).lo(requestIdLo);
+                setLimit.userId(userId).creditLimit(creditLimit);
+            }
+            outcome = commit(at);
+        }
+        afterCommit(outcome, requestIdHi, requestIdLo, handler);
     }
 
     public CompletableFuture<LedgerResult> freeze(final long userId)
     {
-        return freeze(UUID.randomUUID(), userId);
+        final ResultFuture future = new ResultFuture();
+        freeze(requestIds.hi(), requestIds.nextLo(), userId, future);
+        return future;
     }
 
     public CompletableFuture<LedgerResult> freeze(final UUID requestId, final long userId)
     {
-        final long correlationId = correlations.incrementAndGet();
-        final byte[] frame = frame(HEADER + FreezeEncoder.BLOCK_LENGTH);
-        final FreezeEncoder encoder = new FreezeEncoder().wrapAndApplyHeader(buffer(frame), 4,
-            new MessageHeaderEncoder()).correlationId(correlationId);
-        encoder.requestId().hi(requestId.getMostSignificantBits()).lo(requestId.getLeastSignificantBits());
-        encoder.userId(userId);
-        return send(new Pending(correlationId, requestId, Op.FREEZE, frame));
+        final ResultFuture future = new ResultFuture();
+        freeze(requestId.getMostSignificantBits(), requestId.getLeastSignificantBits(), userId, future);
+        return future;
+    }
+
+    /**
+     * FREEZE, callback form: allocates nothing.
+     */
+    public void freeze(final long requestIdHi, final long requestIdLo, final long userId, final ResultHandler handler)
+    {
+        final int outcome;
+        synchronized (lock)
+        {
+            final int at = claim(Op.FREEZE, requestIdHi, requestIdLo, FreezeEncoder.BLOCK_LENGTH, handler);
+            if (at >= 0)
+            {
+                freeze.wrapAndApplyHeader(target, at, header).correlationId(correlationId)
+                    .requestId().hi(requestIdHi).lo(requestIdLo);
+                freeze.userId(userId);
+            }
+            outcome = commit(at);
+        }
+        afterCommit(outcome, requestIdHi, requestIdLo, handler);
     }
 
     public CompletableFuture<LedgerResult> unfreeze(final long userId)
     {
-        return unfreeze(UUID.randomUUID(), userId);
+        final ResultFuture future = new ResultFuture();
+        unfreeze(requestIds.hi(), requestIds.nextLo(), userId, future);
+        return future;
     }
 
     public CompletableFuture<LedgerResult> unfreeze(final UUID requestId, final long userId)
     {
-        final long correlationId = correlations.incrementAndGet();
-        final byte[] frame = frame(HEADER + UnfreezeEncoder.BLOCK_LENGTH);
-        final UnfreezeEncoder encoder = new UnfreezeEncoder().wrapAndApplyHeader(buffer(frame), 4,
-            new MessageHeaderEncoder()).correlationId(correlationId);
-        encoder.requestId().hi(requestId.getMostSignificantBits()).lo(requestId.getLeastSignificantBits());
-        encoder.userId(userId);
-        return send(new Pending(correlationId, requestId, Op.UNFREEZE, frame));
+        final ResultFuture future = new ResultFuture();
+        unfreeze(requestId.getMostSignificantBits(), requestId.getLeastSignificantBits(), userId, future);
+        return future;
+    }
+
+    /**
+     * UNFREEZE, callback form: allocates nothing.
+     */
+    public void unfreeze(final long requestIdHi, final long requestIdLo, final long userId,
+        final ResultHandler handler)
+    {
+        final int outcome;
+        synchronized (lock)
+        {
+            final int at = claim(Op.UNFREEZE, requestIdHi, requestIdLo, UnfreezeEncoder.BLOCK_LENGTH, handler);
+            if (at >= 0)
+            {
+                unfreeze.wrapAndApplyHeader(target, at, header).correlationId(correlationId)
+                    .requestId().hi(requestIdHi).lo(requestIdLo);
+                unfreeze.userId(userId);
+            }
+            outcome = commit(at);
+        }
+        afterCommit(outcome, requestIdHi, requestIdLo, handler);
     }
 
     /**
@@ -348,11 +605,20 @@ public final class LedgerClient implements AutoCloseable
      */
     public CompletableFuture<LedgerResult> query(final long userId, final int serviceId)
     {
-        final long correlationId = correlations.incrementAndGet();
-        final byte[] frame = frame(HEADER + QueryEncoder.BLOCK_LENGTH);
-        new QueryEncoder().wrapAndApplyHeader(buffer(frame), 4, new MessageHeaderEncoder())
-            .correlationId(correlationId).userId(userId).serviceId(serviceId);
-        return send(new Pending(correlationId, null, Op.QUERY, frame));
+        final ResultFuture future = new ResultFuture();
+        final int outcome;
+        synchronized (lock)
+        {
+            final int at = claim(Op.QUERY, 0, 0, QueryEncoder.BLOCK_LENGTH, future);
+            if (at >= 0)
+            {
+                query.wrapAndApplyHeader(target, at, header).correlationId(correlationId)
+                    .userId(userId).serviceId(serviceId);
+            }
+            outcome = commit(at);
+        }
+        afterCommit(outcome, 0, 0, future);
+        return future;
     }
 
     /**
@@ -361,24 +627,19 @@ public final class LedgerClient implements AutoCloseable
      */
     public CompletableFuture<SnapshotReport> snapshot()
     {
-        final long correlationId = correlations.incrementAndGet();
-        final byte[] frame = frame(HEADER + TakeSnapshotEncoder.BLOCK_LENGTH);
-        new TakeSnapshotEncoder().wrapAndApplyHeader(buffer(frame), 4, new MessageHeaderEncoder())
-            .correlationId(correlationId);
-        final Pending request = new Pending(correlationId, null, Op.SNAPSHOT, frame);
-        send(request);
-        request.future.whenComplete((refused, failure) ->
+        final SnapshotFuture future = new SnapshotFuture();
+        final int outcome;
+        synchronized (lock)
         {
-            if (failure != null)
+            final int at = claim(Op.SNAPSHOT, 0, 0, TakeSnapshotEncoder.BLOCK_LENGTH, future);
+            if (at >= 0)
             {
-                request.snapshot.completeExceptionally(failure);
+                takeSnapshot.wrapAndApplyHeader(target, at, header).correlationId(correlationId);
             }
-            else
-            {
-                request.snapshot.complete(new SnapshotReport(refused.code(), 0, 0, 0)); // e.g. FORBIDDEN
-            }
-        });
-        return request.snapshot;
+            outcome = commit(at);
+        }
+        afterCommit(outcome, 0, 0, future);
+        return future;
     }
 
     /**
@@ -386,7 +647,10 @@ public final class LedgerClient implements AutoCloseable
      */
     public int inFlight()
     {
-        return pending.size();
+        synchronized (lock)
+        {
+            return pending.size();
+        }
     }
 
     /**
@@ -394,15 +658,30 @@ public final class LedgerClient implements AutoCloseable
      */
     public void close()
     {
-        closed = true;
-        ready = false;
+        synchronized (lock)
+        {
+            closed = true;
+            ready = false;
+        }
+        sweeping.cancel(false);
         final Channel current = channel;
         if (current != null)
         {
             current.close().awaitUninterruptibly(1, TimeUnit.SECONDS);
         }
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(2, TimeUnit.SECONDS);
+        if (ownsGroup)
+        {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(2, TimeUnit.SECONDS);
+        }
         failAll(new LedgerClientException("client closed"));
+        synchronized (lock)
+        {
+            if (batch != null)
+            {
+                batch.release();
+                batch = null;
+            }
+        }
     }
 
     /**
@@ -504,62 +783,171 @@ public final class LedgerClient implements AutoCloseable
         return new UnsafeBuffer(frame);
     }
 
-    private CompletableFuture<LedgerResult> send(final Pending request)
+    /**
+     * Takes a slot for a request and points {@link #target} at where its frame goes: straight into the batch of the
+     * next write when connected, else into its slot only (sent once the connection is back). Under the lock.
+     *
+     * @return the offset the message is encoded at in {@link #target}, or {@link #CLOSED} or {@link #FULL}.
+     */
+    private int claim(
+        final Op op, final long requestIdHi, final long requestIdLo, final int blockLength, final ResultHandler handler)
     {
+        Objects.requireNonNull(handler, "handler");
         if (closed)
         {
-            request.future.completeExceptionally(new LedgerClientException("client closed"));
-            return request.future;
+            return CLOSED;
         }
         // a snapshot may take long and must not be resent: it gets its whole budget in one attempt
-        final long timeout = request.op == Op.SNAPSHOT ? config.timeout().toNanos() * config.attempts() * 10 :
+        final boolean snapshot = op == Op.SNAPSHOT;
+        final long timeout = snapshot ? config.timeout().toNanos() * config.attempts() * 10 :
             config.timeout().toNanos();
-        request.deadlineNanos = System.nanoTime() + timeout;
-        request.attempts = request.op == Op.SNAPSHOT ? config.attempts() : 1;
-        pending.put(request.correlationId, request);
-        if (ready)
+        slot = pending.claim(op, requestIdHi, requestIdLo, handler, System.nanoTime() + timeout,
+            snapshot ? config.attempts() : 1);
+        if (slot == PendingRequests.NO_SLOT)
         {
-            write(request);
+            return FULL;
         }
-        return request.future;
+        correlationId = pending.correlationId(slot);
+        frameLength = LENGTH_PREFIX + HEADER + blockLength;
+        if (ready && batch.hasMemoryAddress())
+        {
+            batch.ensureWritable(frameLength);
+            if (batchView.addressOffset() != batch.memoryAddress() || batchView.capacity() != batch.capacity())
+            {
+                batchView.wrap(batch.memoryAddress(), batch.capacity()); // it grew
+            }
+            target = batchView;
+            frameStart = batch.writerIndex();
+        }
+        else
+        {
+            target = pending.frames();
+            frameStart = PendingRequests.frameOffset(slot);
+        }
+        target.putInt(frameStart, frameLength - LENGTH_PREFIX, ByteOrder.LITTLE_ENDIAN);
+        return frameStart + LENGTH_PREFIX;
     }
 
     /**
-     * Queues the frame and makes sure one task on the event loop writes everything queued and flushes once. Writing
-     * on the caller's thread instead would let a frame land after the flush that was meant to carry it, where it
-     * waits for the next request's flush (or the retry after the timeout).
+     * Completes the request {@link #claim} began once its message is encoded: a copy of the frame stays in its slot
+     * for resends, and a write of the batch is scheduled unless one is already. Under the lock.
+     *
+     * @return what to do after the lock: {@link #FLUSH}, nothing ({@link #QUEUED}), or report the refusal.
      */
-    private void write(final Pending request)
+    private int commit(final int at)
     {
-        final Channel current = channel;
-        if (current == null || !ready)
+        if (at < 0)
         {
-            return; // sent again once the connection is back
+            return at;
         }
-        outbound.offer(request);
-        if (flushScheduled.compareAndSet(false, true))
+        if (target == batchView)
         {
-            current.eventLoop().execute(this::writeQueued);
+            pending.frames().putBytes(PendingRequests.frameOffset(slot), batchView, frameStart, frameLength);
+            batch.writerIndex(frameStart + frameLength);
+        }
+        else if (ready)
+        {
+            batch.writeBytes(pending.frames().byteArray(), frameStart, frameLength); // a batch without an address
+        }
+        pending.frameLength(slot, frameLength);
+        return ready ? scheduleFlush() : QUEUED;
+    }
+
+    private int scheduleFlush()
+    {
+        if (flushScheduled)
+        {
+            return QUEUED;
+        }
+        flushScheduled = true;
+        return FLUSH;
+    }
+
+    private void afterCommit(
+        final int outcome, final long requestIdHi, final long requestIdLo, final ResultHandler handler)
+    {
+        switch (outcome)
+        {
+            case FLUSH -> scheduleFlushTask();
+            case CLOSED -> fail(handler, requestIdHi, requestIdLo, new LedgerClientException("client closed"));
+            case FULL -> fail(handler, requestIdHi, requestIdLo,
+                new LedgerClientException(PendingRequests.MAX_SLOTS + " requests in flight already"));
+            default ->
+            {
+            }
         }
     }
 
-    private void writeQueued()
+    /**
+     * One task on the event loop writes everything encoded until it runs and flushes once. Writing on the caller's
+     * thread instead would let a frame land after the flush that was meant to carry it, where it waits for the next
+     * request's flush (or the retry after the timeout).
+     */
+    private void scheduleFlushTask()
     {
-        flushScheduled.set(false); // before polling: a frame queued from now on schedules another run
-        final Channel current = channel;
-        final boolean open = current != null && ready;
-        Pending request;
-        while ((request = outbound.poll()) != null)
+        try
         {
-            if (open) // otherwise sent again from the pending requests once the connection is back
+            loop.execute(flushTask);
+        }
+        catch (final RejectedExecutionException ex)
+        {
+            // the client is closing: what was pending fails with it
+        }
+    }
+
+    /**
+     * On the event loop: hands the batch to the channel with one flush and starts the next one, allocated here so
+     * that its buffer returns to this thread's pool once written.
+     */
+    private void flushBatch()
+    {
+        final ByteBuf next = PooledByteBufAllocator.DEFAULT.directBuffer(batchCapacity);
+        final ByteBuf full;
+        final Channel out;
+        synchronized (lock)
+        {
+            flushScheduled = false;
+            full = batch;
+            if (closed || full == null)
             {
-                current.write(Unpooled.wrappedBuffer(request.frame), current.voidPromise());
+                next.release();
+                return;
             }
+            useBatch(next);
+            out = ready ? channel : null; // else sent again from the pending requests once the connection is back
         }
-        if (open)
+        final int written = full.readableBytes();
+        batchCapacity = Math.max(MIN_BATCH, Math.min(MAX_BATCH, Integer.highestOneBit(Math.max(1, written)) << 1));
+        if (out != null && written > 0)
         {
-            current.flush();
+            out.writeAndFlush(full, out.voidPromise());
         }
+        else
+        {
+            full.release();
+        }
+    }
+
+    private void useBatch(final ByteBuf buffer)
+    {
+        batch = buffer;
+        if (buffer.hasMemoryAddress())
+        {
+            batchView.wrap(buffer.memoryAddress(), buffer.capacity());
+        }
+    }
+
+    /**
+     * Copies a pending request's frame, as first encoded, into the batch. Under the lock.
+     */
+    private int resend(final int slot)
+    {
+        if (!ready)
+        {
+            return QUEUED;
+        }
+        batch.writeBytes(pending.frames().byteArray(), PendingRequests.frameOffset(slot), pending.frameLength(slot));
+        return scheduleFlush();
     }
 
     private ChannelFuture open()
@@ -609,25 +997,42 @@ public final class LedgerClient implements AutoCloseable
     private void sweep()
     {
         final long now = System.nanoTime();
-        for (final Pending request : pending.values())
+        List<Failure> failures = null;
+        int outcome = QUEUED;
+        synchronized (lock)
         {
-            if (now - request.deadlineNanos < 0)
+            if (closed)
             {
-                continue;
+                return;
             }
-            if (request.attempts >= config.attempts())
+            for (int slot = 0, end = pending.highWater(); slot < end; slot++)
             {
-                if (pending.remove(request.correlationId, request))
+                if (!pending.inUse(slot) || now - pending.deadline(slot) < 0)
                 {
-                    request.future.completeExceptionally(new TimeoutException("no result for " + request.op +
-                        " " + request.requestId + " after " + request.attempts + " attempts"));
+                    continue;
                 }
-                continue;
+                final int attempts = pending.attempts(slot);
+                if (attempts >= config.attempts())
+                {
+                    failures = failures != null ? failures : new ArrayList<>();
+                    final long hi = pending.requestIdHi(slot);
+                    final long lo = pending.requestIdLo(slot);
+                    final String id = hi == 0 && lo == 0 ? "" : " " + new UUID(hi, lo);
+                    failures.add(new Failure(pending.handler(slot), hi, lo, new TimeoutException(
+                        "no result for " + pending.op(slot) + id + " after " + attempts + " attempts")));
+                    pending.release(slot);
+                    continue;
+                }
+                pending.attempts(slot, attempts + 1);
+                pending.deadline(slot, now + config.timeout().toNanos());
+                outcome = Math.max(outcome, resend(slot));
             }
-            request.attempts++;
-            request.deadlineNanos = now + config.timeout().toNanos();
-            write(request);
         }
+        if (outcome == FLUSH)
+        {
+            flushBatch();
+        }
+        fail(failures);
     }
 
     private void onHelloResult(final ResultCode code)
@@ -641,26 +1046,54 @@ public final class LedgerClient implements AutoCloseable
             channel.close();
             return;
         }
-        // after a reconnect: send again whatever was not answered (same ids: no double charge), oldest first. Ready
-        // is set before the listing, so a request sent meanwhile is written by send() or listed here (or both: a
-        // second copy of the same id is answered as a duplicate), never neither; newer requests may overtake
-        ready = true;
-        final List<Pending> waiting = new ArrayList<>(pending.values());
-        waiting.sort(Comparator.comparingLong(p -> p.correlationId));
-        for (final Pending request : waiting)
+        // after a reconnect: send again whatever was not answered (same ids: no double charge), oldest first. Frames
+        // left in the batch from the old connection go: every one of them is pending and listed here
+        int outcome = QUEUED;
+        synchronized (lock)
         {
-            write(request);
+            if (closed)
+            {
+                return;
+            }
+            ready = true;
+            batch.clear();
+            for (final long correlationId : pending.correlationIdsInOrder())
+            {
+                outcome = Math.max(outcome, resend(pending.slotOf(correlationId)));
+            }
+        }
+        if (outcome == FLUSH)
+        {
+            flushBatch();
         }
         firstHello.complete(null);
     }
 
     private void failAll(final Throwable cause)
     {
-        for (final Pending request : pending.values())
+        final List<Failure> failures = new ArrayList<>();
+        synchronized (lock)
         {
-            if (pending.remove(request.correlationId, request))
+            for (int slot = 0, end = pending.highWater(); slot < end; slot++)
             {
-                request.future.completeExceptionally(cause);
+                if (pending.inUse(slot))
+                {
+                    failures.add(new Failure(pending.handler(slot), pending.requestIdHi(slot),
+                        pending.requestIdLo(slot), cause));
+                    pending.release(slot);
+                }
+            }
+        }
+        fail(failures);
+    }
+
+    private static void fail(final List<Failure> failures)
+    {
+        if (failures != null)
+        {
+            for (final Failure failure : failures)
+            {
+                fail(failure.handler(), failure.requestIdHi(), failure.requestIdLo(), failure.cause());
             }
         }
     }
@@ -675,43 +1108,105 @@ public final class LedgerClient implements AutoCloseable
         return cause.getMessage() != null ? cause.getMessage() : cause.toString();
     }
 
-    private final class ResponseHandler extends SimpleChannelInboundHandler<ByteBuf>
+    private static void fail(
+        final ResultHandler handler, final long requestIdHi, final long requestIdLo, final Throwable cause)
     {
-        private final UnsafeBuffer buffer = new UnsafeBuffer(0, 0);
+        try
+        {
+            handler.onFailure(requestIdHi, requestIdLo, cause);
+        }
+        catch (final Throwable ex)
+        {
+            reportHandlerFailure(ex);
+        }
+    }
+
+    /**
+     * A handler threw: the client carries on, the thread's uncaught-exception handler hears of it.
+     */
+    private static void reportHandlerFailure(final Throwable ex)
+    {
+        final Thread thread = Thread.currentThread();
+        thread.getUncaughtExceptionHandler().uncaughtException(thread, ex);
+    }
+
+    /**
+     * Splits the stream into frames and hands each answer to its request's handler. The bytes of each read are
+     * copied into one reused array (a frame split across reads waits there for its rest): nothing is allocated per
+     * frame, as a frame decoder's slice would be.
+     */
+    private final class ResponseHandler extends ChannelInboundHandlerAdapter
+    {
+        private byte[] inbound = new byte[MIN_BATCH];
+        private int inboundLength;
+        private final UnsafeBuffer buffer = new UnsafeBuffer(inbound);
         private final MessageHeaderDecoder header = new MessageHeaderDecoder();
         private final ResultDecoder result = new ResultDecoder();
         private final HelloResultDecoder helloResult = new HelloResultDecoder();
         private final SnapshotResultDecoder snapshotResult = new SnapshotResultDecoder();
-        private byte[] copy = new byte[256];
+        private final ResultView view = new ResultView();
+        private long takenHi;
+        private long takenLo;
 
-        protected void channelRead0(final ChannelHandlerContext ctx, final ByteBuf frame)
+        public void channelRead(final ChannelHandlerContext ctx, final Object msg)
         {
-            final int length = frame.readableBytes();
+            final ByteBuf in = (ByteBuf)msg;
+            try
+            {
+                final int readable = in.readableBytes();
+                if (inbound.length - inboundLength < readable)
+                {
+                    inbound = Arrays.copyOf(inbound, Math.max(inbound.length * 2, inboundLength + readable));
+                    buffer.wrap(inbound);
+                }
+                in.readBytes(inbound, inboundLength, readable);
+                inboundLength += readable;
+            }
+            finally
+            {
+                in.release();
+            }
+            int offset = 0;
+            while (inboundLength - offset >= LENGTH_PREFIX)
+            {
+                final int length = buffer.getInt(offset, ByteOrder.LITTLE_ENDIAN);
+                if (length < 0 || length > config.maxFrameLength())
+                {
+                    inboundLength = 0;
+                    ctx.close(); // not this protocol: a new connection starts from a clean stream
+                    return;
+                }
+                if (inboundLength - offset - LENGTH_PREFIX < length)
+                {
+                    break;
+                }
+                onFrame(offset + LENGTH_PREFIX, length);
+                offset += LENGTH_PREFIX + length;
+            }
+            System.arraycopy(inbound, offset, inbound, 0, inboundLength - offset); // the start of the next frame
+            inboundLength -= offset;
+        }
+
+        private void onFrame(final int offset, final int length)
+        {
             if (length < HEADER)
             {
                 return;
             }
-            if (copy.length < length)
-            {
-                copy = new byte[length];
-            }
-            frame.readBytes(copy, 0, length);
-            buffer.wrap(copy, 0, length);
-            header.wrap(buffer, 0);
+            header.wrap(buffer, offset);
             if (header.templateId() == HelloResultDecoder.TEMPLATE_ID)
             {
-                helloResult.wrap(buffer, HEADER, header.blockLength(), header.version());
+                helloResult.wrap(buffer, offset + HEADER, header.blockLength(), header.version());
                 helloResult.correlationId();
                 onHelloResult(helloResult.code());
                 return;
             }
             if (header.templateId() == SnapshotResultDecoder.TEMPLATE_ID)
             {
-                snapshotResult.wrap(buffer, HEADER, header.blockLength(), header.version());
-                final Pending request = pending.remove(snapshotResult.correlationId());
-                if (request != null)
+                snapshotResult.wrap(buffer, offset + HEADER, header.blockLength(), header.version());
+                if (take(snapshotResult.correlationId()) instanceof SnapshotFuture future)
                 {
-                    request.snapshot.complete(new SnapshotReport(snapshotResult.code(), snapshotResult.sequence(),
+                    future.complete(new SnapshotReport(snapshotResult.code(), snapshotResult.sequence(),
                         snapshotResult.bytes(), snapshotResult.pauseMicros()));
                 }
                 return;
@@ -720,21 +1215,42 @@ public final class LedgerClient implements AutoCloseable
             {
                 return;
             }
-            result.wrap(buffer, HEADER, header.blockLength(), header.version());
-            final long correlationId = result.correlationId();
-            final Op op = result.op();
-            final ResultCode code = result.code();
-            final boolean duplicate = result.flags().duplicate();
-            final boolean exceededHold = result.flags().exceededHold();
-            final boolean frozen = result.flags().frozen();
-            final Pending request = pending.remove(correlationId);
-            if (request == null)
+            result.wrap(buffer, offset + HEADER, header.blockLength(), header.version());
+            final ResultHandler handler = take(result.correlationId());
+            if (handler == null)
             {
                 return; // answered already (a resend's second answer) or a protocol error for a dead frame
             }
-            request.future.complete(new LedgerResult(request.requestId, op, code, duplicate, exceededHold, frozen,
-                result.fromFree(), result.fromBalance(), result.returned(), result.balance(), result.held(),
-                result.creditLimit(), result.freeRemaining()));
+            try
+            {
+                handler.onResult(view.set(takenHi, takenLo, result));
+            }
+            catch (final Throwable ex)
+            {
+                reportHandlerFailure(ex);
+            }
+        }
+
+        /**
+         * Frees the slot of the request answered, keeping its request id in {@link #takenHi} and {@link #takenLo}.
+         *
+         * @return its handler, or null when the request is not pending.
+         */
+        private ResultHandler take(final long correlationId)
+        {
+            synchronized (lock)
+            {
+                final int slot = pending.slotOf(correlationId);
+                if (slot == PendingRequests.NO_SLOT)
+                {
+                    return null;
+                }
+                final ResultHandler handler = pending.handler(slot);
+                takenHi = pending.requestIdHi(slot);
+                takenLo = pending.requestIdLo(slot);
+                pending.release(slot);
+                return handler;
+            }
         }
 
         public void userEventTriggered(final ChannelHandlerContext ctx, final Object event)

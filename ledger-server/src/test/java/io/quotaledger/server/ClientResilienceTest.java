@@ -4,6 +4,9 @@ import io.quotaledger.client.ClientConfig;
 import io.quotaledger.client.LedgerClient;
 import io.quotaledger.client.LedgerClientException;
 import io.quotaledger.client.LedgerResult;
+import io.quotaledger.client.RequestIds;
+import io.quotaledger.client.ResultHandler;
+import io.quotaledger.client.ResultView;
 import io.quotaledger.protocol.Op;
 import io.quotaledger.protocol.ResultCode;
 import org.junit.jupiter.api.Test;
@@ -18,9 +21,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -30,7 +36,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The client's promises: requests survive a server restart, a retry never charges twice, a request with no answer
- * fails after its attempts, a refused key stops the client, and closing it fails what is pending.
+ * fails after its attempts, a refused key stops the client, and closing it fails what is pending; in the callback
+ * form too, where one handler hears of every request exactly once, by its request id.
  */
 class ClientResilienceTest
 {
@@ -56,6 +63,38 @@ class ClientResilienceTest
     private static ExecutionException failure(final CompletableFuture<LedgerResult> future)
     {
         return assertThrows(ExecutionException.class, () -> future.get(10, TimeUnit.SECONDS));
+    }
+
+    /**
+     * Keeps what it is told, by request id (low half).
+     */
+    static final class Recorder implements ResultHandler
+    {
+        final ConcurrentHashMap<Long, List<LedgerResult>> results = new ConcurrentHashMap<>();
+        final ConcurrentHashMap<Long, Throwable> failures = new ConcurrentHashMap<>();
+        final ConcurrentLinkedQueue<Thread> failureThreads = new ConcurrentLinkedQueue<>();
+
+        public void onResult(final ResultView result)
+        {
+            results.computeIfAbsent(result.requestIdLo(), k -> new java.util.concurrent.CopyOnWriteArrayList<>())
+                .add(result.toResult());
+        }
+
+        public void onFailure(final long requestIdHi, final long requestIdLo, final Throwable cause)
+        {
+            failures.put(requestIdLo, cause);
+            failureThreads.add(Thread.currentThread());
+        }
+
+        void awaitAnswers(final int count) throws InterruptedException
+        {
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (results.size() + failures.size() < count && System.nanoTime() < deadline)
+            {
+                Thread.sleep(5);
+            }
+            assertEquals(count, results.size() + failures.size(), "answered or failed: " + results + failures);
+        }
     }
 
     @Test
@@ -298,6 +337,135 @@ class ClientResilienceTest
         finally
         {
             stall.release();
+        }
+    }
+
+    @Test
+    void shouldAnswerEachCallbackOnceByItsRequestIdWhenRequestsAreResent() throws Exception
+    {
+        final StallStage stall = new StallStage();
+        try (TestServer ledger = new TestServer(dir, new ServerConfig().port(0), stall);
+            LedgerClient client = LedgerClient.connect(config(ledger.port(), ledger.adminKey)
+                .timeout(Duration.ofMillis(300)).attempts(5)))
+        {
+            client.blocking().credit(UUID.randomUUID(), USER, 1_000);
+            final RequestIds ids = client.requestIds();
+            final Recorder recorder = new Recorder();
+
+            stall.delayNext(1, 800); // every request of the batch is sent about three times
+            final long first = ids.nextLo();
+            client.deduct(ids.hi(), first, USER, SERVICE, 5, recorder);
+            for (int i = 1; i < 20; i++)
+            {
+                client.deduct(ids.hi(), ids.nextLo(), USER, SERVICE, 5, recorder);
+            }
+            recorder.awaitAnswers(20);
+
+            assertTrue(recorder.failures.isEmpty(), recorder.failures.toString());
+            for (int i = 0; i < 20; i++)
+            {
+                final List<LedgerResult> answers = recorder.results.get(first + i);
+                assertEquals(1, answers.size(), "one answer for request " + i + ": " + answers);
+                assertEquals(ResultCode.OK, answers.get(0).code());
+                assertEquals(new UUID(ids.hi(), first + i), answers.get(0).requestId());
+            }
+            assertEquals(900, client.blocking().query(USER, 0).balance(), "charged once per request id");
+            assertTrue(ledger.metrics.results(Op.DEDUCT, ResultCode.OK) >= 40, "the resends reached the ledger");
+        }
+    }
+
+    @Test
+    void shouldReportToTheCallbackWhatGetsNoResult() throws Exception
+    {
+        final StallStage stall = new StallStage();
+        try (TestServer ledger = new TestServer(dir, new ServerConfig().port(0), stall))
+        {
+            final LedgerClient client = LedgerClient.connect(config(ledger.port(), ledger.adminKey)
+                .timeout(Duration.ofMillis(200)).attempts(2));
+            client.blocking().credit(UUID.randomUUID(), USER, 1_000);
+            final Recorder recorder = new Recorder();
+
+            stall.hold();
+            client.deduct(9, 1, USER, SERVICE, 7, recorder);
+            recorder.awaitAnswers(1);
+            assertInstanceOf(TimeoutException.class, recorder.failures.get(1L));
+            assertTrue(recorder.failures.get(1L).getMessage().contains("after 2 attempts"));
+
+            client.deduct(9, 2, USER, SERVICE, 7, recorder);
+            client.close();
+            recorder.awaitAnswers(2);
+            assertInstanceOf(LedgerClientException.class, recorder.failures.get(2L), "pending when closed");
+
+            client.deduct(9, 3, USER, SERVICE, 7, recorder);
+            assertInstanceOf(LedgerClientException.class, recorder.failures.get(3L), "sent after close: at once");
+            assertTrue(recorder.failures.get(3L).getMessage().contains("closed"));
+            assertEquals(Thread.currentThread(), recorder.failureThreads.stream().reduce((a, b) -> b).orElseThrow(),
+                "on the caller's thread");
+            assertTrue(recorder.results.isEmpty());
+            assertEquals(0, client.inFlight());
+            stall.release();
+        }
+        finally
+        {
+            stall.release();
+        }
+    }
+
+    @Test
+    void shouldCarryOnWhenAHandlerThrows() throws Exception
+    {
+        final AtomicReference<Throwable> reported = new AtomicReference<>();
+        final Thread.UncaughtExceptionHandler previous = Thread.getDefaultUncaughtExceptionHandler();
+        Thread.setDefaultUncaughtExceptionHandler((thread, ex) -> reported.set(ex));
+        try (TestServer ledger = new TestServer(dir);
+            LedgerClient client = LedgerClient.connect(config(ledger.port(), ledger.adminKey).attempts(1)))
+        {
+            client.blocking().credit(UUID.randomUUID(), USER, 1_000);
+            final IllegalStateException bug = new IllegalStateException("a bug in the gateway's handler");
+            client.deduct(3, 1, USER, SERVICE, 10, new ResultHandler()
+            {
+                public void onResult(final ResultView result)
+                {
+                    throw bug;
+                }
+
+                public void onFailure(final long requestIdHi, final long requestIdLo, final Throwable cause)
+                {
+                }
+            });
+            final LedgerResult next = client.deduct(UUID.randomUUID(), USER, SERVICE, 10).get(10, TimeUnit.SECONDS);
+
+            assertEquals(ResultCode.OK, next.code());
+            assertFalse(next.duplicate(), "answered on the same connection, not resent after a reconnect");
+            assertEquals(980, next.balance());
+            assertEquals(bug, reported.get(), "reported to the I/O thread's uncaught-exception handler");
+            assertEquals(1, ledger.server.connections());
+        }
+        finally
+        {
+            Thread.setDefaultUncaughtExceptionHandler(previous);
+        }
+    }
+
+    @Test
+    void shouldKeepThousandsOfRequestsInFlight() throws Exception
+    {
+        try (TestServer ledger = new TestServer(dir);
+            LedgerClient client = LedgerClient.connect(config(ledger.port(), ledger.adminKey)
+                .timeout(Duration.ofSeconds(10))))
+        {
+            client.blocking().credit(UUID.randomUUID(), USER, 1_000_000);
+            final List<CompletableFuture<LedgerResult>> futures = new ArrayList<>();
+            for (int i = 0; i < 5_000; i++) // more than the client's first 1024 slots
+            {
+                futures.add(client.deduct(USER, SERVICE, 1));
+            }
+            for (final CompletableFuture<LedgerResult> future : futures)
+            {
+                assertEquals(ResultCode.OK, future.get(10, TimeUnit.SECONDS).code());
+            }
+            assertEquals(1_000_000 - 5_000, client.blocking().query(USER, 0).balance());
+            assertEquals(0, client.inFlight());
         }
     }
 }

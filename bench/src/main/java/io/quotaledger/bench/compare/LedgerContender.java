@@ -5,6 +5,9 @@ import io.quotaledger.cli.LedgerCli;
 import io.quotaledger.client.ClientConfig;
 import io.quotaledger.client.LedgerClient;
 import io.quotaledger.client.LedgerResult;
+import io.quotaledger.client.RequestIds;
+import io.quotaledger.client.ResultHandler;
+import io.quotaledger.client.ResultView;
 import io.quotaledger.journal.Durability;
 import io.quotaledger.protocol.Period;
 import io.quotaledger.protocol.ResultCode;
@@ -16,10 +19,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The ledger as a gateway runs it: {@code ledger serve} in a JVM of its own (no projector, so that only the charging
@@ -38,8 +39,6 @@ final class LedgerContender extends PipelinedContender
     private final List<String> jvmOptions;
     private final int expectedAccounts;
     private final List<String> serveOptions;
-    private final long salt = System.nanoTime();
-    private final AtomicLong requestIds = new AtomicLong();
     private final List<LedgerClient> clients = new ArrayList<>();
     private Process process;
 
@@ -121,11 +120,11 @@ final class LedgerContender extends PipelinedContender
             // CREDIT and GRANT both open the account; every user has money, free units or both
             if (scenario.balance(i) > 0)
             {
-                pending.add(client.credit(id(), scenario.userId(i), scenario.balance(i)));
+                pending.add(client.credit(client.requestIds().next(), scenario.userId(i), scenario.balance(i)));
             }
             if (scenario.free(i) > 0)
             {
-                pending.add(client.grant(id(), scenario.userId(i), Scenario.SERVICE, scenario.free(i), Period.MONTH));
+                pending.add(client.grant(client.requestIds().next(), scenario.userId(i), Scenario.SERVICE, scenario.free(i), Period.MONTH));
             }
             if (pending.size() >= 8192)
             {
@@ -185,23 +184,27 @@ final class LedgerContender extends PipelinedContender
     @Override
     protected void deduct(final int connection, final long userId, final Answer answer)
     {
-        clients.get(connection).deduct(id(), userId, Scenario.SERVICE, Scenario.AMOUNT).whenComplete((r, ex) ->
+        final LedgerClient client = clients.get(connection);
+        final RequestIds ids = client.requestIds();
+        client.deduct(ids.hi(), ids.nextLo(), userId, Scenario.SERVICE, Scenario.AMOUNT, new ResultHandler()
         {
-            final long now = System.nanoTime();
-            answer.answered(ex != null ? Tally.ERROR : r.code() == ResultCode.OK ? Tally.OK
-                : r.code() == ResultCode.INSUFFICIENT_FUNDS ? Tally.REJECTED : Tally.ERROR, now);
+            public void onResult(final ResultView result)
+            {
+                answer.answered(result.code() == ResultCode.OK ? Tally.OK :
+                    result.code() == ResultCode.INSUFFICIENT_FUNDS ? Tally.REJECTED : Tally.ERROR, System.nanoTime());
+            }
+
+            public void onFailure(final long requestIdHi, final long requestIdLo, final Throwable cause)
+            {
+                answer.answered(Tally.ERROR, System.nanoTime());
+            }
         });
     }
 
     @Override
     protected String client()
     {
-        return "Java LedgerClient (ledger-client of this commit), one I/O thread per connection";
-    }
-
-    private UUID id()
-    {
-        return new UUID(salt, requestIds.incrementAndGet());
+        return "Java LedgerClient (ledger-client of this commit, callback form), one I/O thread per connection";
     }
 
     private static void awaitAll(final List<CompletableFuture<LedgerResult>> pending) throws Exception
