@@ -130,8 +130,7 @@ class ConnectionChurnTest
 
     private static String report(final ChildJvm child)
     {
-        return "ledger " + (child.isAlive() ? "running" : "exited") + "; its output:\n" +
-            String.join("\n", child.lines()) + "\n" + child.stderr();
+        return "ledger " + (child.isAlive() ? "running" : "exited") + "; its output:\n" + child.output();
     }
 
     private static LedgerClient connect(final int port, final String key)
