@@ -116,6 +116,17 @@ class JournalDamageTest
     }
 
     /**
+     * Recovers on the operator's word, which must end at {@code lastSequence} with the ledger as it was after it.
+     */
+    private Recovery.Result acceptTo(final long lastSequence) throws Exception
+    {
+        final Recovery.Result accepted = accept();
+        assertEquals(lastSequence, accepted.lastSequence());
+        assertEquals(source.checksumAfter(lastSequence), accepted.ledger().checksum());
+        return accepted;
+    }
+
+    /**
      * Once a loss is accepted, the next start needs no word, even before anything new was written; the ledger goes
      * on from where recovery ended.
      */
@@ -167,9 +178,7 @@ class JournalDamageTest
             assertEquals(1, reader.end().badDocuments());
         }
 
-        final Recovery.Result accepted = accept();
-        assertEquals(2_000, accepted.lastSequence());
-        assertEquals(source.checksumAfter(2_000), accepted.ledger().checksum());
+        final Recovery.Result accepted = acceptTo(2_000);
         assertEquals(1, accepted.acceptedLoss().size());
         assertContains(accepted.acceptedLoss().get(0), "checksum mismatch",
             "now holds its first 5 document(s), to outcome 2000",
@@ -194,9 +203,7 @@ class JournalDamageTest
         assertThrows(JournalCorruptedException.class, () -> JournalReader.open(dir).close(),
             "no reader sees the journal end early");
 
-        final Recovery.Result accepted = accept();
-        assertEquals(1_000, accepted.lastSequence());
-        assertEquals(source.checksumAfter(1_000), accepted.ledger().checksum());
+        final Recovery.Result accepted = acceptTo(1_000);
         assertEquals(1, accepted.acceptedLoss().size());
         final Path kept = dir.damaged().resolve(cycleFile().getFileName());
         assertEquals(size, Files.size(kept), "the damaged file is kept as it was");
@@ -214,9 +221,7 @@ class JournalDamageTest
             "the last outcome before the damage is 2000", "--accept-journal-loss");
         assertThrows(JournalCorruptedException.class, () -> JournalReader.open(dir).close());
 
-        final Recovery.Result accepted = accept();
-        assertEquals(2_000, accepted.lastSequence());
-        assertEquals(source.checksumAfter(2_000), accepted.ledger().checksum());
+        acceptTo(2_000);
         assertGoesOnFrom(2_000);
     }
 
@@ -229,9 +234,7 @@ class JournalDamageTest
         final String why = refused();
         assertContains(why, "truncated", "the last outcome before the damage is 500");
 
-        final Recovery.Result accepted = accept();
-        assertEquals(500, accepted.lastSequence());
-        assertEquals(source.checksumAfter(500), accepted.ledger().checksum());
+        acceptTo(500);
         assertGoesOnFrom(500);
     }
 
@@ -275,9 +278,7 @@ class JournalDamageTest
         truncate(document.header() + 4 + document.length());
 
         assertContains(refused(), "right after its last document", "nothing in it is missing");
-        final Recovery.Result accepted = accept();
-        assertEquals(last, accepted.lastSequence(), "rewriting it lost nothing");
-        assertEquals(source.checksumAfter(last), accepted.ledger().checksum());
+        acceptTo(last); // rewriting it lost nothing
     }
 
     /**
@@ -315,9 +316,7 @@ class JournalDamageTest
         final List<Path> files = twoCycles(true);
         assertContains(refused(), files.get(1).getFileName().toString(), "outcomes 201 to 300 by its header");
 
-        final Recovery.Result accepted = accept();
-        assertEquals(200, accepted.lastSequence());
-        assertEquals(source.checksumAfter(200), accepted.ledger().checksum());
+        acceptTo(200);
         assertFalse(Files.exists(files.get(1)));
         assertTrue(Files.exists(dir.damaged().resolve(files.get(1).getFileName())));
         assertGoesOnFrom(200);

@@ -122,15 +122,10 @@ class JournalSpaceTest
         {
             final DataDir dir = new DataDir(fs.root().resolve("data"));
             final Path filler = fs.fill("filler", 4L << 20);
-            long last = 0;
+            long last;
             try (JournalAppender appender = open(dir, 0))
             {
-                while (appender.lowOnSpace() == null)
-                {
-                    source.append(appender, last + 1, last + 100);
-                    last += 100;
-                    assertTrue(last < 50_000, "never low on space");
-                }
+                last = appendUntilLowOnSpace(appender);
                 assertTrue(appender.lowOnSpace().contains("No space left on device"), appender.lowOnSpace());
                 assertTrue(appender.spaceAhead() > RESERVE / 2, "the reserve is still there: " + appender.spaceAhead());
 
@@ -162,14 +157,10 @@ class JournalSpaceTest
         {
             final DataDir dir = new DataDir(fs.root().resolve("data"));
             final Path filler = fs.fill("filler", 4L << 20);
-            long last = 0;
+            long last;
             try (JournalAppender appender = open(dir, 0))
             {
-                while (appender.lowOnSpace() == null)
-                {
-                    source.append(appender, last + 1, last + 100);
-                    last += 100;
-                }
+                last = appendUntilLowOnSpace(appender);
                 // the next day begins, but its file cannot be had: the journal stays in today's file, still low
                 final Path rest = fs.fill("rest", 0);
                 clock.update(START + DAY);
@@ -196,6 +187,23 @@ class JournalSpaceTest
             assertEquals(List.of("20241004F.cq4", "20241005F.cq4", "metadata.cq4t"), names(journalFiles(dir)));
             assertOutcomesOneTo(dir, last);
         }
+    }
+
+    /**
+     * Appends outcomes from 1 on, 100 a document, until the journal reports that it is low on space.
+     *
+     * @return the last sequence appended.
+     */
+    private long appendUntilLowOnSpace(final JournalAppender appender)
+    {
+        long last = 0;
+        while (appender.lowOnSpace() == null)
+        {
+            source.append(appender, last + 1, last + 100);
+            last += 100;
+            assertTrue(last < 50_000, "never low on space");
+        }
+        return last;
     }
 
     private void assertOutcomesOneTo(final DataDir dir, final long last)

@@ -13,9 +13,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * A tmpfs of a few MiB for disk-full tests, mounted when that works (root on Linux); the test is skipped otherwise.
- * Files fill it to a chosen amount of free space, and are deleted to free it again.
+ * Files fill it to a chosen amount of free space, and are deleted to free it again. Shared with ledger-server's
+ * tests through this module's test-jar.
  */
-final class SmallFileSystem implements AutoCloseable
+public final class SmallFileSystem implements AutoCloseable
 {
     private final Path mount;
 
@@ -28,7 +29,7 @@ final class SmallFileSystem implements AutoCloseable
      * Mounts a tmpfs of {@code size} (as mount(8) takes it: "16m") on a new folder of {@code parent}, or skips the
      * test.
      */
-    static SmallFileSystem mount(final Path parent, final String size) throws Exception
+    public static SmallFileSystem mount(final Path parent, final String size) throws Exception
     {
         assumeTrue(System.getProperty("os.name").startsWith("Linux"), "disk-full test needs Linux (tmpfs)");
         final Path mount = Files.createDirectory(parent.resolve("fs"));
@@ -50,7 +51,7 @@ final class SmallFileSystem implements AutoCloseable
         return new SmallFileSystem(mount);
     }
 
-    Path root()
+    public Path root()
     {
         return mount;
     }
@@ -58,7 +59,7 @@ final class SmallFileSystem implements AutoCloseable
     /**
      * Writes a new file until about {@code leaveFree} bytes are left, or until the file system is full (0).
      */
-    Path fill(final String name, final long leaveFree) throws IOException
+    public Path fill(final String name, final long leaveFree) throws IOException
     {
         final Path file = mount.resolve(name);
         final ByteBuffer block = ByteBuffer.allocateDirect(64 << 10);
@@ -87,7 +88,7 @@ final class SmallFileSystem implements AutoCloseable
         return file;
     }
 
-    long free() throws IOException
+    public long free() throws IOException
     {
         return Files.getFileStore(mount).getUsableSpace();
     }

@@ -12,14 +12,11 @@ import net.openhft.chronicle.wire.Wires;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -47,8 +44,7 @@ class JournalDamageCliTest
     Path temp;
 
     private final LedgerConfig ledgerConfig = new LedgerConfig().dedupeWindowCount(100_000);
-    private String out;
-    private String err;
+    private final Cli cli = new Cli();
 
     /**
      * Credits in batches through a runtime, so that the journal holds several documents; a snapshot after the first
@@ -73,33 +69,12 @@ class JournalDamageCliTest
         return dir;
     }
 
-    private int run(final String... args)
-    {
-        final PrintStream originalOut = System.out;
-        final PrintStream originalErr = System.err;
-        final ByteArrayOutputStream stdout = new ByteArrayOutputStream();
-        final ByteArrayOutputStream stderr = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(stdout, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(stderr, true, StandardCharsets.UTF_8));
-        try
-        {
-            return LedgerCli.run(args);
-        }
-        finally
-        {
-            System.setOut(originalOut);
-            System.setErr(originalErr);
-            out = stdout.toString(StandardCharsets.UTF_8);
-            err = stderr.toString(StandardCharsets.UTF_8);
-        }
-    }
-
     private int tool(final String command, final DataDir dir, final String... more)
     {
         final List<String> args = new ArrayList<>(List.of(command, "--data", dir.root().toString(),
             "--dedupe-window-count", WINDOW));
         args.addAll(List.of(more));
-        return run(args.toArray(new String[0]));
+        return cli.run(args.toArray(new String[0]));
     }
 
     /**
@@ -107,7 +82,7 @@ class JournalDamageCliTest
      */
     private int serve(final DataDir dir)
     {
-        return assertTimeoutPreemptively(Duration.ofSeconds(60), () -> run("serve", "--data", dir.root().toString(),
+        return assertTimeoutPreemptively(Duration.ofSeconds(60), () -> cli.run("serve", "--data", dir.root().toString(),
             "--port", "0", "--metrics-port", "0", "--no-projector", "--dedupe-window", WINDOW));
     }
 
@@ -181,23 +156,24 @@ class JournalDamageCliTest
         }
 
         assertEquals(1, tool("verify", dir));
-        assertTrue(out.contains("FAIL") && out.contains("checksum mismatch") && out.contains("VERIFY FAILED"), out);
-        assertNoStackTrace(out + err);
+        assertTrue(cli.out.contains("FAIL") && cli.out.contains("checksum mismatch") &&
+            cli.out.contains("VERIFY FAILED"), cli.out);
+        assertNoStackTrace(cli.out + cli.err);
 
         assertEquals(1, tool("replay", dir));
-        assertTrue(err.contains("journal corrupted") && err.contains("--accept-journal-loss"), err);
-        assertNoStackTrace(err);
+        assertTrue(cli.err.contains("journal corrupted") && cli.err.contains("--accept-journal-loss"), cli.err);
+        assertNoStackTrace(cli.err);
 
-        assertEquals(1, run("project", "--data", dir.root().toString(), "--once"));
-        assertTrue(err.contains("journal corrupted") && err.contains("checksum mismatch"), err);
+        assertEquals(1, cli.run("project", "--data", dir.root().toString(), "--once"));
+        assertTrue(cli.err.contains("journal corrupted") && cli.err.contains("checksum mismatch"), cli.err);
 
-        assertEquals(1, run("journal", "--data", dir.root().toString()));
-        assertTrue(err.contains("listed up to outcome") && err.contains("checksum mismatch"), err);
+        assertEquals(1, cli.run("journal", "--data", dir.root().toString()));
+        assertTrue(cli.err.contains("listed up to outcome") && cli.err.contains("checksum mismatch"), cli.err);
 
         assertEquals(1, serve(dir));
-        assertTrue(err.contains("journal corrupted, not starting") && err.contains("checksum mismatch") &&
-            err.contains("--accept-journal-loss"), err);
-        assertNoStackTrace(err);
+        assertTrue(cli.err.contains("journal corrupted, not starting") && cli.err.contains("checksum mismatch") &&
+            cli.err.contains("--accept-journal-loss"), cli.err);
+        assertNoStackTrace(cli.err);
     }
 
     @Test
@@ -211,15 +187,15 @@ class JournalDamageCliTest
         }
 
         assertEquals(1, tool("verify", dir));
-        assertTrue(out.contains("FAIL") && out.contains("truncated"), out);
-        assertNoStackTrace(out + err);
+        assertTrue(cli.out.contains("FAIL") && cli.out.contains("truncated"), cli.out);
+        assertNoStackTrace(cli.out + cli.err);
         assertEquals(1, tool("replay", dir));
-        assertTrue(err.contains("truncated") && err.contains(cycleFile(dir).getFileName().toString()), err);
-        assertEquals(1, run("journal", "--data", dir.root().toString()));
-        assertTrue(err.contains("truncated"), err);
+        assertTrue(cli.err.contains("truncated") && cli.err.contains(cycleFile(dir).getFileName().toString()), cli.err);
+        assertEquals(1, cli.run("journal", "--data", dir.root().toString()));
+        assertTrue(cli.err.contains("truncated"), cli.err);
         assertEquals(1, serve(dir));
-        assertTrue(err.contains("journal corrupted, not starting") && err.contains("truncated"), err);
-        assertNoStackTrace(err);
+        assertTrue(cli.err.contains("journal corrupted, not starting") && cli.err.contains("truncated"), cli.err);
+        assertNoStackTrace(cli.err);
     }
 
     @Test
@@ -237,9 +213,9 @@ class JournalDamageCliTest
         copyFiles(copy, dir.journal()); // the journal restored from an older copy
 
         assertEquals(1, tool("verify", dir));
-        assertTrue(out.contains("FAIL") && out.contains("once reached further"), out);
+        assertTrue(cli.out.contains("FAIL") && cli.out.contains("once reached further"), cli.out);
         assertEquals(1, serve(dir));
-        assertTrue(err.contains("snapshot-") && err.contains("once reached further"), err);
+        assertTrue(cli.err.contains("snapshot-") && cli.err.contains("once reached further"), cli.err);
     }
 
     @Test
@@ -256,41 +232,22 @@ class JournalDamageCliTest
             }
         }
         assertEquals(1, tool("replay", dir));
-        assertTrue(err.contains("zero header"), err);
+        assertTrue(cli.err.contains("zero header"), cli.err);
 
-        final String java = ProcessHandle.current().info().command()
-            .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        final Path options = Path.of(System.getProperty("user.dir")).toAbsolutePath().getParent()
-            .resolve("scripts").resolve("jvm.options");
-        final Process serve = new ProcessBuilder(List.of(java, "@" + options, "-Xmx256m", "-XX:TieredStopAtLevel=1",
-            "-cp", System.getProperty("java.class.path"), LedgerCli.class.getName(), "serve",
-            "--data", dir.root().toString(), "--port", "0", "--metrics-port", "0", "--no-projector",
-            "--dedupe-window", WINDOW, "--accept-journal-loss"))
-            .redirectErrorStream(true)
-            .redirectOutput(temp.resolve("serve.log").toFile())
-            .start();
         final String log;
-        try
+        try (ServeJvm serve = new ServeJvm(dir.root(), "--no-projector", "--dedupe-window", WINDOW,
+            "--accept-journal-loss"))
         {
-            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (!Files.readString(temp.resolve("serve.log")).contains("ledger serving") && serve.isAlive() &&
-                System.nanoTime() < deadline)
-            {
-                Thread.sleep(100);
-            }
+            serve.awaitServing();
+            serve.terminate();
+            log = serve.output();
         }
-        finally
-        {
-            serve.destroy();
-            assertTrue(serve.waitFor(30, TimeUnit.SECONDS));
-        }
-        log = Files.readString(temp.resolve("serve.log"));
         assertTrue(log.contains("ledger serving"), log);
         assertTrue(log.contains("ACCEPTED JOURNAL LOSS") && log.contains("zero header") &&
             log.contains(dir.damaged().toString()), log);
 
-        assertEquals(0, tool("verify", dir), out + err); // consistent again
-        assertEquals(0, tool("replay", dir, "--json"), err);
-        assertTrue(out.contains("\"tornTail\":null"), out);
+        assertEquals(0, tool("verify", dir), cli.out + cli.err); // consistent again
+        assertEquals(0, tool("replay", dir, "--json"), cli.err);
+        assertTrue(cli.out.contains("\"tornTail\":null"), cli.out);
     }
 }

@@ -29,12 +29,9 @@ import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -68,35 +65,13 @@ class OperatorToolsTest
     Path temp;
 
     private final LedgerConfig ledgerConfig = new LedgerConfig().dedupeWindowCount(100_000);
-    private String out;
-    private String err;
+    private final Cli cli = new Cli();
 
     /**
      * What the workload left behind.
      */
     private record Built(DataDir dir, long checksum, long lastSequence, long snapshotSequence, Ledger ledger)
     {
-    }
-
-    private int run(final String... args)
-    {
-        final PrintStream originalOut = System.out;
-        final PrintStream originalErr = System.err;
-        final ByteArrayOutputStream stdout = new ByteArrayOutputStream();
-        final ByteArrayOutputStream stderr = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(stdout, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(stderr, true, StandardCharsets.UTF_8));
-        try
-        {
-            return LedgerCli.run(args);
-        }
-        finally
-        {
-            System.setOut(originalOut);
-            System.setErr(originalErr);
-            out = stdout.toString(StandardCharsets.UTF_8);
-            err = stderr.toString(StandardCharsets.UTF_8);
-        }
     }
 
     /**
@@ -192,35 +167,35 @@ class OperatorToolsTest
     {
         final Built built = build("replay", true);
 
-        assertEquals(0, run(data(built, "replay", "--json")), err);
-        assertEquals(String.format("%016x", built.checksum()), field(out, "checksum"));
-        assertEquals(built.lastSequence(), Long.parseLong(field(out, "lastSequence")));
-        assertEquals(String.format("snapshot-%020d.snap", built.snapshotSequence()), field(out, "snapshot"));
-        assertEquals(built.lastSequence() - built.snapshotSequence(), Long.parseLong(field(out, "replayed")));
-        assertEquals(PHASE_TWO, Long.parseLong(field(out, "lastTimestamp")));
+        assertEquals(0, cli.run(data(built, "replay", "--json")), cli.err);
+        assertEquals(String.format("%016x", built.checksum()), field(cli.out, "checksum"));
+        assertEquals(built.lastSequence(), Long.parseLong(field(cli.out, "lastSequence")));
+        assertEquals(String.format("snapshot-%020d.snap", built.snapshotSequence()), field(cli.out, "snapshot"));
+        assertEquals(built.lastSequence() - built.snapshotSequence(), Long.parseLong(field(cli.out, "replayed")));
+        assertEquals(PHASE_TWO, Long.parseLong(field(cli.out, "lastTimestamp")));
 
-        assertEquals(0, run(data(built, "replay", "--no-snapshot", "--json")), err);
-        assertEquals(String.format("%016x", built.checksum()), field(out, "checksum"));
-        assertEquals("null", field(out, "snapshot"));
-        assertEquals(built.lastSequence(), Long.parseLong(field(out, "replayed")));
+        assertEquals(0, cli.run(data(built, "replay", "--no-snapshot", "--json")), cli.err);
+        assertEquals(String.format("%016x", built.checksum()), field(cli.out, "checksum"));
+        assertEquals("null", field(cli.out, "snapshot"));
+        assertEquals(built.lastSequence(), Long.parseLong(field(cli.out, "replayed")));
 
         // up to a sequence: the journal alone, since the snapshot lies beyond it
         final Recovery.Result upTo100 = Recovery.recover(built.dir(), () -> new Ledger(ledgerConfig, OutcomeSink.NONE),
             false, new Recovery.Limit(100, Long.MAX_VALUE), Recovery.Progress.NONE);
-        assertEquals(0, run(data(built, "replay", "--to-index", "100", "--json")), err);
-        assertEquals(100, Long.parseLong(field(out, "lastSequence")));
-        assertEquals(String.format("%016x", upTo100.ledger().checksum()), field(out, "checksum"));
+        assertEquals(0, cli.run(data(built, "replay", "--to-index", "100", "--json")), cli.err);
+        assertEquals(100, Long.parseLong(field(cli.out, "lastSequence")));
+        assertEquals(String.format("%016x", upTo100.ledger().checksum()), field(cli.out, "checksum"));
 
         // up to a time between the phases: exactly the snapshot's state
-        assertEquals(0, run(data(built, "replay", "--to-time", "2026-11-22T10:00:00Z", "--no-snapshot", "--json")),
-            err);
-        assertEquals(built.snapshotSequence(), Long.parseLong(field(out, "lastSequence")));
-        assertEquals(0, run(data(built, "replay", "--to-time", Long.toString(PHASE_ONE), "--json")), err);
-        assertEquals(String.format("snapshot-%020d.snap", built.snapshotSequence()), field(out, "snapshot"));
-        assertEquals("0", field(out, "replayed"));
+        assertEquals(0, cli.run(data(built, "replay", "--to-time", "2026-11-22T10:00:00Z", "--no-snapshot", "--json")),
+            cli.err);
+        assertEquals(built.snapshotSequence(), Long.parseLong(field(cli.out, "lastSequence")));
+        assertEquals(0, cli.run(data(built, "replay", "--to-time", Long.toString(PHASE_ONE), "--json")), cli.err);
+        assertEquals(String.format("snapshot-%020d.snap", built.snapshotSequence()), field(cli.out, "snapshot"));
+        assertEquals("0", field(cli.out, "replayed"));
 
-        assertEquals(0, run(data(built, "replay")), err);
-        assertTrue(out.contains("checksum " + String.format("%016x", built.checksum())), out);
+        assertEquals(0, cli.run(data(built, "replay")), cli.err);
+        assertTrue(cli.out.contains("checksum " + String.format("%016x", built.checksum())), cli.out);
     }
 
     @Test
@@ -232,14 +207,14 @@ class OperatorToolsTest
             expected.add(userId + "," + balance + "," + held + "," + creditLimit + "," + frozen));
 
         final Path csv = temp.resolve("out/accounts.csv");
-        assertEquals(0, run(data(built, "replay", "--export", csv.toString(), "--json")), err);
-        assertEquals(Integer.toString(USERS), field(out, "exported"));
+        assertEquals(0, cli.run(data(built, "replay", "--export", csv.toString(), "--json")), cli.err);
+        assertEquals(Integer.toString(USERS), field(cli.out, "exported"));
         final List<String> lines = Files.readAllLines(csv);
         assertEquals("userId,balance,held,creditLimit,frozen", lines.get(0));
         assertEquals(expected, lines.subList(1, lines.size()));
 
         final Path json = temp.resolve("out/accounts.JSON");
-        assertEquals(0, run(data(built, "replay", "--export", json.toString())), err);
+        assertEquals(0, cli.run(data(built, "replay", "--export", json.toString())), cli.err);
         final String text = Files.readString(json).trim();
         assertTrue(text.startsWith("[") && text.endsWith("]"), text);
         assertEquals(USERS, count(text, "{\"userId\":"));
@@ -252,9 +227,9 @@ class OperatorToolsTest
     void shouldPassVerifyAndFailItWhenTheNewestSnapshotIsDamaged() throws Exception
     {
         final Built built = build("verify", true);
-        assertEquals(0, run(data(built, "verify", "--json")), err);
-        assertEquals("true", field(out, "ok"));
-        assertEquals(4, count(out, "\"status\":\"pass\""), out);
+        assertEquals(0, cli.run(data(built, "verify", "--json")), cli.err);
+        assertEquals("true", field(cli.out, "ok"));
+        assertEquals(4, count(cli.out, "\"status\":\"pass\""), cli.out);
 
         final Path snapshot = new SnapshotStore(built.dir()).list().get(0).path();
         try (FileChannel channel = FileChannel.open(snapshot, StandardOpenOption.READ, StandardOpenOption.WRITE))
@@ -264,14 +239,15 @@ class OperatorToolsTest
             b.put(0, (byte)(b.get(0) ^ 0x5A)).position(0);
             channel.write(b, 100);
         }
-        assertEquals(1, run(data(built, "verify", "--json")));
-        assertEquals("false", field(out, "ok"));
-        assertTrue(out.contains("payload checksum mismatch"), out);
-        assertEquals(2, count(out, "\"status\":\"fail\""), out); // recovery passed it over, and it does not load
-        assertTrue(err.contains("check(s) failed"), err);
+        assertEquals(1, cli.run(data(built, "verify", "--json")));
+        assertEquals("false", field(cli.out, "ok"));
+        assertTrue(cli.out.contains("payload checksum mismatch"), cli.out);
+        // recovery passed it over, and it does not load
+        assertEquals(2, count(cli.out, "\"status\":\"fail\""), cli.out);
+        assertTrue(cli.err.contains("check(s) failed"), cli.err);
 
-        assertEquals(1, run(data(built, "verify")));
-        assertTrue(out.contains("FAIL") && out.contains("VERIFY FAILED"), out);
+        assertEquals(1, cli.run(data(built, "verify")));
+        assertTrue(cli.out.contains("FAIL") && cli.out.contains("VERIFY FAILED"), cli.out);
     }
 
     @Test
@@ -295,8 +271,8 @@ class OperatorToolsTest
         }
         assertTrue(expected[1] > 0);
 
-        assertEquals(0, run("journal", "--data", built.dir().root().toString(), "--user", "3", "--json"), err);
-        final String[] all = out.split("\n");
+        assertEquals(0, cli.run("journal", "--data", built.dir().root().toString(), "--user", "3", "--json"), cli.err);
+        final String[] all = cli.out.split("\n");
         assertEquals(expected[0], all.length);
         for (final String line : all)
         {
@@ -306,32 +282,32 @@ class OperatorToolsTest
         assertEquals("CREDITED", field(all[0], "type"));
         assertEquals("5000", field(all[0], "balanceAfter"));
 
-        assertEquals(0, run("journal", "--data", built.dir().root().toString(), "--user", "3", "--type",
-            "charged,Rejected", "--json"), err);
-        assertEquals(expected[1], out.split("\n").length);
-        assertFalse(out.contains("HOLD_"), out);
-        assertTrue(out.contains("\"fromBalance\":"), out);
+        assertEquals(0, cli.run("journal", "--data", built.dir().root().toString(), "--user", "3", "--type",
+            "charged,Rejected", "--json"), cli.err);
+        assertEquals(expected[1], cli.out.split("\n").length);
+        assertFalse(cli.out.contains("HOLD_"), cli.out);
+        assertTrue(cli.out.contains("\"fromBalance\":"), cli.out);
 
-        assertEquals(0, run("journal", "--data", built.dir().root().toString(), "--from", "2026-11-22T10:00:00Z",
-            "--limit", "5"), err);
-        final String[] lines = out.split("\n");
+        assertEquals(0, cli.run("journal", "--data", built.dir().root().toString(), "--from", "2026-11-22T10:00:00Z",
+            "--limit", "5"), cli.err);
+        final String[] lines = cli.out.split("\n");
         assertEquals(5, lines.length);
         assertTrue(lines[0].contains("2026-11-22T11:00:00Z"), lines[0]);
-        assertEquals(0, run("journal", "--data", built.dir().root().toString(), "--to", "2026-11-22T10:00:00Z",
-            "--type", "hold_settled", "--json"), err);
-        assertFalse(out.contains("11:00:00Z"), out);
-        assertTrue(out.contains("\"returnedBalance\":") && out.contains("\"holdId\":"), out);
+        assertEquals(0, cli.run("journal", "--data", built.dir().root().toString(), "--to", "2026-11-22T10:00:00Z",
+            "--type", "hold_settled", "--json"), cli.err);
+        assertFalse(cli.out.contains("11:00:00Z"), cli.out);
+        assertTrue(cli.out.contains("\"returnedBalance\":") && cli.out.contains("\"holdId\":"), cli.out);
     }
 
     @Test
     void shouldTakeASnapshotThatRecoveryThenUses() throws Exception
     {
         final Built built = build("snapshot", true);
-        assertEquals(0, run(data(built, "snapshot", "--keep", "1", "--json")), err);
-        final Path file = Path.of(field(out, "file"));
+        assertEquals(0, cli.run(data(built, "snapshot", "--keep", "1", "--json")), cli.err);
+        final Path file = Path.of(field(cli.out, "file"));
         assertTrue(Files.size(file) > 64);
-        assertEquals(Files.size(file), Long.parseLong(field(out, "bytes")));
-        assertEquals(built.lastSequence(), Long.parseLong(field(out, "sequence")));
+        assertEquals(Files.size(file), Long.parseLong(field(cli.out, "bytes")));
+        assertEquals(built.lastSequence(), Long.parseLong(field(cli.out, "sequence")));
         assertEquals(1, new SnapshotStore(built.dir()).list().size(), "--keep 1 pruned the runtime's snapshot");
 
         final Recovery.Result recovered = Recovery.recover(built.dir(),
@@ -340,8 +316,8 @@ class OperatorToolsTest
         assertEquals(0, recovered.replayed());
         assertEquals(built.checksum(), recovered.ledger().checksum());
 
-        assertEquals(0, run(data(built, "snapshot")), err);
-        assertTrue(out.contains(file.getFileName().toString()), out);
+        assertEquals(0, cli.run(data(built, "snapshot")), cli.err);
+        assertTrue(cli.out.contains(file.getFileName().toString()), cli.out);
     }
 
     @Test
@@ -350,16 +326,16 @@ class OperatorToolsTest
         final Built built = build("live", false);
         final Path archive = temp.resolve("archive");
         final List<Path> before = cycleFiles(built.dir());
-        assertEquals(1, run(data(built, "archive", "--to", archive.toString())));
-        assertTrue(err.contains("no valid snapshot"), err);
+        assertEquals(1, cli.run(data(built, "archive", "--to", archive.toString())));
+        assertTrue(cli.err.contains("no valid snapshot"), cli.err);
         assertEquals(before, cycleFiles(built.dir()));
         assertFalse(Files.exists(archive));
 
-        assertEquals(0, run(data(built, "snapshot")), err);
-        assertEquals(0, run(data(built, "archive", "--to", archive.toString(), "--dry-run", "--json")), err);
-        assertEquals("0", field(out, "moved"));
-        assertEquals("false", field(out, "archive"));
-        assertEquals("the newest cycle file", field(out, "reason"));
+        assertEquals(0, cli.run(data(built, "snapshot")), cli.err);
+        assertEquals(0, cli.run(data(built, "archive", "--to", archive.toString(), "--dry-run", "--json")), cli.err);
+        assertEquals("0", field(cli.out, "moved"));
+        assertEquals("false", field(cli.out, "archive"));
+        assertEquals("the newest cycle file", field(cli.out, "reason"));
         assertEquals(before, cycleFiles(built.dir()));
     }
 
@@ -372,21 +348,22 @@ class OperatorToolsTest
         final long start = PHASE_ONE - 3 * day;
         writeCycles(dir, start, 1, 2, 1);
         final String[] base = { "--data", dir.root().toString(), "--dedupe-window-count", WINDOW };
-        assertEquals(0, run(concat(new String[] { "snapshot", "--json" }, base)), err);
-        assertEquals("40", field(out, "sequence"));
+        assertEquals(0, cli.run(concat(new String[] { "snapshot", "--json" }, base)), cli.err);
+        assertEquals("40", field(cli.out, "sequence"));
         writeCycles(dir, start + 2 * day, 41, 2, 0);
         final long journalAlone = Recovery.recover(dir, () -> new Ledger(ledgerConfig, OutcomeSink.NONE), false,
             Recovery.Limit.END, Recovery.Progress.NONE).ledger().checksum();
         assertEquals(4, cycleFiles(dir).size());
 
-        assertEquals(0, run(concat(new String[] { "archive", "--dry-run", "--to", archive.toString() }, base)),
-            err);
-        assertEquals(3, count(out, "would move"), out); // two files, and the total
-        assertTrue(out.contains("holds outcomes after the snapshot"), out);
+        assertEquals(0, cli.run(concat(new String[] { "archive", "--dry-run", "--to", archive.toString() }, base)),
+            cli.err);
+        assertEquals(3, count(cli.out, "would move"), cli.out); // two files, and the total
+        assertTrue(cli.out.contains("holds outcomes after the snapshot"), cli.out);
         assertEquals(4, cycleFiles(dir).size());
 
-        assertEquals(0, run(concat(new String[] { "archive", "--to", archive.toString(), "--json" }, base)), err);
-        assertEquals("2", field(out, "moved"));
+        assertEquals(0, cli.run(concat(new String[] { "archive", "--to", archive.toString(), "--json" }, base)),
+            cli.err);
+        assertEquals("2", field(cli.out, "moved"));
         assertEquals(2, cycleFiles(dir).size());
         try (Stream<Path> files = Files.list(archive))
         {
@@ -399,42 +376,43 @@ class OperatorToolsTest
         assertEquals(80, recovered.lastSequence());
         assertEquals(journalAlone, recovered.ledger().checksum());
 
-        assertEquals(0, run(concat(new String[] { "verify", "--json" }, base)), err + out);
-        assertEquals("41", field(out, "journalFirst"));
-        assertEquals(2, count(out, "\"status\":\"skip\""), out);
+        assertEquals(0, cli.run(concat(new String[] { "verify", "--json" }, base)), cli.err + cli.out);
+        assertEquals("41", field(cli.out, "journalFirst"));
+        assertEquals(2, count(cli.out, "\"status\":\"skip\""), cli.out);
 
         // nothing more may go: every cycle left holds outcomes after the snapshot
-        assertEquals(0, run(concat(new String[] { "archive", "--to", archive.toString(), "--json" }, base)), err);
-        assertEquals("0", field(out, "moved"));
+        assertEquals(0, cli.run(concat(new String[] { "archive", "--to", archive.toString(), "--json" }, base)),
+            cli.err);
+        assertEquals("0", field(cli.out, "moved"));
     }
 
     @Test
     void shouldFailWithAClearMessageOnBadInput() throws Exception
     {
         final Path missing = temp.resolve("missing");
-        assertEquals(2, run("replay", "--data", missing.toString()));
-        assertTrue(err.contains("no data directory"), err);
+        assertEquals(2, cli.run("replay", "--data", missing.toString()));
+        assertTrue(cli.err.contains("no data directory"), cli.err);
         Files.createDirectories(missing);
         for (final String command : List.of("replay", "verify", "journal", "snapshot"))
         {
-            assertEquals(2, run(command, "--data", missing.toString()), command);
-            assertTrue(err.contains("no journal in"), err);
+            assertEquals(2, cli.run(command, "--data", missing.toString()), command);
+            assertTrue(cli.err.contains("no journal in"), cli.err);
         }
-        assertEquals(2, run("archive", "--data", missing.toString(), "--to", temp.resolve("a").toString()));
+        assertEquals(2, cli.run("archive", "--data", missing.toString(), "--to", temp.resolve("a").toString()));
         assertFalse(Files.exists(missing.resolve("journal")), "a tool never creates a journal");
 
         final Built built = build("bad", false);
-        assertNotEquals(0, run(data(built, "replay", "--to-time", "yesterday")));
-        assertTrue(err.contains("--to-time") && err.contains("ISO-8601"), err);
-        assertEquals(2, run(data(built, "replay", "--export", temp.resolve("a.xml").toString())));
-        assertTrue(err.contains(".csv or .json"), err);
-        assertEquals(2, run(data(built, "replay", "--to-sequence", "5", "--to-time", "5")));
-        assertNotEquals(0, run("journal", "--data", built.dir().root().toString(), "--type", "CHARGE"));
-        assertTrue(err.contains("not an outcome type"), err);
-        assertEquals(2, run(data(built, "snapshot", "--keep", "0")));
-        assertEquals(2, run(data(built, "archive", "--to", built.dir().journal().resolve("x").toString())));
-        assertNotEquals(0, run("replay"));
-        assertTrue(err.contains("--data"), err);
+        assertNotEquals(0, cli.run(data(built, "replay", "--to-time", "yesterday")));
+        assertTrue(cli.err.contains("--to-time") && cli.err.contains("ISO-8601"), cli.err);
+        assertEquals(2, cli.run(data(built, "replay", "--export", temp.resolve("a.xml").toString())));
+        assertTrue(cli.err.contains(".csv or .json"), cli.err);
+        assertEquals(2, cli.run(data(built, "replay", "--to-sequence", "5", "--to-time", "5")));
+        assertNotEquals(0, cli.run("journal", "--data", built.dir().root().toString(), "--type", "CHARGE"));
+        assertTrue(cli.err.contains("not an outcome type"), cli.err);
+        assertEquals(2, cli.run(data(built, "snapshot", "--keep", "0")));
+        assertEquals(2, cli.run(data(built, "archive", "--to", built.dir().journal().resolve("x").toString())));
+        assertNotEquals(0, cli.run("replay"));
+        assertTrue(cli.err.contains("--data"), cli.err);
     }
 
     @Test
@@ -442,15 +420,15 @@ class OperatorToolsTest
     {
         for (final String command : List.of("replay", "verify", "journal", "snapshot", "archive"))
         {
-            assertEquals(0, run(command, "--help"), command);
-            assertTrue(out.contains("--data"), out);
+            assertEquals(0, cli.run(command, "--help"), command);
+            assertTrue(cli.out.contains("--data"), cli.out);
         }
-        assertEquals(0, run("snapshot", "--help"));
-        assertTrue(out.contains("ledger serve"), out);
-        assertEquals(0, run("archive", "--help"));
-        assertTrue(out.contains("stopped"), out);
-        assertEquals(0, run("replay", "--help"));
-        assertTrue(out.contains("--to-index") && out.contains("sequence"), out);
+        assertEquals(0, cli.run("snapshot", "--help"));
+        assertTrue(cli.out.contains("ledger serve"), cli.out);
+        assertEquals(0, cli.run("archive", "--help"));
+        assertTrue(cli.out.contains("stopped"), cli.out);
+        assertEquals(0, cli.run("replay", "--help"));
+        assertTrue(cli.out.contains("--to-index") && cli.out.contains("sequence"), cli.out);
     }
 
     private static String[] concat(final String[] a, final String[] b)

@@ -1,22 +1,18 @@
 package io.quotaledger.cli;
 
+import io.quotaledger.engine.ChildJvm;
 import io.quotaledger.journal.projector.EmbeddedDatabase;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -25,9 +21,8 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -35,7 +30,6 @@ import java.util.regex.Pattern;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * {@code ledger serve} as an operator runs it: a child JVM (serve blocks until its shutdown hook runs, which only a
@@ -43,133 +37,18 @@ import static org.junit.jupiter.api.Assertions.fail;
  */
 class ServeCommandTest
 {
-    private static final Pattern SERVING =
-        Pattern.compile("ledger serving (\\S+):(\\d+) \\(metrics http://\\S+:(\\d+)/metrics");
-
     @TempDir
     Path dir;
 
-    private Serve serve;
-    private String out;
-    private String err;
+    private final Cli cli = new Cli();
+    private ServeJvm serve;
 
     @AfterEach
-    void stop()
+    void stop() throws InterruptedException
     {
         if (serve != null)
         {
-            serve.process.destroyForcibly();
-        }
-    }
-
-    /**
-     * A running {@code ledger serve} child and the ports it printed.
-     */
-    private static final class Serve
-    {
-        final Process process;
-        final StringBuffer output = new StringBuffer();
-        final CompletableFuture<Matcher> serving = new CompletableFuture<>();
-        int port;
-        int metricsPort;
-
-        Serve(final Path data, final String... options) throws IOException
-        {
-            final String java = ProcessHandle.current().info().command()
-                .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            final List<String> command = new ArrayList<>(List.of(java,
-                "@" + projectRoot().resolve("scripts").resolve("jvm.options"),
-                "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
-                LedgerCli.class.getName(), "serve", "--data", data.toString(), "--port", "0", "--metrics-port", "0"));
-            command.addAll(List.of(options));
-            process = new ProcessBuilder(command)
-                .redirectErrorStream(true)
-                .start();
-            // one thread reads everything, so the child never blocks on a full pipe
-            final Thread reader = new Thread(() ->
-            {
-                try (BufferedReader lines = new BufferedReader(
-                    new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8)))
-                {
-                    String line;
-                    while ((line = lines.readLine()) != null)
-                    {
-                        output.append(line).append('\n');
-                        final Matcher matcher = SERVING.matcher(line);
-                        if (matcher.find())
-                        {
-                            serving.complete(matcher);
-                        }
-                    }
-                }
-                catch (final IOException ex)
-                {
-                    // the child is gone
-                }
-                serving.completeExceptionally(new IllegalStateException("serve ended without serving"));
-            }, "serve-output");
-            reader.setDaemon(true);
-            reader.start();
-        }
-
-        Serve awaitServing() throws Exception
-        {
-            try
-            {
-                final Matcher matcher = serving.get(30, TimeUnit.SECONDS);
-                port = Integer.parseInt(matcher.group(2));
-                metricsPort = Integer.parseInt(matcher.group(3));
-            }
-            catch (final Exception ex)
-            {
-                fail("no 'ledger serving' line: " + ex + "\n" + output);
-            }
-            return this;
-        }
-
-        int terminate() throws Exception
-        {
-            process.destroy(); // SIGTERM, as systemd or docker stop send it
-            assertTrue(process.waitFor(20, TimeUnit.SECONDS), "serve did not stop on SIGTERM\n" + output);
-            return process.exitValue();
-        }
-    }
-
-    /**
-     * The project root (the folder holding scripts/jvm.options), for the child's JVM flags.
-     */
-    private static Path projectRoot()
-    {
-        Path dir = Path.of(System.getProperty("user.dir")).toAbsolutePath();
-        while (dir != null && !Files.exists(dir.resolve("scripts").resolve("jvm.options")))
-        {
-            dir = dir.getParent();
-        }
-        if (dir == null)
-        {
-            throw new IllegalStateException("scripts/jvm.options not found above " + System.getProperty("user.dir"));
-        }
-        return dir;
-    }
-
-    private int run(final String... args)
-    {
-        final PrintStream originalOut = System.out;
-        final PrintStream originalErr = System.err;
-        final ByteArrayOutputStream capturedOut = new ByteArrayOutputStream();
-        final ByteArrayOutputStream capturedErr = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(capturedOut, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(capturedErr, true, StandardCharsets.UTF_8));
-        try
-        {
-            return LedgerCli.run(args);
-        }
-        finally
-        {
-            System.setOut(originalOut);
-            System.setErr(originalErr);
-            out = capturedOut.toString(StandardCharsets.UTF_8);
-            err = capturedErr.toString(StandardCharsets.UTF_8);
+            serve.close();
         }
     }
 
@@ -182,28 +61,12 @@ class ServeCommandTest
         all[3] = "--port";
         all[4] = Integer.toString(port);
         System.arraycopy(args, 0, all, 5, args.length);
-        return run(all);
+        return cli.run(all);
     }
 
     private static String permissions(final Path path) throws IOException
     {
         return PosixFilePermissions.toString(Files.getPosixFilePermissions(path));
-    }
-
-    /**
-     * A client command in a JVM of its own, with the key in its environment only.
-     */
-    private static Process child(final List<String> args, final String ledgerKey) throws IOException
-    {
-        final String java = ProcessHandle.current().info().command()
-            .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        final List<String> command = new ArrayList<>(List.of(java,
-            "@" + projectRoot().resolve("scripts").resolve("jvm.options"), "-XX:TieredStopAtLevel=1",
-            "-cp", System.getProperty("java.class.path"), LedgerCli.class.getName()));
-        command.addAll(args);
-        final ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
-        builder.environment().put("LEDGER_KEY", ledgerKey);
-        return builder.start();
     }
 
     private static HttpResponse<String> get(final int port, final String path) throws Exception
@@ -252,8 +115,8 @@ class ServeCommandTest
     @Test
     void shouldServeClientCommandsStopOnSigtermAndRecoverOnRestart() throws Exception
     {
-        serve = new Serve(dir).awaitServing();
-        assertTrue(serve.port > 0 && serve.port != 7070, "the real port is printed, not 0: " + serve.output);
+        serve = new ServeJvm(dir).awaitServing();
+        assertTrue(serve.port > 0 && serve.port != 7070, "the real port is printed, not 0: " + serve.output());
         assertTrue(Files.isReadable(dir.resolve(ServeCommand.ADMIN_KEY_FILE)), "an admin key was generated");
         // the data directory is its owner's only: other users can open neither the journal nor the keys
         assertEquals("rwx------", permissions(dir.resolve("journal")));
@@ -261,52 +124,53 @@ class ServeCommandTest
         assertEquals("rw-------", permissions(dir.resolve("keys")));
         assertEquals("rw-------", permissions(dir.resolve(ServeCommand.ADMIN_KEY_FILE)));
 
-        assertEquals(0, client("credit", serve.port, "--user", "1", "--amount", "100"), err);
-        assertTrue(out.contains("CREDIT OK"), out);
-        assertEquals(1, client("deduct", serve.port, "--user", "1", "--service", "1", "--amount", "1000"), out);
-        assertTrue(err.contains("INSUFFICIENT_FUNDS"), err);
+        assertEquals(0, client("credit", serve.port, "--user", "1", "--amount", "100"), cli.err);
+        assertTrue(cli.out.contains("CREDIT OK"), cli.out);
+        assertEquals(1, client("deduct", serve.port, "--user", "1", "--service", "1", "--amount", "1000"), cli.out);
+        assertTrue(cli.err.contains("INSUFFICIENT_FUNDS"), cli.err);
         assertEquals(0, client("deduct", serve.port, "--user", "1", "--service", "1", "--amount", "30",
-            "--request-id", "00000000-0000-0000-0000-000000000007"), err);
+            "--request-id", "00000000-0000-0000-0000-000000000007"), cli.err);
         assertEquals(0, client("deduct", serve.port, "--user", "1", "--service", "1", "--amount", "30",
-            "--request-id", "00000000-0000-0000-0000-000000000007", "--json"), err);
-        assertTrue(out.contains("\"duplicate\":true") && out.contains("\"balance\":70"), out);
+            "--request-id", "00000000-0000-0000-0000-000000000007", "--json"), cli.err);
+        assertTrue(cli.out.contains("\"duplicate\":true") && cli.out.contains("\"balance\":70"), cli.out);
 
-        // an option value out of range is refused before anything is sent
+        // an option value cli.out of range is refused before anything is sent
         assertEquals(2, client("reserve", serve.port, "--user", "1", "--service", "1", "--amount", "5",
-            "--ttl", "PT2562047788015215H"), out);
-        assertTrue(err.contains("--ttl") && !err.contains("Exception"), err);
+            "--ttl", "PT2562047788015215H"), cli.out);
+        assertTrue(cli.err.contains("--ttl") && !cli.err.contains("Exception"), cli.err);
 
         // a gateway key of its own, working without a restart, read from a file or the environment
-        assertEquals(0, run("keys", "add", "--data", dir.toString(), "--role", "gateway", "--name", "gw1"), err);
-        final String gatewayKey = out.strip();
+        assertEquals(0, cli.run("keys", "add", "--data", dir.toString(), "--role", "gateway", "--name", "gw1"),
+            cli.err);
+        final String gatewayKey = cli.out.strip();
         final Path keyFile = Files.writeString(dir.resolve("gw1.key"), gatewayKey + "\n");
         Files.setPosixFilePermissions(keyFile, PosixFilePermissions.fromString("rw-------"));
         final long added = System.nanoTime();
         while (client("balance", serve.port, "--user", "1", "--key-file", keyFile.toString()) != 0 &&
             System.nanoTime() - added < TimeUnit.SECONDS.toNanos(15) && sleep())
         {
-            assertTrue(err.contains("UNAUTHENTICATED"), err);
+            assertTrue(cli.err.contains("UNAUTHENTICATED"), cli.err);
         }
-        assertTrue(out.contains("QUERY OK") && out.contains("balance      70"), out + err);
+        assertTrue(cli.out.contains("QUERY OK") && cli.out.contains("balance      70"), cli.out + cli.err);
         assertEquals(1, client("credit", serve.port, "--user", "1", "--amount", "1", "--key-file", keyFile.toString()));
-        assertTrue(err.contains("FORBIDDEN"), "a gateway key may not credit: " + err);
-        final Process withEnvironment = child(List.of("balance", "--port", Integer.toString(serve.port),
-            "--user", "1", "--data", dir.resolve("no-such-dir").toString()), gatewayKey);
-        final String environmentOutput = new String(withEnvironment.getInputStream().readAllBytes(),
-            StandardCharsets.UTF_8);
-        assertTrue(withEnvironment.waitFor(30, TimeUnit.SECONDS));
-        assertEquals(0, withEnvironment.exitValue(), environmentOutput);
-        assertTrue(environmentOutput.contains("QUERY OK"), environmentOutput);
+        assertTrue(cli.err.contains("FORBIDDEN"), "a gateway key may not credit: " + cli.err);
+        try (ChildJvm withEnvironment = ChildJvm.start(List.of("-XX:TieredStopAtLevel=1"), LedgerCli.class,
+            List.of("balance", "--port", Integer.toString(serve.port), "--user", "1",
+                "--data", dir.resolve("no-such-dir").toString()), Map.of("LEDGER_KEY", gatewayKey)))
+        {
+            assertEquals(0, withEnvironment.await(30_000), withEnvironment.output());
+            assertTrue(withEnvironment.output().contains("QUERY OK"), withEnvironment.output());
+        }
 
         // revoked: refused within seconds, no restart
-        assertEquals(0, run("keys", "revoke", "gw1", "--data", dir.toString()), err);
+        assertEquals(0, cli.run("keys", "revoke", "gw1", "--data", dir.toString()), cli.err);
         final long revoked = System.nanoTime();
         while (client("balance", serve.port, "--user", "1", "--key-file", keyFile.toString(), "--timeout-ms",
             "500") == 0 && System.nanoTime() - revoked < TimeUnit.SECONDS.toNanos(15) && sleep())
         {
-            assertTrue(out.contains("QUERY OK"), out);
+            assertTrue(cli.out.contains("QUERY OK"), cli.out);
         }
-        assertTrue(err.contains("UNAUTHENTICATED"), "a revoked key is still accepted: " + out + err);
+        assertTrue(cli.err.contains("UNAUTHENTICATED"), "a revoked key is still accepted: " + cli.out + cli.err);
 
         final HttpResponse<String> health = get(serve.metricsPort, "/health");
         assertEquals(200, health.statusCode());
@@ -319,72 +183,73 @@ class ServeCommandTest
         final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         do
         {
-            assertEquals(0, run("status", "--metrics-port", Integer.toString(serve.metricsPort), "--json"), err);
+            assertEquals(0, cli.run("status", "--metrics-port", Integer.toString(serve.metricsPort), "--json"),
+                cli.err);
         }
-        while (!out.contains("\"lagEvents\":0,") && System.nanoTime() < deadline && sleep());
-        assertTrue(out.contains("\"projector\":{") && out.contains("\"lagEvents\":0,"), out);
-        assertEquals(0, run("status", "--metrics-port", Integer.toString(serve.metricsPort)), err);
-        assertTrue(out.contains("projector        checkpoint"), out);
-        assertAnalystsReadTheProjection(serve.output.toString(), 70);
+        while (!cli.out.contains("\"lagEvents\":0,") && System.nanoTime() < deadline && sleep());
+        assertTrue(cli.out.contains("\"projector\":{") && cli.out.contains("\"lagEvents\":0,"), cli.out);
+        assertEquals(0, cli.run("status", "--metrics-port", Integer.toString(serve.metricsPort)), cli.err);
+        assertTrue(cli.out.contains("projector        checkpoint"), cli.out);
+        assertAnalystsReadTheProjection(serve.output(), 70);
 
         final int exitCode = serve.terminate();
-        assertTrue(exitCode == 0 || exitCode == 143, "exit code " + exitCode + "\n" + serve.output);
+        assertTrue(exitCode == 0 || exitCode == 143, "exit code " + exitCode + "\n" + serve.output());
         System.out.println("serve exit code on SIGTERM: " + exitCode);
 
         // no server: the client cannot ask
-        assertEquals(2, client("balance", freePort(), "--user", "1", "--timeout-ms", "500"), out);
-        assertTrue(err.contains("cannot connect"), err);
+        assertEquals(2, client("balance", freePort(), "--user", "1", "--timeout-ms", "500"), cli.out);
+        assertTrue(cli.err.contains("cannot connect"), cli.err);
 
         // made readable by others (by hand, or by an older version): a warning at start, and nothing changed
         Files.setPosixFilePermissions(dir.resolve("journal"), PosixFilePermissions.fromString("rwxr-xr-x"));
         Files.setPosixFilePermissions(dir.resolve(ServeCommand.ADMIN_KEY_FILE),
             PosixFilePermissions.fromString("rw-r--r--"));
 
-        serve = new Serve(dir).awaitServing();
-        assertTrue(serve.output.toString().contains("recovered 1 accounts"), serve.output.toString());
-        assertTrue(serve.output.toString().contains(dir.resolve("journal") + " is rwxr-xr-x"), serve.output.toString());
-        assertTrue(serve.output.toString().contains(dir.resolve(ServeCommand.ADMIN_KEY_FILE) + " is rw-r--r--"),
-            serve.output.toString());
+        serve = new ServeJvm(dir).awaitServing();
+        assertTrue(serve.output().contains("recovered 1 accounts"), serve.output());
+        assertTrue(serve.output().contains(dir.resolve("journal") + " is rwxr-xr-x"), serve.output());
+        assertTrue(serve.output().contains(dir.resolve(ServeCommand.ADMIN_KEY_FILE) + " is rw-r--r--"),
+            serve.output());
         assertEquals("rwxr-xr-x", permissions(dir.resolve("journal")));
-        assertEquals(0, client("balance", serve.port, "--user", "1", "--json"), err);
-        assertTrue(out.contains("\"balance\":70"), out);
+        assertEquals(0, client("balance", serve.port, "--user", "1", "--json"), cli.err);
+        assertTrue(cli.out.contains("\"balance\":70"), cli.out);
         final int secondExit = serve.terminate();
-        assertTrue(secondExit == 0 || secondExit == 143, "exit code " + secondExit + "\n" + serve.output);
+        assertTrue(secondExit == 0 || secondExit == 143, "exit code " + secondExit + "\n" + serve.output());
     }
 
     @Test
     void shouldEnforceTheLimitsGivenToServe() throws Exception
     {
-        serve = new Serve(dir, "--no-projector", "--max-accounts", "2", "--max-free-quotas", "1",
+        serve = new ServeJvm(dir, "--no-projector", "--max-accounts", "2", "--max-free-quotas", "1",
             "--max-open-holds", "1", "--max-hold-ttl-seconds", "60", "--max-settle-excess", "5").awaitServing();
         final String hold = "00000000-0000-0000-0000-0000000000aa";
 
-        assertEquals(0, client("credit", serve.port, "--user", "1", "--amount", "100"), err);
-        assertEquals(0, client("credit", serve.port, "--user", "2", "--amount", "100"), err);
-        assertEquals(1, client("credit", serve.port, "--user", "3", "--amount", "100"), out);
-        assertTrue(err.contains("CAPACITY_EXCEEDED"), err);
+        assertEquals(0, client("credit", serve.port, "--user", "1", "--amount", "100"), cli.err);
+        assertEquals(0, client("credit", serve.port, "--user", "2", "--amount", "100"), cli.err);
+        assertEquals(1, client("credit", serve.port, "--user", "3", "--amount", "100"), cli.out);
+        assertTrue(cli.err.contains("CAPACITY_EXCEEDED"), cli.err);
         assertEquals(0, client("grant", serve.port, "--user", "1", "--service", "1", "--allowance", "1",
-            "--period", "DAY"), err);
+            "--period", "DAY"), cli.err);
         assertEquals(1, client("grant", serve.port, "--user", "2", "--service", "1", "--allowance", "1",
-            "--period", "DAY"), out);
-        assertTrue(err.contains("CAPACITY_EXCEEDED"), err);
+            "--period", "DAY"), cli.out);
+        assertTrue(cli.err.contains("CAPACITY_EXCEEDED"), cli.err);
 
         assertEquals(1, client("reserve", serve.port, "--user", "2", "--service", "1", "--amount", "10",
-            "--ttl", "PT61S"), out);
-        assertTrue(err.contains("INVALID_ARGUMENT"), err);
+            "--ttl", "PT61S"), cli.out);
+        assertTrue(cli.err.contains("INVALID_ARGUMENT"), cli.err);
         assertEquals(0, client("reserve", serve.port, "--user", "2", "--service", "1", "--amount", "10",
-            "--ttl", "PT60S", "--request-id", hold), err);
+            "--ttl", "PT60S", "--request-id", hold), cli.err);
         assertEquals(1, client("reserve", serve.port, "--user", "1", "--service", "1", "--amount", "10",
-            "--ttl", "PT10S"), out);
-        assertTrue(err.contains("CAPACITY_EXCEEDED"), err);
+            "--ttl", "PT10S"), cli.out);
+        assertTrue(cli.err.contains("CAPACITY_EXCEEDED"), cli.err);
 
         // 10 + max(10, 5) = 20 at most; the rejection still shows the account
-        assertEquals(1, client("settle", serve.port, "--hold", hold, "--amount", "21", "--json"), out);
-        assertTrue(err.contains("INVALID_AMOUNT"), err);
-        assertTrue(out.contains("\"balance\":90") && out.contains("\"held\":10"), out);
-        assertEquals(0, client("settle", serve.port, "--hold", hold, "--amount", "20"), err);
+        assertEquals(1, client("settle", serve.port, "--hold", hold, "--amount", "21", "--json"), cli.out);
+        assertTrue(cli.err.contains("INVALID_AMOUNT"), cli.err);
+        assertTrue(cli.out.contains("\"balance\":90") && cli.out.contains("\"held\":10"), cli.out);
+        assertEquals(0, client("settle", serve.port, "--hold", hold, "--amount", "20"), cli.err);
 
         final int exitCode = serve.terminate();
-        assertTrue(exitCode == 0 || exitCode == 143, "exit code " + exitCode + "\n" + serve.output);
+        assertTrue(exitCode == 0 || exitCode == 143, "exit code " + exitCode + "\n" + serve.output());
     }
 }

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -16,13 +17,13 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * A test's own JVM running a main class from the test class path, with the project's JVM flags
- * (scripts/jvm.options): for what one test JVM cannot show, a kill -9 or a small heap. Its output is collected as it
- * comes; only finished lines count.
+ * (scripts/jvm.options): for what one test JVM cannot show, a kill -9, a small heap or a process that only a signal
+ * stops. Its output is collected as it comes; only finished lines of standard output count.
  */
 public final class ChildJvm implements AutoCloseable
 {
     private final Process process;
-    private final ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+    private final List<String> lines = new ArrayList<>();
     private final ByteArrayOutputStream stderr = new ByteArrayOutputStream();
     private final Thread stdoutReader;
     private final Thread stderrReader;
@@ -30,8 +31,8 @@ public final class ChildJvm implements AutoCloseable
     private ChildJvm(final Process process)
     {
         this.process = process;
-        stdoutReader = drain(process.getInputStream(), stdout);
-        stderrReader = drain(process.getErrorStream(), stderr);
+        stdoutReader = reader(process.getInputStream(), in -> readLines(in, lines));
+        stderrReader = reader(process.getErrorStream(), in -> readAll(in, stderr));
     }
 
     /**
@@ -39,6 +40,19 @@ public final class ChildJvm implements AutoCloseable
      */
     public static ChildJvm start(final List<String> jvmOptions, final Class<?> main, final List<String> args)
         throws IOException
+    {
+        return start(jvmOptions, main, args, Map.of());
+    }
+
+    /**
+     * @param jvmOptions  options after the project's flags (heap size, compiler...).
+     * @param environment variables added to the child's environment.
+     */
+    public static ChildJvm start(
+        final List<String> jvmOptions,
+        final Class<?> main,
+        final List<String> args,
+        final Map<String, String> environment) throws IOException
     {
         final String java = ProcessHandle.current().info().command()
             .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -50,7 +64,9 @@ public final class ChildJvm implements AutoCloseable
         command.add(System.getProperty("java.class.path"));
         command.add(main.getName());
         command.addAll(args);
-        return new ChildJvm(new ProcessBuilder(command).start());
+        final ProcessBuilder builder = new ProcessBuilder(command);
+        builder.environment().putAll(environment);
+        return new ChildJvm(builder.start());
     }
 
     /**
@@ -59,26 +75,35 @@ public final class ChildJvm implements AutoCloseable
     public String awaitLine(final String prefix, final long timeoutMs) throws Exception
     {
         final long deadline = System.currentTimeMillis() + timeoutMs;
-        while (System.currentTimeMillis() < deadline)
+        int scanned = 0;
+        while (true)
         {
-            for (final String line : lines())
+            final boolean exited = !process.isAlive();
+            if (exited)
             {
-                if (line.startsWith(prefix))
+                joinReaders(); // what it printed before it exited is all in
+            }
+            synchronized (lines)
+            {
+                for (; scanned < lines.size(); scanned++)
                 {
-                    return line;
+                    if (lines.get(scanned).startsWith(prefix))
+                    {
+                        return lines.get(scanned);
+                    }
                 }
             }
-            if (!process.isAlive())
+            if (exited)
             {
-                stdoutReader.join();
-                stderrReader.join();
                 fail("child exited with " + process.exitValue() + " before " + prefix + ":\n" + stderr());
+            }
+            if (System.currentTimeMillis() >= deadline)
+            {
+                kill();
+                fail("child printed no " + prefix + " within " + timeoutMs + " ms:\n" + stderr());
             }
             Thread.sleep(5);
         }
-        kill();
-        fail("child printed no " + prefix + " within " + timeoutMs + " ms:\n" + stderr());
-        return null;
     }
 
     /**
@@ -86,14 +111,26 @@ public final class ChildJvm implements AutoCloseable
      */
     public List<String> lines()
     {
-        final String all = text(stdout);
-        final int end = all.lastIndexOf('\n');
-        return end < 0 ? List.of() : List.of(all.substring(0, end).split("\n"));
+        synchronized (lines)
+        {
+            return List.copyOf(lines);
+        }
     }
 
     public String stderr()
     {
-        return text(stderr);
+        synchronized (stderr)
+        {
+            return stderr.toString(StandardCharsets.UTF_8);
+        }
+    }
+
+    /**
+     * @return all it printed, for a failure message or a search: its finished lines, then its standard error.
+     */
+    public String output()
+    {
+        return String.join("\n", lines()) + "\n" + stderr();
     }
 
     public boolean isAlive()
@@ -116,10 +153,20 @@ public final class ChildJvm implements AutoCloseable
      */
     public int await(final long timeoutMs) throws InterruptedException
     {
-        assertTrue(process.waitFor(timeoutMs, TimeUnit.MILLISECONDS), "child did not exit:\n" + stderr());
-        stdoutReader.join(10_000);
-        stderrReader.join(10_000);
+        assertTrue(process.waitFor(timeoutMs, TimeUnit.MILLISECONDS), "child did not exit:\n" + output());
+        joinReaders();
         return process.exitValue();
+    }
+
+    /**
+     * SIGTERM, as systemd or docker stop send it: shutdown hooks run.
+     *
+     * @return the exit code.
+     */
+    public int terminate(final long timeoutMs) throws InterruptedException
+    {
+        process.destroy();
+        return await(timeoutMs);
     }
 
     /**
@@ -129,8 +176,7 @@ public final class ChildJvm implements AutoCloseable
     {
         process.destroyForcibly();
         assertTrue(process.waitFor(30, TimeUnit.SECONDS), "child survived SIGKILL");
-        stdoutReader.join(10_000);
-        stderrReader.join(10_000);
+        joinReaders();
     }
 
     public void close() throws InterruptedException
@@ -144,7 +190,7 @@ public final class ChildJvm implements AutoCloseable
     /**
      * The project root (the folder holding scripts/jvm.options), for the child's JVM flags.
      */
-    public static Path projectRoot()
+    private static Path projectRoot()
     {
         final String fromMaven = System.getProperty("maven.multiModuleProjectDirectory");
         if (fromMaven != null && Files.exists(Path.of(fromMaven, "scripts", "jvm.options")))
@@ -163,29 +209,65 @@ public final class ChildJvm implements AutoCloseable
         return dir;
     }
 
-    private static String text(final ByteArrayOutputStream bytes)
+    private void joinReaders() throws InterruptedException
     {
-        synchronized (bytes)
+        stdoutReader.join(10_000);
+        stderrReader.join(10_000);
+    }
+
+    /**
+     * Splits what comes into lines as each is finished; an unfinished last line is left out.
+     */
+    private static void readLines(final InputStream in, final List<String> into) throws IOException
+    {
+        final ByteArrayOutputStream line = new ByteArrayOutputStream();
+        final byte[] buffer = new byte[1 << 16];
+        int read;
+        while ((read = in.read(buffer)) >= 0)
         {
-            return bytes.toString(StandardCharsets.US_ASCII);
+            int start = 0;
+            for (int i = 0; i < read; i++)
+            {
+                if (buffer[i] == '\n')
+                {
+                    line.write(buffer, start, i - start);
+                    synchronized (into)
+                    {
+                        into.add(line.toString(StandardCharsets.UTF_8));
+                    }
+                    line.reset();
+                    start = i + 1;
+                }
+            }
+            line.write(buffer, start, read - start);
         }
     }
 
-    private static Thread drain(final InputStream in, final ByteArrayOutputStream into)
+    private static void readAll(final InputStream in, final ByteArrayOutputStream into) throws IOException
+    {
+        final byte[] buffer = new byte[1 << 16];
+        int read;
+        while ((read = in.read(buffer)) >= 0)
+        {
+            synchronized (into)
+            {
+                into.write(buffer, 0, read);
+            }
+        }
+    }
+
+    private interface Reading
+    {
+        void read(InputStream in) throws IOException;
+    }
+
+    private static Thread reader(final InputStream in, final Reading reading)
     {
         final Thread thread = new Thread(() ->
         {
-            final byte[] buffer = new byte[1 << 16];
             try (in)
             {
-                int read;
-                while ((read = in.read(buffer)) >= 0)
-                {
-                    synchronized (into)
-                    {
-                        into.write(buffer, 0, read);
-                    }
-                }
+                reading.read(in);
             }
             catch (final IOException ex)
             {

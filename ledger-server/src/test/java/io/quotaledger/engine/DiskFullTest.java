@@ -2,38 +2,27 @@ package io.quotaledger.engine;
 
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.Durability;
+import io.quotaledger.journal.SmallFileSystem;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStream;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * A full disk must never cost an acknowledged change. The data directory lives on a 24 MiB tmpfs filled to a few MiB
@@ -51,41 +40,20 @@ class DiskFullTest
     @TempDir
     Path temp;
 
-    private Path mount;
+    private SmallFileSystem fs;
 
     @BeforeEach
     void mountSmallFileSystem() throws Exception
     {
-        assumeTrue(System.getProperty("os.name").startsWith("Linux"), "disk-full test needs Linux (tmpfs)");
-        mount = Files.createDirectory(temp.resolve("fs"));
-        String output;
-        boolean mounted;
-        try
-        {
-            final Process process = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=" + SIZE, "tmpfs",
-                mount.toString()).redirectErrorStream(true).start();
-            output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-            mounted = process.waitFor(30, TimeUnit.SECONDS) && process.exitValue() == 0;
-        }
-        catch (final IOException ex)
-        {
-            output = ex.toString();
-            mounted = false;
-        }
-        if (!mounted)
-        {
-            mount = null;
-        }
-        assumeTrue(mounted, "disk-full test skipped: cannot mount a " + SIZE + " tmpfs (needs root): " + output);
+        fs = SmallFileSystem.mount(temp, SIZE);
     }
 
     @AfterEach
     void unmount() throws Exception
     {
-        if (mount != null)
+        if (fs != null)
         {
-            final Process process = new ProcessBuilder("umount", "-l", mount.toString()).inheritIO().start();
-            assertTrue(process.waitFor(30, TimeUnit.SECONDS) && process.exitValue() == 0, "umount " + mount);
+            fs.close();
         }
     }
 
@@ -93,8 +61,8 @@ class DiskFullTest
     @EnumSource(Durability.class)
     void shouldLoseNoAcknowledgedDeductWhenTheDiskFills(final Durability durability) throws Exception
     {
-        final DataDir dir = new DataDir(mount.resolve("data"));
-        final Path filler = fill(mount.resolve("filler"), LEFT_FREE);
+        final DataDir dir = new DataDir(fs.root().resolve("data"));
+        final Path filler = fs.fill("filler", LEFT_FREE);
 
         final Map<Integer, String> acked = new LinkedHashMap<>();
         final Child filling = Child.start(dir, durability, "fill");
@@ -107,7 +75,7 @@ class DiskFullTest
             full = filling.await("FULL", acked);
             query = filling.await("QUERY", acked);
             // the last bytes go too: a snapshot must fail cleanly, leaving nothing that looks like one
-            final Path rest = fill(mount.resolve("rest"), 0);
+            final Path rest = fs.fill("rest", 0);
             filling.send("SNAPSHOT");
             snapshot = filling.await("SNAPSHOT_", acked);
             Files.delete(rest);
@@ -159,37 +127,6 @@ class DiskFullTest
             snapshot);
     }
 
-    /**
-     * Fills the file system with one file until about {@code leaveFree} bytes are left (0: until it is full).
-     */
-    private static Path fill(final Path file, final long leaveFree) throws IOException
-    {
-        final ByteBuffer block = ByteBuffer.allocateDirect(64 << 10);
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE))
-        {
-            while (Files.getFileStore(file).getUsableSpace() > leaveFree + block.capacity())
-            {
-                channel.write(block.clear());
-            }
-            if (leaveFree == 0)
-            {
-                final ByteBuffer page = ByteBuffer.allocate(4096);
-                while (true)
-                {
-                    try
-                    {
-                        channel.write(page.clear());
-                    }
-                    catch (final IOException ex)
-                    {
-                        break; // full
-                    }
-                }
-            }
-        }
-        return file;
-    }
-
     private static void assertNoSnapshotFiles(final DataDir dir) throws IOException
     {
         if (Files.isDirectory(dir.snapshots()))
@@ -203,89 +140,54 @@ class DiskFullTest
     }
 
     /**
-     * A {@link DiskFullChild} and what it printed.
+     * A {@link DiskFullChild} in its own JVM.
      */
     private static final class Child
     {
-        private final Process process;
-        private final OutputStream stdin;
-        private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
-        private final StringBuilder stderr = new StringBuilder();
-        private final List<String> seen = new ArrayList<>();
+        private final ChildJvm jvm;
 
-        private Child(final Process process)
+        private Child(final ChildJvm jvm)
         {
-            this.process = process;
-            this.stdin = process.getOutputStream();
-            drain(new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.US_ASCII)),
-                line -> lines.add(line));
-            drain(new BufferedReader(new InputStreamReader(process.getErrorStream(), StandardCharsets.UTF_8)),
-                line ->
-                {
-                    synchronized (stderr)
-                    {
-                        stderr.append(line).append('\n');
-                    }
-                });
+            this.jvm = jvm;
         }
 
         static Child start(final DataDir dir, final Durability durability, final String... args) throws IOException
         {
-            final String java = ProcessHandle.current().info().command()
-                .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            final List<String> command = new ArrayList<>(List.of(java,
-                "@" + ChildJvm.projectRoot().resolve("scripts/jvm.options"), "-Xmx512m",
-                "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), DiskFullChild.class.getName(),
-                dir.root().toString(), durability.name()));
-            command.addAll(List.of(args));
-            return new Child(new ProcessBuilder(command).start());
+            final List<String> childArgs = new ArrayList<>(List.of(dir.root().toString(), durability.name()));
+            childArgs.addAll(List.of(args));
+            return new Child(ChildJvm.start(List.of("-Xmx512m", "-XX:TieredStopAtLevel=1"), DiskFullChild.class,
+                childArgs));
         }
 
         /**
-         * Collects ACK lines into {@code acks} (index: "CODE duplicate") until a line starting with {@code prefix}.
+         * Waits for a line starting with {@code prefix}, and collects the ACK lines printed so far into {@code acks}
+         * (index: "CODE duplicate").
          *
          * @return that line.
          */
         String await(final String prefix, final Map<Integer, String> acks) throws Exception
         {
-            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (System.nanoTime() < deadline)
+            final String line = jvm.awaitLine(prefix, 60_000);
+            for (final String ack : jvm.lines())
             {
-                final String line = lines.poll(100, TimeUnit.MILLISECONDS);
-                if (line == null)
+                if (ack.startsWith("ACK "))
                 {
-                    if (!process.isAlive() && lines.isEmpty())
-                    {
-                        fail("child exited with " + process.exitValue() + " before " + prefix + "\n" + report());
-                    }
-                    continue;
-                }
-                if (line.startsWith("ACK "))
-                {
-                    final String[] fields = line.split(" ");
+                    final String[] fields = ack.split(" ");
                     acks.put(Integer.parseInt(fields[1]), fields[2] + " " + fields[3]);
-                    continue;
-                }
-                seen.add(line);
-                if (line.startsWith(prefix))
-                {
-                    return line;
                 }
             }
-            fail("child did not print " + prefix + " within 60 s\n" + report());
-            return null;
+            return line;
         }
 
         void send(final String line) throws IOException
         {
-            stdin.write((line + "\n").getBytes(StandardCharsets.US_ASCII));
-            stdin.flush();
+            jvm.stdin().write((line + "\n").getBytes(StandardCharsets.US_ASCII));
+            jvm.stdin().flush();
         }
 
         void kill() throws InterruptedException
         {
-            process.destroyForcibly();
-            assertTrue(process.waitFor(30, TimeUnit.SECONDS), "child survived SIGKILL");
+            jvm.kill();
         }
 
         /**
@@ -293,33 +195,11 @@ class DiskFullTest
          */
         String report()
         {
-            final String warnings;
-            synchronized (stderr)
-            {
-                warnings = stderr.toString().lines().filter(l -> l.contains("WARN") || l.contains("ERROR") ||
-                    l.contains("Error") || l.contains("Exception")).limit(20).collect(Collectors.joining("\n  "));
-            }
-            return "child: " + String.join(" | ", seen) + "\n  " + warnings;
-        }
-
-        private static void drain(final BufferedReader reader, final Consumer<String> into)
-        {
-            final Thread thread = new Thread(() ->
-            {
-                try (reader)
-                {
-                    for (String line = reader.readLine(); line != null; line = reader.readLine())
-                    {
-                        into.accept(line);
-                    }
-                }
-                catch (final IOException ex)
-                {
-                    // the child is gone
-                }
-            }, "disk-full-child-output");
-            thread.setDaemon(true);
-            thread.start();
+            final String seen = jvm.lines().stream().filter(l -> !l.startsWith("ACK "))
+                .collect(Collectors.joining(" | "));
+            final String warnings = jvm.stderr().lines().filter(l -> l.contains("WARN") || l.contains("ERROR") ||
+                l.contains("Error") || l.contains("Exception")).limit(20).collect(Collectors.joining("\n  "));
+            return "child: " + seen + "\n  " + warnings;
         }
     }
 }

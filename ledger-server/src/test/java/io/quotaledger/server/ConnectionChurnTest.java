@@ -4,7 +4,6 @@ import io.quotaledger.client.ClientConfig;
 import io.quotaledger.client.LedgerClient;
 import io.quotaledger.client.LedgerResult;
 import io.quotaledger.engine.ChildJvm;
-import io.quotaledger.protocol.HelloEncoder;
 import io.quotaledger.protocol.MessageHeaderEncoder;
 import io.quotaledger.protocol.ResultCode;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -17,7 +16,6 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -130,8 +128,7 @@ class ConnectionChurnTest
 
     private static String report(final ChildJvm child)
     {
-        return "ledger " + (child.isAlive() ? "running" : "exited") + "; its output:\n" +
-            String.join("\n", child.lines()) + "\n" + child.stderr();
+        return "ledger " + (child.isAlive() ? "running" : "exited") + "; its output:\n" + child.output();
     }
 
     private static LedgerClient connect(final int port, final String key)
@@ -147,7 +144,7 @@ class ConnectionChurnTest
     private static void churn(
         final int port, final String gatewayKey, final Kind kind, final AtomicLong connected, final AtomicBoolean on)
     {
-        final byte[] hello = hello(gatewayKey);
+        final byte[] hello = Frames.hello(gatewayKey);
         final byte[] helloThenMalformed = new byte[hello.length + 4 + 8];
         System.arraycopy(hello, 0, helloThenMalformed, 0, hello.length);
         new UnsafeBuffer(helloThenMalformed).putInt(hello.length, 8, ByteOrder.LITTLE_ENDIAN); // shorter than any frame
@@ -173,16 +170,5 @@ class ConnectionChurnTest
                 // refused or reset under load: the next one tries again
             }
         }
-    }
-
-    private static byte[] hello(final String key)
-    {
-        final byte[] apiKey = key.getBytes(StandardCharsets.US_ASCII);
-        final byte[] frame = new byte[4 + HEADER + HelloEncoder.BLOCK_LENGTH + 2 + apiKey.length];
-        final UnsafeBuffer buffer = new UnsafeBuffer(frame);
-        buffer.putInt(0, frame.length - 4, ByteOrder.LITTLE_ENDIAN);
-        new HelloEncoder().wrapAndApplyHeader(buffer, 4, new MessageHeaderEncoder()).correlationId(1)
-            .clientVersion(HelloEncoder.SCHEMA_VERSION).putApiKey(apiKey, 0, apiKey.length);
-        return frame;
     }
 }

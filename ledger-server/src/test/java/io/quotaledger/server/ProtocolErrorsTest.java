@@ -10,6 +10,7 @@ import io.quotaledger.protocol.ResultCode;
 import io.quotaledger.protocol.ResultDecoder;
 import io.quotaledger.protocol.Role;
 import io.quotaledger.protocol.TakeSnapshotEncoder;
+import io.quotaledger.server.Wire.Answer;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -18,9 +19,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.io.DataInputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.Socket;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
@@ -28,7 +27,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -39,9 +37,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
+import static io.quotaledger.server.Frames.CORRELATION;
+import static io.quotaledger.server.Frames.hello;
+import static io.quotaledger.server.Frames.query;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Every row of docs/protocol.md "Error behaviour", over a raw socket: the exact answer, and whether the connection
@@ -50,7 +50,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 class ProtocolErrorsTest
 {
     private static final int HEADER = MessageHeaderEncoder.ENCODED_LENGTH;
-    private static final long CORRELATION = 0x0102_0304_0506_0708L;
 
     @TempDir
     Path dir;
@@ -64,139 +63,6 @@ class ProtocolErrorsTest
         {
             ledger.close();
         }
-    }
-
-    /**
-     * A result or hello result as read off the wire.
-     */
-    private record Answer(int templateId, long correlationId, Op op, ResultCode code, Role role)
-    {
-    }
-
-    /**
-     * One raw connection: writes frames, reads answers.
-     */
-    private static final class Wire implements AutoCloseable
-    {
-        final Socket socket;
-        final OutputStream out;
-        final DataInputStream in;
-
-        Wire(final TestServer ledger) throws IOException
-        {
-            this(ledger, 0);
-        }
-
-        /**
-         * @param receiveBuffer the socket's receive buffer, set before connecting; 0 for the system's.
-         */
-        Wire(final TestServer ledger, final int receiveBuffer) throws IOException
-        {
-            socket = new Socket();
-            if (receiveBuffer > 0)
-            {
-                socket.setReceiveBufferSize(receiveBuffer);
-            }
-            socket.connect(new java.net.InetSocketAddress("127.0.0.1", ledger.port()));
-            socket.setSoTimeout(5_000);
-            out = socket.getOutputStream();
-            in = new DataInputStream(socket.getInputStream());
-        }
-
-        Wire send(final byte[] bytes) throws IOException
-        {
-            out.write(bytes);
-            out.flush();
-            return this;
-        }
-
-        Answer read() throws IOException
-        {
-            final byte[] prefix = new byte[4];
-            in.readFully(prefix);
-            final int length = ByteBuffer.wrap(prefix).order(ByteOrder.LITTLE_ENDIAN).getInt();
-            final byte[] frame = new byte[length];
-            in.readFully(frame);
-            final ByteBuffer buffer = ByteBuffer.wrap(frame).order(ByteOrder.LITTLE_ENDIAN);
-            final int templateId = buffer.getShort(2) & 0xFFFF;
-            if (templateId == HelloResultDecoder.TEMPLATE_ID)
-            {
-                assertEquals(HEADER + HelloResultDecoder.BLOCK_LENGTH, length);
-                return new Answer(templateId, buffer.getLong(HEADER), Op.HELLO,
-                    ResultCode.get((short)(buffer.get(HEADER + 8) & 0xFF)),
-                    Role.get((short)(buffer.get(HEADER + 9) & 0xFF)));
-            }
-            assertEquals(ResultDecoder.TEMPLATE_ID, templateId);
-            assertEquals(HEADER + ResultDecoder.BLOCK_LENGTH, length);
-            return new Answer(templateId, buffer.getLong(HEADER), Op.get((short)(buffer.get(HEADER + 8) & 0xFF)),
-                ResultCode.get((short)(buffer.get(HEADER + 9) & 0xFF)), null);
-        }
-
-        Wire hello(final String key) throws IOException
-        {
-            send(ProtocolErrorsTest.hello(key));
-            final Answer answer = read();
-            assertEquals(ResultCode.OK, answer.code());
-            return this;
-        }
-
-        /**
-         * The connection is still served: a valid Query gets its answer.
-         */
-        void assertOpen() throws IOException
-        {
-            send(query(99, 7));
-            final Answer answer = read();
-            assertEquals(99, answer.correlationId());
-            assertEquals(Op.QUERY, answer.op());
-            assertEquals(ResultCode.UNKNOWN_ACCOUNT, answer.code());
-        }
-
-        /**
-         * The server closed the connection (end of stream or a reset), nothing more sent.
-         */
-        void assertClosed() throws IOException
-        {
-            try
-            {
-                final int next = in.read();
-                assertEquals(-1, next, "expected the connection closed, got more bytes");
-            }
-            catch (final SocketTimeoutException ex)
-            {
-                fail("the connection is still open");
-            }
-            catch (final SocketException ex)
-            {
-                // reset by the server: closed too
-            }
-        }
-
-        public void close() throws IOException
-        {
-            socket.close();
-        }
-    }
-
-    private static byte[] hello(final String key)
-    {
-        final byte[] apiKey = key.getBytes(StandardCharsets.US_ASCII);
-        final byte[] frame = new byte[4 + HEADER + HelloEncoder.BLOCK_LENGTH + 2 + apiKey.length];
-        final UnsafeBuffer buffer = new UnsafeBuffer(frame);
-        buffer.putInt(0, frame.length - 4, ByteOrder.LITTLE_ENDIAN);
-        new HelloEncoder().wrapAndApplyHeader(buffer, 4, new MessageHeaderEncoder()).correlationId(CORRELATION)
-            .clientVersion(1).putApiKey(apiKey, 0, apiKey.length);
-        return frame;
-    }
-
-    private static byte[] query(final long correlationId, final long userId)
-    {
-        final byte[] frame = new byte[4 + HEADER + QueryEncoder.BLOCK_LENGTH];
-        final UnsafeBuffer buffer = new UnsafeBuffer(frame);
-        buffer.putInt(0, frame.length - 4, ByteOrder.LITTLE_ENDIAN);
-        new QueryEncoder().wrapAndApplyHeader(buffer, 4, new MessageHeaderEncoder()).correlationId(correlationId)
-            .userId(userId).serviceId(0);
-        return frame;
     }
 
     private static byte[] credit(final long correlationId)

@@ -4,7 +4,6 @@ import io.netty.buffer.PooledByteBufAllocator;
 import io.quotaledger.client.LedgerClient;
 import io.quotaledger.client.LedgerResult;
 import io.quotaledger.protocol.DeductEncoder;
-import io.quotaledger.protocol.HelloEncoder;
 import io.quotaledger.protocol.MessageHeaderEncoder;
 import io.quotaledger.protocol.QueryEncoder;
 import io.quotaledger.protocol.ReleaseEncoder;
@@ -20,7 +19,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
 import java.util.UUID;
@@ -48,18 +46,6 @@ class ServerFuzzTest
         ledger.runtime.engine().requestState((ledgerState, sequence, timestamp) ->
             checksum.complete(ledgerState.checksum()));
         return checksum.get(10, TimeUnit.SECONDS);
-    }
-
-    private static byte[] hello(final String key)
-    {
-        final byte[] apiKey = key.getBytes(StandardCharsets.US_ASCII);
-        final int length = MessageHeaderEncoder.ENCODED_LENGTH + HelloEncoder.BLOCK_LENGTH + 2 + apiKey.length;
-        final byte[] frame = new byte[4 + length];
-        final UnsafeBuffer buffer = new UnsafeBuffer(frame);
-        buffer.putInt(0, length, ByteOrder.LITTLE_ENDIAN);
-        new HelloEncoder().wrapAndApplyHeader(buffer, 4, new MessageHeaderEncoder()).correlationId(1)
-            .clientVersion(1).putApiKey(apiKey, 0, apiKey.length);
-        return frame;
     }
 
     /**
@@ -212,7 +198,7 @@ class ServerFuzzTest
                     final boolean authenticated = random.nextInt(10) != 0;
                     if (authenticated)
                     {
-                        out.write(hello(ledger.gatewayKey)); // most fuzz comes from an authenticated connection
+                        out.write(Frames.hello(ledger.gatewayKey)); // most fuzz comes from an authenticated connection
                     }
                     final int frames = authenticated ? 2_000 + random.nextInt(3_000) : 1 + random.nextInt(3);
                     for (int i = 0; i < frames && sent < target; i++)
@@ -260,7 +246,7 @@ class ServerFuzzTest
                 socket.setSendBufferSize(64 * 1024);
                 socket.setReceiveBufferSize(64 * 1024);
                 final OutputStream out = socket.getOutputStream();
-                out.write(hello(ledger.gatewayKey));
+                out.write(Frames.hello(ledger.gatewayKey));
                 final Thread writer = new Thread(() ->
                 {
                     try
