@@ -234,7 +234,9 @@ final class ClientCommands
         {
             out.append("\n  exceeded the hold: charged into debt");
         }
-        if (r.ok())
+        // a rejection carries the account's state too, when the account exists (docs/semantics.md "Results")
+        if (r.ok() || r.balance() != 0 || r.held() != 0 || r.creditLimit() != 0 || r.freeRemaining() != 0 ||
+            r.frozen())
         {
             out.append("\n  balance      ").append(r.balance())
                 .append("\n  held         ").append(r.held())
