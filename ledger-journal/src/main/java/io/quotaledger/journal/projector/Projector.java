@@ -74,8 +74,8 @@ public final class Projector implements AutoCloseable
     private ProjectionBatch batch = new ProjectionBatch();
     private long checkpoint = -1;
     private ProjectorStore.Checkpoint unverified; // read from PostgreSQL, not yet compared with the journal
-    private ProjectorStore.Checkpoint refusedAt; // refused with refusal: the journal at it cannot change, no new scan
-    private String refusal;
+    private ProjectorStore.Checkpoint refusedAt; // a stored checkpoint found not to match the journal, and why:
+    private String refusal; // retries refuse it again without reading the journal (its outcome there cannot change)
     private boolean rebuildOnMismatch;
     private boolean firstOfRead;
     private Progress progress = (c, o) -> { };
@@ -358,17 +358,16 @@ public final class Projector implements AutoCloseable
                 failures++;
                 final String message = ex instanceof JournalCorruptedException ?
                     "journal corrupted: " + ex.getMessage() : String.valueOf(ex.getMessage());
-                if (message.equals(lastError))
+                if (!message.equals(lastError))
                 {
-                    // said already
-                }
-                else if (ex instanceof ProjectionMismatchException)
-                {
-                    LOG.error("projector: {}", message);
-                }
-                else
-                {
-                    LOG.warn("projector: {}; retrying from the checkpoint in the background", message);
+                    if (ex instanceof ProjectionMismatchException)
+                    {
+                        LOG.error("projector: {}", message);
+                    }
+                    else
+                    {
+                        LOG.warn("projector: {}; retrying from the checkpoint in the background", message);
+                    }
                 }
                 lastError = message;
                 wait = backoff + ThreadLocalRandom.current().nextLong(backoff / 2 + 1); // jitter: no herd on restart

@@ -48,9 +48,10 @@ public final class ProjectorStore implements AutoCloseable
 
     /**
      * The checkpoint: every outcome up to {@code sequence} is in the tables; {@code outcomeTime} is that outcome's
-     * time (epoch ms, 0 when nothing was projected) and {@code outcomeCrc} the CRC32C of its encoded bytes
-     * ({@link ProjectionBatch#crc}; -1 when unknown: nothing projected, or projected before it was kept). Time and CRC
-     * tell whether the journal's outcome at {@code sequence} is still the one the tables counted.
+     * time (epoch ms, 0 when nothing was projected) and {@code outcomeCrc} the CRC32C of its bytes as
+     * {@link io.quotaledger.core.Outcome#encode} writes them (-1 when unknown: nothing projected, or projected before
+     * it was kept). Time and CRC tell whether the journal's outcome at {@code sequence} is still the one the tables
+     * counted.
      */
     public record Checkpoint(long sequence, long outcomeTime, long outcomeCrc)
     {
