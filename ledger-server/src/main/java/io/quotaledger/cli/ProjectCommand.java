@@ -3,6 +3,7 @@ package io.quotaledger.cli;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.JournalReader;
 import io.quotaledger.journal.Recovery;
+import io.quotaledger.journal.projector.ProjectionMismatchException;
 import io.quotaledger.journal.projector.Projector;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
@@ -86,6 +87,11 @@ final class ProjectCommand implements Callable<Integer>
                     bar.stepTo(checkpoint - start);
                 });
                 projector.catchUp();
+            }
+            catch (final ProjectionMismatchException ex)
+            {
+                projector.close();
+                throw new Tools.ToolException(Tools.EXIT_FAILURE, ex.getMessage());
             }
             final long nanos = System.nanoTime() - began;
             final long checkpoint = projector.checkpoint();

@@ -420,7 +420,8 @@ final class ServeCommand implements Callable<Integer>
         {
             if (!noProjector)
             {
-                projection = ServeProjection.start(database, dir, () -> runtime.journal().lastSequence(), metrics);
+                projection = ServeProjection.start(database, dir, () -> runtime.journal().lastSequence(),
+                    !runtime.recovery().acceptedLoss().isEmpty(), metrics);
             }
             server.start(runtime.engine(), runtime.snapshotter()::snapshot);
             final ServeProjection projected = projection;
@@ -449,6 +450,7 @@ final class ServeCommand implements Callable<Integer>
                         .append(",\"lagSeconds\":").append(projected.projector().lagSeconds())
                         .append(",\"failures\":").append(projected.projector().failures())
                         .append(",\"lastError\":").append(Tools.quote(projected.projector().lastError()))
+                        .append(",\"refused\":").append(projected.projector().refused())
                         .append('}');
                 }
                 return new MetricsHttpServer.Health(failure == null && lowOnSpace == null,

@@ -24,13 +24,21 @@ final class ServeProjection implements AutoCloseable
 
     /**
      * Starts the database (when embedded) and the projector thread, and registers the projector's gauges.
+     *
+     * @param lossAccepted true when this start accepted a journal loss: tables that hold lost outcomes are rebuilt
+     *                     ({@link Projector#rebuildOnMismatch}) instead of refused.
      */
     static ServeProjection start(
-        final DatabaseOptions options, final DataDir dir, final LongSupplier journalEnd, final ServerMetrics metrics)
+        final DatabaseOptions options,
+        final DataDir dir,
+        final LongSupplier journalEnd,
+        final boolean lossAccepted,
+        final ServerMetrics metrics)
         throws Exception
     {
         final DatabaseOptions.Opened database = options.open(dir);
-        final Projector projector = new Projector(dir, database.store(), Projector.Settings.defaults(), journalEnd);
+        final Projector projector = new Projector(dir, database.store(), Projector.Settings.defaults(), journalEnd)
+            .rebuildOnMismatch(lossAccepted);
         metrics.gauge("ledger_projector_lag_events", "Journal outcomes not yet in PostgreSQL",
             projector::lagEvents);
         metrics.gauge("ledger_projector_lag_seconds",
@@ -39,6 +47,9 @@ final class ServeProjection implements AutoCloseable
             projector::checkpoint);
         metrics.gauge("ledger_projector_failures", "Failed projector attempts (each retried with backoff)",
             projector::failures);
+        metrics.gauge("ledger_projector_refused",
+            "1 while the projected tables do not match the journal (rebuild them: ledger project --rebuild)",
+            () -> projector.refused() ? 1 : 0);
         projector.start();
         return new ServeProjection(database, projector);
     }
@@ -55,6 +66,10 @@ final class ServeProjection implements AutoCloseable
     /** The projector's checkpoint and lag, for the shutdown log line. */
     String state()
     {
+        if (projector.refused())
+        {
+            return "projector refused tables that do not match the journal (ledger project --rebuild)";
+        }
         final long lag = projector.lagEvents();
         return lag == 0 ? String.format(java.util.Locale.ROOT, "projector caught up at %,d", projector.checkpoint())
             : String.format(java.util.Locale.ROOT, "projector at %,d (%,d behind, projected at the next start)",

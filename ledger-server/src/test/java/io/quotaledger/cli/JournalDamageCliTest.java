@@ -14,6 +14,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -24,6 +28,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -222,15 +228,7 @@ class JournalDamageCliTest
     void shouldServeFromWhatIsReadableWhenTheLossIsAccepted() throws Exception
     {
         final DataDir dir = build("accepted", 2_000, false);
-        final List<long[]> documents = documents(cycleFile(dir));
-        try (RandomAccessFile file = new RandomAccessFile(cycleFile(dir).toFile(), "rw"))
-        {
-            for (int i = documents.size() - 3; i < documents.size(); i++)
-            {
-                file.seek(documents.get(i)[0]);
-                file.writeInt(0); // zeroed headers on the last three documents
-            }
-        }
+        loseTheLastThreeDocuments(dir);
         assertEquals(1, tool("replay", dir));
         assertTrue(cli.err.contains("zero header"), cli.err);
 
@@ -249,5 +247,117 @@ class JournalDamageCliTest
         assertEquals(0, tool("verify", dir), cli.out + cli.err); // consistent again
         assertEquals(0, tool("replay", dir, "--json"), cli.err);
         assertTrue(cli.out.contains("\"tornTail\":null"), cli.out);
+    }
+
+    /**
+     * Zeroes the headers of the journal's last three documents (three credits: build journals one a document).
+     */
+    private static void loseTheLastThreeDocuments(final DataDir dir) throws IOException
+    {
+        final List<long[]> documents = documents(cycleFile(dir));
+        try (RandomAccessFile file = new RandomAccessFile(cycleFile(dir).toFile(), "rw"))
+        {
+            for (int i = documents.size() - 3; i < documents.size(); i++)
+            {
+                file.seek(documents.get(i)[0]);
+                file.writeInt(0);
+            }
+        }
+    }
+
+    /**
+     * The projection holds outcomes the journal then lost (an accepted loss), and the ledger went on past the old
+     * checkpoint: {@code ledger project} used to go on from its checkpoint, skipping the new outcomes under the old
+     * sequence numbers. It must refuse with a message and exit 1 until the tables are rebuilt.
+     */
+    @Test
+    void shouldRefuseToProjectTablesHoldingOutcomesTheJournalLostUntilRebuilt() throws Exception
+    {
+        final DataDir dir = build("projected-lost", 1_000, false);
+        assertEquals(0, run("project", "--data", dir.root().toString(), "--once"), err);
+        assertTrue(out.contains("PostgreSQL is at journal sequence 1,000"), out);
+        loseTheLastThreeDocuments(dir);
+        final LedgerRuntime accepted = LedgerRuntime.start(
+            new LedgerRuntime.Settings(dir, Durability.PROCESS, Journals.rollCycle("daily"), 0, 0, 2, 0, true),
+            new EngineConfig().ledger(ledgerConfig));
+        assertEquals(997, accepted.recovery().lastSequence());
+        for (int i = 1; i <= 10; i++)
+        {
+            accepted.engine().execute(new Command().op(Op.CREDIT).requestId(2, i).userId(7).amount(1_000), 5,
+                TimeUnit.SECONDS);
+        }
+        accepted.close();
+
+        assertEquals(1, run("project", "--data", dir.root().toString(), "--once"));
+        assertTrue(err.contains("ledger project: the journal's outcome 1000 (") &&
+            err.contains("is not the one the projector checkpoint counted") &&
+            err.contains("ledger project --data DIR --rebuild"), err);
+        assertNoStackTrace(out + err);
+
+        assertEquals(0, run("project", "--data", dir.root().toString(), "--once", "--rebuild"), err);
+        assertTrue(out.contains("projected 1,007 outcomes") && out.contains("journal sequence 1,007"), out);
+        assertEquals(0, run("project", "--data", dir.root().toString(), "--once"), err);
+        assertTrue(out.contains("projected 0 outcomes"), out);
+    }
+
+    /**
+     * {@code serve --accept-journal-loss} with the projector on: tables holding outcomes the loss cut are rebuilt by
+     * the projector itself (they used to be refused as past the journal's end, and then, once the journal grew past
+     * them, continued with the new outcomes skipped).
+     */
+    @Test
+    void shouldRebuildTheProjectionWhenServeAcceptsALossOfProjectedOutcomes() throws Exception
+    {
+        final DataDir dir = build("serve-rebuilds", 1_000, false);
+        assertEquals(0, run("project", "--data", dir.root().toString(), "--once"), err);
+        loseTheLastThreeDocuments(dir);
+
+        final String java = ProcessHandle.current().info().command()
+            .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        final Path options = Path.of(System.getProperty("user.dir")).toAbsolutePath().getParent()
+            .resolve("scripts").resolve("jvm.options");
+        final Path log = temp.resolve("serve-rebuilds.log");
+        final Process serve = new ProcessBuilder(List.of(java, "@" + options, "-Xmx256m", "-XX:TieredStopAtLevel=1",
+            "-cp", System.getProperty("java.class.path"), LedgerCli.class.getName(), "serve",
+            "--data", dir.root().toString(), "--port", "0", "--metrics-port", "0",
+            "--dedupe-window", WINDOW, "--accept-journal-loss"))
+            .redirectErrorStream(true)
+            .redirectOutput(log.toFile())
+            .start();
+        String health = "";
+        try
+        {
+            final Pattern metrics = Pattern.compile("metrics http://[^:]+:(\\d+)/metrics");
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+            Matcher port = metrics.matcher("");
+            while (serve.isAlive() && System.nanoTime() < deadline && !port.find())
+            {
+                Thread.sleep(100);
+                port = metrics.matcher(Files.readString(log));
+            }
+            assertTrue(port.find(0), Files.readString(log));
+            final HttpClient http = HttpClient.newHttpClient();
+            final HttpRequest request = HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + port.group(1) + "/health")).GET().build();
+            while (serve.isAlive() && System.nanoTime() < deadline &&
+                !health.contains("\"projector\":{\"checkpoint\":997,\"lagEvents\":0,"))
+            {
+                Thread.sleep(100);
+                health = http.send(request, HttpResponse.BodyHandlers.ofString()).body();
+            }
+        }
+        finally
+        {
+            serve.destroy();
+            assertTrue(serve.waitFor(30, TimeUnit.SECONDS));
+        }
+        final String output = Files.readString(log);
+        assertTrue(health.contains("\"projector\":{\"checkpoint\":997,\"lagEvents\":0,") &&
+            health.contains("\"lastError\":null,\"refused\":false"), health + "\n" + output);
+        assertTrue(output.contains("ACCEPTED JOURNAL LOSS") && output.contains("past the end of the journal (997)") &&
+            output.contains("emptying the tables to project the journal again from its start"), output);
+
+        assertEquals(0, run("project", "--data", dir.root().toString(), "--once"), err); // they match the journal
+        assertTrue(out.contains("projected 0 outcomes") && out.contains("journal sequence 997"), out);
     }
 }

@@ -3,6 +3,7 @@ package io.quotaledger.journal.projector;
 import io.quotaledger.core.Outcome;
 import io.quotaledger.core.OutcomeType;
 import io.quotaledger.core.Period;
+import org.agrona.concurrent.UnsafeBuffer;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -10,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.zip.CRC32C;
 
 /**
  * The outcomes of one projector transaction, aggregated in memory: usage deltas per (user, service, hour), the latest
@@ -122,7 +124,26 @@ final class ProjectionBatch
     private long firstSequence;
     private long lastSequence;
     private long lastTimestamp;
+    private final UnsafeBuffer lastOutcome = new UnsafeBuffer(new byte[Outcome.LENGTH]);
     private int outcomes;
+
+    /**
+     * @return the CRC32C of an outcome's encoded bytes: with its sequence and time, what tells the outcome a
+     * checkpoint counted from another one that later took the same sequence in a journal that lost its end.
+     */
+    static long crc(final Outcome outcome)
+    {
+        final UnsafeBuffer encoded = new UnsafeBuffer(new byte[Outcome.LENGTH]);
+        outcome.encode(encoded, 0);
+        return crc(encoded);
+    }
+
+    private static long crc(final UnsafeBuffer encoded)
+    {
+        final CRC32C crc = new CRC32C();
+        crc.update(encoded.byteArray(), 0, Outcome.LENGTH);
+        return crc.getValue();
+    }
 
     /**
      * Adds one outcome; outcomes must come in journal order.
@@ -136,6 +157,7 @@ final class ProjectionBatch
         outcomes++;
         lastSequence = sequence;
         lastTimestamp = o.timestamp();
+        o.encode(lastOutcome, 0); // the outcome object is reused: keep what lastCrc() needs
         final OutcomeType type = o.type();
         if (type == OutcomeType.REJECTED)
         {
@@ -237,6 +259,14 @@ final class ProjectionBatch
     long lastTimestamp()
     {
         return lastTimestamp;
+    }
+
+    /**
+     * @return {@link #crc} of the last outcome added.
+     */
+    long lastCrc()
+    {
+        return crc(lastOutcome);
     }
 
     /**

@@ -1,11 +1,13 @@
 package io.quotaledger.journal.projector;
 
+import io.quotaledger.core.Outcome;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.JournalCorruptedException;
 import io.quotaledger.journal.JournalReader;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Instant;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
@@ -17,6 +19,13 @@ import java.util.function.LongSupplier;
  * ({@link ProjectorStore#write}). It never touches the ledger's hot path: it only reads the journal, so a slow or dead
  * PostgreSQL makes it lag, never slows a deduct. On any database error it drops the batch, waits (exponential
  * backoff with jitter), reads the checkpoint again and goes on from there: nothing is lost or counted twice.
+ *
+ * <p>Whenever it reads the checkpoint (at start, after each failure) it first checks that the journal's outcome at
+ * the checkpoint is the one the tables counted (its time and the CRC kept with the checkpoint): a journal that lost
+ * its end ({@code --accept-journal-loss}) and grew again has other outcomes under the same sequence numbers, which
+ * going on from the checkpoint would skip while the tables keep the lost ones. It refuses such tables
+ * ({@link ProjectionMismatchException}) until they are rebuilt, or, when told the loss was accepted at this start
+ * ({@link #rebuildOnMismatch}), rebuilds them itself.
  *
  * <p>{@link #catchUp} projects to the end of the journal in the caller's thread; {@link #start()} follows the journal
  * in a thread of its own. Lag and state may be read from any thread.
@@ -64,6 +73,10 @@ public final class Projector implements AutoCloseable
     private JournalReader reader;
     private ProjectionBatch batch = new ProjectionBatch();
     private long checkpoint = -1;
+    private ProjectorStore.Checkpoint unverified; // read from PostgreSQL, not yet compared with the journal
+    private ProjectorStore.Checkpoint refusedAt; // a stored checkpoint found not to match the journal, and why:
+    private String refusal; // retries refuse it again without reading the journal (its outcome there cannot change)
+    private boolean rebuildOnMismatch;
     private boolean firstOfRead;
     private Progress progress = (c, o) -> { };
     private Thread thread;
@@ -75,6 +88,7 @@ public final class Projector implements AutoCloseable
     private volatile long projected;
     private volatile long failures;
     private volatile String lastError;
+    private volatile boolean refused;
 
     /**
      * @param journalEnd the journal's last sequence, when the caller knows it (a running ledger); null to read it
@@ -96,6 +110,18 @@ public final class Projector implements AutoCloseable
     }
 
     /**
+     * For a ledger that accepted a journal loss at this start: tables that do not match the journal are emptied and
+     * projected again from the journal's start (once), instead of refused. Not when the journal no longer starts at
+     * outcome 1 (archived cycles): the rebuild could not complete, so the tables are refused and kept as they are.
+     * Call before {@link #start()}.
+     */
+    public Projector rebuildOnMismatch(final boolean rebuild)
+    {
+        this.rebuildOnMismatch = rebuild;
+        return this;
+    }
+
+    /**
      * Projects every outcome in the journal now, in this thread.
      *
      * @return the outcomes projected.
@@ -105,12 +131,32 @@ public final class Projector implements AutoCloseable
     {
         try
         {
-            return project();
+            final long outcomes = projectOrRebuild();
+            refused = false;
+            return outcomes;
         }
         catch (final RuntimeException ex)
         {
+            refused = ex instanceof ProjectionMismatchException;
             recover();
             throw ex;
+        }
+    }
+
+    private long projectOrRebuild()
+    {
+        try
+        {
+            return project();
+        }
+        catch (final ProjectionMismatchException ex)
+        {
+            if (!rebuildOnMismatch)
+            {
+                throw ex;
+            }
+            rebuild(ex);
+            return project();
         }
     }
 
@@ -119,25 +165,47 @@ public final class Projector implements AutoCloseable
         if (checkpoint < 0)
         {
             final ProjectorStore.Checkpoint stored = store.checkpoint();
+            if (stored.equals(refusedAt))
+            {
+                throw new ProjectionMismatchException(refusal);
+            }
             checkpoint = stored.sequence();
             committed = checkpoint;
             committedTime = stored.outcomeTime();
+            unverified = checkpoint > 0 ? stored : null;
         }
         final JournalReader journal = reader();
         knownEnd = journal.lastSequence();
         if (knownEnd < checkpoint)
         {
-            throw new IllegalStateException("the projector checkpoint (" + checkpoint + ") is past the end of " +
-                "the journal (" + knownEnd + "): these tables belong to another journal; rebuild them");
+            throw mismatch("the projector checkpoint (" + checkpoint + ") is past the end of the journal (" +
+                knownEnd + "): the journal lost outcomes these tables hold (an accepted journal loss?), or the " +
+                "tables were projected from another journal");
         }
-        if (knownEnd == checkpoint)
+        if (knownEnd == checkpoint && unverified == null)
         {
             return 0;
         }
         final long before = checkpoint;
         firstOfRead = true;
-        journal.follow(checkpoint, (sequence, outcome) ->
+        // an unverified checkpoint is read again first: the journal's outcome at it must be the one counted
+        journal.follow(unverified == null ? checkpoint : checkpoint - 1, (sequence, outcome) ->
         {
+            if (unverified != null)
+            {
+                if (sequence == checkpoint)
+                {
+                    verify(sequence, outcome);
+                    return !closing;
+                }
+                if (sequence == checkpoint + 1)
+                {
+                    LOG.warn("projector: cannot check the tables against the journal, which now starts right " +
+                        "after the checkpoint's outcome {} (older cycles archived); going on from the checkpoint",
+                        checkpoint);
+                }
+                unverified = null;
+            }
             if (firstOfRead && sequence != checkpoint + 1)
             {
                 throw new IllegalStateException("the journal goes on at outcome " + sequence + " but the projector " +
@@ -230,6 +298,15 @@ public final class Projector implements AutoCloseable
         return lastError;
     }
 
+    /**
+     * @return true while the projector refuses tables that do not match the journal
+     * ({@link ProjectionMismatchException}): it projects nothing until they are rebuilt.
+     */
+    public boolean refused()
+    {
+        return refused;
+    }
+
     public void close()
     {
         final Thread t;
@@ -283,7 +360,14 @@ public final class Projector implements AutoCloseable
                     "journal corrupted: " + ex.getMessage() : String.valueOf(ex.getMessage());
                 if (!message.equals(lastError))
                 {
-                    LOG.warn("projector: {}; retrying from the checkpoint in the background", message);
+                    if (ex instanceof ProjectionMismatchException)
+                    {
+                        LOG.error("projector: {}", message);
+                    }
+                    else
+                    {
+                        LOG.warn("projector: {}; retrying from the checkpoint in the background", message);
+                    }
                 }
                 lastError = message;
                 wait = backoff + ThreadLocalRandom.current().nextLong(backoff / 2 + 1); // jitter: no herd on restart
@@ -301,8 +385,65 @@ public final class Projector implements AutoCloseable
     {
         batch = new ProjectionBatch();
         checkpoint = -1;
+        unverified = null;
         store.reset();
         closeReader(); // a journal that was rolled or archived meanwhile is opened afresh
+    }
+
+    /**
+     * Compares the journal's outcome at an unverified checkpoint with the one the tables counted.
+     */
+    private void verify(final long sequence, final Outcome outcome)
+    {
+        final ProjectorStore.Checkpoint counted = unverified;
+        final long crc = ProjectionBatch.crc(outcome);
+        final boolean sameTime = counted.outcomeTime() == 0 || counted.outcomeTime() == outcome.timestamp();
+        final boolean sameCrc = counted.outcomeCrc() < 0 || counted.outcomeCrc() == crc; // unknown: older tables
+        if (!sameTime || !sameCrc)
+        {
+            throw mismatch("the journal's outcome " + sequence + " (" + Instant.ofEpochMilli(outcome.timestamp()) +
+                ", CRC " + Long.toHexString(crc) + ") is not the one the projector checkpoint counted (" +
+                Instant.ofEpochMilli(counted.outcomeTime()) + ", CRC " +
+                (counted.outcomeCrc() < 0 ? "unknown" : Long.toHexString(counted.outcomeCrc())) + "): the journal " +
+                "lost outcomes these tables hold (an accepted journal loss?) and others took their sequence numbers, " +
+                "or the tables were projected from another journal");
+        }
+        unverified = null;
+    }
+
+    /**
+     * @return the refusal; when it concerns the checkpoint just read, it is kept, so that retries refuse that same
+     * checkpoint without reading the journal again (its outcome at the checkpoint cannot change).
+     */
+    private ProjectionMismatchException mismatch(final String reason)
+    {
+        final ProjectionMismatchException ex = new ProjectionMismatchException(reason);
+        if (unverified != null)
+        {
+            refusedAt = unverified;
+            refusal = reason;
+        }
+        return ex;
+    }
+
+    /**
+     * Empties the tables so that the journal is projected again from its start, unless its start is archived.
+     */
+    private void rebuild(final ProjectionMismatchException why)
+    {
+        recover();
+        final long first = reader().read(0, (sequence, outcome) -> false).lastSequence();
+        if (first > 1)
+        {
+            throw new ProjectionMismatchException(why.reason() + "; not rebuilt by itself after the accepted " +
+                "journal loss, as the journal now starts at outcome " + first + ": restore the archived cycles " +
+                "before it first");
+        }
+        LOG.error("projector: {}; the journal loss was accepted at this start: emptying the tables to project the " +
+            "journal again from its start", why.reason());
+        store.clear();
+        rebuildOnMismatch = false;
+        refusedAt = null;
     }
 
     private void flush()

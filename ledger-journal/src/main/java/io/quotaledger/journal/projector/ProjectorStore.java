@@ -48,9 +48,12 @@ public final class ProjectorStore implements AutoCloseable
 
     /**
      * The checkpoint: every outcome up to {@code sequence} is in the tables; {@code outcomeTime} is that outcome's
-     * time (epoch ms, 0 when nothing was projected).
+     * time (epoch ms, 0 when nothing was projected) and {@code outcomeCrc} the CRC32C of its bytes as
+     * {@link io.quotaledger.core.Outcome#encode} writes them (-1 when unknown: nothing projected, or projected before
+     * it was kept). Time and CRC tell whether the journal's outcome at {@code sequence} is still the one the tables
+     * counted.
      */
-    public record Checkpoint(long sequence, long outcomeTime)
+    public record Checkpoint(long sequence, long outcomeTime, long outcomeCrc)
     {
     }
 
@@ -112,11 +115,14 @@ public final class ProjectorStore implements AutoCloseable
         {
             migrate();
         }
-        return handle().createQuery("SELECT sequence, outcome_time FROM projector_checkpoint WHERE id = 1")
+        return handle().createQuery(
+            "SELECT sequence, outcome_time, outcome_crc FROM projector_checkpoint WHERE id = 1")
             .map((rs, ctx) ->
             {
                 final OffsetDateTime time = rs.getObject(2, OffsetDateTime.class);
-                return new Checkpoint(rs.getLong(1), time == null ? 0 : time.toInstant().toEpochMilli());
+                final long crc = rs.getLong(3);
+                return new Checkpoint(rs.getLong(1), time == null ? 0 : time.toInstant().toEpochMilli(),
+                    rs.wasNull() ? -1 : crc);
             })
             .one();
     }
@@ -130,7 +136,8 @@ public final class ProjectorStore implements AutoCloseable
         handle().useTransaction(h ->
         {
             h.execute("TRUNCATE usage_hourly, accounts, quota_grants, free_quota, money_movements, open_holds");
-            h.execute("UPDATE projector_checkpoint SET sequence = 0, outcome_time = NULL, updated_at = now()");
+            h.execute("UPDATE projector_checkpoint SET sequence = 0, outcome_time = NULL, outcome_crc = NULL, " +
+                "updated_at = now()");
         });
     }
 
@@ -159,10 +166,11 @@ public final class ProjectorStore implements AutoCloseable
             writeHolds(h, batch);
             writeMovements(h, batch);
             final int moved = h.createUpdate(
-                "UPDATE projector_checkpoint SET sequence = :last, outcome_time = :time, updated_at = now() " +
-                "WHERE id = 1 AND sequence = :previous")
+                "UPDATE projector_checkpoint SET sequence = :last, outcome_time = :time, outcome_crc = :crc, " +
+                "updated_at = now() WHERE id = 1 AND sequence = :previous")
                 .bind("last", batch.lastSequence())
                 .bind("time", time(batch.lastTimestamp()))
+                .bind("crc", batch.lastCrc())
                 .bind("previous", previous)
                 .execute();
             if (moved != 1)

@@ -5,12 +5,15 @@ import io.quotaledger.core.Ledger;
 import io.quotaledger.core.LedgerConfig;
 import io.quotaledger.core.Op;
 import io.quotaledger.core.Outcome;
+import io.quotaledger.core.OutcomeSink;
 import io.quotaledger.core.OutcomeType;
 import io.quotaledger.core.Period;
 import io.quotaledger.core.Result;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.Durability;
 import io.quotaledger.journal.JournalAppender;
+import io.quotaledger.journal.JournalTampering;
+import io.quotaledger.journal.Recovery;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import net.openhft.chronicle.queue.RollCycles;
 import org.agrona.ExpandableArrayBuffer;
@@ -51,6 +54,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ProjectorTest
 {
     private static final int TOTAL = 20_000;
+    /** About what an accepted journal loss keeps of the journal in the tests of a loss. */
+    private static final int KEPT = 1_500;
 
     @TempDir
     static Path postgresDir;
@@ -60,6 +65,7 @@ class ProjectorTest
     @TempDir
     Path dataDir;
     private DataDir dir;
+    private int kept; // what the accepted journal loss kept, exactly
     private String jdbcUrl;
     private final List<AutoCloseable> closeables = new ArrayList<>();
 
@@ -101,7 +107,7 @@ class ProjectorTest
     {
         final Workload workload = journal(1, TOTAL);
         final ProjectorStore store = store();
-        assertEquals(2, store.migrate());
+        assertEquals(3, store.migrate());
         final Projector projector = projector(store, 997);
         assertEquals(workload.count(), projector.catchUp());
         assertEquals(0, projector.catchUp(), "nothing new");
@@ -307,7 +313,7 @@ class ProjectorTest
             h.execute("CREATE TABLE public.customers (id BIGINT PRIMARY KEY, name TEXT)");
             h.execute("INSERT INTO public.customers VALUES (1, 'acme')");
         }
-        assertEquals(2, store.migrate(), "both versions on a database whose schema is empty");
+        assertEquals(3, store.migrate(), "every version on a database whose schema is empty");
         final Workload workload = journal(5, 3_000);
         projector(store, 1_000).catchUp();
         assertEquals(0, store.migrate(), "nothing to do at the newest version");
@@ -316,7 +322,7 @@ class ProjectorTest
         try (Handle h = connect(postgres.superuser()))
         {
             assertEquals("acme", h.createQuery("SELECT name FROM public.customers").mapTo(String.class).one());
-            assertEquals(2, h.createQuery("SELECT count(*) FROM ledger.projector_schema_history WHERE success AND type = 'SQL'")
+            assertEquals(3, h.createQuery("SELECT count(*) FROM ledger.projector_schema_history WHERE success AND type = 'SQL'")
                 .mapTo(Integer.class).one());
         }
     }
@@ -334,6 +340,129 @@ class ProjectorTest
         final IllegalStateException ex = assertThrows(IllegalStateException.class,
             () -> projector(store, 1_000).catchUp());
         assertTrue(ex.getMessage().contains("past the end of the journal"), ex.getMessage());
+    }
+
+    /**
+     * A journal loss accepted after the projector had committed outcomes past the journal's new end, then new
+     * outcomes past the old checkpoint: the projector used to go on from its checkpoint, skipping the new outcomes
+     * under the old sequence numbers and keeping the lost ones. It must refuse, whether the journal ends at the
+     * checkpoint or past it, and leave the tables alone until they are rebuilt.
+     */
+    @Test
+    void shouldRefuseTablesHoldingOutcomesTheJournalLostUntilRebuilt() throws Exception
+    {
+        final ProjectorStore store = store();
+        final Workload lost = projectThenLoseTheEnd(store, 12);
+        final long counted = lost.count();
+
+        final Workload now = new Workload(12);
+        now.produceUntil(KEPT);
+        assertEquals(kept, now.count(), "the same outcomes up to the journal's new end");
+        now.goOnDifferently(99);
+        now.produceUntil(lost.count() + 300);
+        try (JournalAppender appender = JournalAppender.open(dir, Durability.PROCESS, RollCycles.FAST_DAILY, kept))
+        {
+            now.appendNew(appender, 50, lost.count()); // the journal ends at the checkpoint again
+            final ProjectionMismatchException atEnd = assertThrows(ProjectionMismatchException.class,
+                () -> projector(store, 500).catchUp(), "refused, not taken as caught up");
+            assertTrue(atEnd.getMessage().contains("outcome " + counted + " (") &&
+                atEnd.getMessage().contains("is not the one the projector checkpoint counted") &&
+                atEnd.getMessage().contains("ledger project --data DIR --rebuild"), atEnd.getMessage());
+            now.appendNew(appender, 50);
+        }
+        final Projector refusing = projector(store, 500);
+        assertThrows(ProjectionMismatchException.class, refusing::catchUp, "refused, not skipped");
+        assertTrue(refusing.refused());
+        assertEquals(counted, store.checkpoint().sequence(), "the tables are left alone");
+
+        // in its own thread: the refusal is its error, and retrying does not lift it
+        refusing.start();
+        final long deadline = System.currentTimeMillis() + 30_000;
+        while (refusing.failures() < 3)
+        {
+            assertTrue(System.currentTimeMillis() < deadline, "no retries: " + refusing.lastError());
+            Thread.sleep(10);
+        }
+        assertTrue(refusing.refused());
+        assertTrue(refusing.lastError().contains("is not the one the projector checkpoint counted"),
+            refusing.lastError());
+        refusing.close();
+
+        // tables projected by an older version have no CRC with their checkpoint: the outcome's time alone tells
+        try (Handle h = store.jdbi().open())
+        {
+            h.execute("UPDATE ledger.projector_checkpoint SET outcome_crc = NULL");
+        }
+        assertThrows(ProjectionMismatchException.class, () -> projector(store, 500).catchUp());
+
+        store.clear(); // ledger project --rebuild
+        assertEquals(now.count(), projector(store, 500).catchUp());
+        assertProjectionMatches(now, store);
+        assertEquals(0, projector(store, 500).catchUp(), "the rebuilt tables match the journal");
+    }
+
+    /**
+     * Told that this start accepted the journal loss (serve --accept-journal-loss), the projector rebuilds tables
+     * that hold lost outcomes by itself, once; tables the loss did not reach are kept.
+     */
+    @Test
+    void shouldRebuildByItselfAfterALossAcceptedAtThisStart() throws Exception
+    {
+        final ProjectorStore store = store();
+        final Workload lost = projectThenLoseTheEnd(store, 13);
+        final Workload now = new Workload(13);
+        now.produceUntil(KEPT);
+        assertEquals(kept, now.count(), "the same outcomes up to the journal's new end");
+        now.goOnDifferently(98);
+        now.produceUntil(lost.count() + 300);
+        try (JournalAppender appender = JournalAppender.open(dir, Durability.PROCESS, RollCycles.FAST_DAILY, kept))
+        {
+            now.appendNew(appender, 50);
+        }
+        final Projector projector = projector(store, 500).rebuildOnMismatch(true);
+        assertEquals(now.count(), projector.catchUp(), "the whole journal projected again");
+        assertFalse(projector.refused());
+        assertProjectionMatches(now, store);
+
+        final long[] written = { 0 };
+        assertEquals(0, projector(store, 500).rebuildOnMismatch(true)
+            .progress((checkpoint, outcomes) -> written[0] += outcomes).catchUp());
+        assertEquals(0, written[0], "matching tables are not rebuilt");
+        assertProjectionMatches(now, store);
+    }
+
+    /**
+     * Projects {@code seed}'s workload (the 300-odd outcomes after {@link #kept} in one document), then damages that
+     * document and accepts the loss, as {@code serve --accept-journal-loss} does: the journal ends at {@link #kept},
+     * the tables at the workload's end. The same seed's workload produced until {@link #KEPT} is what the journal
+     * keeps.
+     *
+     * @return the workload the tables hold.
+     */
+    private Workload projectThenLoseTheEnd(final ProjectorStore store, final long seed) throws Exception
+    {
+        final Workload workload = new Workload(seed);
+        workload.produceUntil(KEPT);
+        kept = workload.count();
+        try (JournalAppender appender = JournalAppender.open(dir, Durability.PROCESS, RollCycles.FAST_DAILY, 0))
+        {
+            workload.appendNew(appender, 50);
+            workload.produceUntil(KEPT + 300);
+            workload.appendNew(appender, JournalAppender.MAX_OUTCOMES_PER_DOCUMENT);
+        }
+        assertEquals(workload.count(), projector(store, 500).catchUp());
+
+        JournalTampering.flipBitInLastDocument(dir);
+        final Recovery.Result accepted = Recovery.recover(dir,
+            () -> new Ledger(new LedgerConfig().dedupeWindowCount(1 << 16).expectedAccounts(256), OutcomeSink.NONE),
+            true, Recovery.Limit.END, Recovery.Progress.NONE, true);
+        assertEquals(kept, accepted.lastSequence());
+        assertEquals(1, accepted.acceptedLoss().size());
+        final ProjectionMismatchException shorter = assertThrows(ProjectionMismatchException.class,
+            () -> projector(store, 500).catchUp());
+        assertTrue(shorter.getMessage().contains("past the end of the journal (" + kept + ")"),
+            shorter.getMessage());
+        return workload;
     }
 
     /**
@@ -385,7 +514,7 @@ class ProjectorTest
     {
         final Workload workload = journal(8, 2_000);
         final ProjectorStore store = store();
-        assertEquals(2, store.migrate());
+        assertEquals(3, store.migrate());
         projector(store, 500).catchUp();
         assertProjectionMatches(workload, store);
         try (Handle h = store.jdbi().open())

@@ -27,7 +27,7 @@ final class Workload implements OutcomeSink
 
     final Ledger ledger = new Ledger(new LedgerConfig().dedupeWindowCount(1 << 16).expectedAccounts(256), this);
     private final ExpandableArrayBuffer outcomes = new ExpandableArrayBuffer(1 << 20);
-    private final Random random;
+    private Random random;
     private final Command command = new Command();
     private final Result result = new Result();
     private final List<Long> holds = new ArrayList<>();
@@ -139,13 +139,32 @@ final class Workload implements OutcomeSink
     }
 
     /**
+     * From here on the workload draws other commands (another seed), and what it produced so far counts as
+     * appended: the journal lost whatever this workload's twin appended after this point, and the ledger went on
+     * from here with other outcomes under the same sequence numbers.
+     */
+    void goOnDifferently(final long seed)
+    {
+        random = new Random(seed);
+        appended = count;
+    }
+
+    /**
      * Appends every outcome produced since the last call, in documents of at most {@code perDocument}.
      */
     void appendNew(final JournalAppender appender, final int perDocument)
     {
-        while (appended < count)
+        appendNew(appender, perDocument, count);
+    }
+
+    /**
+     * Appends the outcomes produced since the last call up to sequence {@code last}.
+     */
+    void appendNew(final JournalAppender appender, final int perDocument, final int last)
+    {
+        while (appended < last)
         {
-            final int n = Math.min(perDocument, count - appended);
+            final int n = Math.min(perDocument, last - appended);
             appender.append(appended + 1, outcomes, appended * Outcome.LENGTH, n);
             appender.flush();
             appended += n;
