@@ -274,8 +274,8 @@ class JournalDamageCliTest
     void shouldRefuseToProjectTablesHoldingOutcomesTheJournalLostUntilRebuilt() throws Exception
     {
         final DataDir dir = build("projected-lost", 1_000, false);
-        assertEquals(0, run("project", "--data", dir.root().toString(), "--once"), err);
-        assertTrue(out.contains("PostgreSQL is at journal sequence 1,000"), out);
+        assertEquals(0, cli.run("project", "--data", dir.root().toString(), "--once"), cli.err);
+        assertTrue(cli.out.contains("PostgreSQL is at journal sequence 1,000"), cli.out);
         loseTheLastThreeDocuments(dir);
         final LedgerRuntime accepted = LedgerRuntime.start(
             new LedgerRuntime.Settings(dir, Durability.PROCESS, Journals.rollCycle("daily"), 0, 0, 2, 0, true),
@@ -288,16 +288,16 @@ class JournalDamageCliTest
         }
         accepted.close();
 
-        assertEquals(1, run("project", "--data", dir.root().toString(), "--once"));
-        assertTrue(err.contains("ledger project: the journal's outcome 1000 (") &&
-            err.contains("is not the one the projector checkpoint counted") &&
-            err.contains("ledger project --data DIR --rebuild"), err);
-        assertNoStackTrace(out + err);
+        assertEquals(1, cli.run("project", "--data", dir.root().toString(), "--once"));
+        assertTrue(cli.err.contains("ledger project: the journal's outcome 1000 (") &&
+            cli.err.contains("is not the one the projector checkpoint counted") &&
+            cli.err.contains("ledger project --data DIR --rebuild"), cli.err);
+        assertNoStackTrace(cli.out + cli.err);
 
-        assertEquals(0, run("project", "--data", dir.root().toString(), "--once", "--rebuild"), err);
-        assertTrue(out.contains("projected 1,007 outcomes") && out.contains("journal sequence 1,007"), out);
-        assertEquals(0, run("project", "--data", dir.root().toString(), "--once"), err);
-        assertTrue(out.contains("projected 0 outcomes"), out);
+        assertEquals(0, cli.run("project", "--data", dir.root().toString(), "--once", "--rebuild"), cli.err);
+        assertTrue(cli.out.contains("projected 1,007 outcomes") && cli.out.contains("journal sequence 1,007"), cli.out);
+        assertEquals(0, cli.run("project", "--data", dir.root().toString(), "--once"), cli.err);
+        assertTrue(cli.out.contains("projected 0 outcomes"), cli.out);
     }
 
     /**
@@ -309,7 +309,7 @@ class JournalDamageCliTest
     void shouldRebuildTheProjectionWhenServeAcceptsALossOfProjectedOutcomes() throws Exception
     {
         final DataDir dir = build("serve-rebuilds", 1_000, false);
-        assertEquals(0, run("project", "--data", dir.root().toString(), "--once"), err);
+        assertEquals(0, cli.run("project", "--data", dir.root().toString(), "--once"), cli.err);
         loseTheLastThreeDocuments(dir);
 
         final String java = ProcessHandle.current().info().command()
@@ -357,7 +357,8 @@ class JournalDamageCliTest
         assertTrue(output.contains("ACCEPTED JOURNAL LOSS") && output.contains("past the end of the journal (997)") &&
             output.contains("emptying the tables to project the journal again from its start"), output);
 
-        assertEquals(0, run("project", "--data", dir.root().toString(), "--once"), err); // they match the journal
-        assertTrue(out.contains("projected 0 outcomes") && out.contains("journal sequence 997"), out);
+        // they match the journal
+        assertEquals(0, cli.run("project", "--data", dir.root().toString(), "--once"), cli.err);
+        assertTrue(cli.out.contains("projected 0 outcomes") && cli.out.contains("journal sequence 997"), cli.out);
     }
 }
