@@ -3,7 +3,7 @@ package io.quotaledger.cli;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.JournalReader;
 import io.quotaledger.journal.Recovery;
-import io.quotaledger.journal.projector.Projector;
+import io.quotaledger.projector.Projector;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
