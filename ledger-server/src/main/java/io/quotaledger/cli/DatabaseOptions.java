@@ -1,8 +1,8 @@
 package io.quotaledger.cli;
 
 import io.quotaledger.journal.DataDir;
-import io.quotaledger.journal.projector.EmbeddedDatabase;
-import io.quotaledger.journal.projector.ProjectorStore;
+import io.quotaledger.projector.EmbeddedDatabase;
+import io.quotaledger.projector.ProjectorStore;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;

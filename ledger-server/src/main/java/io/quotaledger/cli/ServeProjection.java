@@ -1,7 +1,7 @@
 package io.quotaledger.cli;
 
 import io.quotaledger.journal.DataDir;
-import io.quotaledger.journal.projector.Projector;
+import io.quotaledger.projector.Projector;
 import io.quotaledger.server.ServerMetrics;
 
 import java.util.function.LongSupplier;

@@ -1,7 +1,7 @@
 package io.quotaledger.cli;
 
 import io.quotaledger.engine.ChildJvm;
-import io.quotaledger.journal.projector.EmbeddedDatabase;
+import io.quotaledger.projector.EmbeddedDatabase;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,6 +1,6 @@
 package io.quotaledger.bench.compare;
 
-import io.quotaledger.journal.projector.EmbeddedDatabase;
+import io.quotaledger.projector.EmbeddedDatabase;
 
 import java.io.IOException;
 import java.nio.file.Path;

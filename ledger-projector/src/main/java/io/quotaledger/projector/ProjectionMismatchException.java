@@ -1,4 +1,4 @@
-package io.quotaledger.journal.projector;
+package io.quotaledger.projector;
 
 /**
  * The projected tables do not belong to the journal the projector reads: their checkpoint lies past the journal's

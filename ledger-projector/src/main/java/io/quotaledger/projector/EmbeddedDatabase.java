@@ -1,4 +1,4 @@
-package io.quotaledger.journal.projector;
+package io.quotaledger.projector;
 
 import io.zonky.test.db.postgres.embedded.DefaultPostgresBinaryResolver;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;

@@ -1,4 +1,4 @@
-package io.quotaledger.journal.projector;
+package io.quotaledger.projector;
 
 import io.quotaledger.core.Command;
 import io.quotaledger.core.Ledger;

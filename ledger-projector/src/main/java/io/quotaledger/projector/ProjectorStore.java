@@ -1,4 +1,4 @@
-package io.quotaledger.journal.projector;
+package io.quotaledger.projector;
 
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.output.MigrateResult;
