@@ -153,7 +153,8 @@ public class EngineBenchmark
         @SuppressWarnings("unused")
         private long p01, p02, p03, p04, p05, p06, p07, p08, p09, p10, p11, p12, p13, p14, p15;
 
-        public void onResult(final long correlationId, final Command command, final Result result)
+        public void onResult(
+            final long correlationId, final long arrivalNanos, final Command command, final Result result)
         {
             if (!result.accepted() || result.duplicate())
             {

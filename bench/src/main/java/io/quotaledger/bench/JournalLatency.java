@@ -367,7 +367,8 @@ public final class JournalLatency
             sendTimes[(int)i & mask] = nanos;
         }
 
-        public void onResult(final long correlationId, final Command command, final Result result)
+        public void onResult(
+            final long correlationId, final long arrivalNanos, final Command command, final Result result)
         {
             final long now = System.nanoTime();
             if (!result.accepted() || result.duplicate())

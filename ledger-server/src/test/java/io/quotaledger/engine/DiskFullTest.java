@@ -6,7 +6,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -89,15 +90,22 @@ class DiskFullTest
         }
     }
 
+    static Stream<Arguments> modes()
+    {
+        return Stream.of(Durability.values())
+            .flatMap(durability -> Stream.of(Threading.values()).map(threading -> Arguments.of(durability, threading)));
+    }
+
     @ParameterizedTest
-    @EnumSource(Durability.class)
-    void shouldLoseNoAcknowledgedDeductWhenTheDiskFills(final Durability durability) throws Exception
+    @MethodSource("modes")
+    void shouldLoseNoAcknowledgedDeductWhenTheDiskFills(final Durability durability, final Threading threading)
+        throws Exception
     {
         final DataDir dir = new DataDir(mount.resolve("data"));
         final Path filler = fill(mount.resolve("filler"), LEFT_FREE);
 
         final Map<Integer, String> acked = new LinkedHashMap<>();
-        final Child filling = Child.start(dir, durability, "fill");
+        final Child filling = Child.start(dir, durability, threading, "fill");
         final String full;
         final String query;
         final String snapshot;
@@ -129,7 +137,7 @@ class DiskFullTest
         Files.writeString(okFile, ok.stream().map(String::valueOf).collect(Collectors.joining("\n")));
 
         final Map<Integer, String> resent = new LinkedHashMap<>();
-        final Child resending = Child.start(dir, durability, "resend", okFile.toString());
+        final Child resending = Child.start(dir, durability, threading, "resend", okFile.toString());
         try
         {
             resending.await("DONE", resent);
@@ -155,7 +163,8 @@ class DiskFullTest
         assertTrue(full.contains("No space left on device"), "the journal says why: " + full);
         assertEquals("QUERY OK", query, "queries are answered while changes are refused");
         assertTrue(resumed.startsWith("RESUME ok"), resumed + "\n" + fillReport);
-        System.out.printf("%s: %,d deducts answered OK, all recovered; %s; %s%n", durability, ok.size(), full,
+        System.out.printf("%s %s: %,d deducts answered OK, all recovered; %s; %s%n", durability, threading.label(),
+            ok.size(), full,
             snapshot);
     }
 
@@ -229,14 +238,16 @@ class DiskFullTest
                 });
         }
 
-        static Child start(final DataDir dir, final Durability durability, final String... args) throws IOException
+        static Child start(
+            final DataDir dir, final Durability durability, final Threading threading, final String... args)
+            throws IOException
         {
             final String java = ProcessHandle.current().info().command()
                 .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
             final List<String> command = new ArrayList<>(List.of(java,
                 "@" + ChildJvm.projectRoot().resolve("scripts/jvm.options"), "-Xmx512m",
                 "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), DiskFullChild.class.getName(),
-                dir.root().toString(), durability.name()));
+                dir.root().toString(), durability.name(), threading.name()));
             command.addAll(List.of(args));
             return new Child(new ProcessBuilder(command).start());
         }

@@ -11,6 +11,9 @@ import io.quotaledger.journal.Durability;
 import io.quotaledger.journal.Journals;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.nio.file.Path;
 import java.util.Random;
@@ -22,8 +25,13 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+@ParameterizedClass
+@EnumSource(Threading.class)
 class LedgerRuntimeTest
 {
+    @Parameter
+    Threading threading;
+
     @TempDir
     Path dir;
 
@@ -33,14 +41,14 @@ class LedgerRuntimeTest
     {
         return LedgerRuntime.start(
             new LedgerRuntime.Settings(new DataDir(dir), durability, Journals.rollCycle("daily"), 0, 0, 2),
-            new EngineConfig().ledger(ledgerConfig));
+            new EngineConfig().ledger(ledgerConfig).threading(threading));
     }
 
     private static void randomWorkload(final LedgerEngine engine, final long seed, final int count) throws Exception
     {
         final Random random = new Random(seed);
         final CountDownLatch done = new CountDownLatch(count);
-        final ResultListener listener = (correlationId, command, result) -> done.countDown();
+        final ResultListener listener = (correlationId, arrivalNanos, command, result) -> done.countDown();
         final Command command = new Command();
         for (int i = 1; i <= count; i++)
         {

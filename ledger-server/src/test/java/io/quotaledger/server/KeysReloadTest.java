@@ -1,5 +1,6 @@
 package io.quotaledger.server;
 
+import io.quotaledger.engine.Threading;
 import io.quotaledger.protocol.HelloEncoder;
 import io.quotaledger.protocol.MessageHeaderEncoder;
 import io.quotaledger.protocol.QueryEncoder;
@@ -186,7 +187,7 @@ class KeysReloadTest
     @Test
     void shouldAcceptAKeyAddedWhileServing() throws Exception
     {
-        ledger = new TestServer(dir);
+        ledger = new TestServer(Threading.SHARED, dir);
         final String key = ApiKeys.generate();
         assertEquals(ResultCode.UNAUTHENTICATED, helloOnNewConnection(key));
 
@@ -199,7 +200,7 @@ class KeysReloadTest
     @Test
     void shouldCloseTheConnectionsOfARevokedKeyAndRefuseItAfterwards() throws Exception
     {
-        ledger = new TestServer(dir);
+        ledger = new TestServer(Threading.SHARED, dir);
         try (Wire gateway = new Wire(ledger.port()); Wire admin = new Wire(ledger.port()))
         {
             assertEquals(ResultCode.OK, gateway.hello(ledger.gatewayKey));
@@ -219,7 +220,7 @@ class KeysReloadTest
     @Test
     void shouldKeepTheKeysInForceWhileTheFileIsBroken() throws Exception
     {
-        ledger = new TestServer(dir);
+        ledger = new TestServer(Threading.SHARED, dir);
         final Path keys = dir.resolve("keys");
         final String good = Files.readString(keys);
         Files.writeString(keys, "gateway not-a-hash\n", StandardOpenOption.APPEND);
