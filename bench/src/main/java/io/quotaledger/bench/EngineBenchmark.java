@@ -10,6 +10,7 @@ import io.quotaledger.core.Result;
 import io.quotaledger.engine.EngineConfig;
 import io.quotaledger.engine.LedgerEngine;
 import io.quotaledger.engine.ResultListener;
+import io.quotaledger.engine.Threading;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -80,7 +81,8 @@ public class EngineBenchmark
                 .ledger(new LedgerConfig()
                     .expectedAccounts(accounts)
                     .dedupeWindowCount(dedupeWindow))
-                .ringSize(RING_SIZE);
+                .ringSize(RING_SIZE)
+                .threading(Threading.DEDICATED); // producers on threads of their own write into the ring
             BenchSupport.waitStrategy(config, waitStrategy);
             engine = LedgerEngine.start(config);
             populate();
