@@ -110,7 +110,7 @@ public final class Snapshotter implements AutoCloseable
             final boolean byCount = everyOutcomes > 0 && since >= everyOutcomes;
             final boolean byTime = everyMinutes > 0 && since > 0 &&
                 System.nanoTime() - lastSnapshotNanos >= TimeUnit.MINUTES.toNanos(everyMinutes);
-            if ((byCount || byTime) && !inProgress.get())
+            if ((byCount || byTime) && !inProgress.get() && engine.failure() == null) // stopped: nothing to keep
             {
                 snapshot().exceptionally(ex ->
                 {
