@@ -10,6 +10,7 @@ import io.quotaledger.core.Result;
 import io.quotaledger.engine.EngineConfig;
 import io.quotaledger.engine.LedgerEngine;
 import io.quotaledger.engine.ResultListener;
+import io.quotaledger.engine.Threading;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -80,7 +81,8 @@ public class EngineBenchmark
                 .ledger(new LedgerConfig()
                     .expectedAccounts(accounts)
                     .dedupeWindowCount(dedupeWindow))
-                .ringSize(RING_SIZE);
+                .ringSize(RING_SIZE)
+                .threading(Threading.DEDICATED); // producers on threads of their own write into the ring
             BenchSupport.waitStrategy(config, waitStrategy);
             engine = LedgerEngine.start(config);
             populate();
@@ -153,7 +155,8 @@ public class EngineBenchmark
         @SuppressWarnings("unused")
         private long p01, p02, p03, p04, p05, p06, p07, p08, p09, p10, p11, p12, p13, p14, p15;
 
-        public void onResult(final long correlationId, final Command command, final Result result)
+        public void onResult(
+            final long correlationId, final long arrivalNanos, final Command command, final Result result)
         {
             if (!result.accepted() || result.duplicate())
             {

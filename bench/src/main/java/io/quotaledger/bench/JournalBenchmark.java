@@ -6,6 +6,7 @@ import io.quotaledger.core.Op;
 import io.quotaledger.engine.EngineConfig;
 import io.quotaledger.engine.LedgerEngine;
 import io.quotaledger.engine.LedgerRuntime;
+import io.quotaledger.engine.Threading;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.Durability;
 import io.quotaledger.journal.JournalAppender;
@@ -89,7 +90,8 @@ public class JournalBenchmark
                 .ledger(new LedgerConfig()
                     .expectedAccounts(accounts)
                     .dedupeWindowCount(dedupeWindow))
-                .ringSize(EngineBenchmark.RING_SIZE), waitStrategy);
+                .ringSize(EngineBenchmark.RING_SIZE)
+                .threading(Threading.DEDICATED), waitStrategy); // in-process producers: the ring's path
             runtime = LedgerRuntime.start(new LedgerRuntime.Settings(
                 new DataDir(dataDir),
                 Durability.valueOf(durability.toUpperCase(Locale.ROOT)),

@@ -8,6 +8,7 @@ import io.quotaledger.engine.EngineConfig;
 import io.quotaledger.engine.LedgerEngine;
 import io.quotaledger.engine.LedgerRuntime;
 import io.quotaledger.engine.ResultListener;
+import io.quotaledger.engine.Threading;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.Durability;
 import io.quotaledger.journal.Journals;
@@ -209,7 +210,8 @@ public final class JournalLatency
             .ledger(new LedgerConfig()
                 .expectedAccounts(options.accounts)
                 .dedupeWindowCount(options.dedupeWindow))
-            .ringSize(options.ringSize), options.waitStrategy);
+            .ringSize(options.ringSize)
+            .threading(Threading.DEDICATED), options.waitStrategy); // in-process producers: the ring's path
         Path dataDir = null;
         LedgerRuntime runtime = null;
         final LedgerEngine engine;
@@ -367,7 +369,8 @@ public final class JournalLatency
             sendTimes[(int)i & mask] = nanos;
         }
 
-        public void onResult(final long correlationId, final Command command, final Result result)
+        public void onResult(
+            final long correlationId, final long arrivalNanos, final Command command, final Result result)
         {
             final long now = System.nanoTime();
             if (!result.accepted() || result.duplicate())

@@ -1,6 +1,5 @@
 package io.quotaledger.bench;
 
-import com.lmax.disruptor.YieldingWaitStrategy;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
@@ -14,6 +13,7 @@ import io.quotaledger.core.LedgerConfig;
 import io.quotaledger.engine.EngineConfig;
 import io.quotaledger.engine.LedgerEngine;
 import io.quotaledger.engine.LedgerRuntime;
+import io.quotaledger.engine.Threading;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.Durability;
 import io.quotaledger.journal.Journals;
@@ -82,6 +82,7 @@ public final class LoadGenerator
         boolean embedded;
         Integer ioThreads;
         boolean busyWait;
+        Threading threading = Threading.byDefault();
         String durability = "process";
         int ringSize = 16_384;
         String dir = "";
@@ -127,6 +128,8 @@ public final class LoadGenerator
                     case "--embedded" -> o.embedded = true;
                     case "--io-threads" -> o.ioThreads = Integer.parseInt(BenchSupport.value(args, ++i, arg));
                     case "--busy-wait" -> o.busyWait = true;
+                    case "--threading" -> o.threading = Threading.valueOf(
+                        BenchSupport.value(args, ++i, arg).toUpperCase(Locale.ROOT));
                     case "--durability" -> o.durability = BenchSupport.value(args, ++i, arg);
                     case "--ring-size" -> o.ringSize = Integer.parseInt(BenchSupport.value(args, ++i, arg));
                     case "--dir" -> o.dir = BenchSupport.value(args, ++i, arg);
@@ -245,7 +248,8 @@ public final class LoadGenerator
                   --key KEY               an admin API key (set-up credits accounts), or
                   --data DIR              read it from DIR/admin.key, as the CLI does (default: ./data)
                   --embedded              start a ledger in this JVM instead (journal in a temp dir, deleted after);
-                                          with --io-threads N, --busy-wait, --durability process|fsync|none
+                                          with --threading shared|dedicated, --io-threads N, --busy-wait,
+                                          --durability process|fsync|none
                                           (none: the engine without the journal stage),
                                           --ring-size N (16384), --dir PARENT
                 load:
@@ -642,11 +646,9 @@ public final class LoadGenerator
             final EngineConfig engineConfig = new EngineConfig()
                 .ledger(new LedgerConfig().expectedAccounts(Math.max(options.users, 1 << 16)))
                 .ringSize(options.ringSize)
+                .threading(options.threading)
+                .busyWait(options.busyWait)
                 .replyBatchEnd(server.replyBatchEnd());
-            if (options.busyWait)
-            {
-                engineConfig.waitStrategy(new YieldingWaitStrategy());
-            }
             if (options.durability.equals("none"))
             {
                 // no journal stage: what the journal costs over TCP, by difference

@@ -25,6 +25,10 @@ import static io.quotaledger.core.ResultCode.UNKNOWN_HOLD;
  * <p>Every command is decided, then its effect is expressed as an {@link Outcome}, applied to the state by the same
  * code that replay uses ({@link #apply}), and handed to the {@link OutcomeSink}. Live processing and replay therefore
  * cannot drift apart. The hot path allocates nothing.
+ *
+ * <p>Each outcome it produces is checked with Java {@code assert} (on in every test, off in production unless the
+ * JVM runs with {@code -ea}): the account moved by exactly what the outcome says, held never goes below zero, free
+ * units are used only within the allowance, outcome time never goes back.
  */
 public final class Ledger
 {
@@ -55,6 +59,15 @@ public final class Ledger
     // (the hold is gone by then). Set by closeHold, consumed by the rejection that follows at once; 0 when none.
     private long expiredHoldUser;
     private int expiredHoldService;
+
+    // Invariant checks, only while Java assertions are on (always in tests, off in production unless -ea): the
+    // state an outcome is about to change, captured before it is applied and compared with what it became.
+    private long balanceBefore;
+    private long heldBefore;
+    private long freeUsedBefore;
+    private long holdFromBalanceBefore;
+    private long holdAmountBefore;
+    private long lastOutcomeTime = Long.MIN_VALUE;
 
     public Ledger(final LedgerConfig config, final OutcomeSink sink)
     {
@@ -151,8 +164,10 @@ public final class Ledger
         }
         if (code == OK)
         {
+            assert capturedBefore(outcome);
             applyAndRemember(outcome, result);
-            sink.onOutcome(outcome);
+            assert appliedAsDecided(outcome);
+            emit(outcome);
         }
         else
         {
@@ -518,8 +533,10 @@ public final class Ledger
                 .periodId(FreeQuotas.periodId(periodKey));
         }
         know(account, quota, hold);
+        assert capturedBefore(outcome);
         applyState(outcome);
-        sink.onOutcome(outcome);
+        assert appliedAsDecided(outcome);
+        emit(outcome);
     }
 
     private ResultCode credit(final Command c, final long fingerprint)
@@ -643,7 +660,7 @@ public final class Ledger
             .serviceId(c.serviceId())
             .amount(c.amount())
             .fingerprint(fingerprint);
-        sink.onOutcome(outcome);
+        emit(outcome);
     }
 
     /**
@@ -789,6 +806,102 @@ public final class Ledger
             final int quota = knownQuota != UNKNOWN ? knownQuota : quotas.find(account, serviceId);
             result.freeRemaining(quota == FreeQuotas.MISSING ? 0 : quotas.remainingAt(quota, now));
         }
+    }
+
+    private void emit(final Outcome o)
+    {
+        assert timeMovesForward(o);
+        sink.onOutcome(o);
+    }
+
+    private boolean timeMovesForward(final Outcome o)
+    {
+        if (o.timestamp() < lastOutcomeTime)
+        {
+            throw new AssertionError("outcome time went back from " + lastOutcomeTime + " to " + o);
+        }
+        lastOutcomeTime = o.timestamp();
+        return true;
+    }
+
+    /**
+     * Assertions only: remembers the state of what {@code o} is about to change (without touching the lookup hints).
+     */
+    private boolean capturedBefore(final Outcome o)
+    {
+        final int account = accounts.find(o.userId());
+        balanceBefore = account == Accounts.MISSING ? 0 : accounts.balance(account);
+        heldBefore = account == Accounts.MISSING ? 0 : accounts.held(account);
+        final int quota = account == Accounts.MISSING || o.serviceId() == 0 ?
+            FreeQuotas.MISSING : quotas.find(account, o.serviceId());
+        freeUsedBefore = quota == FreeQuotas.MISSING ? 0 : quotas.usedAt(quota, o.timestamp());
+        final int hold = closesHold(o.type()) ? holds.find(o.holdIdHi(), o.holdIdLo()) : Holds.MISSING;
+        holdFromBalanceBefore = hold == Holds.MISSING ? 0 : holds.fromBalance(hold);
+        holdAmountBefore = hold == Holds.MISSING ? 0 : holds.amount(hold);
+        return true;
+    }
+
+    /**
+     * Assertions only: the account moved by exactly what the outcome says (a credit adds its amount, a charge or a
+     * hold takes what it drew from the balance, closing a hold gives back what the hold took from the balance less
+     * what the close charges), held never goes below zero and moves by the hold's amount, and free units are used
+     * only within the allowance.
+     */
+    private boolean appliedAsDecided(final Outcome o)
+    {
+        final OutcomeType type = o.type();
+        final int account = accounts.find(o.userId());
+        final long balance;
+        final long held;
+        switch (type)
+        {
+            case CREDITED:
+                balance = balanceBefore + o.amount();
+                held = heldBefore;
+                break;
+            case CHARGED:
+                balance = balanceBefore - o.fromBalance();
+                held = heldBefore;
+                break;
+            case HOLD_OPENED:
+                balance = balanceBefore - o.fromBalance();
+                held = heldBefore + o.fromFree() + o.fromBalance();
+                break;
+            case HOLD_SETTLED:
+            case HOLD_RELEASED:
+            case HOLD_EXPIRED:
+                balance = balanceBefore + holdFromBalanceBefore - o.fromBalance();
+                held = heldBefore - holdAmountBefore;
+                break;
+            default: // GRANTED, LIMIT_SET, FROZEN, UNFROZEN leave the money alone
+                balance = balanceBefore;
+                held = heldBefore;
+                break;
+        }
+        if (account == Accounts.MISSING || accounts.balance(account) != balance || accounts.held(account) != held ||
+            held < 0 || o.fromFree() < 0 || o.fromBalance() < 0 || o.returnedFree() < 0 || o.returnedBalance() < 0)
+        {
+            throw new AssertionError("balance " + balanceBefore + " held " + heldBefore + " should become " +
+                balance + " held " + held + ", became " + (account == Accounts.MISSING ? "no account" :
+                accounts.balance(account) + " held " + accounts.held(account)) + ", by " + o);
+        }
+        final int quota = o.serviceId() == 0 ? FreeQuotas.MISSING : quotas.find(account, o.serviceId());
+        if (type != OutcomeType.GRANTED && quota != FreeQuotas.MISSING)
+        {
+            final long used = quotas.usedAt(quota, o.timestamp());
+            if (used > freeUsedBefore && used > quotas.allowance(quota))
+            {
+                throw new AssertionError("free units used " + used + " beyond the allowance " +
+                    quotas.allowance(quota) + ", by " + o);
+            }
+        }
+        return true;
+    }
+
+    private static boolean closesHold(final OutcomeType type)
+    {
+        return type == OutcomeType.HOLD_SETTLED || type == OutcomeType.HOLD_RELEASED ||
+            type == OutcomeType.HOLD_EXPIRED;
     }
 
     /**

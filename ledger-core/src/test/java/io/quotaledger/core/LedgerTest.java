@@ -169,6 +169,13 @@ class LedgerTest
         return types;
     }
 
+    @Test
+    void shouldCheckItsInvariantsWhileTestsRun()
+    {
+        // every test then asserts, per outcome, the balance identity, held >= 0 and free use within the allowance
+        assertTrue(Ledger.class.desiredAssertionStatus(), "tests must run with -ea (surefire's default)");
+    }
+
     // ------------------------------------------------------------------------------------------------ periods
 
     @Test

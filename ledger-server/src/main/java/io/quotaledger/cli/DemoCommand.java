@@ -17,6 +17,7 @@ import io.quotaledger.journal.Durability;
 import io.quotaledger.journal.Journals;
 import io.quotaledger.journal.Recovery;
 import io.quotaledger.engine.ResultListener;
+import io.quotaledger.engine.Threading;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
@@ -64,6 +65,11 @@ final class DemoCommand implements Callable<Integer>
         description = "Ring slots, a power of two (default: ${DEFAULT-VALUE}).")
     int ringSize;
 
+    @Option(names = "--threading", defaultValue = "dedicated", paramLabel = "MODE",
+        description = "dedicated: the producers write into the ring; shared: each request is handed to the " +
+            "ledger's one thread as a task, as in-process tools do in shared mode (default: ${DEFAULT-VALUE}).")
+    String threading;
+
     @Option(names = "--seed", defaultValue = "1", description = "Workload seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
@@ -93,7 +99,17 @@ final class DemoCommand implements Callable<Integer>
             .dedupeWindowCount(1 << 20);
         final ReplicaStage replica = new ReplicaStage(ledgerConfig);
         final Tally tally = new Tally();
-        final EngineConfig engineConfig = new EngineConfig().ledger(ledgerConfig).ringSize(ringSize);
+        final Threading mode;
+        try
+        {
+            mode = Threading.valueOf(threading.toUpperCase(Locale.ROOT));
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            System.err.println("ledger demo: --threading must be shared or dedicated, not " + threading);
+            return 2;
+        }
+        final EngineConfig engineConfig = new EngineConfig().ledger(ledgerConfig).ringSize(ringSize).threading(mode);
         final LedgerRuntime runtime;
         final LedgerEngine engine;
         try
@@ -311,7 +327,7 @@ final class DemoCommand implements Callable<Integer>
 
     /**
      * Counts results by operation, code and duplicate flag on the reply thread, and records latency from submission
-     * (carried as the correlation id) to result. Single writer: only the reply thread records.
+     * (the arrival time the engine hands back) to result. Single writer: only the reply thread records.
      */
     private static final class Tally implements ResultListener
     {
@@ -323,10 +339,11 @@ final class DemoCommand implements Callable<Integer>
         void submit(final LedgerEngine engine, final Command command)
         {
             submitted.incrementAndGet();
-            engine.submit(command, this, System.nanoTime());
+            engine.submit(command, this, 0);
         }
 
-        public void onResult(final long submittedAt, final Command command, final Result result)
+        public void onResult(
+            final long correlationId, final long submittedAt, final Command command, final Result result)
         {
             histogram.recordValue(Math.min(System.nanoTime() - submittedAt, histogram.getHighestTrackableValue()));
             counts[command.op().ordinal()][result.code().ordinal() * 2 + (result.duplicate() ? 1 : 0)]++;

@@ -1,9 +1,11 @@
 package io.quotaledger.cli;
 
-import com.lmax.disruptor.YieldingWaitStrategy;
 import io.quotaledger.core.LedgerConfig;
 import io.quotaledger.engine.EngineConfig;
+import io.quotaledger.engine.JournalStage;
+import io.quotaledger.engine.LedgerEngine;
 import io.quotaledger.engine.LedgerRuntime;
+import io.quotaledger.engine.Threading;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.Durability;
 import io.quotaledger.journal.JournalCorruptedException;
@@ -107,14 +109,23 @@ final class ServeCommand implements Callable<Integer>
     @Option(names = "--ring-size", defaultValue = "16384", description = "Ring slots, a power of two (default: ${DEFAULT-VALUE}).")
     int ringSize;
 
-    @Option(names = "--busy-wait", description = "Ring threads spin-yield instead of parking: lower latency, busy cores.")
+    @Option(names = "--threading", paramLabel = "MODE",
+        description = "shared: one thread reads, decides, journals and answers each batch (small machines); " +
+            "dedicated: a pipeline of threads (many cores). Default: shared below " + Threading.DEDICATED_FROM_CORES +
+            " cores, dedicated from there (this machine: ${DEFAULT-VALUE}).")
+    String threading = Threading.byDefault().label();
+
+    @Option(names = "--busy-wait",
+        description = "Threads waiting for work spin instead of sleeping: lower latency, busy cores. Shared: the " +
+            "event loop polls its sockets without blocking; dedicated: the ring's threads spin-yield.")
     boolean busyWait;
 
-    @Option(names = "--io-threads", description = "Netty I/O threads (default: half the cores, at least 1).")
+    @Option(names = "--io-threads",
+        description = "Netty I/O threads with --threading dedicated (default: half the cores, at least 1).")
     Integer ioThreads;
 
     @Option(names = "--max-in-flight", defaultValue = "16384",
-        description = "Requests one connection may have waiting, a power of two (default: ${DEFAULT-VALUE}).")
+        description = "Requests one connection may have waiting (default: ${DEFAULT-VALUE}).")
     int maxInFlight;
 
     @Option(names = "--max-connections", defaultValue = "1000", description = "Connections at once (default: ${DEFAULT-VALUE}).")
@@ -198,6 +209,10 @@ final class ServeCommand implements Callable<Integer>
     Plan plan() throws Tools.ToolException
     {
         final Durability mode = choice("--durability", durability, "process or fsync", Durability::valueOf);
+        final Threading threads = choice("--threading", threading, "shared or dedicated", Threading::valueOf);
+        require(ioThreads == null || threads == Threading.DEDICATED, "--io-threads applies to --threading " +
+            "dedicated; with shared threading (the default below " + Threading.DEDICATED_FROM_CORES +
+            " cores) the ledger's one thread serves every connection");
         final RollCycle rollCycle = choice("--roll", roll, "daily or hourly", Journals::rollCycle);
         require(snapshotEvery >= 0, "--snapshot-every must be 0 (off) or more, not " + snapshotEvery);
         require(snapshotMinutes >= 0, "--snapshot-minutes must be 0 (off) or more, not " + snapshotMinutes);
@@ -227,11 +242,9 @@ final class ServeCommand implements Callable<Integer>
         }
         final EngineConfig engineConfig = new EngineConfig()
             .ledger(ledgerConfig())
+            .threading(threads)
+            .busyWait(busyWait)
             .ringSize(ringSize);
-        if (busyWait)
-        {
-            engineConfig.waitStrategy(new YieldingWaitStrategy());
-        }
         try
         {
             serverConfig.validate();
@@ -396,8 +409,12 @@ final class ServeCommand implements Callable<Integer>
             System.err.println("ledger serve: journal corrupted, not starting: " + ex.getMessage());
             return Tools.EXIT_FAILURE;
         }
-        metrics.gauge("ledger_ring_fill", "Ring slots in use", () -> runtime.engine().ringFill());
-        metrics.gauge("ledger_ring_size", "Ring slots", () -> runtime.engine().ringSize());
+        metrics.info("ledger_threading", "The threading mode the ledger runs in", "mode",
+            runtime.engine().threading().label());
+        metrics.gauge("ledger_ring_fill", "Requests waiting in the engine (ring slots, or batch and hand-offs)",
+            () -> runtime.engine().ringFill());
+        metrics.gauge("ledger_ring_size", "Ring slots (largest batch in shared threading)",
+            () -> runtime.engine().ringSize());
         metrics.gauge("ledger_journal_sequence", "Sequence of the last outcome in the journal",
             () -> runtime.journal().lastSequence());
         metrics.gauge("ledger_journal_failed", "1 once the journal has failed (restart needed)",
@@ -409,8 +426,10 @@ final class ServeCommand implements Callable<Integer>
         final FileStore dataStore = Files.getFileStore(dir.journal());
         metrics.gauge("ledger_data_free_bytes", "Usable space on the file system of the data directory",
             () -> usableSpace(dataStore));
-        metrics.gauge("ledger_internal_errors", "Commands that hit a bug (INTERNAL_ERROR)",
+        metrics.gauge("ledger_internal_errors", "Commands that hit a bug in the ledger (the first one stops it)",
             () -> runtime.engine().internalErrors());
+        metrics.gauge("ledger_stopped", "1 once a bug stopped the ledger: every request UNAVAILABLE (restart needed)",
+            () -> runtime.engine().failure() == null ? 0 : 1);
         metrics.gauge("ledger_snapshot_pause_seconds", "Business-thread pause of the last snapshot",
             () -> runtime.snapshotter().lastPauseNanos() / 1e9);
 
@@ -425,37 +444,8 @@ final class ServeCommand implements Callable<Integer>
             }
             server.start(runtime.engine(), runtime.snapshotter()::snapshot);
             final ServeProjection projected = projection;
-            http = new MetricsHttpServer(bind, metricsPort, metrics, () ->
-            {
-                final String failure = runtime.journal().failure();
-                final String lowOnSpace = runtime.journal().lowOnSpace();
-                final StringBuilder json = new StringBuilder(256)
-                    .append("{\"status\":\"").append(failure != null ? "journal-failed" :
-                        lowOnSpace != null ? "journal-low-on-space" : "ok").append('"')
-                    .append(",\"journalSequence\":").append(runtime.journal().lastSequence())
-                    .append(",\"connections\":").append(server.connections())
-                    .append(",\"ringFill\":").append(runtime.engine().ringFill());
-                if (failure != null)
-                {
-                    json.append(",\"failure\":").append(Tools.quote(failure));
-                }
-                else if (lowOnSpace != null)
-                {
-                    json.append(",\"lowOnSpace\":").append(Tools.quote(lowOnSpace));
-                }
-                if (projected != null)
-                {
-                    json.append(",\"projector\":{\"checkpoint\":").append(projected.projector().checkpoint())
-                        .append(",\"lagEvents\":").append(projected.projector().lagEvents())
-                        .append(",\"lagSeconds\":").append(projected.projector().lagSeconds())
-                        .append(",\"failures\":").append(projected.projector().failures())
-                        .append(",\"lastError\":").append(Tools.quote(projected.projector().lastError()))
-                        .append(",\"refused\":").append(projected.projector().refused())
-                        .append('}');
-                }
-                return new MetricsHttpServer.Health(failure == null && lowOnSpace == null,
-                    json.append('}').toString());
-            });
+            http = new MetricsHttpServer(bind, metricsPort, metrics,
+                () -> health(runtime.engine(), runtime.journal(), server.connections(), projected));
         }
         catch (final Exception ex)
         {
@@ -488,8 +478,9 @@ final class ServeCommand implements Callable<Integer>
             stopped.countDown();
         }, "ledger-shutdown"));
 
-        System.out.printf("ledger serving %s:%d (metrics http://%s:%d/metrics, health /health), data %s, %s%n",
-            bind, server.port(), bind, http.port(), dir, mode.name().toLowerCase(Locale.ROOT));
+        System.out.printf("ledger serving %s:%d (metrics http://%s:%d/metrics, health /health), data %s, %s, " +
+            "threading %s%n", bind, server.port(), bind, http.port(), dir, mode.name().toLowerCase(Locale.ROOT),
+            runtime.engine().threading().label());
         System.out.printf("  recovered %,d accounts at journal sequence %,d%n",
             runtime.recovery().ledger().accountCount(), runtime.recovery().lastSequence());
         for (final String loss : runtime.recovery().acceptedLoss())
@@ -511,6 +502,45 @@ final class ServeCommand implements Callable<Integer>
         System.out.flush();
         stopped.await();
         return 0;
+    }
+
+    /**
+     * What GET /health says: 503 with the reason once a bug stopped the ledger or the journal failed, or while the
+     * journal is short of disk space; 200 otherwise.
+     */
+    static MetricsHttpServer.Health health(
+        final LedgerEngine engine, final JournalStage journal, final int connections, final ServeProjection projected)
+    {
+        final String stopped = engine.failure();
+        final String journalFailure = journal.failure();
+        final String failure = stopped != null ? stopped : journalFailure;
+        final String lowOnSpace = journal.lowOnSpace();
+        final StringBuilder json = new StringBuilder(256)
+            .append("{\"status\":\"").append(stopped != null ? "stopped" : journalFailure != null ?
+                "journal-failed" : lowOnSpace != null ? "journal-low-on-space" : "ok").append('"')
+            .append(",\"journalSequence\":").append(journal.lastSequence())
+            .append(",\"connections\":").append(connections)
+            .append(",\"threading\":\"").append(engine.threading().label()).append('"')
+            .append(",\"ringFill\":").append(engine.ringFill());
+        if (failure != null)
+        {
+            json.append(",\"failure\":").append(Tools.quote(failure));
+        }
+        else if (lowOnSpace != null)
+        {
+            json.append(",\"lowOnSpace\":").append(Tools.quote(lowOnSpace));
+        }
+        if (projected != null)
+        {
+            json.append(",\"projector\":{\"checkpoint\":").append(projected.projector().checkpoint())
+                .append(",\"lagEvents\":").append(projected.projector().lagEvents())
+                .append(",\"lagSeconds\":").append(projected.projector().lagSeconds())
+                .append(",\"failures\":").append(projected.projector().failures())
+                .append(",\"lastError\":").append(Tools.quote(projected.projector().lastError()))
+                .append(",\"refused\":").append(projected.projector().refused())
+                .append('}');
+        }
+        return new MetricsHttpServer.Health(failure == null && lowOnSpace == null, json.append('}').toString());
     }
 
     /**

@@ -59,8 +59,13 @@ final class StatusCommand implements Callable<Integer>
             else
             {
                 System.out.printf("status           %s%n", field(body, "status"));
+                if (body.contains("\"failure\""))
+                {
+                    System.out.printf("  failure        %s%n", field(body, "failure"));
+                }
                 System.out.printf("journal sequence %s%n", field(body, "journalSequence"));
                 System.out.printf("connections      %s%n", field(body, "connections"));
+                System.out.printf("threading        %s%n", field(body, "threading"));
                 System.out.printf("ring fill        %s%n", field(body, "ringFill"));
                 if (body.contains("\"projector\""))
                 {

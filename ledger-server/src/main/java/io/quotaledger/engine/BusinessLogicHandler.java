@@ -15,10 +15,14 @@ import java.util.function.BooleanSupplier;
 
 /**
  * The single writer: owns the {@link Ledger}, stamps each command with the time, applies it and writes its outcomes
- * into the event for the stages after it. A failure is a bug: it is logged and counted and the command gets
- * INTERNAL_ERROR, and the handler carries on with the next event. While the journal cannot take changes
+ * into the event for the stages after it. While the journal cannot take changes
  * ({@link EngineConfig#acceptingChanges()}), commands that would change the ledger are answered UNAVAILABLE without
  * being applied (queries are still answered) and ticks wait.
+ *
+ * <p>Fail-stop: an exception or a failed assertion inside the ledger is a bug, after which its state may be half
+ * changed. The failing command's outcomes are dropped (the journal never sees them), it and every command after it
+ * are answered UNAVAILABLE without being applied, no state is handed out for snapshots, and {@link #failure()} says
+ * why, until a restart recovers the state from the journal.
  */
 final class BusinessLogicHandler implements EventHandler<LedgerEvent>, OutcomeSink
 {
@@ -36,6 +40,8 @@ final class BusinessLogicHandler implements EventHandler<LedgerEvent>, OutcomeSi
     private volatile long nextExpiry = Long.MAX_VALUE;
     /** TICK commands processed, so that the ticker keeps at most one in the ring. */
     private volatile long ticksProcessed;
+    /** Why the writer stopped; null while it works. */
+    private volatile String failure;
 
     BusinessLogicHandler(final EngineConfig config, final AtomicLong internalErrors)
     {
@@ -63,6 +69,14 @@ final class BusinessLogicHandler implements EventHandler<LedgerEvent>, OutcomeSi
         return ticksProcessed;
     }
 
+    /**
+     * @return why the writer stopped on a bug, or null while it works. Any thread.
+     */
+    String failure()
+    {
+        return failure;
+    }
+
     public void onEvent(final LedgerEvent event, final long sequence, final boolean endOfBatch)
     {
         event.startOutcomes(nextOutcomeSequence);
@@ -76,6 +90,11 @@ final class BusinessLogicHandler implements EventHandler<LedgerEvent>, OutcomeSi
         lastTimestamp = now;
         event.command().timestamp(now);
         final Op op = event.command().op();
+        if (failure != null)
+        {
+            event.result().reset().op(op).code(ResultCode.UNAVAILABLE); // stopped: nothing is applied any more
+            return;
+        }
         if (op != null && op != Op.QUERY && !acceptingChanges.getAsBoolean())
         {
             refuse(event, op, now);
@@ -86,17 +105,16 @@ final class BusinessLogicHandler implements EventHandler<LedgerEvent>, OutcomeSi
         {
             ledger.process(event.command(), event.result());
         }
-        catch (final RuntimeException ex)
+        catch (final RuntimeException | Error ex)
         {
-            internalErrors.incrementAndGet();
-            LOG.error("ledger failed on {}", event.command(), ex);
-            event.result().reset().op(event.command().op()).code(ResultCode.INTERNAL_ERROR);
+            stop(event, ex);
+            return;
         }
         finally
         {
             current = null;
         }
-        if (event.command().op() == Op.TICK)
+        if (op == Op.TICK)
         {
             nextExpiry = ledger.nextExpiry();
             ticksProcessed++; // single writer
@@ -105,6 +123,23 @@ final class BusinessLogicHandler implements EventHandler<LedgerEvent>, OutcomeSi
         {
             nextExpiry = ledger.nextExpiry();
         }
+    }
+
+    /**
+     * A bug: the command's outcomes so far are dropped (its sequence numbers go to the next command that would have
+     * any, and none comes), and the writer stops.
+     */
+    private void stop(final LedgerEvent event, final Throwable ex)
+    {
+        internalErrors.incrementAndGet();
+        nextOutcomeSequence = event.firstOutcomeSequence();
+        event.startOutcomes(nextOutcomeSequence);
+        event.result().reset().op(event.command().op()).code(ResultCode.UNAVAILABLE);
+        nextExpiry = Long.MAX_VALUE;
+        failure = "the ledger failed on " + event.command() + ": " + ex;
+        LOG.error("STOPPED: the ledger failed on {}. Nothing more is applied and every request is answered " +
+            "UNAVAILABLE; the journal holds nothing of this command. Restart to recover from the journal.",
+            event.command(), ex);
     }
 
     /**
@@ -133,6 +168,11 @@ final class BusinessLogicHandler implements EventHandler<LedgerEvent>, OutcomeSi
     {
         final StateListener listener = event.stateListener();
         event.stateListener(null);
+        if (failure != null)
+        {
+            LOG.warn("state request refused: the ledger stopped on a bug, its state is not to be kept");
+            return;
+        }
         try
         {
             listener.onState(ledger, nextOutcomeSequence - 1, lastTimestamp);

@@ -22,6 +22,8 @@ import java.util.concurrent.TimeUnit;
 public final class EngineConfig
 {
     private LedgerConfig ledger = new LedgerConfig();
+    private Threading threading = Threading.byDefault();
+    private boolean busyWait;
     private int ringSize = 8192;
     private ProducerType producerType = ProducerType.MULTI;
     private WaitStrategy waitStrategy = new StageWaitStrategy();
@@ -45,7 +47,42 @@ public final class EngineConfig
         return this;
     }
 
-    /** Ring slots, a power of two. The ring is the only queue: when it is full, producers wait. */
+    /**
+     * Which threads run the engine: {@link Threading#SHARED} (one thread for the whole path of a batch) or
+     * {@link Threading#DEDICATED} (a pipeline of threads); by default chosen from the cores the JVM sees.
+     */
+    public Threading threading()
+    {
+        return threading;
+    }
+
+    public EngineConfig threading(final Threading threading)
+    {
+        this.threading = threading;
+        return this;
+    }
+
+    /**
+     * Threads waiting for work spin instead of sleeping: lower latency for a busy core. In {@link Threading#SHARED}
+     * mode the event loop polls its sockets without blocking; in {@link Threading#DEDICATED} mode the ring's threads
+     * spin and yield (Disruptor's YieldingWaitStrategy, in place of {@link #waitStrategy()}).
+     */
+    public boolean busyWait()
+    {
+        return busyWait;
+    }
+
+    public EngineConfig busyWait(final boolean busyWait)
+    {
+        this.busyWait = busyWait;
+        return this;
+    }
+
+    /**
+     * Ring slots, a power of two: in {@link Threading#DEDICATED} mode the ring is the only queue, and when it is full
+     * producers wait. In {@link Threading#SHARED} mode it is the largest batch, and the most submissions from other
+     * threads that may wait for the ledger's thread.
+     */
     public int ringSize()
     {
         return ringSize;
@@ -71,7 +108,7 @@ public final class EngineConfig
         return this;
     }
 
-    /** How the ring's consumers wait for work: latency against idle CPU. */
+    /** How the ring's consumers wait for work ({@link Threading#DEDICATED} mode): latency against idle CPU. */
     public WaitStrategy waitStrategy()
     {
         return waitStrategy;
@@ -118,7 +155,7 @@ public final class EngineConfig
     }
 
     /**
-     * Called on the reply thread after the last result of each ring batch: results written during the batch can be
+     * Called on the reply thread after the last result of each batch: results written during the batch can be
      * flushed together (one syscall per connection per batch, not per result).
      */
     public Runnable replyBatchEnd()
@@ -164,6 +201,8 @@ public final class EngineConfig
     {
         final EngineConfig copy = new EngineConfig()
             .ledger(ledger)
+            .threading(threading)
+            .busyWait(busyWait)
             .ringSize(ringSize)
             .producerType(producerType)
             .waitStrategy(waitStrategy)
@@ -231,6 +270,10 @@ public final class EngineConfig
         if (Integer.bitCount(ringSize) != 1 || ringSize < 2)
         {
             throw new IllegalArgumentException("ringSize must be a power of two >= 2: " + ringSize);
+        }
+        if (threading == null)
+        {
+            throw new IllegalArgumentException("threading must be shared or dedicated");
         }
         if (tickIntervalMillis <= 0)
         {

@@ -1,149 +1,118 @@
 package io.quotaledger.engine;
 
-import com.lmax.disruptor.EventHandler;
-import com.lmax.disruptor.InsufficientCapacityException;
-import com.lmax.disruptor.RingBuffer;
-import com.lmax.disruptor.TimeoutException;
-import com.lmax.disruptor.dsl.Disruptor;
-import com.lmax.disruptor.dsl.EventHandlerGroup;
+import io.netty.channel.IoEventLoopGroup;
 import io.quotaledger.core.Command;
 import io.quotaledger.core.Ledger;
-import io.quotaledger.core.Op;
 import io.quotaledger.core.Result;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The single-writer runtime: a multi-producer Disruptor ring whose one business-logic consumer owns the
- * {@link Ledger}, followed by the configured stages (the journal) and the reply stage.
+ * The single-writer runtime: one thread at a time owns the {@link Ledger}; each request goes through the business
+ * logic, then the configured stages (the journal), then the reply stage, in batches. How that maps onto threads is
+ * the {@link Threading} mode of the {@link EngineConfig}: {@link #start} picks the implementation.
  *
  * <pre>
- * callers (any thread) --&gt; ring --&gt; business logic --&gt; stages... --&gt; reply (ResultListener)
- * ticker thread ---------^   (TICK when a hold is due, so holds expire without traffic)
+ * DEDICATED  callers (any thread) --&gt; ring --&gt; business logic --&gt; stages... --&gt; reply (ResultListener)
+ *            ticker thread ---------^   (TICK when a hold is due, so holds expire without traffic)
+ * SHARED     one event loop: sockets --&gt; batch --&gt; business logic, stages..., reply --&gt; sockets
+ *            (other threads hand requests to it as tasks; a timer on it adds a TICK when a hold is due)
  * </pre>
  *
- * <p>Submitting from any thread is safe and allocates nothing: the command is copied (or translated) into a
- * preallocated ring slot and the result comes back through a {@link ResultListener} with the caller's correlation id.
- * When the ring is full, {@code try*} methods return false (back-pressure to handle) and the others wait.
+ * <p>Submitting allocates nothing on the hot path (from any thread in DEDICATED mode, from the event loop in SHARED
+ * mode): the command is copied (or translated) into a preallocated slot and the result comes back through a
+ * {@link ResultListener} with the caller's correlation id and the request's arrival time. When the engine is full,
+ * {@code try*} methods return false (back-pressure to handle) and the others wait.
+ *
+ * <p>A failure inside the business logic is a bug: the engine stops applying anything (fail-stop, see
+ * {@link #failure()}) rather than carrying on over half-changed state.
  */
-public final class LedgerEngine implements AutoCloseable
+public abstract class LedgerEngine implements AutoCloseable
 {
     private static final Logger LOG = LoggerFactory.getLogger(LedgerEngine.class);
 
-    private static final CommandTranslator<Command> COPY = (slot, source) ->
+    static final CommandTranslator<Command> COPY = (slot, source) ->
     {
         final long timestamp = slot.timestamp();
         slot.copyFrom(source).timestamp(timestamp);
     };
 
-    private final Disruptor<LedgerEvent> disruptor;
-    private final RingBuffer<LedgerEvent> ring;
-    private final BusinessLogicHandler businessLogic;
-    private final Ticker ticker;
-    private final AtomicLong internalErrors = new AtomicLong();
-    private final AtomicLong stageErrors = new AtomicLong();
-    private volatile boolean running = true;
+    final BusinessLogicHandler businessLogic;
+    final AtomicLong internalErrors = new AtomicLong();
+    final AtomicLong stageErrors = new AtomicLong();
+    final LoggingExceptionHandler stageFailures = new LoggingExceptionHandler(stageErrors);
+    volatile boolean running = true;
 
-    private LedgerEngine(final EngineConfig config)
+    LedgerEngine(final EngineConfig config)
     {
-        config.validate();
-        final int outcomeCapacity = LedgerEvent.outcomeCapacity(config.ledger());
-        disruptor = new Disruptor<>(
-            () -> new LedgerEvent(outcomeCapacity),
-            config.ringSize(),
-            new NamedThreadFactory("ledger-"),
-            config.producerType(),
-            config.waitStrategy());
-        disruptor.setDefaultExceptionHandler(new LoggingExceptionHandler(stageErrors));
-
         businessLogic = new BusinessLogicHandler(config, internalErrors);
-        EventHandlerGroup<LedgerEvent> chain = disruptor.handleEventsWith(businessLogic);
-        for (final EventHandler<LedgerEvent> stage : config.stages())
-        {
-            chain = chain.then(stage);
-        }
-        chain.then(new ReplyHandler(config.replyBatchEnd()));
-        ring = disruptor.start();
-        ticker = new Ticker(this, businessLogic, config.clock(), config.tickIntervalMillis());
-        ticker.start();
     }
 
     /**
-     * Starts the ring, its consumer threads and the ticker.
+     * Starts the engine in the configured {@link Threading} mode.
      */
     public static LedgerEngine start(final EngineConfig config)
     {
-        return new LedgerEngine(config);
+        config.validate();
+        final LedgerEngine engine = config.threading() == Threading.SHARED ?
+            new SharedEngine(config) : new RingEngine(config);
+        LOG.info("threading {}: {} cores seen (by default shared below {} cores, dedicated from there)",
+            config.threading().label(), Runtime.getRuntime().availableProcessors(), Threading.DEDICATED_FROM_CORES);
+        return engine;
     }
 
     /**
-     * Copies {@code command} into the ring, unless it is full.
+     * Copies {@code command} into the engine, unless it is full.
      *
-     * @return false when the ring is full: nothing was submitted.
+     * @return false when the engine is full: nothing was submitted.
      */
-    public boolean trySubmit(final Command command, final ResultListener listener, final long correlationId)
+    public final boolean trySubmit(final Command command, final ResultListener listener, final long correlationId)
     {
         return tryPublish(COPY, command, listener, correlationId);
     }
 
     /**
-     * Copies {@code command} into the ring, waiting for a free slot.
+     * Copies {@code command} into the engine, waiting for room.
      */
-    public void submit(final Command command, final ResultListener listener, final long correlationId)
+    public final void submit(final Command command, final ResultListener listener, final long correlationId)
     {
         publish(COPY, command, listener, correlationId);
     }
 
     /**
-     * Writes a request straight into a ring slot, unless the ring is full.
+     * Writes a request straight into a slot, unless the engine is full.
      *
-     * @return false when the ring is full: nothing was submitted.
+     * @return false when the engine is full: nothing was submitted.
      */
-    public <A> boolean tryPublish(
-        final CommandTranslator<A> translator, final A source, final ResultListener listener, final long correlationId)
-    {
-        ensureRunning();
-        final long sequence;
-        try
-        {
-            sequence = ring.tryNext();
-        }
-        catch (final InsufficientCapacityException ex) // a preallocated singleton: no cost
-        {
-            return false;
-        }
-        fill(sequence, translator, source, listener, correlationId);
-        return true;
-    }
+    public abstract <A> boolean tryPublish(
+        CommandTranslator<A> translator, A source, ResultListener listener, long correlationId);
 
     /**
-     * Writes a request straight into a ring slot, waiting for a free one.
+     * Writes a request straight into a slot, waiting for room.
      */
-    public <A> void publish(
-        final CommandTranslator<A> translator, final A source, final ResultListener listener, final long correlationId)
-    {
-        ensureRunning();
-        fill(ring.next(), translator, source, listener, correlationId);
-    }
+    public abstract <A> void publish(
+        CommandTranslator<A> translator, A source, ResultListener listener, long correlationId);
 
     /**
      * Blocking convenience for tools and tests: submits a copy and waits for the result. Allocates; not for the hot
-     * path.
+     * path, and never from the engine's own thread (it would wait for itself).
      *
      * @return a copy of the result.
      */
-    public Result execute(final Command command, final long timeout, final TimeUnit unit)
+    public final Result execute(final Command command, final long timeout, final TimeUnit unit)
         throws java.util.concurrent.TimeoutException, InterruptedException
     {
+        if (onLedgerThread())
+        {
+            throw new IllegalStateException("execute() waits for its result: not from the ledger's own thread");
+        }
         final CompletableFuture<Result> future = new CompletableFuture<>();
-        submit(command, (correlationId, c, result) -> future.complete(new Result().copyFrom(result)), 0);
+        submit(command, (correlationId, arrivalNanos, c, result) -> future.complete(new Result().copyFrom(result)), 0);
         try
         {
             return future.get(timeout, unit);
@@ -156,29 +125,16 @@ public final class LedgerEngine implements AutoCloseable
 
     /**
      * Hands the ledger's state to {@code listener} on the business-logic thread, between two commands, once every
-     * command submitted before this call has been applied (a snapshot's moment). Waits for a ring slot.
+     * command submitted before this call has been applied (a snapshot's moment).
+     *
+     * @throws IllegalStateException when the engine is closed or has stopped on a bug: its state is not to be kept.
      */
-    public void requestState(final StateListener listener)
-    {
-        ensureRunning();
-        final long sequence = ring.next();
-        try
-        {
-            final LedgerEvent event = ring.get(sequence);
-            event.command().reset();
-            event.replyTo(null, 0);
-            event.stateListener(listener);
-        }
-        finally
-        {
-            ring.publish(sequence);
-        }
-    }
+    public abstract void requestState(StateListener listener);
 
     /**
      * The ledger itself, for inspection once the engine is closed (its thread has stopped); never while running.
      */
-    public Ledger ledgerAfterClose()
+    public final Ledger ledgerAfterClose()
     {
         if (running)
         {
@@ -188,93 +144,66 @@ public final class LedgerEngine implements AutoCloseable
     }
 
     /**
-     * @return commands that failed with INTERNAL_ERROR (bugs in the ledger).
+     * @return the {@link Threading} mode this engine runs in.
      */
-    public long internalErrors()
+    public abstract Threading threading();
+
+    /**
+     * @return in {@link Threading#SHARED} mode, the event loop (one thread) that runs the ledger: a server puts its
+     * channels on it so that a request's whole path stays on that thread. Null in {@link Threading#DEDICATED} mode.
+     */
+    public abstract IoEventLoopGroup eventLoop();
+
+    /**
+     * @return commands that hit a bug in the ledger: the first one stops the engine, so 0 or 1.
+     */
+    public final long internalErrors()
     {
         return internalErrors.get();
     }
 
     /**
-     * @return failures of the stages after the business logic.
+     * @return why the business logic stopped (a bug: an exception or a failed assertion, naming the command), or
+     * null while it runs. Once stopped nothing more is applied and every result is UNAVAILABLE, until a restart
+     * recovers from the journal, which holds nothing of the failed command. Any thread.
      */
-    public long stageErrors()
+    public final String failure()
+    {
+        return businessLogic.failure();
+    }
+
+    /**
+     * @return failures of the stages after the business logic (logged; the stage goes on with the next event).
+     */
+    public final long stageErrors()
     {
         return stageErrors.get();
     }
 
     /**
-     * @return ring slots currently in use, for the ring-fill metric.
+     * @return requests waiting in the engine (ring slots in use, or the batch and the hand-offs waiting for the
+     * event loop), for the ring-fill metric.
      */
-    public long ringFill()
-    {
-        return ring.getBufferSize() - ring.remainingCapacity();
-    }
-
-    public int ringSize()
-    {
-        return ring.getBufferSize();
-    }
+    public abstract long ringFill();
 
     /**
-     * Stops the ticker, lets the ring drain (up to a timeout) and stops the consumer threads. Submitting afterwards
-     * throws.
+     * @return the engine's capacity: ring slots, or the largest batch.
      */
-    public void close()
-    {
-        if (!running)
-        {
-            return;
-        }
-        ticker.close(); // first, so that it never publishes into a closing ring
-        running = false;
-        try
-        {
-            disruptor.shutdown(10, TimeUnit.SECONDS);
-        }
-        catch (final TimeoutException ex)
-        {
-            LOG.warn("ring did not drain within 10 s; halting");
-            disruptor.halt();
-        }
-    }
+    public abstract int ringSize();
 
     /**
-     * Publishes a TICK unless the ring is full (the next check retries).
+     * Stops taking requests, answers (journals first) every request already taken, up to a timeout, and stops the
+     * engine's threads. Submitting afterwards throws.
      */
-    boolean tryTick()
-    {
-        try
-        {
-            return running && tryPublish((slot, unused) -> slot.op(Op.TICK), null, null, 0);
-        }
-        catch (final IllegalStateException ex) // closed meanwhile
-        {
-            return false;
-        }
-    }
+    public abstract void close();
 
-    private <A> void fill(
-        final long sequence,
-        final CommandTranslator<A> translator,
-        final A source,
-        final ResultListener listener,
-        final long correlationId)
-    {
-        try
-        {
-            final LedgerEvent event = ring.get(sequence);
-            translator.translateTo(event.command().reset(), source);
-            event.replyTo(listener, correlationId);
-            event.stateListener(null);
-        }
-        finally
-        {
-            ring.publish(sequence); // a claimed slot must be published, or the ring stalls
-        }
-    }
+    /**
+     * @return whether the calling thread is the one that runs the business logic, where waiting for a result would
+     * wait forever.
+     */
+    abstract boolean onLedgerThread();
 
-    private void ensureRunning()
+    final void ensureRunning()
     {
         if (!running)
         {
@@ -282,21 +211,13 @@ public final class LedgerEngine implements AutoCloseable
         }
     }
 
-    private static final class NamedThreadFactory implements ThreadFactory
+    final void ensureWorking()
     {
-        private final String prefix;
-        private final AtomicInteger count = new AtomicInteger();
-
-        NamedThreadFactory(final String prefix)
+        ensureRunning();
+        final String failure = businessLogic.failure();
+        if (failure != null)
         {
-            this.prefix = prefix;
-        }
-
-        public Thread newThread(final Runnable runnable)
-        {
-            final Thread thread = new Thread(runnable, prefix + count.incrementAndGet());
-            thread.setDaemon(true);
-            return thread;
+            throw new IllegalStateException("the ledger stopped on a bug: " + failure);
         }
     }
 }

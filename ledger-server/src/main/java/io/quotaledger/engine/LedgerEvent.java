@@ -7,8 +7,10 @@ import io.quotaledger.core.Result;
 import org.agrona.concurrent.UnsafeBuffer;
 
 /**
- * One preallocated ring slot: the command, its result, the outcomes it produced (encoded, fixed layout) and where the
- * result goes. Reused for every message that passes through the slot; nothing here is allocated per message.
+ * One preallocated slot of the engine: the command, its result, the outcomes it produced (encoded, fixed layout),
+ * where the result goes, the caller's correlation id and when the request arrived. Reused for every message that
+ * passes through the slot; nothing here is allocated per message. Everything a result needs travels in the slot, so
+ * no other structure has to stay in step with the order of the slots.
  */
 public final class LedgerEvent
 {
@@ -20,6 +22,7 @@ public final class LedgerEvent
     private long firstOutcomeSequence;
     private ResultListener listener;
     private long correlationId;
+    private long arrivalNanos;
     private StateListener stateListener;
 
     /**
@@ -94,6 +97,14 @@ public final class LedgerEvent
         return correlationId;
     }
 
+    /**
+     * @return {@link System#nanoTime()} when the request was handed to the engine.
+     */
+    public long arrivalNanos()
+    {
+        return arrivalNanos;
+    }
+
     void addOutcome(final Outcome outcome)
     {
         if (outcomeCount == outcomeCapacity)
@@ -109,10 +120,11 @@ public final class LedgerEvent
         firstOutcomeSequence = firstSequence;
     }
 
-    void replyTo(final ResultListener listener, final long correlationId)
+    void replyTo(final ResultListener listener, final long correlationId, final long arrivalNanos)
     {
         this.listener = listener;
         this.correlationId = correlationId;
+        this.arrivalNanos = arrivalNanos;
     }
 
     void stateListener(final StateListener stateListener)

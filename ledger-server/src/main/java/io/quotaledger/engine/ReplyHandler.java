@@ -22,9 +22,8 @@ final class ReplyHandler implements EventHandler<LedgerEvent>
         final ResultListener listener = event.listener();
         if (listener != null)
         {
-            final long correlationId = event.correlationId();
-            event.replyTo(null, 0); // the slot must not keep the listener reachable
-            listener.onResult(correlationId, event.command(), event.result());
+            event.replyTo(null, event.correlationId(), event.arrivalNanos()); // the slot must not keep it reachable
+            listener.onResult(event.correlationId(), event.arrivalNanos(), event.command(), event.result());
         }
         if (endOfBatch)
         {

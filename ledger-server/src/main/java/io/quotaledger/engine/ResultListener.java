@@ -13,6 +13,7 @@ public interface ResultListener
     /**
      * @param correlationId the caller's id given at submission: lets one listener serve many requests without an
      *                      object per request.
+     * @param arrivalNanos  {@link System#nanoTime()} when the request was submitted, for its latency.
      */
-    void onResult(long correlationId, Command command, Result result);
+    void onResult(long correlationId, long arrivalNanos, Command command, Result result);
 }

@@ -113,7 +113,8 @@ public final class Snapshotter implements AutoCloseable
     {
         writer.scheduleWithFixedDelay(() ->
         {
-            if (due(currentSequence.getAsLong(), everyOutcomes, everyMinutes, System.nanoTime()) && !inProgress.get())
+            if (due(currentSequence.getAsLong(), everyOutcomes, everyMinutes, System.nanoTime()) && !inProgress.get() &&
+                engine.failure() == null) // stopped: nothing to keep
             {
                 snapshot().exceptionally(ex ->
                 {

@@ -5,14 +5,15 @@ import org.agrona.concurrent.EpochClock;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * Sends a TICK into the ring when a hold is due, so holds expire even when no traffic arrives. It reads the earliest
- * expiry that the business-logic thread publishes, so an idle ledger with no due holds sees no ticks at all.
+ * In {@link Threading#DEDICATED} mode, sends a TICK into the ring when a hold is due, so holds expire even when no
+ * traffic arrives. It reads the earliest expiry that the business-logic thread publishes, so an idle ledger with no
+ * due holds sees no ticks at all.
  */
 final class Ticker implements AutoCloseable
 {
     private static final long BACKLOG_PAUSE_NANOS = 20_000;
 
-    private final LedgerEngine engine;
+    private final RingEngine engine;
     private final BusinessLogicHandler businessLogic;
     private final EpochClock clock;
     private final long intervalNanos;
@@ -20,7 +21,7 @@ final class Ticker implements AutoCloseable
     private volatile boolean running = true;
 
     Ticker(
-        final LedgerEngine engine,
+        final RingEngine engine,
         final BusinessLogicHandler businessLogic,
         final EpochClock clock,
         final long intervalMillis)

@@ -2,26 +2,29 @@ package io.quotaledger.server;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.quotaledger.core.Command;
+import io.quotaledger.core.Result;
+import io.quotaledger.engine.ResultListener;
 import io.quotaledger.protocol.Role;
 
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * One client connection's state, shared by its I/O thread and the engine's reply thread.
+ * One client connection's state, shared by its I/O thread and the engine's reply thread (one and the same thread in
+ * shared threading mode). It is the listener of its own requests: the client's correlation id and the arrival time
+ * travel with each request through the engine, so nothing here has to stay in step with the engine's order.
  *
- * <p>Results of one connection come back in the order its requests entered the ring (one I/O thread publishes them,
- * one reply thread answers in ring order), so the client's correlation ids wait in a single-producer single-consumer
- * FIFO instead of a map: the I/O thread pushes when it publishes, the reply thread pops when it answers. The in-flight
- * cap bounds it, but it starts small and doubles only when a connection really has that many requests waiting: a
- * connection costs a few hundred bytes until it pipelines.
+ * <p>In flight: the I/O thread counts requests it publishes, the reply thread counts answers. When the connection has
+ * {@code maxInFlight} requests in flight the I/O thread stops reading it ({@link #pauseIfFull()}), and the reply
+ * thread schedules the resume once half of them are answered ({@link #answered()}). Neither side can miss the other:
+ * each writes its own volatile, then reads the other's.
  */
-final class Connection
+final class Connection implements ResultListener
 {
-    static final int INITIAL_FIFO_ENTRIES = 16;
-
     final int slot;
-    final long generation;
     final Channel channel;
+    private final ResultPublisher publisher;
+    private final int maxInFlight;
     Role role = Role.NONE;
 
     // the registry's list of connections waiting for Hello, oldest first; guarded by the registry's lock
@@ -29,119 +32,95 @@ final class Connection
     Connection older;
     Connection newer;
 
-    // FIFO of (client correlation id, receive time) pairs: producer is the I/O thread, consumer the reply thread.
-    // Replaced by a larger copy when full; volatile so that the reply thread sees a copy's entries with the copy.
-    private volatile long[] fifo = new long[INITIAL_FIFO_ENTRIES * 2];
-    private final int capacity;
-    private long head;
-    private final AtomicLong tail = new AtomicLong();
+    // requests published (I/O thread) and answered (reply thread, single writer)
+    private long published;
+    private volatile long answered;
+    /** Set when the connection closes: its results are dropped. */
+    volatile boolean closed;
 
     // reply thread only
     ByteBuf pendingReplies;
-    boolean dirty;
 
     // why reading is paused; set by the I/O thread, pausedForInFlight also read by the reply thread
     boolean pausedForRing;
     volatile boolean pausedForInFlight;
     boolean pausedForWrite;
     boolean pausedForErrors;
-    volatile boolean resumeScheduled;
+    final AtomicBoolean resumeScheduled = new AtomicBoolean();
     Runnable resumeTask;
 
-    Connection(final int slot, final long generation, final Channel channel, final int maxInFlight)
+    Connection(final int slot, final Channel channel, final int maxInFlight, final ResultPublisher publisher)
     {
         this.slot = slot;
-        this.generation = generation;
         this.channel = channel;
-        this.capacity = maxInFlight;
+        this.maxInFlight = maxInFlight;
+        this.publisher = publisher;
     }
 
     /**
-     * @return the id under which the engine reports this connection's results.
+     * Reply thread: the engine's answer to one of this connection's requests.
      */
-    long engineCorrelationId()
+    public void onResult(final long correlationId, final long arrivalNanos, final Command command, final Result result)
     {
-        return (generation << 32) | slot;
+        publisher.publish(this, correlationId, arrivalNanos, command, result);
     }
 
+    /**
+     * @return requests published and not answered yet.
+     */
     int inFlight()
     {
-        return (int)(head - tail.get());
+        return (int)(published - answered);
     }
 
     /**
-     * @return the most requests that may be in flight (the configured cap, not the FIFO's current size).
+     * @return the most requests that may be in flight.
      */
-    int capacity()
+    int maxInFlight()
     {
-        return capacity;
+        return maxInFlight;
     }
 
     /**
-     * I/O thread: remembers a request about to enter the ring. The caller has checked {@link #inFlight()} against
-     * {@link #capacity()}.
+     * I/O thread: a request is about to be handed to the engine.
      */
-    void push(final long clientCorrelationId, final long receivedNanos)
+    void published()
     {
-        long[] entries = fifo;
-        if (head - tail.get() == entries.length >> 1)
+        published++;
+    }
+
+    /**
+     * I/O thread, before publishing a request: at the cap, marks the connection paused. The flag is written before
+     * the count is read again, so an answer that came in between is either seen here or sees the flag.
+     *
+     * @return true when reading must pause until the reply thread resumes it.
+     */
+    boolean pauseIfFull()
+    {
+        if (published - answered < maxInFlight)
         {
-            entries = grow(entries);
+            return false;
         }
-        final int i = index(entries, head);
-        entries[i] = clientCorrelationId;
-        entries[i + 1] = receivedNanos;
-        head++; // published to the reply thread by the ring's own publication, which follows
-    }
-
-    /**
-     * Reply thread: the correlation id of the oldest request; {@link #pop()} after reading it.
-     */
-    long peekCorrelationId()
-    {
-        final long[] entries = fifo;
-        return entries[index(entries, tail.get())];
-    }
-
-    long peekReceivedNanos()
-    {
-        final long[] entries = fifo;
-        return entries[index(entries, tail.get()) + 1];
-    }
-
-    void pop()
-    {
-        tail.lazySet(tail.get() + 1);
-    }
-
-    /**
-     * @return how many requests the FIFO holds before it grows again (for tests).
-     */
-    int fifoEntries()
-    {
-        return fifo.length >> 1;
-    }
-
-    /**
-     * I/O thread, FIFO full: copies the waiting entries into one twice the size. The reply thread may go on reading
-     * the old array meanwhile: entries that wait are in both, and the old array is never written again.
-     */
-    private long[] grow(final long[] entries)
-    {
-        final long[] larger = new long[entries.length * 2];
-        for (long sequence = tail.get(); sequence < head; sequence++)
+        pausedForInFlight = true;
+        if (published - answered < maxInFlight)
         {
-            final int from = index(entries, sequence);
-            final int to = index(larger, sequence);
-            larger[to] = entries[from];
-            larger[to + 1] = entries[from + 1];
+            pausedForInFlight = false;
+            return false;
         }
-        fifo = larger;
-        return larger;
+        return true;
     }
 
-    private static int index(final long[] entries, final long sequence)
+    /**
+     * Reply thread, after an answer: counts it (a volatile write, before the flag is read), and schedules one resume
+     * on the I/O thread when reading paused for in-flight and at most half the cap is left. While paused the I/O
+     * thread publishes nothing, so {@code published} is the value it wrote before the flag.
+     */
+    void answered()
     {
-        return (int)(sequence & ((entries.length >> 1) - 1)) * 2;
+        answered = answered + 1;
+        if (pausedForInFlight && published - answered <= maxInFlight >> 1 && resumeScheduled.compareAndSet(false, true))
+        {
+            channel.eventLoop().execute(resumeTask);
+        }
     }
 }

@@ -2,24 +2,20 @@ package io.quotaledger.server;
 
 import io.netty.channel.Channel;
 
-import java.util.concurrent.atomic.AtomicReferenceArray;
-
 /**
- * Finds a connection from the engine correlation id its results carry: a slot plus a generation, so that a result
- * for a connection that closed is dropped rather than sent to the connection that took its slot.
- *
- * <p>Also keeps the connections that have not said Hello yet, oldest first, and at most {@code maxUnauthenticated}
- * of them: when a new connection finds that many (or every slot taken), the oldest of them is closed to make room.
- * Sockets that never authenticate can then hold no more than their share, for no longer than it takes others to
- * arrive, and an authenticated gateway is refused only when authenticated connections fill every slot.
+ * The connections in their slots (at most {@code maxConnections}), and the connections that have not said Hello yet,
+ * oldest first, at most {@code maxUnauthenticated} of them: when a new connection finds that many (or every slot
+ * taken), the oldest of them is closed to make room. Sockets that never authenticate can then hold no more than their
+ * share, for no longer than it takes others to arrive, and an authenticated gateway is refused only when
+ * authenticated connections fill every slot.
  */
 final class ConnectionRegistry
 {
-    private final AtomicReferenceArray<Connection> slots;
+    private final Connection[] slots; // guarded by this
     private final int[] free;
     private int freeCount;
-    private long generation;
     private final int maxInFlight;
+    private final ResultPublisher publisher;
     private final int maxUnauthenticated;
     private final ServerMetrics metrics;
     private Connection oldestUnauthenticated;
@@ -27,9 +23,13 @@ final class ConnectionRegistry
     private int unauthenticated;
 
     ConnectionRegistry(
-        final int maxConnections, final int maxUnauthenticated, final int maxInFlight, final ServerMetrics metrics)
+        final int maxConnections,
+        final int maxUnauthenticated,
+        final int maxInFlight,
+        final ResultPublisher publisher,
+        final ServerMetrics metrics)
     {
-        this.slots = new AtomicReferenceArray<>(maxConnections);
+        this.slots = new Connection[maxConnections];
         this.free = new int[maxConnections];
         for (int i = 0; i < maxConnections; i++)
         {
@@ -37,6 +37,7 @@ final class ConnectionRegistry
         }
         this.freeCount = maxConnections;
         this.maxInFlight = maxInFlight;
+        this.publisher = publisher;
         this.maxUnauthenticated = Math.min(maxUnauthenticated, maxConnections);
         this.metrics = metrics;
     }
@@ -60,8 +61,8 @@ final class ConnectionRegistry
             metrics.connectionClosed(ServerMetrics.Close.EVICTED);
         }
         final int slot = free[--freeCount];
-        final Connection connection = new Connection(slot, ++generation & 0x7FFF_FFFFL, channel, maxInFlight);
-        slots.set(slot, connection);
+        final Connection connection = new Connection(slot, channel, maxInFlight, publisher);
+        slots[slot] = connection;
         connection.awaitingHello = true;
         connection.older = newestUnauthenticated;
         if (newestUnauthenticated == null)
@@ -84,7 +85,7 @@ final class ConnectionRegistry
      */
     synchronized boolean authenticated(final Connection connection)
     {
-        if (slots.get(connection.slot) != connection)
+        if (slots[connection.slot] != connection)
         {
             return false;
         }
@@ -94,31 +95,18 @@ final class ConnectionRegistry
 
     synchronized void close(final Connection connection)
     {
-        if (slots.get(connection.slot) == connection)
+        connection.closed = true; // results still in the engine for it are dropped
+        if (slots[connection.slot] == connection)
         {
             unlink(connection);
-            slots.set(connection.slot, null);
+            slots[connection.slot] = null;
             free[freeCount++] = connection.slot;
         }
     }
 
-    /**
-     * @return the connection the engine correlation id names, or null when it has closed.
-     */
-    Connection find(final long engineCorrelationId)
-    {
-        final int slot = (int)engineCorrelationId;
-        if (slot < 0 || slot >= slots.length())
-        {
-            return null;
-        }
-        final Connection connection = slots.get(slot);
-        return connection != null && connection.generation == engineCorrelationId >>> 32 ? connection : null;
-    }
-
     synchronized int size()
     {
-        return slots.length() - freeCount;
+        return slots.length - freeCount;
     }
 
     synchronized int unauthenticated()

@@ -23,7 +23,6 @@ import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.quotaledger.engine.LedgerEngine;
-import io.quotaledger.engine.ResultListener;
 import io.quotaledger.engine.Snapshotter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,9 +40,11 @@ import javax.net.ssl.SSLException;
 
 /**
  * The binary protocol server (docs/protocol.md): Netty, epoll where available. Build it first, start the engine with
- * its {@link #resultListener()}-side batch flush ({@link #replyBatchEnd()}), then {@link #start} it on that engine.
- * While it runs it reads the keys file again every second: keys added take effect for new connections, and
- * connections that authenticated with a key since revoked are closed.
+ * its batch flush ({@link #replyBatchEnd()}), then {@link #start} it on that engine. In shared threading mode its
+ * channels live on the engine's own event loop ({@link LedgerEngine#eventLoop()}): a request is read, decided,
+ * journaled and answered on that one thread. In dedicated mode it runs its own I/O threads. While it runs it reads
+ * the keys file again every second: keys added take effect for new connections, and connections that authenticated
+ * with a key since revoked are closed.
  */
 public final class LedgerServer implements AutoCloseable
 {
@@ -60,6 +61,7 @@ public final class LedgerServer implements AutoCloseable
     // shutting the event loops down does not close accepted connections: clients must see the server go
     private final ChannelGroup channels = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private EventLoopGroup group;
+    private boolean ownGroup;
     private Channel serverChannel;
     private ScheduledExecutorService keysReloader;
     private volatile String keysFailure; // why the keys file cannot be used now; null when it can
@@ -75,9 +77,9 @@ public final class LedgerServer implements AutoCloseable
         this.config = config;
         this.keys = keys;
         this.metrics = metrics;
+        this.publisher = new ResultPublisher(metrics, PooledByteBufAllocator.DEFAULT, config.maxConnections());
         this.registry = new ConnectionRegistry(
-            config.maxConnections(), config.maxUnauthenticated(), config.maxInFlight(), metrics);
-        this.publisher = new ResultPublisher(registry, metrics, PooledByteBufAllocator.DEFAULT, config.maxConnections());
+            config.maxConnections(), config.maxUnauthenticated(), config.maxInFlight(), publisher, metrics);
         metrics.gauge("ledger_connections", "Open client connections", registry::size);
         metrics.gauge("ledger_connections_unauthenticated", "Open client connections that have not said Hello yet",
             registry::unauthenticated);
@@ -112,14 +114,6 @@ public final class LedgerServer implements AutoCloseable
     }
 
     /**
-     * @return where the engine hands results for this server's connections.
-     */
-    public ResultListener resultListener()
-    {
-        return publisher;
-    }
-
-    /**
      * @return what the engine calls at the end of each reply batch (EngineConfig.replyBatchEnd).
      */
     public Runnable replyBatchEnd()
@@ -143,9 +137,10 @@ public final class LedgerServer implements AutoCloseable
     public LedgerServer start(
         final LedgerEngine engine, final Supplier<CompletableFuture<Snapshotter.Snapshot>> snapshots) throws Exception
     {
-        final boolean epoll = Epoll.isAvailable();
-        group = new MultiThreadIoEventLoopGroup(config.ioThreads(),
-            epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+        final boolean epoll = Epoll.isAvailable(); // as the engine decides for its event loop in shared mode
+        ownGroup = engine.eventLoop() == null;
+        group = ownGroup ? new MultiThreadIoEventLoopGroup(config.ioThreads(),
+            epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory()) : engine.eventLoop();
         final Class<? extends ServerSocketChannel> channelType =
             epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
         final ServerBootstrap bootstrap = new ServerBootstrap()
@@ -166,8 +161,7 @@ public final class LedgerServer implements AutoCloseable
                     }
                     channel.pipeline()
                         .addLast(new IdleStateHandler(config.idleTimeoutSeconds(), 0, 0, TimeUnit.SECONDS))
-                        .addLast(new RequestAdapter(
-                            config, registry, keys, metrics, publisher, engine, snapshots, failedHellos));
+                        .addLast(new RequestAdapter(config, registry, keys, metrics, engine, snapshots, failedHellos));
                 }
             });
         serverChannel = bootstrap.bind(config.bind(), config.port()).sync().channel();
@@ -179,8 +173,8 @@ public final class LedgerServer implements AutoCloseable
         });
         keysReloader.scheduleWithFixedDelay(
             this::reloadKeys, KEYS_RELOAD_SECONDS, KEYS_RELOAD_SECONDS, TimeUnit.SECONDS);
-        LOG.info("listening on {}:{} ({}{}, {} I/O threads)", config.bind(), port(), epoll ? "epoll" : "nio",
-            tls != null ? ", TLS" : "", config.ioThreads());
+        LOG.info("listening on {}:{} ({}{}, {})", config.bind(), port(), epoll ? "epoll" : "nio",
+            tls != null ? ", TLS" : "", ownGroup ? config.ioThreads() + " I/O threads" : "on the ledger's own thread");
         return this;
     }
 
@@ -263,10 +257,20 @@ public final class LedgerServer implements AutoCloseable
     }
 
     /**
-     * Stops accepting and closes every connection.
+     * @return true once {@link #close()} has begun: no more results are sent.
+     */
+    boolean closing()
+    {
+        return publisher.stopped();
+    }
+
+    /**
+     * Stops accepting and closes every connection; results the engine still produces for them are dropped (the
+     * clients resend them, and a resent change is answered as a duplicate).
      */
     public void close()
     {
+        publisher.stop();
         if (keysReloader != null)
         {
             keysReloader.shutdownNow();
@@ -274,14 +278,15 @@ public final class LedgerServer implements AutoCloseable
         }
         if (serverChannel != null)
         {
-            serverChannel.close().syncUninterruptibly();
+            // not sync(): in shared mode the loop may have stopped with the engine, and its channels with it
+            serverChannel.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
             serverChannel = null;
         }
         channels.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
-        if (group != null)
+        if (group != null && ownGroup)
         {
             group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
-            group = null;
         }
+        group = null; // in shared mode the engine's event loop: it stops with the engine
     }
 }

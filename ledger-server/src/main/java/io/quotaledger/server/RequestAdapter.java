@@ -41,8 +41,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
- * Decodes a connection's frames straight into ring slots (SBE flyweights over the receive buffer; no object per
- * request), after framing, version, authentication and role checks. Bad input gets an error result, or a closed
+ * Decodes a connection's frames straight into the engine's slots (SBE flyweights over the receive buffer; no object
+ * per request), after framing, version, authentication and role checks. The client's correlation id goes with the
+ * request; the connection is its result listener. Bad input gets an error result, or a closed
  * connection when the stream can no longer be trusted (a bad length, a failed Hello, anything but a Hello first).
  * Back-pressure is a paused read: when the ring is full, when the connection has too many requests in flight or too
  * many error results unsent, or when it does not read its results, the server stops reading it, so memory stays
@@ -65,7 +66,6 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
     private final ConnectionRegistry registry;
     private final ApiKeys keys;
     private final ServerMetrics metrics;
-    private final ResultPublisher publisher;
     private final LedgerEngine engine;
     private final Supplier<CompletableFuture<Snapshotter.Snapshot>> snapshots;
     private final FailedHelloLog failedHellos;
@@ -91,7 +91,6 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
     private boolean closing;
     private int templateId;
     private long correlationId;
-    private long receivedNanos;
 
     // error results of the frames being decoded, written at the end of the batch; counted until they reach the socket
     private ByteBuf errors;
@@ -103,7 +102,6 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         final ConnectionRegistry registry,
         final ApiKeys keys,
         final ServerMetrics metrics,
-        final ResultPublisher publisher,
         final LedgerEngine engine,
         final Supplier<CompletableFuture<Snapshotter.Snapshot>> snapshots,
         final FailedHelloLog failedHellos)
@@ -112,7 +110,6 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         this.registry = registry;
         this.keys = keys;
         this.metrics = metrics;
-        this.publisher = publisher;
         this.engine = engine;
         this.snapshots = snapshots;
         this.failedHellos = failedHellos;
@@ -261,12 +258,11 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         boolean wrote = false;
         while (cumulation != null && cumulation.readableBytes() >= LENGTH_PREFIX)
         {
-            if (connection.inFlight() >= connection.capacity())
+            if (connection.pauseIfFull())
             {
-                connection.pausedForInFlight = true;
                 break;
             }
-            if (unsentErrors >= connection.capacity())
+            if (unsentErrors >= connection.maxInFlight())
             {
                 connection.pausedForErrors = true;
                 break;
@@ -354,13 +350,13 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
      */
     private void resume()
     {
-        connection.resumeScheduled = false;
+        connection.resumeScheduled.set(false); // before the count is read: a later answer schedules another resume
         connection.pausedForRing = false;
-        if (connection.inFlight() < connection.capacity())
+        if (connection.inFlight() < connection.maxInFlight())
         {
             connection.pausedForInFlight = false;
         }
-        if (unsentErrors < connection.capacity())
+        if (unsentErrors < connection.maxInFlight())
         {
             connection.pausedForErrors = false;
         }
@@ -421,11 +417,9 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
             return Outcome.CONSUMED;
         }
         templateId = template;
-        receivedNanos = System.nanoTime();
         try
         {
-            return engine.tryPublish(this, this, publisher, connection.engineCorrelationId()) ?
-                Outcome.CONSUMED : Outcome.RING_FULL;
+            return engine.tryPublish(this, this, connection, correlationId) ? Outcome.CONSUMED : Outcome.RING_FULL;
         }
         catch (final IllegalStateException ex) // the engine is shutting down
         {
@@ -614,7 +608,7 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
     private void errorsWritten(final int count)
     {
         unsentErrors -= count;
-        if (connection.pausedForErrors && unsentErrors <= connection.capacity() / 2)
+        if (connection.pausedForErrors && unsentErrors <= connection.maxInFlight() / 2)
         {
             // not from here: this may run inside a flush in the middle of a batch
             context.executor().execute(connection.resumeTask);
@@ -649,7 +643,7 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
     }
 
     /**
-     * Fills the ring slot from the frame being decoded; runs inside tryPublish, before the slot is published.
+     * Fills the engine's slot from the frame being decoded; runs inside tryPublish, before the slot is published.
      */
     public void translateTo(final Command command, final RequestAdapter self)
     {
@@ -748,7 +742,7 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
                     .serviceId(query.serviceId());
             }
         }
-        connection.push(correlationId, receivedNanos);
+        connection.published();
     }
 
     private static Op opOf(final int templateId)

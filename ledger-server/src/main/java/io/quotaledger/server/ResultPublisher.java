@@ -5,7 +5,6 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.quotaledger.core.Command;
 import io.quotaledger.core.Result;
-import io.quotaledger.engine.ResultListener;
 import io.quotaledger.protocol.MessageHeaderEncoder;
 import io.quotaledger.protocol.Op;
 import io.quotaledger.protocol.ResultCode;
@@ -15,17 +14,18 @@ import org.agrona.concurrent.UnsafeBuffer;
 import java.nio.ByteOrder;
 
 /**
- * Encodes results on the engine's reply thread into each connection's pending buffer and, at the end of every ring
+ * Encodes results on the engine's reply thread into each connection's pending buffer and, at the end of every
  * batch, hands each touched connection one buffer to write: one flush per connection per batch, however many
- * results it holds. Encoding is a flyweight over the buffer's memory: nothing is allocated per result.
+ * results it holds. Encoding is a flyweight over the buffer's memory: nothing is allocated per result. In shared
+ * threading mode the reply thread is the connections' own event loop, so the write goes straight to the socket.
+ * Once the server closes, results are no longer sent (the connections are closing; clients resend).
  */
-final class ResultPublisher implements ResultListener, Runnable
+final class ResultPublisher implements Runnable
 {
     static final int RESULT_FRAME_LENGTH = Integer.BYTES + MessageHeaderEncoder.ENCODED_LENGTH +
         ResultEncoder.BLOCK_LENGTH;
     private static final int INITIAL_BUFFER = RESULT_FRAME_LENGTH * 64;
 
-    private final ConnectionRegistry registry;
     private final ServerMetrics metrics;
     private final ByteBufAllocator allocator;
     private final Connection[] dirty;
@@ -33,30 +33,29 @@ final class ResultPublisher implements ResultListener, Runnable
     private final UnsafeBuffer frame = new UnsafeBuffer(0, 0);
     private final MessageHeaderEncoder header = new MessageHeaderEncoder();
     private final ResultEncoder encoder = new ResultEncoder();
+    private volatile boolean stopped;
 
-    ResultPublisher(
-        final ConnectionRegistry registry,
-        final ServerMetrics metrics,
-        final ByteBufAllocator allocator,
-        final int maxConnections)
+    ResultPublisher(final ServerMetrics metrics, final ByteBufAllocator allocator, final int maxConnections)
     {
-        this.registry = registry;
         this.metrics = metrics;
         this.allocator = allocator;
         this.dirty = new Connection[maxConnections];
     }
 
-    public void onResult(final long engineCorrelationId, final Command command, final Result result)
+    /**
+     * Reply thread: encodes one result for its connection, to be written at the end of the batch.
+     */
+    void publish(
+        final Connection connection,
+        final long correlationId,
+        final long arrivalNanos,
+        final Command command,
+        final Result result)
     {
-        final Connection connection = registry.find(engineCorrelationId);
-        if (connection == null)
+        if (connection.closed || stopped)
         {
-            return; // it closed while the request was in the ring
+            return; // it closed while the request was in the engine, or the server is closing
         }
-        final long correlationId = connection.peekCorrelationId();
-        final long receivedNanos = connection.peekReceivedNanos();
-        connection.pop();
-
         ByteBuf out = connection.pendingReplies;
         if (out == null)
         {
@@ -68,18 +67,25 @@ final class ResultPublisher implements ResultListener, Runnable
         final Op op = Op.get(command.op().code());
         final ResultCode code = ResultCode.get(result.code().code());
         encode(out, correlationId, op, code, result);
-        metrics.result(op, code, System.nanoTime() - receivedNanos);
-
-        if (connection.pausedForInFlight && !connection.resumeScheduled &&
-            connection.inFlight() <= connection.capacity() / 2)
-        {
-            connection.resumeScheduled = true;
-            connection.channel.eventLoop().execute(connection.resumeTask);
-        }
+        metrics.result(op, code, System.nanoTime() - arrivalNanos);
+        connection.answered();
     }
 
     /**
-     * End of a ring batch: write and flush what each connection got.
+     * From now on results are dropped: the server is closing its connections.
+     */
+    void stop()
+    {
+        stopped = true;
+    }
+
+    boolean stopped()
+    {
+        return stopped;
+    }
+
+    /**
+     * End of a batch: write and flush what each connection got.
      */
     public void run()
     {

@@ -70,8 +70,7 @@ public final class ServerConfig
 
     /**
      * Connections at once, authenticated or not; more are closed on arrival while every slot is authenticated. An
-     * authenticated connection holds at most about 16 bytes per request in flight and 71 bytes per answer it has not
-     * read, each bounded by {@link #maxInFlight()}.
+     * authenticated connection holds at most 71 bytes per answer it has not read, bounded by {@link #maxInFlight()}.
      */
     public int maxConnections()
     {
@@ -139,7 +138,7 @@ public final class ServerConfig
         return this;
     }
 
-    /** Netty I/O threads. */
+    /** Netty I/O threads in dedicated threading mode; in shared mode the engine's one event loop serves all. */
     public int ioThreads()
     {
         return ioThreads;
@@ -188,9 +187,9 @@ public final class ServerConfig
         {
             throw new IllegalArgumentException("maxFrameLength must be 64..1048576: " + maxFrameLength);
         }
-        if (Integer.bitCount(maxInFlight) != 1 || maxInFlight < 2)
+        if (maxInFlight < 1)
         {
-            throw new IllegalArgumentException("maxInFlight must be a power of two >= 2: " + maxInFlight);
+            throw new IllegalArgumentException("maxInFlight must be positive: " + maxInFlight);
         }
         if (maxConnections < 1 || idleTimeoutSeconds < 1 || helloTimeoutSeconds < 1 || ioThreads < 1)
         {

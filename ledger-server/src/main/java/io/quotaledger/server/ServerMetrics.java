@@ -129,6 +129,15 @@ public final class ServerMetrics
     }
 
     /**
+     * Adds a gauge of value 1 whose label says a setting, e.g. {@code ledger_threading{mode="shared"} 1}.
+     */
+    public void info(final String name, final String help, final String label, final String value)
+    {
+        GaugeWithCallback.builder().name(name).help(help).labelNames(label).callback(cb -> cb.call(1, value))
+            .register(registry);
+    }
+
+    /**
      * Reply thread: one answered request.
      */
     void result(final Op op, final ResultCode code, final long latencyNanos)

@@ -133,7 +133,7 @@ class OperatorToolsTest
     private static void submit(final LedgerEngine engine, final List<Command> commands) throws Exception
     {
         final CountDownLatch done = new CountDownLatch(commands.size());
-        final ResultListener listener = (correlationId, command, result) -> done.countDown();
+        final ResultListener listener = (correlationId, arrivalNanos, command, result) -> done.countDown();
         for (final Command command : commands)
         {
             engine.submit(command, listener, 0);

@@ -65,7 +65,9 @@ class ServeOptionsTest
         assertRefused("--durability must be process or fsync, not sometimes", "--durability", "sometimes");
         assertRefused("--roll must be daily or hourly, not weekly", "--roll", "weekly");
         assertRefused("ringSize must be a power of two", "--ring-size", "1000");
-        assertRefused("maxInFlight must be a power of two", "--max-in-flight", "3");
+        assertRefused("maxInFlight must be positive", "--max-in-flight", "0");
+        assertRefused("--threading must be shared or dedicated, not pooled", "--threading", "pooled");
+        assertRefused("--io-threads applies to --threading dedicated", "--threading", "shared", "--io-threads", "2");
         assertRefused("--dedupe-hours", "--dedupe-hours", "9223372036854775807");
         assertRefused("--snapshot-every must be 0 (off) or more", "--snapshot-every", "-1");
         assertRefused("--keep-snapshots must be 1 or more", "--keep-snapshots", "0");

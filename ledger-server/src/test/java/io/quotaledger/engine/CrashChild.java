@@ -30,7 +30,7 @@ import java.util.concurrent.locks.LockSupport;
  * {@code ACK <hi> <lo> <code> <dup>} line per result it was given, until it is killed.
  *
  * <pre>
- * args: dataDir seed cycle cycles durability chunk producers ackedFile snapshotDelayMs(-1: none)
+ * args: dataDir seed cycle cycles durability chunk producers ackedFile snapshotDelayMs(-1: none) threading
  * </pre>
  */
 public final class CrashChild
@@ -58,12 +58,13 @@ public final class CrashChild
         final int producers = Integer.parseInt(args[6]);
         final Set<Long> acked = readAcked(Path.of(args[7]));
         final long snapshotDelayMs = Long.parseLong(args[8]);
+        final Threading threading = Threading.valueOf(args[9]);
 
         final BufferedWriter out = new BufferedWriter(
             new OutputStreamWriter(new FileOutputStream(FileDescriptor.out), StandardCharsets.US_ASCII), 1 << 16);
         final LedgerRuntime runtime = LedgerRuntime.start(
             new LedgerRuntime.Settings(dir, durability, Journals.rollCycle("daily"), 0, 0, 2),
-            new EngineConfig().ledger(CrashWorkload.ledgerConfig(cycles, chunk)));
+            new EngineConfig().ledger(CrashWorkload.ledgerConfig(cycles, chunk)).threading(threading));
         final Recovery.Result recovery = runtime.recovery();
         out.write("RECOVERED " + recovery.lastSequence() + " " + recovery.replayed() + " " +
             (recovery.snapshot() == null ? "-" : Long.toString(recovery.snapshot().sequence())) + " " +
@@ -74,7 +75,7 @@ public final class CrashChild
         startPrinter(out);
 
         // only results that were delivered are printed: that is what "acknowledged" means to a client
-        final ResultListener listener = (correlationId, command, result) -> ack(command, result);
+        final ResultListener listener = (correlationId, arrivalNanos, command, result) -> ack(command, result);
 
         // the credits first, and wait for them: no DEDUCT may meet an account that is not open yet
         final List<CrashWorkload.Request> credits = new ArrayList<>();
@@ -89,7 +90,7 @@ public final class CrashChild
         final Command command = new Command();
         for (final CrashWorkload.Request credit : credits)
         {
-            runtime.engine().submit(credit.fill(command), (correlationId, c, result) ->
+            runtime.engine().submit(credit.fill(command), (correlationId, arrivalNanos, c, result) ->
             {
                 ack(c, result);
                 creditsDone.countDown();
@@ -126,9 +127,9 @@ public final class CrashChild
 
         final int total = partitions.stream().mapToInt(List::size).sum();
         final CountDownLatch done = new CountDownLatch(total);
-        final ResultListener counting = (correlationId, c, result) ->
+        final ResultListener counting = (correlationId, arrivalNanos, c, result) ->
         {
-            listener.onResult(correlationId, c, result);
+            listener.onResult(correlationId, arrivalNanos, c, result);
             done.countDown();
         };
         final List<Thread> threads = new ArrayList<>();

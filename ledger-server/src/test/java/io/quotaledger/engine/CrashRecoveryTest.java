@@ -39,7 +39,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * still there (a retry is a duplicate with the same result), and retrying every request ever sent applies none twice.
  *
  * <p>{@code -Dledger.crash.cycles=N} (default 5), {@code -Dledger.crash.durability=process|fsync} (process: every
- * cycle but the third, which uses FSYNC), {@code -Dledger.crash.seed=S} to replay a run. See scripts/crash-test.
+ * cycle but the third, which uses FSYNC), {@code -Dledger.crash.threading=alternate|shared|dedicated} (alternate:
+ * shared threading in odd cycles, dedicated in even ones, so each recovers what the other left),
+ * {@code -Dledger.crash.seed=S} to replay a run. See scripts/crash-test.
  */
 class CrashRecoveryTest
 {
@@ -55,10 +57,11 @@ class CrashRecoveryTest
         final long seed = Long.getLong("ledger.crash.seed", System.nanoTime());
         final int cycles = Integer.getInteger("ledger.crash.cycles", 5);
         final String durabilityMode = System.getProperty("ledger.crash.durability", "process").toLowerCase(Locale.ROOT);
+        final String threadingMode = System.getProperty("ledger.crash.threading", "alternate").toLowerCase(Locale.ROOT);
         System.out.println("crash test seed " + seed + " (replay with -Dledger.crash.seed=" + seed + ")");
         try
         {
-            run(seed, cycles, durabilityMode);
+            run(seed, cycles, durabilityMode, threadingMode);
         }
         catch (final AssertionError | Exception ex)
         {
@@ -66,7 +69,14 @@ class CrashRecoveryTest
         }
     }
 
-    private void run(final long seed, final int cycles, final String durabilityMode) throws Exception
+    private static Threading threading(final String mode, final int cycle)
+    {
+        return "alternate".equals(mode) ? (cycle % 2 == 1 ? Threading.SHARED : Threading.DEDICATED) :
+            Threading.valueOf(mode.toUpperCase(Locale.ROOT));
+    }
+
+    private void run(final long seed, final int cycles, final String durabilityMode, final String threadingMode)
+        throws Exception
     {
         final Random random = new Random(seed);
         final DataDir dir = new DataDir(temp.resolve("data"));
@@ -81,13 +91,14 @@ class CrashRecoveryTest
         {
             final Durability durability = "fsync".equals(durabilityMode) || cycle == Math.min(3, cycles) ?
                 Durability.FSYNC : Durability.PROCESS;
+            final Threading threading = threading(threadingMode, cycle);
             Files.writeString(ackedFile, acked.keySet().stream().map(String::valueOf)
                 .collect(Collectors.joining("\n")));
             final long killAfter = 300 + random.nextInt(1201);
             // a snapshot at a random moment in most cycles, early enough to finish before the kill as a rule
             final long snapshotDelay = cycle > 1 && random.nextInt(3) == 0 ? -1 : random.nextInt((int)killAfter / 2);
 
-            final Child child = Child.start(dir, seed, cycle, cycles, durability, ackedFile, snapshotDelay);
+            final Child child = Child.start(dir, seed, cycle, cycles, durability, threading, ackedFile, snapshotDelay);
             final String recovered = child.awaitReady(30_000);
             Thread.sleep(killAfter);
             child.kill();
@@ -129,8 +140,8 @@ class CrashRecoveryTest
             final String firstAck = output.lines().stream().filter(l -> l.startsWith("FIRST_ACK"))
                 .map(l -> l.substring("FIRST_ACK ".length())).findFirst().orElse("none");
             report.add(String.format(
-                "cycle %d %s: %s; killed after %d ms, first ack after %s, %d acks (%d duplicates)%s%s%s",
-                cycle, durability, recovered, killAfter, firstAck, acks, duplicates,
+                "cycle %d %s %s: %s; killed after %d ms, first ack after %s, %d acks (%d duplicates)%s%s%s",
+                cycle, durability, threading.label(), recovered, killAfter, firstAck, acks, duplicates,
                 output.lines().stream().anyMatch(l -> l.startsWith("SNAPSHOT")) ? ", snapshot" : "",
                 output.lines().stream().anyMatch(l -> l.startsWith("DONE")) ? ", idle at kill" : "", warnings));
         }
@@ -157,7 +168,7 @@ class CrashRecoveryTest
         final long finalChecksum;
         try (LedgerRuntime runtime = LedgerRuntime.start(
             new LedgerRuntime.Settings(dir, Durability.PROCESS, Journals.rollCycle("daily"), 0, 0, 2),
-            new EngineConfig().ledger(ledgerConfig)))
+            new EngineConfig().ledger(ledgerConfig).threading(threading(threadingMode, cycles + 1))))
         {
             assertEquals(journalOnly.ledger().checksum(), checksumOf(runtime));
 
@@ -229,7 +240,7 @@ class CrashRecoveryTest
     {
         final Result[] results = new Result[requests.size()];
         final CountDownLatch done = new CountDownLatch(requests.size());
-        final ResultListener listener = (correlationId, command, result) ->
+        final ResultListener listener = (correlationId, arrivalNanos, command, result) ->
         {
             results[(int)correlationId] = new Result().copyFrom(result);
             done.countDown();
@@ -268,6 +279,7 @@ class CrashRecoveryTest
             final int cycle,
             final int cycles,
             final Durability durability,
+            final Threading threading,
             final Path ackedFile,
             final long snapshotDelay) throws IOException
         {
@@ -275,7 +287,7 @@ class CrashRecoveryTest
             return new Child(ChildJvm.start(List.of("-Xmx1g", "-XX:TieredStopAtLevel=1"), CrashChild.class, List.of(
                 dir.root().toString(), Long.toString(seed), Integer.toString(cycle), Integer.toString(cycles),
                 durability.name(), Integer.toString(CHUNK), Integer.toString(PRODUCERS), ackedFile.toString(),
-                Long.toString(snapshotDelay))));
+                Long.toString(snapshotDelay), threading.name())));
         }
 
         /**

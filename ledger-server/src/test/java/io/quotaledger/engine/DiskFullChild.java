@@ -32,9 +32,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * result it was given, and what it is doing, and takes its cues from the parent on stdin.
  *
  * <pre>
- * args: dataDir durability fill            pipelines deducts until they are refused, prints FULL; then on SNAPSHOT
- *                                          tries a snapshot, on FREED sends deducts until one is taken again
- *       dataDir durability resend FILE     sends the deducts whose indexes FILE lists again, prints DONE
+ * args: dataDir durability threading fill         pipelines deducts until they are refused, prints FULL; then on
+ *                                                 SNAPSHOT tries a snapshot, on FREED sends deducts until one is
+ *                                                 taken again
+ *       dataDir durability threading resend FILE  sends the deducts whose indexes FILE lists again, prints DONE
  * </pre>
  */
 public final class DiskFullChild
@@ -58,17 +59,18 @@ public final class DiskFullChild
             new OutputStreamWriter(new FileOutputStream(FileDescriptor.out), StandardCharsets.US_ASCII), 1 << 16);
         final DataDir dir = new DataDir(Path.of(args[0]));
         final Durability durability = Durability.valueOf(args[1]);
+        final Threading threading = Threading.valueOf(args[2]);
         final LedgerRuntime runtime = LedgerRuntime.start(
             new LedgerRuntime.Settings(dir, durability, Journals.rollCycle("daily"), 0, 0, 2),
-            new EngineConfig().ringSize(RING).ledger(ledgerConfig()));
+            new EngineConfig().ringSize(RING).ledger(ledgerConfig()).threading(threading));
         print("RECOVERED " + runtime.recovery().lastSequence());
-        if ("fill".equals(args[2]))
+        if ("fill".equals(args[3]))
         {
             fill(runtime);
         }
         else
         {
-            resend(runtime, Files.readAllLines(Path.of(args[3])));
+            resend(runtime, Files.readAllLines(Path.of(args[4])));
         }
         out.flush();
         Runtime.getRuntime().halt(0); // as a kill would: no orderly close
@@ -102,7 +104,7 @@ public final class DiskFullChild
         // pipelined, as a gateway does, until the ledger has refused plenty
         final Semaphore window = new Semaphore(IN_FLIGHT);
         final AtomicInteger refused = new AtomicInteger();
-        final ResultListener listener = (correlationId, c, result) ->
+        final ResultListener listener = (correlationId, arrivalNanos, c, result) ->
         {
             ack((int)correlationId, result);
             if (result.code() == ResultCode.UNAVAILABLE)
@@ -166,10 +168,10 @@ public final class DiskFullChild
             final int index = next++;
             final ResultCode[] code = new ResultCode[1];
             window.acquire();
-            engine.submit(deduct(command, index), (correlationId, c, result) ->
+            engine.submit(deduct(command, index), (correlationId, arrivalNanos, c, result) ->
             {
                 code[0] = result.code();
-                listener.onResult(correlationId, c, result);
+                listener.onResult(correlationId, arrivalNanos, c, result);
                 answered.countDown();
             }, index);
             answered.await();
@@ -193,7 +195,7 @@ public final class DiskFullChild
     private static void resend(final LedgerRuntime runtime, final List<String> indexes) throws Exception
     {
         final CountDownLatch done = new CountDownLatch(indexes.size());
-        final ResultListener listener = (correlationId, c, result) ->
+        final ResultListener listener = (correlationId, arrivalNanos, c, result) ->
         {
             ack((int)correlationId, result);
             done.countDown();

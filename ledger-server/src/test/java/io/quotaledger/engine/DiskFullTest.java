@@ -7,7 +7,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -57,15 +58,22 @@ class DiskFullTest
         }
     }
 
+    static Stream<Arguments> modes()
+    {
+        return Stream.of(Durability.values())
+            .flatMap(durability -> Stream.of(Threading.values()).map(threading -> Arguments.of(durability, threading)));
+    }
+
     @ParameterizedTest
-    @EnumSource(Durability.class)
-    void shouldLoseNoAcknowledgedDeductWhenTheDiskFills(final Durability durability) throws Exception
+    @MethodSource("modes")
+    void shouldLoseNoAcknowledgedDeductWhenTheDiskFills(final Durability durability, final Threading threading)
+        throws Exception
     {
         final DataDir dir = new DataDir(fs.root().resolve("data"));
         final Path filler = fs.fill("filler", LEFT_FREE);
 
         final Map<Integer, String> acked = new LinkedHashMap<>();
-        final Child filling = Child.start(dir, durability, "fill");
+        final Child filling = Child.start(dir, durability, threading, "fill");
         final String full;
         final String query;
         final String snapshot;
@@ -97,7 +105,7 @@ class DiskFullTest
         Files.writeString(okFile, ok.stream().map(String::valueOf).collect(Collectors.joining("\n")));
 
         final Map<Integer, String> resent = new LinkedHashMap<>();
-        final Child resending = Child.start(dir, durability, "resend", okFile.toString());
+        final Child resending = Child.start(dir, durability, threading, "resend", okFile.toString());
         try
         {
             resending.await("DONE", resent);
@@ -123,7 +131,8 @@ class DiskFullTest
         assertTrue(full.contains("No space left on device"), "the journal says why: " + full);
         assertEquals("QUERY OK", query, "queries are answered while changes are refused");
         assertTrue(resumed.startsWith("RESUME ok"), resumed + "\n" + fillReport);
-        System.out.printf("%s: %,d deducts answered OK, all recovered; %s; %s%n", durability, ok.size(), full,
+        System.out.printf("%s %s: %,d deducts answered OK, all recovered; %s; %s%n", durability, threading.label(),
+            ok.size(), full,
             snapshot);
     }
 
@@ -151,9 +160,11 @@ class DiskFullTest
             this.jvm = jvm;
         }
 
-        static Child start(final DataDir dir, final Durability durability, final String... args) throws IOException
+        static Child start(
+            final DataDir dir, final Durability durability, final Threading threading, final String... args)
+            throws IOException
         {
-            final List<String> childArgs = new ArrayList<>(List.of(dir.root().toString(), durability.name()));
+            final List<String> childArgs = new ArrayList<>(List.of(dir.root().toString(), durability.name(), threading.name()));
             childArgs.addAll(List.of(args));
             return new Child(ChildJvm.start(List.of("-Xmx512m", "-XX:TieredStopAtLevel=1"), DiskFullChild.class,
                 childArgs));

@@ -12,6 +12,9 @@ import io.quotaledger.journal.JournalReader;
 import io.quotaledger.journal.Journals;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -29,10 +32,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * When the journal fails, nothing more is acknowledged: every later result is UNAVAILABLE, and a restart recovers
  * exactly what was journaled before the failure.
  */
+@ParameterizedClass
+@EnumSource(Threading.class)
 class JournalFailureTest
 {
     private static final int USERS = 20;
     private static final long CREDIT = 1_000_000;
+
+    @Parameter
+    Threading threading;
 
     @TempDir
     Path temp;
@@ -43,7 +51,7 @@ class JournalFailureTest
     {
         return LedgerRuntime.start(
             new LedgerRuntime.Settings(dir, Durability.PROCESS, Journals.rollCycle("daily"), 0, 0, 2),
-            new EngineConfig().ledger(ledgerConfig));
+            new EngineConfig().ledger(ledgerConfig).threading(threading));
     }
 
     /**
@@ -74,7 +82,7 @@ class JournalFailureTest
     {
         final Result[] results = new Result[requests.size()];
         final CountDownLatch done = new CountDownLatch(requests.size());
-        final ResultListener listener = (correlationId, command, result) ->
+        final ResultListener listener = (correlationId, arrivalNanos, command, result) ->
         {
             results[(int)correlationId] = new Result().copyFrom(result);
             done.countDown();
@@ -186,7 +194,7 @@ class JournalFailureTest
         // the engine numbers outcomes from 11, the journal expects 1: the first append throws
         final JournalStage journal = new JournalStage(
             JournalAppender.open(dir, Durability.PROCESS, Journals.rollCycle("daily"), 0));
-        final LedgerEngine engine = LedgerEngine.start(new EngineConfig().ledger(ledgerConfig)
+        final LedgerEngine engine = LedgerEngine.start(new EngineConfig().ledger(ledgerConfig).threading(threading)
             .lastSequence(10).addStage(journal));
         try
         {

@@ -12,6 +12,9 @@ import io.quotaledger.core.ResultCode;
 import org.agrona.concurrent.CachedEpochClock;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -27,11 +30,16 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+@ParameterizedClass
+@EnumSource(Threading.class)
 class LedgerEngineTest
 {
     private static final long USER = 42;
     private static final int SERVICE = 7;
     private static final long T0 = 1_767_225_600_000L; // 2026-01-01T00:00:00Z
+
+    @Parameter
+    Threading threading;
 
     private final CachedEpochClock clock = new CachedEpochClock();
     private final AtomicLong ids = new AtomicLong(1);
@@ -49,7 +57,7 @@ class LedgerEngineTest
     private LedgerEngine start(final EngineConfig config)
     {
         clock.update(T0);
-        engine = LedgerEngine.start(config.clock(clock));
+        engine = LedgerEngine.start(config.clock(clock).threading(threading));
         return engine;
     }
 
@@ -84,7 +92,7 @@ class LedgerEngineTest
         final AtomicInteger accepted = new AtomicInteger();
         final AtomicInteger refused = new AtomicInteger();
         final CountDownLatch done = new CountDownLatch(threads * perThread);
-        final ResultListener listener = (correlationId, command, result) ->
+        final ResultListener listener = (correlationId, arrivalNanos, command, result) ->
         {
             if (result.code() == ResultCode.OK)
             {
@@ -132,7 +140,7 @@ class LedgerEngineTest
         final AtomicInteger duplicates = new AtomicInteger();
         final AtomicInteger wrongCorrelation = new AtomicInteger();
         final CountDownLatch done = new CountDownLatch(requests * threads);
-        final ResultListener listener = (correlationId, command, result) ->
+        final ResultListener listener = (correlationId, arrivalNanos, command, result) ->
         {
             if (correlationId != command.requestIdLo())
             {
@@ -214,7 +222,7 @@ class LedgerEngineTest
         start(new EngineConfig().ledger(ledgerConfig).addStage(recorder));
         final Random random = new Random(7);
         final CountDownLatch done = new CountDownLatch(20_000);
-        final ResultListener listener = (correlationId, command, result) -> done.countDown();
+        final ResultListener listener = (correlationId, arrivalNanos, command, result) -> done.countDown();
         final Command command = new Command();
         for (int i = 1; i <= 20_000; i++)
         {
@@ -273,7 +281,7 @@ class LedgerEngineTest
         final CountDownLatch gate = new CountDownLatch(1);
         start(new EngineConfig().ringSize(4).addStage((event, sequence, endOfBatch) -> gate.await()));
         final AtomicInteger results = new AtomicInteger();
-        final ResultListener listener = (correlationId, command, result) -> results.incrementAndGet();
+        final ResultListener listener = (correlationId, arrivalNanos, command, result) -> results.incrementAndGet();
         int submitted = 0;
         while (engine.trySubmit(credit(USER, 1), listener, submitted))
         {
@@ -298,7 +306,7 @@ class LedgerEngineTest
     {
         start(new EngineConfig());
         engine.close();
-        assertThrows(IllegalStateException.class, () -> engine.submit(credit(USER, 1), (c, cmd, r) -> {}, 0));
+        assertThrows(IllegalStateException.class, () -> engine.submit(credit(USER, 1), (c, a, cmd, r) -> {}, 0));
     }
 
     @Test

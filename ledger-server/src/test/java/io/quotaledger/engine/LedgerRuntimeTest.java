@@ -12,6 +12,9 @@ import io.quotaledger.journal.JournalCorruptedException;
 import io.quotaledger.journal.Journals;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -29,8 +32,13 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+@ParameterizedClass
+@EnumSource(Threading.class)
 class LedgerRuntimeTest
 {
+    @Parameter
+    Threading threading;
+
     @TempDir
     Path dir;
 
@@ -40,7 +48,7 @@ class LedgerRuntimeTest
     {
         return LedgerRuntime.start(
             new LedgerRuntime.Settings(new DataDir(dir), durability, Journals.rollCycle("daily"), 0, 0, 2),
-            new EngineConfig().ledger(ledgerConfig));
+            new EngineConfig().ledger(ledgerConfig).threading(threading));
     }
 
     private LedgerRuntime start(final long snapshotEvery, final boolean acceptJournalLoss) throws Exception
@@ -54,7 +62,7 @@ class LedgerRuntimeTest
     {
         final Random random = new Random(seed);
         final CountDownLatch done = new CountDownLatch(count);
-        final ResultListener listener = (correlationId, command, result) -> done.countDown();
+        final ResultListener listener = (correlationId, arrivalNanos, command, result) -> done.countDown();
         final Command command = new Command();
         for (int i = 1; i <= count; i++)
         {

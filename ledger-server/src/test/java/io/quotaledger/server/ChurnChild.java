@@ -1,5 +1,7 @@
 package io.quotaledger.server;
 
+import io.quotaledger.engine.Threading;
+
 import java.nio.file.Path;
 
 /**
@@ -8,7 +10,7 @@ import java.nio.file.Path;
  * closes, then prints {@code STATS <connections accepted> <evicted> <still open>} and exits.
  *
  * <pre>
- * args: dataDir
+ * args: dataDir threading
  * </pre>
  */
 public final class ChurnChild
@@ -19,7 +21,7 @@ public final class ChurnChild
 
     public static void main(final String[] args) throws Exception
     {
-        try (TestServer ledger = new TestServer(Path.of(args[0])))
+        try (TestServer ledger = new TestServer(Threading.valueOf(args[1]), Path.of(args[0])))
         {
             System.out.println("READY " + ledger.port() + " " + ledger.adminKey + " " + ledger.gatewayKey);
             System.out.flush();

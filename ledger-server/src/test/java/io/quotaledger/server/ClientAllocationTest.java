@@ -5,6 +5,7 @@ import io.quotaledger.client.LedgerResult;
 import io.quotaledger.client.RequestIds;
 import io.quotaledger.client.ResultHandler;
 import io.quotaledger.client.ResultView;
+import io.quotaledger.engine.Threading;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -72,7 +73,7 @@ class ClientAllocationTest
     @Test
     void shouldAllocateNothingPerRequestOnTheCallbackPath() throws Exception
     {
-        try (TestServer ledger = new TestServer(dir);
+        try (TestServer ledger = new TestServer(Threading.SHARED, dir);
             LedgerClient client = ledger.client(ledger.adminKey))
         {
             client.blocking().credit(UUID.randomUUID(), USER, 1L << 40);
@@ -98,7 +99,7 @@ class ClientAllocationTest
     @Test
     void shouldAllocateNoMoreThanTheFutureOnTheFuturePath() throws Exception
     {
-        try (TestServer ledger = new TestServer(dir);
+        try (TestServer ledger = new TestServer(Threading.SHARED, dir);
             LedgerClient client = ledger.client(ledger.adminKey))
         {
             client.blocking().credit(UUID.randomUUID(), USER, 1L << 40);

@@ -7,10 +7,14 @@ import io.quotaledger.client.LedgerResult;
 import io.quotaledger.client.RequestIds;
 import io.quotaledger.client.ResultHandler;
 import io.quotaledger.client.ResultView;
+import io.quotaledger.engine.Threading;
 import io.quotaledger.protocol.Op;
 import io.quotaledger.protocol.ResultCode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -39,10 +43,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * fails after its attempts, a refused key stops the client, and closing it fails what is pending; in the callback
  * form too, where one handler hears of every request exactly once, by its request id.
  */
+@ParameterizedClass
+@EnumSource(Threading.class)
 class ClientResilienceTest
 {
     private static final long USER = 1;
     private static final int SERVICE = 1;
+
+    @Parameter
+    Threading threading;
 
     @TempDir
     Path dir;
@@ -102,7 +111,7 @@ class ClientResilienceTest
     {
         final int port = freePort();
         final StallStage stall = new StallStage();
-        final TestServer first = new TestServer(dir, new ServerConfig().port(port), stall);
+        final TestServer first = new TestServer(threading, dir, new ServerConfig().port(port), stall);
         boolean firstClosed = false;
         TestServer second = null;
         try (LedgerClient client = LedgerClient.connect(config(port, first.adminKey)
@@ -110,12 +119,18 @@ class ClientResilienceTest
         {
             assertTrue(client.blocking().credit(UUID.randomUUID(), USER, 1_000).ok());
 
-            // applied and journaled, its result held back until the connection is gone: lost with the server
+            // applied and journaled, its result held back until the server closes: lost with the server (in shared
+            // threading the stall holds the server's own thread too, so the close waits for the release)
             stall.hold();
             final CompletableFuture<LedgerResult> applied = client.deduct(UUID.randomUUID(), USER, SERVICE, 100);
             stall.awaitWaiting(1, 5_000);
-            first.server.close();
+            final CompletableFuture<Void> closing = CompletableFuture.runAsync(first.server::close);
+            while (!first.server.closing())
+            {
+                Thread.sleep(1);
+            }
             stall.release();
+            closing.get(10, TimeUnit.SECONDS);
             first.runtime.close();
             firstClosed = true;
 
@@ -126,7 +141,7 @@ class ClientResilienceTest
             assertFalse(sentWhileDown.isDone());
             assertEquals(3, client.inFlight());
 
-            second = new TestServer(dir, new ServerConfig().port(port), null);
+            second = new TestServer(threading, dir, new ServerConfig().port(port), null);
 
             final LedgerResult retried = applied.get(10, TimeUnit.SECONDS);
             assertEquals(ResultCode.OK, retried.code());
@@ -160,7 +175,7 @@ class ClientResilienceTest
     void shouldRetryASlowRequestWithTheSameIdAndChargeOnlyOnce() throws Exception
     {
         final StallStage stall = new StallStage();
-        try (TestServer ledger = new TestServer(dir, new ServerConfig().port(0), stall);
+        try (TestServer ledger = new TestServer(threading, dir, new ServerConfig().port(0), stall);
             LedgerClient client = LedgerClient.connect(config(ledger.port(), ledger.adminKey)
                 .timeout(Duration.ofMillis(300)).attempts(5)))
         {
@@ -188,7 +203,7 @@ class ClientResilienceTest
     void shouldFailWithTimeoutAfterEveryAttemptWhenNoAnswerComes() throws Exception
     {
         final StallStage stall = new StallStage();
-        try (TestServer ledger = new TestServer(dir, new ServerConfig().port(0), stall);
+        try (TestServer ledger = new TestServer(threading, dir, new ServerConfig().port(0), stall);
             LedgerClient client = LedgerClient.connect(config(ledger.port(), ledger.adminKey)
                 .timeout(Duration.ofMillis(200)).attempts(3)))
         {
@@ -223,7 +238,7 @@ class ClientResilienceTest
     @Test
     void shouldRefuseABadKeyWithoutReconnecting() throws Exception
     {
-        try (TestServer ledger = new TestServer(dir))
+        try (TestServer ledger = new TestServer(threading, dir))
         {
             final LedgerClientException refused = assertThrows(LedgerClientException.class,
                 () -> LedgerClient.connect(config(ledger.port(), "qlk_not-a-key")));
@@ -239,7 +254,7 @@ class ClientResilienceTest
     void shouldFailPendingRequestsAndStopWhenTheKeyIsRevokedAcrossARestart() throws Exception
     {
         final int port = freePort();
-        final TestServer first = new TestServer(dir, new ServerConfig().port(port), null);
+        final TestServer first = new TestServer(threading, dir, new ServerConfig().port(port), null);
         final String revokedKey = first.adminKey;
         TestServer second = null;
         try (LedgerClient client = LedgerClient.connect(config(port, revokedKey).timeout(Duration.ofSeconds(2))))
@@ -249,7 +264,7 @@ class ClientResilienceTest
             Files.delete(dir.resolve("keys")); // the restarted server knows only its own new keys
 
             final CompletableFuture<LedgerResult> pending = client.deduct(UUID.randomUUID(), USER, SERVICE, 10);
-            second = new TestServer(dir, new ServerConfig().port(port), null);
+            second = new TestServer(threading, dir, new ServerConfig().port(port), null);
 
             final ExecutionException failed = failure(pending);
             assertInstanceOf(LedgerClientException.class, failed.getCause());
@@ -276,7 +291,7 @@ class ClientResilienceTest
     @Test
     void shouldSendARequestOnceWhenNothingTimesOut() throws Exception
     {
-        try (TestServer ledger = new TestServer(dir))
+        try (TestServer ledger = new TestServer(threading, dir))
         {
             for (int i = 0; i < 8; i++) // with the race, most rounds send twice: 8 clean rounds by luck are rare
             {
@@ -296,7 +311,7 @@ class ClientResilienceTest
     void shouldAnswerRequestsSentBackToBackWithoutWaitingForARetry() throws Exception
     {
         // one attempt, so a frame written after the flush meant to carry it shows up as a timeout, not a slow retry
-        try (TestServer ledger = new TestServer(dir);
+        try (TestServer ledger = new TestServer(threading, dir);
             LedgerClient client = LedgerClient.connect(config(ledger.port(), ledger.adminKey)
                 .timeout(Duration.ofSeconds(5)).attempts(1)))
         {
@@ -316,7 +331,7 @@ class ClientResilienceTest
     void shouldFailPendingRequestsWhenClosed() throws Exception
     {
         final StallStage stall = new StallStage();
-        try (TestServer ledger = new TestServer(dir, new ServerConfig().port(0), stall))
+        try (TestServer ledger = new TestServer(threading, dir, new ServerConfig().port(0), stall))
         {
             final LedgerClient client = LedgerClient.connect(config(ledger.port(), ledger.adminKey));
             client.blocking().credit(UUID.randomUUID(), USER, 1_000);
@@ -344,7 +359,7 @@ class ClientResilienceTest
     void shouldAnswerEachCallbackOnceByItsRequestIdWhenRequestsAreResent() throws Exception
     {
         final StallStage stall = new StallStage();
-        try (TestServer ledger = new TestServer(dir, new ServerConfig().port(0), stall);
+        try (TestServer ledger = new TestServer(threading, dir, new ServerConfig().port(0), stall);
             LedgerClient client = LedgerClient.connect(config(ledger.port(), ledger.adminKey)
                 .timeout(Duration.ofMillis(300)).attempts(5)))
         {
@@ -378,7 +393,7 @@ class ClientResilienceTest
     void shouldReportToTheCallbackWhatGetsNoResult() throws Exception
     {
         final StallStage stall = new StallStage();
-        try (TestServer ledger = new TestServer(dir, new ServerConfig().port(0), stall))
+        try (TestServer ledger = new TestServer(threading, dir, new ServerConfig().port(0), stall))
         {
             final LedgerClient client = LedgerClient.connect(config(ledger.port(), ledger.adminKey)
                 .timeout(Duration.ofMillis(200)).attempts(2));
@@ -417,7 +432,7 @@ class ClientResilienceTest
         final AtomicReference<Throwable> reported = new AtomicReference<>();
         final Thread.UncaughtExceptionHandler previous = Thread.getDefaultUncaughtExceptionHandler();
         Thread.setDefaultUncaughtExceptionHandler((thread, ex) -> reported.set(ex));
-        try (TestServer ledger = new TestServer(dir);
+        try (TestServer ledger = new TestServer(threading, dir);
             LedgerClient client = LedgerClient.connect(config(ledger.port(), ledger.adminKey).attempts(1)))
         {
             client.blocking().credit(UUID.randomUUID(), USER, 1_000);
@@ -450,7 +465,7 @@ class ClientResilienceTest
     @Test
     void shouldKeepThousandsOfRequestsInFlight() throws Exception
     {
-        try (TestServer ledger = new TestServer(dir);
+        try (TestServer ledger = new TestServer(threading, dir);
             LedgerClient client = LedgerClient.connect(config(ledger.port(), ledger.adminKey)
                 .timeout(Duration.ofSeconds(10))))
         {

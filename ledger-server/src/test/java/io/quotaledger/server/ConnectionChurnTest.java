@@ -7,8 +7,10 @@ import io.quotaledger.engine.ChildJvm;
 import io.quotaledger.protocol.MessageHeaderEncoder;
 import io.quotaledger.protocol.ResultCode;
 import org.agrona.concurrent.UnsafeBuffer;
-import org.junit.jupiter.api.Test;
+import io.quotaledger.engine.Threading;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.io.DataInputStream;
 import java.io.IOException;
@@ -51,11 +53,13 @@ class ConnectionChurnTest
         SILENT, HELLO, HELLO_THEN_MALFORMED
     }
 
-    @Test
-    void shouldKeepAnsweringAGatewayWhileTensOfThousandsOfConnectionsComeAndGoInASmallHeap() throws Exception
+    @ParameterizedTest
+    @EnumSource(Threading.class)
+    void shouldKeepAnsweringAGatewayWhileTensOfThousandsOfConnectionsComeAndGoInASmallHeap(final Threading threading)
+        throws Exception
     {
         try (ChildJvm child = ChildJvm.start(List.of("-Xmx96m", "-XX:+ExitOnOutOfMemoryError"), ChurnChild.class,
-            List.of(dir.toString())))
+            List.of(dir.toString(), threading.name())))
         {
             final String[] ready = child.awaitLine("READY", 60_000).split(" ");
             final int port = Integer.parseInt(ready[1]);

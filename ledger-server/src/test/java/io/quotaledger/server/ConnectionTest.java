@@ -1,77 +1,81 @@
 package io.quotaledger.server;
 
-import io.netty.channel.embedded.EmbeddedChannel;
-import org.junit.jupiter.api.Test;
+import io.netty.channel.DefaultEventLoopGroup;
+import io.netty.channel.local.LocalChannel;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
-import java.util.SplittableRandom;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * The correlation FIFO: small until a connection pipelines, and in order across its growth while the reply thread
- * reads it.
+ * The in-flight cap's pause and resume, with the I/O side on an event loop and the reply side on a thread of its
+ * own, racing on every request: a resume that is missed leaves the connection paused with nothing in flight, and the
+ * replies stop coming.
  */
 class ConnectionTest
 {
-    @Test
-    void shouldStaySmallWhileFewRequestsWait()
-    {
-        final Connection connection = new Connection(0, 1, new EmbeddedChannel(), 16_384);
-        for (int i = 0; i < 100_000; i++)
-        {
-            connection.push(i, -i);
-            if (connection.inFlight() == 10)
-            {
-                while (connection.inFlight() > 0)
-                {
-                    connection.pop();
-                }
-            }
-        }
-        assertEquals(Connection.INITIAL_FIFO_ENTRIES, connection.fifoEntries());
-    }
+    private static final long REQUESTS = 200_000;
 
-    @Test
-    void shouldKeepEveryEntryInOrderWhileGrowingUnderAConcurrentReader() throws Exception
+    @ParameterizedTest
+    @ValueSource(ints = { 1, 2, 3, 4 })
+    void shouldNeverMissTheResumeWhenAnswersRaceThePause(final int maxInFlight) throws Exception
     {
-        final int capacity = 1 << 12;
-        final long total = 3_000_000;
-        final Connection connection = new Connection(0, 1, new EmbeddedChannel(), capacity);
-        final AtomicLong published = new AtomicLong(); // stands in for the ring's publication
-        final CompletableFuture<Void> reader = CompletableFuture.runAsync(() ->
+        final DefaultEventLoopGroup io = new DefaultEventLoopGroup(1);
+        try
         {
-            for (long expected = 0; expected < total; expected++)
+            final LocalChannel channel = new LocalChannel();
+            io.register(channel).sync();
+            final Connection connection = new Connection(0, channel, maxInFlight, null);
+            final AtomicLong handedOver = new AtomicLong(); // stands in for the engine: requests it may answer
+            final long[] sent = new long[1];                 // the event loop's own
+            // what RequestAdapter does: publish until the cap, and on a resume clear the pause and go on
+            final Runnable drain = () ->
             {
-                while (published.get() <= expected)
+                connection.resumeScheduled.set(false);
+                if (connection.inFlight() < connection.maxInFlight())
+                {
+                    connection.pausedForInFlight = false;
+                }
+                while (sent[0] < REQUESTS && !connection.pauseIfFull())
+                {
+                    connection.published();
+                    handedOver.lazySet(++sent[0]);
+                }
+            };
+            connection.resumeTask = drain;
+            io.execute(drain);
+
+            long answered = 0;
+            long lastProgress = System.nanoTime();
+            while (answered < REQUESTS)
+            {
+                if (handedOver.get() > answered)
+                {
+                    connection.answered();
+                    answered++;
+                    lastProgress = System.nanoTime();
+                }
+                else if (System.nanoTime() - lastProgress > TimeUnit.SECONDS.toNanos(10))
+                {
+                    fail("stalled after " + answered + " answers: " + connection.inFlight() + " in flight, paused " +
+                        connection.pausedForInFlight + ", resume scheduled " + connection.resumeScheduled.get());
+                }
+                else
                 {
                     Thread.onSpinWait();
                 }
-                assertEquals(expected, connection.peekCorrelationId());
-                assertEquals(-expected, connection.peekReceivedNanos());
-                connection.pop();
             }
-        });
-        final SplittableRandom random = new SplittableRandom(7);
-        long next = 0;
-        while (next < total)
-        {
-            // bursts of random size: the FIFO fills now and then, and grows while the reader is busy
-            final int burst = 1 + random.nextInt(capacity);
-            for (int i = 0; i < burst && next < total; i++)
-            {
-                while (connection.inFlight() >= capacity)
-                {
-                    Thread.onSpinWait();
-                }
-                connection.push(next, -next);
-                published.lazySet(++next);
-            }
+            io.submit(() -> { }).get(10, TimeUnit.SECONDS);
+            assertEquals(0, connection.inFlight());
+            assertEquals(REQUESTS, sent[0]);
         }
-        reader.get(60, TimeUnit.SECONDS);
-        assertEquals(0, connection.inFlight());
-        assertEquals(capacity, connection.fifoEntries());
+        finally
+        {
+            io.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
     }
 }

@@ -1,5 +1,6 @@
 package io.quotaledger.server;
 
+import io.quotaledger.engine.Threading;
 import io.quotaledger.protocol.ResultCode;
 import io.quotaledger.protocol.Role;
 import org.junit.jupiter.api.AfterEach;
@@ -98,7 +99,7 @@ class KeysReloadTest
     @Test
     void shouldAcceptAKeyAddedWhileServing() throws Exception
     {
-        ledger = new TestServer(dir);
+        ledger = new TestServer(Threading.SHARED, dir);
         final String key = ApiKeys.generate();
         assertEquals(ResultCode.UNAUTHENTICATED, helloOnNewConnection(key));
 
@@ -111,7 +112,7 @@ class KeysReloadTest
     @Test
     void shouldCloseTheConnectionsOfARevokedKeyAndRefuseItAfterwards() throws Exception
     {
-        ledger = new TestServer(dir);
+        ledger = new TestServer(Threading.SHARED, dir);
         try (Wire gateway = new Wire(ledger).timeout(WAIT_MILLIS).hello(ledger.gatewayKey);
             Wire admin = new Wire(ledger).timeout(WAIT_MILLIS).hello(ledger.adminKey))
         {
@@ -130,7 +131,7 @@ class KeysReloadTest
     @Test
     void shouldKeepTheKeysInForceWhileTheFileIsBroken() throws Exception
     {
-        ledger = new TestServer(dir);
+        ledger = new TestServer(Threading.SHARED, dir);
         final Path keys = dir.resolve("keys");
         final String good = Files.readString(keys);
         Files.writeString(keys, "gateway not-a-hash\n", StandardOpenOption.APPEND);

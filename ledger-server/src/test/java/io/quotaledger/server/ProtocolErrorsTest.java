@@ -1,5 +1,6 @@
 package io.quotaledger.server;
 
+import io.quotaledger.engine.Threading;
 import io.quotaledger.protocol.CreditEncoder;
 import io.quotaledger.protocol.HelloEncoder;
 import io.quotaledger.protocol.HelloResultDecoder;
@@ -15,7 +16,10 @@ import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -47,9 +51,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Every row of docs/protocol.md "Error behaviour", over a raw socket: the exact answer, and whether the connection
  * stays open (a following valid Query is answered) or is closed.
  */
+@ParameterizedClass
+@EnumSource(Threading.class)
 class ProtocolErrorsTest
 {
     private static final int HEADER = MessageHeaderEncoder.ENCODED_LENGTH;
+
+    @Parameter
+    Threading threading;
 
     @TempDir
     Path dir;
@@ -124,7 +133,7 @@ class ProtocolErrorsTest
     @Test
     void shouldAnswerARequestBeforeHelloWithUnauthenticatedAndClose() throws Exception
     {
-        ledger = new TestServer(dir);
+        ledger = new TestServer(threading, dir);
         try (Wire wire = new Wire(ledger))
         {
             wire.send(query(42, 1));
@@ -137,7 +146,7 @@ class ProtocolErrorsTest
     @Test
     void shouldAnswerAHelloWithAWrongKeyWithUnauthenticatedAndClose() throws Exception
     {
-        ledger = new TestServer(dir);
+        ledger = new TestServer(threading, dir);
         try (Wire wire = new Wire(ledger))
         {
             wire.send(hello("qlk_wrong"));
@@ -153,7 +162,7 @@ class ProtocolErrorsTest
     @Test
     void shouldAnswerAMalformedHelloWithMalformedAndClose() throws Exception
     {
-        ledger = new TestServer(dir);
+        ledger = new TestServer(threading, dir);
         try (Wire wire = new Wire(ledger))
         {
             final byte[] hello = hello(ledger.adminKey);
@@ -166,7 +175,7 @@ class ProtocolErrorsTest
     @Test
     void shouldAnswerHelloWithTheRole() throws Exception
     {
-        ledger = new TestServer(dir);
+        ledger = new TestServer(threading, dir);
         try (Wire admin = new Wire(ledger); Wire gateway = new Wire(ledger))
         {
             final Answer adminAnswer = admin.send(hello(ledger.adminKey)).read();
@@ -179,7 +188,7 @@ class ProtocolErrorsTest
     @Test
     void shouldAnswerAWrongSchemaIdOrTemplateIdWithUnknownMessageAndStayOpen() throws Exception
     {
-        ledger = new TestServer(dir);
+        ledger = new TestServer(threading, dir);
         try (Wire wire = new Wire(ledger).hello(ledger.adminKey))
         {
             wire.send(withHeaderField(query(43, 1), 4, 9999));
@@ -196,7 +205,7 @@ class ProtocolErrorsTest
     @Test
     void shouldAnswerVersionTwoWithUnsupportedVersionAndStayOpen() throws Exception
     {
-        ledger = new TestServer(dir);
+        ledger = new TestServer(threading, dir);
         try (Wire wire = new Wire(ledger).hello(ledger.adminKey))
         {
             wire.send(withHeaderField(query(45, 1), 6, 2));
@@ -209,7 +218,7 @@ class ProtocolErrorsTest
     @Test
     void shouldAnswerAWrongBlockOrFrameLengthWithMalformedAndStayOpen() throws Exception
     {
-        ledger = new TestServer(dir);
+        ledger = new TestServer(threading, dir);
         try (Wire wire = new Wire(ledger).hello(ledger.adminKey))
         {
             // blockLength 21 with a frame to match: not a Query's block
@@ -230,7 +239,7 @@ class ProtocolErrorsTest
     @ValueSource(ints = { 8, 15, 4097, 5000 })
     void shouldAnswerAFrameLengthOutOfRangeWithMalformedAndClose(final int length) throws Exception
     {
-        ledger = new TestServer(dir);
+        ledger = new TestServer(threading, dir);
         try (Wire wire = new Wire(ledger).hello(ledger.adminKey))
         {
             final byte[] bytes = new byte[4 + Math.min(length, 16)];
@@ -247,7 +256,7 @@ class ProtocolErrorsTest
     @Test
     void shouldAcceptTheSmallestAndLargestFrameLengths() throws Exception
     {
-        ledger = new TestServer(dir);
+        ledger = new TestServer(threading, dir);
         try (Wire wire = new Wire(ledger).hello(ledger.adminKey))
         {
             // 16 and 4096 are in range: answered MALFORMED (not a Query's length) on an open connection
@@ -262,7 +271,7 @@ class ProtocolErrorsTest
     @Test
     void shouldAnswerAGatewayCreditOrSnapshotWithForbiddenAndStayOpen() throws Exception
     {
-        ledger = new TestServer(dir);
+        ledger = new TestServer(threading, dir);
         try (Wire wire = new Wire(ledger).hello(ledger.gatewayKey))
         {
             wire.send(credit(50));
@@ -315,7 +324,7 @@ class ProtocolErrorsTest
     @MethodSource("framesBeforeHello")
     void shouldAnswerAnyFrameBeforeHelloAndClose(final BeforeHello before) throws Exception
     {
-        ledger = new TestServer(dir, new ServerConfig().failedHelloDelayMillis(0));
+        ledger = new TestServer(threading, dir, new ServerConfig().failedHelloDelayMillis(0));
         try (Wire wire = new Wire(ledger))
         {
             wire.send(concat(before.frame(), hello(ledger.adminKey)));
@@ -329,7 +338,7 @@ class ProtocolErrorsTest
     @Test
     void shouldRefuseASecondHelloAndCloseWithoutChangingTheRole() throws Exception
     {
-        ledger = new TestServer(dir);
+        ledger = new TestServer(threading, dir);
         try (Wire wire = new Wire(ledger).hello(ledger.gatewayKey))
         {
             // the admin key on a gateway's connection: refused, not an upgrade
@@ -352,7 +361,7 @@ class ProtocolErrorsTest
     @Test
     void shouldAnswerAFailedHelloOnlyAfterAPauseWhileServingOthers() throws Exception
     {
-        ledger = new TestServer(dir, new ServerConfig().ioThreads(1).failedHelloDelayMillis(3_000));
+        ledger = new TestServer(threading, dir, new ServerConfig().ioThreads(1).failedHelloDelayMillis(3_000));
         try (Wire guesser = new Wire(ledger); Wire gateway = new Wire(ledger))
         {
             final long started = System.nanoTime();
@@ -382,7 +391,7 @@ class ProtocolErrorsTest
         logger.addAppender(logged);
         try
         {
-            ledger = new TestServer(dir, new ServerConfig().failedHelloDelayMillis(0));
+            ledger = new TestServer(threading, dir, new ServerConfig().failedHelloDelayMillis(0));
             final long started = System.nanoTime();
             final int failures = 30;
             for (int i = 0; i < failures; i++)
@@ -420,7 +429,7 @@ class ProtocolErrorsTest
     void shouldStopReadingAClientThatDoesNotReadItsErrorResults() throws Exception
     {
         final int maxInFlight = 64;
-        ledger = new TestServer(dir, new ServerConfig().maxInFlight(maxInFlight));
+        ledger = new TestServer(threading, dir, new ServerConfig().maxInFlight(maxInFlight));
         final int clients = 4;
         final List<Wire> wires = new ArrayList<>();
         final List<Thread> writers = new ArrayList<>();
@@ -502,7 +511,7 @@ class ProtocolErrorsTest
     @Test
     void shouldLetAGatewayInWhileSocketsThatNeverSayHelloFloodTheServer() throws Exception
     {
-        ledger = new TestServer(dir, new ServerConfig().maxConnections(20).maxUnauthenticated(5)
+        ledger = new TestServer(threading, dir, new ServerConfig().maxConnections(20).maxUnauthenticated(5)
             .helloTimeoutSeconds(60));
         final List<Socket> silent = new ArrayList<>();
         final AtomicBoolean flooding = new AtomicBoolean(true);
@@ -579,7 +588,7 @@ class ProtocolErrorsTest
     @Test
     void shouldCloseANewConnectionWhenAuthenticatedOnesHoldEverySlot() throws Exception
     {
-        ledger = new TestServer(dir, new ServerConfig().maxConnections(2));
+        ledger = new TestServer(threading, dir, new ServerConfig().maxConnections(2));
         try (Wire first = new Wire(ledger).hello(ledger.gatewayKey);
             Wire second = new Wire(ledger).hello(ledger.gatewayKey);
             Wire third = new Wire(ledger))
@@ -593,7 +602,7 @@ class ProtocolErrorsTest
     @Test
     void shouldNotLabelAnyRequestCountNullVal() throws Exception
     {
-        ledger = new TestServer(dir);
+        ledger = new TestServer(threading, dir);
         try (Wire wire = new Wire(ledger).hello(ledger.adminKey))
         {
             wire.assertOpen();
@@ -608,7 +617,7 @@ class ProtocolErrorsTest
     @Test
     void shouldCloseASilentConnectionAfterTheIdleTimeout() throws Exception
     {
-        ledger = new TestServer(dir, new ServerConfig().idleTimeoutSeconds(1));
+        ledger = new TestServer(threading, dir, new ServerConfig().idleTimeoutSeconds(1));
         try (Wire wire = new Wire(ledger).hello(ledger.adminKey))
         {
             final long start = System.nanoTime();
@@ -621,7 +630,7 @@ class ProtocolErrorsTest
     @Test
     void shouldCloseAConnectionThatNeverSaysHello() throws Exception
     {
-        ledger = new TestServer(dir, new ServerConfig().helloTimeoutSeconds(1));
+        ledger = new TestServer(threading, dir, new ServerConfig().helloTimeoutSeconds(1));
         try (Wire wire = new Wire(ledger))
         {
             final long start = System.nanoTime();
@@ -637,7 +646,7 @@ class ProtocolErrorsTest
     {
         for (int round = 0; round < 5; round++)
         {
-            try (TestServer server = new TestServer(dir.resolve("round-" + round));
+            try (TestServer server = new TestServer(threading, dir.resolve("round-" + round));
                 Wire authenticated = new Wire(server).hello(server.adminKey);
                 Wire anonymous = new Wire(server))
             {
@@ -653,7 +662,7 @@ class ProtocolErrorsTest
     @Test
     void shouldCountBadFramesOnTheMetricsEndpointAndAnswerHealth() throws Exception
     {
-        ledger = new TestServer(dir);
+        ledger = new TestServer(threading, dir);
         try (MetricsHttpServer http = new MetricsHttpServer("127.0.0.1", 0, ledger.metrics,
             () -> new MetricsHttpServer.Health(true, "{\"status\":\"ok\"}")))
         {

@@ -4,6 +4,7 @@ import io.quotaledger.client.LedgerClient;
 import io.quotaledger.client.LedgerClientException;
 import io.quotaledger.client.LedgerResult;
 import io.quotaledger.client.SnapshotReport;
+import io.quotaledger.engine.Threading;
 import io.quotaledger.protocol.Op;
 import io.quotaledger.protocol.Period;
 import io.quotaledger.protocol.ResultCode;
@@ -11,6 +12,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -25,8 +29,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+@ParameterizedClass
+@EnumSource(Threading.class)
 class ServerEndToEndTest
 {
+    @Parameter
+    Threading threading;
+
     @TempDir
     Path dir;
 
@@ -36,7 +45,7 @@ class ServerEndToEndTest
     @BeforeEach
     void start() throws Exception
     {
-        ledger = new TestServer(dir);
+        ledger = new TestServer(threading, dir);
         admin = ledger.client(ledger.adminKey);
     }
 

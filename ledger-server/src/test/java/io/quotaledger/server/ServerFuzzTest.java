@@ -3,6 +3,7 @@ package io.quotaledger.server;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.quotaledger.client.LedgerClient;
 import io.quotaledger.client.LedgerResult;
+import io.quotaledger.engine.Threading;
 import io.quotaledger.protocol.DeductEncoder;
 import io.quotaledger.protocol.MessageHeaderEncoder;
 import io.quotaledger.protocol.QueryEncoder;
@@ -13,6 +14,9 @@ import io.quotaledger.protocol.SettleEncoder;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -33,9 +37,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Bad input from some connections never disturbs the state or the other connections.
  */
+@ParameterizedClass
+@EnumSource(Threading.class)
 class ServerFuzzTest
 {
     private static final long UNKNOWN_USER = 0x7777_0000_0000_0001L; // no mutation of one byte reaches users 1..20
+
+    @Parameter
+    Threading threading;
 
     @TempDir
     Path dir;
@@ -152,7 +161,7 @@ class ServerFuzzTest
     @Test
     void shouldSurviveHundredThousandBadFramesWithStateAndOtherClientsUntouched() throws Exception
     {
-        try (TestServer ledger = new TestServer(dir))
+        try (TestServer ledger = new TestServer(threading, dir))
         {
             try (LedgerClient admin = ledger.client(ledger.adminKey))
             {
@@ -236,7 +245,7 @@ class ServerFuzzTest
     @Test
     void shouldNotGrowMemoryForAClientThatStopsReading() throws Exception
     {
-        try (TestServer ledger = new TestServer(dir, new ServerConfig().maxInFlight(1024)))
+        try (TestServer ledger = new TestServer(threading, dir, new ServerConfig().maxInFlight(1024)))
         {
             final long directBefore = PooledByteBufAllocator.DEFAULT.metric().usedDirectMemory();
             final AtomicLong written = new AtomicLong();

@@ -4,10 +4,14 @@ import io.quotaledger.client.ClientConfig;
 import io.quotaledger.client.LedgerClient;
 import io.quotaledger.client.LedgerClientException;
 import io.quotaledger.client.LedgerResult;
+import io.quotaledger.engine.Threading;
 import io.quotaledger.protocol.ResultCode;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -33,6 +37,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * extra dependency), written as the PEM certificate and PKCS#8 key that {@code ledger serve --tls-cert --tls-key}
  * takes.
  */
+@ParameterizedClass
+@EnumSource(Threading.class)
 class ServerTlsTest
 {
     private static final char[] PASSWORD = "test-only".toCharArray();
@@ -44,6 +50,9 @@ class ServerTlsTest
     private static Path privateKey;
     private static Path otherNameCertificate;
     private static Path otherNameKey;
+
+    @Parameter
+    Threading threading;
 
     @TempDir
     Path dir;
@@ -96,7 +105,7 @@ class ServerTlsTest
 
     private TestServer tlsServer() throws Exception
     {
-        return new TestServer(dir, new ServerConfig().tlsCertificate(certificate).tlsKey(privateKey));
+        return new TestServer(threading, dir, new ServerConfig().tlsCertificate(certificate).tlsKey(privateKey));
     }
 
     private static ClientConfig config(final TestServer ledger)
@@ -162,7 +171,7 @@ class ServerTlsTest
         {
             assertEquals(ResultCode.UNKNOWN_ACCOUNT, client.blocking().query(3, 0).code());
         }
-        try (TestServer ledger = new TestServer(dir.resolve("elsewhere"),
+        try (TestServer ledger = new TestServer(threading, dir.resolve("elsewhere"),
             new ServerConfig().tlsCertificate(otherNameCertificate).tlsKey(otherNameKey)))
         {
             // trusted, but issued to another name: refused, and the message says so
@@ -178,7 +187,7 @@ class ServerTlsTest
     @Test
     void shouldRefuseATlsClientOnAPlainPort() throws Exception
     {
-        try (TestServer ledger = new TestServer(dir))
+        try (TestServer ledger = new TestServer(threading, dir))
         {
             final LedgerClientException notTls = assertThrows(LedgerClientException.class,
                 () -> LedgerClient.connect(config(ledger).tls(true).trustAnyCertificate(true)));

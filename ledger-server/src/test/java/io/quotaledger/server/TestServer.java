@@ -7,6 +7,7 @@ import io.quotaledger.core.LedgerConfig;
 import io.quotaledger.engine.EngineConfig;
 import io.quotaledger.engine.LedgerEvent;
 import io.quotaledger.engine.LedgerRuntime;
+import io.quotaledger.engine.Threading;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.Durability;
 import io.quotaledger.journal.Journals;
@@ -16,8 +17,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 
 /**
- * A whole ledger for tests: journal in a temporary directory, engine, protocol server on a free port, an admin and
- * a gateway key.
+ * A whole ledger for tests: journal in a temporary directory, engine in the given threading mode, protocol server on
+ * a free port, an admin and a gateway key.
  */
 final class TestServer implements AutoCloseable
 {
@@ -31,22 +32,25 @@ final class TestServer implements AutoCloseable
     /**
      * On a free port, whatever {@code config.port()} says.
      */
-    TestServer(final Path dir, final ServerConfig config) throws Exception
+    TestServer(final Threading threading, final Path dir, final ServerConfig config) throws Exception
     {
-        this(dir, config.port(0), null);
+        this(threading, dir, config.port(0), null);
     }
 
     /**
      * On {@code config.port()} as given (0 for a free one: a restart on the same directory can reuse the port), with
      * an optional engine stage after the journal (a {@link StallStage} to hold results back).
      */
-    TestServer(final Path dir, final ServerConfig config, final EventHandler<LedgerEvent> stage) throws Exception
+    TestServer(
+        final Threading threading, final Path dir, final ServerConfig config, final EventHandler<LedgerEvent> stage)
+        throws Exception
     {
         final Path keys = dir.resolve("keys");
         ApiKeys.append(keys, Role.ADMIN, adminKey, "test-admin");
         ApiKeys.append(keys, Role.GATEWAY, gatewayKey, "test-gateway");
         server = new LedgerServer(config, ApiKeys.load(keys), metrics);
         final EngineConfig engineConfig = new EngineConfig().ledger(new LedgerConfig().dedupeWindowCount(1 << 18))
+            .threading(threading)
             .replyBatchEnd(server.replyBatchEnd());
         if (stage != null)
         {
@@ -67,9 +71,9 @@ final class TestServer implements AutoCloseable
         }
     }
 
-    TestServer(final Path dir) throws Exception
+    TestServer(final Threading threading, final Path dir) throws Exception
     {
-        this(dir, new ServerConfig());
+        this(threading, dir, new ServerConfig());
     }
 
     int port()
