@@ -1198,7 +1198,7 @@ public final class LedgerClient implements AutoCloseable
             {
                 helloResult.wrap(buffer, offset + HEADER, header.blockLength(), header.version());
                 helloResult.correlationId();
-                onHelloResult(helloResult.code());
+                onHelloResult(ResultView.resultCode(helloResult.codeRaw()));
                 return;
             }
             if (header.templateId() == SnapshotResultDecoder.TEMPLATE_ID)
@@ -1206,8 +1206,8 @@ public final class LedgerClient implements AutoCloseable
                 snapshotResult.wrap(buffer, offset + HEADER, header.blockLength(), header.version());
                 if (take(snapshotResult.correlationId()) instanceof SnapshotFuture future)
                 {
-                    future.complete(new SnapshotReport(snapshotResult.code(), snapshotResult.sequence(),
-                        snapshotResult.bytes(), snapshotResult.pauseMicros()));
+                    future.complete(new SnapshotReport(ResultView.resultCode(snapshotResult.codeRaw()),
+                        snapshotResult.sequence(), snapshotResult.bytes(), snapshotResult.pauseMicros()));
                 }
                 return;
             }

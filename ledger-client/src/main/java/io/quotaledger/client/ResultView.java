@@ -39,8 +39,8 @@ public final class ResultView
     {
         this.requestIdHi = requestIdHi;
         this.requestIdLo = requestIdLo;
-        op = result.op();
-        code = result.code();
+        op = op(result.opRaw());
+        code = resultCode(result.codeRaw());
         final ResultFlagsDecoder flags = result.flags();
         duplicate = flags.duplicate();
         exceededHold = flags.exceededHold();
@@ -185,5 +185,36 @@ public final class ResultView
     public String toString()
     {
         return toResult().toString();
+    }
+
+    /**
+     * @return the code a result carries; one this client does not know (a newer server's) is
+     * {@link ResultCode#NULL_VAL}: not OK, so a rejection, never a failure to decode the answer (docs/protocol.md).
+     */
+    static ResultCode resultCode(final short raw)
+    {
+        try
+        {
+            return ResultCode.get(raw);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            return ResultCode.NULL_VAL;
+        }
+    }
+
+    /**
+     * @return the operation a result names; one this client does not know is {@link Op#NULL_VAL}.
+     */
+    static Op op(final short raw)
+    {
+        try
+        {
+            return Op.get(raw);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            return Op.NULL_VAL;
+        }
     }
 }
