@@ -28,8 +28,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -312,48 +310,26 @@ class JournalDamageCliTest
         assertEquals(0, cli.run("project", "--data", dir.root().toString(), "--once"), cli.err);
         loseTheLastThreeDocuments(dir);
 
-        final String java = ProcessHandle.current().info().command()
-            .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        final Path options = Path.of(System.getProperty("user.dir")).toAbsolutePath().getParent()
-            .resolve("scripts").resolve("jvm.options");
-        final Path log = temp.resolve("serve-rebuilds.log");
-        final Process serve = new ProcessBuilder(List.of(java, "@" + options, "-Xmx256m", "-XX:TieredStopAtLevel=1",
-            "-cp", System.getProperty("java.class.path"), LedgerCli.class.getName(), "serve",
-            "--data", dir.root().toString(), "--port", "0", "--metrics-port", "0",
-            "--dedupe-window", WINDOW, "--accept-journal-loss"))
-            .redirectErrorStream(true)
-            .redirectOutput(log.toFile())
-            .start();
+        final String rebuilt = "\"projector\":{\"checkpoint\":997,\"lagEvents\":0,";
         String health = "";
-        try
+        final String output;
+        try (ServeJvm serve = new ServeJvm(dir.root(), "--dedupe-window", WINDOW, "--accept-journal-loss"))
         {
-            final Pattern metrics = Pattern.compile("metrics http://[^:]+:(\\d+)/metrics");
-            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-            Matcher port = metrics.matcher("");
-            while (serve.isAlive() && System.nanoTime() < deadline && !port.find())
-            {
-                Thread.sleep(100);
-                port = metrics.matcher(Files.readString(log));
-            }
-            assertTrue(port.find(0), Files.readString(log));
+            serve.awaitServing();
             final HttpClient http = HttpClient.newHttpClient();
             final HttpRequest request = HttpRequest.newBuilder(
-                URI.create("http://127.0.0.1:" + port.group(1) + "/health")).GET().build();
-            while (serve.isAlive() && System.nanoTime() < deadline &&
-                !health.contains("\"projector\":{\"checkpoint\":997,\"lagEvents\":0,"))
+                URI.create("http://127.0.0.1:" + serve.metricsPort + "/health")).GET().build();
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+            while (System.nanoTime() < deadline && !health.contains(rebuilt))
             {
                 Thread.sleep(100);
                 health = http.send(request, HttpResponse.BodyHandlers.ofString()).body();
             }
+            serve.terminate();
+            output = serve.output();
         }
-        finally
-        {
-            serve.destroy();
-            assertTrue(serve.waitFor(30, TimeUnit.SECONDS));
-        }
-        final String output = Files.readString(log);
-        assertTrue(health.contains("\"projector\":{\"checkpoint\":997,\"lagEvents\":0,") &&
-            health.contains("\"lastError\":null,\"refused\":false"), health + "\n" + output);
+        assertTrue(health.contains(rebuilt) && health.contains("\"lastError\":null,\"refused\":false"),
+            health + "\n" + output);
         assertTrue(output.contains("ACCEPTED JOURNAL LOSS") && output.contains("past the end of the journal (997)") &&
             output.contains("emptying the tables to project the journal again from its start"), output);
 

@@ -1,5 +1,6 @@
 package io.quotaledger.server;
 
+import io.quotaledger.protocol.CreditEncoder;
 import io.quotaledger.protocol.HelloEncoder;
 import io.quotaledger.protocol.MessageHeaderEncoder;
 import io.quotaledger.protocol.QueryEncoder;
@@ -40,6 +41,19 @@ final class Frames
         buffer.putInt(0, frame.length - 4, ByteOrder.LITTLE_ENDIAN);
         new QueryEncoder().wrapAndApplyHeader(buffer, 4, new MessageHeaderEncoder()).correlationId(correlationId)
             .userId(userId).serviceId(0);
+        return frame;
+    }
+
+    static byte[] credit(
+        final long correlationId, final long requestIdHi, final long requestIdLo, final long userId, final long amount)
+    {
+        final byte[] frame = new byte[4 + HEADER + CreditEncoder.BLOCK_LENGTH];
+        final UnsafeBuffer buffer = new UnsafeBuffer(frame);
+        buffer.putInt(0, frame.length - 4, ByteOrder.LITTLE_ENDIAN);
+        final CreditEncoder encoder = new CreditEncoder().wrapAndApplyHeader(buffer, 4, new MessageHeaderEncoder())
+            .correlationId(correlationId);
+        encoder.requestId().hi(requestIdHi).lo(requestIdLo);
+        encoder.userId(userId).amount(amount);
         return frame;
     }
 }

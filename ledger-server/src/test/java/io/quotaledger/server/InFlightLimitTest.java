@@ -1,8 +1,6 @@
 package io.quotaledger.server;
 
 import io.quotaledger.engine.Threading;
-import io.quotaledger.protocol.CreditEncoder;
-import io.quotaledger.protocol.HelloEncoder;
 import io.quotaledger.protocol.MessageHeaderEncoder;
 import io.quotaledger.protocol.Op;
 import io.quotaledger.protocol.ResultCode;
@@ -20,7 +18,6 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -93,7 +90,7 @@ class InFlightLimitTest
             socket.setSoTimeout(10_000);
             final OutputStream out = socket.getOutputStream();
             final DataInputStream in = new DataInputStream(socket.getInputStream());
-            out.write(hello(ledger.adminKey));
+            out.write(Frames.hello(ledger.adminKey));
             final byte[] answer = new byte[RESULT_FRAME + 64];
             in.readFully(answer, 0, 4);
             in.readFully(answer, 4, new UnsafeBuffer(answer).getInt(0, ByteOrder.LITTLE_ENDIAN));
@@ -104,7 +101,7 @@ class InFlightLimitTest
                 {
                     for (int i = 0; i < REQUESTS; i++)
                     {
-                        out.write(credit(connection, i));
+                        out.write(Frames.credit(i, connection + 1, i + 1, connection + 1, 1));
                     }
                     out.flush();
                 }
@@ -135,28 +132,5 @@ class InFlightLimitTest
         {
             throw new IllegalStateException(ex);
         }
-    }
-
-    private static byte[] hello(final String key)
-    {
-        final byte[] apiKey = key.getBytes(StandardCharsets.US_ASCII);
-        final byte[] frame = new byte[4 + HEADER + HelloEncoder.BLOCK_LENGTH + 2 + apiKey.length];
-        final UnsafeBuffer buffer = new UnsafeBuffer(frame);
-        buffer.putInt(0, frame.length - 4, ByteOrder.LITTLE_ENDIAN);
-        new HelloEncoder().wrapAndApplyHeader(buffer, 4, new MessageHeaderEncoder()).correlationId(0)
-            .clientVersion(1).putApiKey(apiKey, 0, apiKey.length);
-        return frame;
-    }
-
-    private static byte[] credit(final int connection, final int i)
-    {
-        final byte[] frame = new byte[4 + HEADER + CreditEncoder.BLOCK_LENGTH];
-        final UnsafeBuffer buffer = new UnsafeBuffer(frame);
-        buffer.putInt(0, frame.length - 4, ByteOrder.LITTLE_ENDIAN);
-        final CreditEncoder encoder = new CreditEncoder().wrapAndApplyHeader(buffer, 4, new MessageHeaderEncoder())
-            .correlationId(i);
-        encoder.requestId().hi(connection + 1).lo(i + 1);
-        encoder.userId(connection + 1).amount(1);
-        return frame;
     }
 }

@@ -2,9 +2,7 @@ package io.quotaledger.server;
 
 import io.netty.util.ResourceLeakDetector;
 import io.quotaledger.engine.Threading;
-import io.quotaledger.protocol.CreditEncoder;
 import io.quotaledger.protocol.DeductEncoder;
-import io.quotaledger.protocol.HelloEncoder;
 import io.quotaledger.protocol.MessageHeaderEncoder;
 import io.quotaledger.protocol.Op;
 import io.quotaledger.protocol.ResultCode;
@@ -19,7 +17,6 @@ import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
@@ -61,10 +58,10 @@ class SharedAllocationTest
             final OutputStream out = socket.getOutputStream();
             final DataInputStream in = new DataInputStream(socket.getInputStream());
             final byte[] answers = new byte[RESULT_FRAME * BURST];
-            out.write(hello(ledger.adminKey));
+            out.write(Frames.hello(ledger.adminKey));
             in.readFully(answers, 0, 4);
             in.readFully(answers, 4, new UnsafeBuffer(answers).getInt(0, ByteOrder.LITTLE_ENDIAN));
-            out.write(credit());
+            out.write(Frames.credit(0, 1, 1, 1, 1L << 40));
             in.readFully(answers, 0, RESULT_FRAME);
 
             final byte[] burst = new byte[DEDUCT_FRAME * BURST];
@@ -111,28 +108,5 @@ class SharedAllocationTest
             out.write(burst);
             in.readFully(answers);
         }
-    }
-
-    private static byte[] hello(final String key)
-    {
-        final byte[] apiKey = key.getBytes(StandardCharsets.US_ASCII);
-        final byte[] frame = new byte[4 + HEADER + HelloEncoder.BLOCK_LENGTH + 2 + apiKey.length];
-        final UnsafeBuffer buffer = new UnsafeBuffer(frame);
-        buffer.putInt(0, frame.length - 4, ByteOrder.LITTLE_ENDIAN);
-        new HelloEncoder().wrapAndApplyHeader(buffer, 4, new MessageHeaderEncoder()).correlationId(0)
-            .clientVersion(1).putApiKey(apiKey, 0, apiKey.length);
-        return frame;
-    }
-
-    private static byte[] credit()
-    {
-        final byte[] frame = new byte[4 + HEADER + CreditEncoder.BLOCK_LENGTH];
-        final UnsafeBuffer buffer = new UnsafeBuffer(frame);
-        buffer.putInt(0, frame.length - 4, ByteOrder.LITTLE_ENDIAN);
-        final CreditEncoder encoder = new CreditEncoder().wrapAndApplyHeader(buffer, 4, new MessageHeaderEncoder())
-            .correlationId(0);
-        encoder.requestId().hi(1).lo(1);
-        encoder.userId(1).amount(1L << 40);
-        return frame;
     }
 }
