@@ -174,6 +174,26 @@ final class ServeCommand implements Callable<Integer>
         description = "A settle may exceed its hold H by max(H, this) at most (default: ${DEFAULT-VALUE}).")
     long maxSettleExcess;
 
+    @Option(names = "--max-virtual-keys", defaultValue = "" + LedgerConfig.DEFAULT_MAX_VIRTUAL_KEYS,
+        description = "Virtual keys at most, revoked ones included; more give CAPACITY_EXCEEDED (default: ${DEFAULT-VALUE}).")
+    int maxVirtualKeys;
+
+    @Option(names = "--max-rate-limits", defaultValue = "" + LedgerConfig.DEFAULT_MAX_RATE_LIMITS,
+        description = "Users and keys with a rate limit, at most (default: ${DEFAULT-VALUE}).")
+    int maxRateLimits;
+
+    @Option(names = "--max-spend-windows", defaultValue = "" + LedgerConfig.DEFAULT_MAX_SPEND_WINDOWS,
+        description = "Spend windows of all users and keys together, at most (default: ${DEFAULT-VALUE}).")
+    int maxSpendWindows;
+
+    @Option(names = "--max-prices", defaultValue = "" + LedgerConfig.DEFAULT_MAX_PRICE_ENTRIES,
+        description = "Prices (group, service) at most (default: ${DEFAULT-VALUE}).")
+    int maxPriceEntries;
+
+    @Option(names = "--max-service-budgets", defaultValue = "" + LedgerConfig.DEFAULT_MAX_SERVICE_BUDGETS,
+        description = "Per-service budgets of virtual keys, at most (default: ${DEFAULT-VALUE}).")
+    int maxServiceBudgets;
+
     @Mixin
     DatabaseOptions database;
 
@@ -304,7 +324,12 @@ final class ServeCommand implements Callable<Integer>
             .maxFreeQuotas(maxFreeQuotas)
             .maxOpenHolds(maxOpenHolds)
             .maxHoldTtlMillis(TimeUnit.SECONDS.toMillis(maxHoldTtlSeconds))
-            .maxSettleExcess(maxSettleExcess);
+            .maxSettleExcess(maxSettleExcess)
+            .maxVirtualKeys(maxVirtualKeys)
+            .maxRateLimits(maxRateLimits)
+            .maxSpendWindows(maxSpendWindows)
+            .maxPriceEntries(maxPriceEntries)
+            .maxServiceBudgets(maxServiceBudgets);
     }
 
     private static void require(final boolean condition, final String message) throws Tools.ToolException
