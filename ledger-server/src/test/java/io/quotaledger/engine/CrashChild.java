@@ -77,28 +77,28 @@ public final class CrashChild
         // only results that were delivered are printed: that is what "acknowledged" means to a client
         final ResultListener listener = (correlationId, arrivalNanos, command, result) -> ack(command, result);
 
-        // the credits first, and wait for them: no DEDUCT may meet an account that is not open yet
-        final List<CrashWorkload.Request> credits = new ArrayList<>();
-        for (final CrashWorkload.Request credit : CrashWorkload.credits())
+        // the set-up first (accounts, keys, limits), and wait for it: no DEDUCT may meet an account or key not there yet
+        final List<CrashWorkload.Request> setup = new ArrayList<>();
+        for (final CrashWorkload.Request request : CrashWorkload.setup())
         {
-            if (!acked.contains(credit.key()))
+            if (!acked.contains(request.key()))
             {
-                credits.add(credit);
+                setup.add(request);
             }
         }
-        final CountDownLatch creditsDone = new CountDownLatch(credits.size());
+        final CountDownLatch setupDone = new CountDownLatch(setup.size());
         final Command command = new Command();
-        for (final CrashWorkload.Request credit : credits)
+        for (final CrashWorkload.Request request : setup)
         {
-            runtime.engine().submit(credit.fill(command), (correlationId, arrivalNanos, c, result) ->
+            runtime.engine().submit(request.fill(command), (correlationId, arrivalNanos, c, result) ->
             {
                 ack(c, result);
-                creditsDone.countDown();
+                setupDone.countDown();
             }, 0);
         }
-        if (!creditsDone.await(30, TimeUnit.SECONDS))
+        if (!setupDone.await(30, TimeUnit.SECONDS))
         {
-            throw new IllegalStateException("credits not answered");
+            throw new IllegalStateException("setup not answered");
         }
 
         // earlier cycles' unacknowledged requests first (in their order), then this cycle's chunk

@@ -10,8 +10,11 @@ import java.util.Random;
 
 /**
  * The crash test's workload, regenerated identically by the child that sends it and the parent that checks it:
- * every request follows from (seed, cycle, index). Cycle 0 holds one CREDIT per user, so large that no DEDUCT or
- * RESERVE can ever fail for funds; cycles 1.. hold DEDUCTs and RESERVE+SETTLE pairs.
+ * every request follows from (seed, cycle, index). Cycle 0 sets up: a price for group 1, then per user one CREDIT
+ * so large that no DEDUCT or RESERVE can ever fail for funds, a generous spend window, and for some users a price
+ * group (their DEDUCTs carry units to be priced) or a virtual key with a rate limit and a concurrency cap (their
+ * charges go through the key). No policy ever binds: every charge is accepted, and each one touches policy, so the
+ * kills fall between a charge and its policy outcome too. Cycles 1.. hold DEDUCTs and RESERVE+SETTLE pairs.
  */
 final class CrashWorkload
 {
@@ -21,14 +24,24 @@ final class CrashWorkload
     /** An hour, the default maximum: no hold expires while the test runs, so every SETTLE finds its hold open. */
     static final long TTL_MILLIS = 3_600_000L;
     private static final long ID_TAG = 0x514C_4352_0000_0000L; // "QLCR": keeps ids away from 0:0
+    /** The price group of every third user: 2.5 per unit of {@link #SERVICE}. */
+    static final int GROUP = 1;
+    static final long MULTIPLIER = 2_500_000L;
+    private static final long KEY_BASE = 1_000_000L;
+    private static final long HOUR_MILLIS = 3_600_000L;
 
     /**
      * One request, with every field the command carries, so a retry is exactly the same request.
      *
      * @param partition the producer thread that sends it; a RESERVE and its SETTLE share one, so they stay in order.
      */
-    record Request(Op op, int cycle, int index, long userId, long amount, int partition)
+    record Request(Op op, int cycle, int index, long userId, long amount, int partition, long units)
     {
+        Request(final Op op, final int cycle, final int index, final long userId, final long amount, final int partition)
+        {
+            this(op, cycle, index, userId, amount, partition, 0);
+        }
+
         long hi()
         {
             return ID_TAG | cycle;
@@ -50,13 +63,43 @@ final class CrashWorkload
             switch (op)
             {
                 case CREDIT -> command.userId(userId).amount(amount);
-                case DEDUCT -> command.userId(userId).serviceId(SERVICE).amount(amount);
-                case RESERVE -> command.userId(userId).serviceId(SERVICE).amount(amount).ttlMillis(TTL_MILLIS);
+                case SET_PRICE -> command.groupId(GROUP).serviceId(SERVICE).multiplier(MULTIPLIER);
+                case SET_GROUP -> command.userId(userId).groupId(GROUP);
+                case SET_SPEND_WINDOW -> command.userId(userId).amount(Long.MAX_VALUE / 4).perMillis(5 * HOUR_MILLIS);
+                case SET_VIRTUAL_KEY -> command.userId(userId).virtualKeyId(keyOfUser(userId)).unlimited(true);
+                case SET_RATE_LIMIT -> command.userId(userId).virtualKeyId(keyOfUser(userId))
+                    .requests(1_000_000_000L).units(Long.MAX_VALUE / 4).perMillis(60_000L);
+                case SET_CONCURRENCY -> command.userId(userId).virtualKeyId(keyOfUser(userId)).amount(1_000_000L);
+                case DEDUCT -> command.userId(userId).serviceId(SERVICE).virtualKeyId(keyOfUser(userId))
+                    .amount(units > 0 ? 0 : amount).units(units);
+                case RESERVE -> command.userId(userId).serviceId(SERVICE).virtualKeyId(keyOfUser(userId))
+                    .amount(amount).ttlMillis(TTL_MILLIS);
                 case SETTLE -> command.holdId(hi(), index - 1).amount(amount); // the RESERVE just before it
                 default -> throw new IllegalStateException("not in the workload: " + op);
             }
             return command;
         }
+
+        /**
+         * @return what the request charges in the end: a priced DEDUCT its units at the group's price, rounded up.
+         */
+        long charged()
+        {
+            return units > 0 ? -Math.floorDiv(-units * MULTIPLIER, 1_000_000L) : amount; // rounded up
+        }
+    }
+
+    /**
+     * @return the virtual key every charge of an even user goes through, 0 (none) for odd users.
+     */
+    static long keyOfUser(final long userId)
+    {
+        return userId % 2 == 0 ? KEY_BASE + userId : 0;
+    }
+
+    static boolean priced(final long userId)
+    {
+        return userId % 3 == 0;
     }
 
     private CrashWorkload()
@@ -90,14 +133,29 @@ final class CrashWorkload
         return new LedgerConfig().dedupeWindowCount(window).expectedAccounts(1024);
     }
 
-    static List<Request> credits()
+    /**
+     * Cycle 0: every user's account and policy, in an order where each request finds what it needs.
+     */
+    static List<Request> setup()
     {
-        final List<Request> credits = new ArrayList<>(USERS);
+        final List<Request> setup = new ArrayList<>();
+        setup.add(new Request(Op.SET_PRICE, 0, 0, 0, 0, 0));
         for (int user = 1; user <= USERS; user++)
         {
-            credits.add(new Request(Op.CREDIT, 0, user - 1, user, CREDIT, 0));
+            setup.add(new Request(Op.CREDIT, 0, setup.size(), user, CREDIT, 0));
+            setup.add(new Request(Op.SET_SPEND_WINDOW, 0, setup.size(), user, 0, 0));
+            if (priced(user))
+            {
+                setup.add(new Request(Op.SET_GROUP, 0, setup.size(), user, 0, 0));
+            }
+            if (keyOfUser(user) != 0)
+            {
+                setup.add(new Request(Op.SET_VIRTUAL_KEY, 0, setup.size(), user, 0, 0));
+                setup.add(new Request(Op.SET_RATE_LIMIT, 0, setup.size(), user, 0, 0));
+                setup.add(new Request(Op.SET_CONCURRENCY, 0, setup.size(), user, 0, 0));
+            }
         }
-        return credits;
+        return setup;
     }
 
     /**
@@ -115,7 +173,7 @@ final class CrashWorkload
             final long amount = 1 + random.nextInt(100);
             if (random.nextInt(3) < 2)
             {
-                requests.add(new Request(Op.DEDUCT, cycle, index++, user, amount, partition));
+                requests.add(new Request(Op.DEDUCT, cycle, index++, user, amount, partition, priced(user) ? amount : 0));
             }
             else
             {
@@ -137,13 +195,30 @@ final class CrashWorkload
             switch (request.op())
             {
                 case CREDIT -> balances[(int)request.userId()] += request.amount();
-                case DEDUCT, SETTLE -> balances[(int)request.userId()] -= request.amount();
+                case DEDUCT, SETTLE -> balances[(int)request.userId()] -= request.charged();
                 default ->
                 {
-                    // a RESERVE's charge comes back in full minus the SETTLE's actual
+                    // a RESERVE's charge comes back in full minus the SETTLE's actual; settings charge nothing
                 }
             }
         }
         return balances;
+    }
+
+    /**
+     * @return what each user's virtual key must have spent (index 0 unused; 0 for users without a key): its keys
+     * never reset, so everything charged through it.
+     */
+    static long[] expectedKeySpend(final List<Request> all)
+    {
+        final long[] spent = new long[USERS + 1];
+        for (final Request request : all)
+        {
+            if ((request.op() == Op.DEDUCT || request.op() == Op.SETTLE) && keyOfUser(request.userId()) != 0)
+            {
+                spent[(int)request.userId()] += request.charged();
+            }
+        }
+        return spent;
     }
 }
