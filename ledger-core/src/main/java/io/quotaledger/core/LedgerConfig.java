@@ -29,6 +29,23 @@ public final class LedgerConfig
      * one settle can no longer charge an account without bound.
      */
     public static final long DEFAULT_MAX_SETTLE_EXCESS = 1_000_000L;
+    /** Default of {@link #maxVirtualKeys()}: two per account at the default account capacity. */
+    public static final int DEFAULT_MAX_VIRTUAL_KEYS = 4_000_000;
+    /** Default of {@link #maxRateLimits()}. */
+    public static final int DEFAULT_MAX_RATE_LIMITS = 4_000_000;
+    /** Default of {@link #maxSpendWindows()}. */
+    public static final int DEFAULT_MAX_SPEND_WINDOWS = 1_000_000;
+    /** Default of {@link #maxPriceEntries()}. */
+    public static final int DEFAULT_MAX_PRICE_ENTRIES = 65_536;
+    /** Default of {@link #maxServiceBudgets()}. */
+    public static final int DEFAULT_MAX_SERVICE_BUDGETS = 1_000_000;
+    /** Spend windows one subject (a user or a virtual key) may have, each of another length. */
+    public static final int MAX_SPEND_WINDOWS_PER_SUBJECT = 4;
+    /**
+     * Longest duration a policy may name (a rate limit's period, a spend window's length, a key's reset duration):
+     * 100 years of 365.25 days. Longer gives INVALID_ARGUMENT.
+     */
+    public static final long MAX_POLICY_DURATION_MILLIS = 3_155_760_000_000L;
 
     private int expectedAccounts = 1 << 16;
     private int maxAccounts = DEFAULT_MAX_ACCOUNTS;
@@ -39,6 +56,11 @@ public final class LedgerConfig
     private long maxHoldTtlMillis = DEFAULT_MAX_HOLD_TTL_MILLIS;
     private long maxSettleExcess = DEFAULT_MAX_SETTLE_EXCESS;
     private int maxExpiriesPerTick = 8;
+    private int maxVirtualKeys = DEFAULT_MAX_VIRTUAL_KEYS;
+    private int maxRateLimits = DEFAULT_MAX_RATE_LIMITS;
+    private int maxSpendWindows = DEFAULT_MAX_SPEND_WINDOWS;
+    private int maxPriceEntries = DEFAULT_MAX_PRICE_ENTRIES;
+    private int maxServiceBudgets = DEFAULT_MAX_SERVICE_BUDGETS;
 
     /**
      * @throws IllegalArgumentException naming the first setting out of range.
@@ -55,6 +77,11 @@ public final class LedgerConfig
             "maxHoldTtlMillis must be > 0 and <= dedupeWindowMillis (a hold must outlive no request id)");
         require(maxSettleExcess >= 0, "maxSettleExcess must be >= 0");
         require(maxExpiriesPerTick > 0, "maxExpiriesPerTick must be > 0");
+        require(maxVirtualKeys > 0, "maxVirtualKeys must be > 0");
+        require(maxRateLimits > 0, "maxRateLimits must be > 0");
+        require(maxSpendWindows > 0, "maxSpendWindows must be > 0");
+        require(maxPriceEntries > 0, "maxPriceEntries must be > 0");
+        require(maxServiceBudgets > 0, "maxServiceBudgets must be > 0");
         return this;
     }
 
@@ -181,6 +208,75 @@ public final class LedgerConfig
     public LedgerConfig maxExpiriesPerTick(final int maxExpiriesPerTick)
     {
         this.maxExpiriesPerTick = maxExpiriesPerTick;
+        return this;
+    }
+
+    /** SET_VIRTUAL_KEY for a new key beyond this many virtual keys (revoked ones included) gives CAPACITY_EXCEEDED. */
+    public int maxVirtualKeys()
+    {
+        return maxVirtualKeys;
+    }
+
+    public LedgerConfig maxVirtualKeys(final int maxVirtualKeys)
+    {
+        this.maxVirtualKeys = maxVirtualKeys;
+        return this;
+    }
+
+    /**
+     * SET_RATE_LIMIT for a subject (a user or a virtual key) without a rate limit beyond this many subjects with one
+     * gives CAPACITY_EXCEEDED.
+     */
+    public int maxRateLimits()
+    {
+        return maxRateLimits;
+    }
+
+    public LedgerConfig maxRateLimits(final int maxRateLimits)
+    {
+        this.maxRateLimits = maxRateLimits;
+        return this;
+    }
+
+    /**
+     * SET_SPEND_WINDOW adding a window beyond this many spend windows, of all subjects together, gives
+     * CAPACITY_EXCEEDED (as does a fifth window of one subject, {@link #MAX_SPEND_WINDOWS_PER_SUBJECT}).
+     */
+    public int maxSpendWindows()
+    {
+        return maxSpendWindows;
+    }
+
+    public LedgerConfig maxSpendWindows(final int maxSpendWindows)
+    {
+        this.maxSpendWindows = maxSpendWindows;
+        return this;
+    }
+
+    /** SET_PRICE for a new (group, service) pair beyond this many prices gives CAPACITY_EXCEEDED. */
+    public int maxPriceEntries()
+    {
+        return maxPriceEntries;
+    }
+
+    public LedgerConfig maxPriceEntries(final int maxPriceEntries)
+    {
+        this.maxPriceEntries = maxPriceEntries;
+        return this;
+    }
+
+    /**
+     * SET_VIRTUAL_KEY_SERVICE_BUDGET for a new (key, service) pair beyond this many per-service budgets gives
+     * CAPACITY_EXCEEDED.
+     */
+    public int maxServiceBudgets()
+    {
+        return maxServiceBudgets;
+    }
+
+    public LedgerConfig maxServiceBudgets(final int maxServiceBudgets)
+    {
+        this.maxServiceBudgets = maxServiceBudgets;
         return this;
     }
 }

@@ -16,9 +16,28 @@ public enum Op
     UNFREEZE(9, true),
     QUERY(10, false),
     /** Issued by the runtime, not by clients: advances time so due holds expire even when no traffic arrives. */
-    TICK(11, false);
+    TICK(11, false),
+    /**
+     * Creates or updates a virtual key of a user: budget (or unlimited), reset period or duration, expiry, allowed
+     * services ({@link Command}).
+     */
+    SET_VIRTUAL_KEY(12, true),
+    /** Sets (amount &ge; 0) or removes (amount -1) a virtual key's budget for one service, per period of the key. */
+    SET_VIRTUAL_KEY_SERVICE_BUDGET(13, true),
+    /** Revokes a virtual key for good: it refuses every charge from then on. */
+    REVOKE_VIRTUAL_KEY(14, true),
+    /** Sets a price group's multiplier for a service (serviceId 0: the group's default). */
+    SET_PRICE(15, true),
+    /** Puts a user in a price group (0: the default group). */
+    SET_GROUP(16, true),
+    /** Sets or removes (requests = units = 0) the rate limit of a user or one of its virtual keys. */
+    SET_RATE_LIMIT(17, true),
+    /** Sets or removes (amount 0) a rolling spend window of a user or key; the window's length names it. */
+    SET_SPEND_WINDOW(18, true),
+    /** Sets or removes (amount 0) the cap on open holds of a user or key. */
+    SET_CONCURRENCY(19, true);
 
-    private static final Op[] BY_CODE = new Op[12];
+    private static final Op[] BY_CODE = new Op[20];
 
     static
     {

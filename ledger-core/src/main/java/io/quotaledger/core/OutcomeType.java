@@ -25,9 +25,29 @@ public enum OutcomeType
     FROZEN(9),
     UNFROZEN(10),
     /** A rejected request: changes nothing, journaled so that analysts can count rejections. */
-    REJECTED(11);
+    REJECTED(11),
+    /**
+     * Follows the CHARGED or HOLD_* outcome of a request that touched gateway policy (a virtual key, a price, a rate
+     * limit, a spend window, a concurrency cap): the key's spend and the rate limiters after it.
+     */
+    POLICY_APPLIED(12),
+    /** A virtual key created or updated: its whole configuration after. */
+    VIRTUAL_KEY_SET(13),
+    /** A virtual key's budget for one service set or removed. */
+    VIRTUAL_KEY_SERVICE_BUDGET_SET(14),
+    VIRTUAL_KEY_REVOKED(15),
+    /** A price group's multiplier for a service set. */
+    PRICE_SET(16),
+    /** A user put in a price group. */
+    GROUP_SET(17),
+    /** A rate limit of a user or key set or removed. */
+    RATE_LIMIT_SET(18),
+    /** A spend window of a user or key set or removed. */
+    SPEND_WINDOW_SET(19),
+    /** A cap on open holds of a user or key set or removed. */
+    CONCURRENCY_SET(20);
 
-    private static final OutcomeType[] BY_CODE = new OutcomeType[12];
+    private static final OutcomeType[] BY_CODE = new OutcomeType[21];
 
     static
     {

@@ -11,6 +11,15 @@ package io.quotaledger.core;
  * balance, held          the account after the operation; held is the total of its open holds
  * creditLimit, frozen    the account's settings
  * freeRemaining          free units left in the current period for the command's service (0 without one)
+ *
+ * virtualKeyId           the key the request went through or named (0 for none)
+ * units                  the units the request asked to be priced (0 when it carried an amount)
+ * amount                 DEDUCT, RESERVE: the (priced) amount charged or held; SETTLE: the final charge; QUERY and
+ *                        SET_VIRTUAL_KEY of a key: the key's budget per period (-1: unlimited)
+ * retryAfterMillis       RATE_LIMITED, SPEND_WINDOW_EXCEEDED: ms until the refusing check would pass (-1: never)
+ * keySpent               the key's spend in its current period after the operation
+ * keyBudgetRemaining     what the key may still spend in its current period (-1: unlimited)
+ * flags                  FLAG_EXCEEDED_HOLD; for a key: FLAG_KEY_REVOKED, FLAG_KEY_EXPIRED
  * </pre>
  *
  * <p>A rejection (a code other than OK) charges and returns nothing: fromFree, fromBalance, returned and the flags
@@ -21,6 +30,10 @@ public final class Result
 {
     /** Set on a SETTLE whose actual charge exceeded the hold: the excess was charged even into debt. */
     public static final int FLAG_EXCEEDED_HOLD = 1;
+    /** Set when the result describes a virtual key that is revoked. */
+    public static final int FLAG_KEY_REVOKED = 2;
+    /** Set when the result describes a virtual key that has expired at the request's time. */
+    public static final int FLAG_KEY_EXPIRED = 4;
 
     private Op op;
     private ResultCode code = ResultCode.OK;
@@ -34,6 +47,12 @@ public final class Result
     private long creditLimit;
     private long freeRemaining;
     private boolean frozen;
+    private long virtualKeyId;
+    private long units;
+    private long amount;
+    private long retryAfterMillis;
+    private long keySpent;
+    private long keyBudgetRemaining;
 
     public Result reset()
     {
@@ -49,6 +68,12 @@ public final class Result
         creditLimit = 0;
         freeRemaining = 0;
         frozen = false;
+        virtualKeyId = 0;
+        units = 0;
+        amount = 0;
+        retryAfterMillis = 0;
+        keySpent = 0;
+        keyBudgetRemaining = 0;
         return this;
     }
 
@@ -66,6 +91,12 @@ public final class Result
         creditLimit = other.creditLimit;
         freeRemaining = other.freeRemaining;
         frozen = other.frozen;
+        virtualKeyId = other.virtualKeyId;
+        units = other.units;
+        amount = other.amount;
+        retryAfterMillis = other.retryAfterMillis;
+        keySpent = other.keySpent;
+        keyBudgetRemaining = other.keyBudgetRemaining;
         return this;
     }
 
@@ -121,6 +152,16 @@ public final class Result
     public boolean exceededHold()
     {
         return (flags & FLAG_EXCEEDED_HOLD) != 0;
+    }
+
+    public boolean keyRevoked()
+    {
+        return (flags & FLAG_KEY_REVOKED) != 0;
+    }
+
+    public boolean keyExpired()
+    {
+        return (flags & FLAG_KEY_EXPIRED) != 0;
     }
 
     public long fromFree()
@@ -214,11 +255,102 @@ public final class Result
         return this;
     }
 
+    /**
+     * @return the virtual key the request went through or named; 0 for none.
+     */
+    public long virtualKeyId()
+    {
+        return virtualKeyId;
+    }
+
+    public Result virtualKeyId(final long virtualKeyId)
+    {
+        this.virtualKeyId = virtualKeyId;
+        return this;
+    }
+
+    /**
+     * @return the units the request asked to be priced, as requested; 0 when it carried an amount.
+     */
+    public long units()
+    {
+        return units;
+    }
+
+    public Result units(final long units)
+    {
+        this.units = units;
+        return this;
+    }
+
+    /**
+     * @return DEDUCT, RESERVE: the amount charged or held (priced from the units when the request carried units);
+     * SETTLE: the final charge; QUERY or SET_VIRTUAL_KEY of a key: the key's budget per period, -1 when unlimited.
+     */
+    public long amount()
+    {
+        return amount;
+    }
+
+    public Result amount(final long amount)
+    {
+        this.amount = amount;
+        return this;
+    }
+
+    /**
+     * @return RATE_LIMITED, SPEND_WINDOW_EXCEEDED: milliseconds from the request's time until the refusing check
+     * would pass for the same request if nothing else happened, -1 when it never can (the request alone is over the
+     * limit); 0 otherwise.
+     */
+    public long retryAfterMillis()
+    {
+        return retryAfterMillis;
+    }
+
+    public Result retryAfterMillis(final long retryAfterMillis)
+    {
+        this.retryAfterMillis = retryAfterMillis;
+        return this;
+    }
+
+    /**
+     * @return the key's spend in its current period after the operation (free and paid parts alike).
+     */
+    public long keySpent()
+    {
+        return keySpent;
+    }
+
+    public Result keySpent(final long keySpent)
+    {
+        this.keySpent = keySpent;
+        return this;
+    }
+
+    /**
+     * @return what the key may still spend in its current period, 0 when spent up, -1 when unlimited.
+     */
+    public long keyBudgetRemaining()
+    {
+        return keyBudgetRemaining;
+    }
+
+    public Result keyBudgetRemaining(final long keyBudgetRemaining)
+    {
+        this.keyBudgetRemaining = keyBudgetRemaining;
+        return this;
+    }
+
     public String toString()
     {
         return "Result{op=" + op + ", code=" + code + (duplicate ? ", duplicate" : "") + ", flags=" + flags +
             ", fromFree=" + fromFree + ", fromBalance=" + fromBalance + ", returned=" + returned +
             ", balance=" + balance + ", held=" + held + ", creditLimit=" + creditLimit +
-            ", freeRemaining=" + freeRemaining + ", frozen=" + frozen + '}';
+            ", freeRemaining=" + freeRemaining + ", frozen=" + frozen +
+            (virtualKeyId != 0 || units != 0 || amount != 0 || retryAfterMillis != 0 ?
+            ", virtualKeyId=" + virtualKeyId + ", units=" + units + ", amount=" + amount +
+            ", retryAfterMillis=" + retryAfterMillis + ", keySpent=" + keySpent +
+            ", keyBudgetRemaining=" + keyBudgetRemaining : "") + '}';
     }
 }

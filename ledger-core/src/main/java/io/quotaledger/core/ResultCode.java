@@ -38,9 +38,31 @@ public enum ResultCode
      * The ledger could not make the change durable (its journal failed) and accepts no more changes until it is
      * restarted: the request was not acknowledged. Retry it with the same request id once the ledger is back.
      */
-    UNAVAILABLE(12);
+    UNAVAILABLE(12),
+    /** No virtual key with that id, or it belongs to another user. */
+    UNKNOWN_VIRTUAL_KEY(13),
+    /** The virtual key is revoked (revocation is final: setting it again gives this too). */
+    VIRTUAL_KEY_REVOKED(14),
+    /** The virtual key has an expiry and the request's time is at or past it. */
+    VIRTUAL_KEY_EXPIRED(15),
+    /** The virtual key has a list of allowed services without the request's service. */
+    SERVICE_NOT_ALLOWED(16),
+    /** The virtual key's budget, or its budget for the service, in the current period would be exceeded. */
+    VIRTUAL_KEY_BUDGET_EXCEEDED(17),
+    /**
+     * A rate limit of the user or the key would be exceeded; {@link Result#retryAfterMillis()} says when it would
+     * pass (-1: never, the request alone is over the limit).
+     */
+    RATE_LIMITED(18),
+    /** A RESERVE beyond the user's or the key's cap on open holds. */
+    CONCURRENCY_LIMITED(19),
+    /**
+     * A rolling spend window of the user or the key would be exceeded; {@link Result#retryAfterMillis()} says when
+     * enough has left the window (-1: never, the request alone is over the window's maximum).
+     */
+    SPEND_WINDOW_EXCEEDED(20);
 
-    private static final ResultCode[] BY_CODE = new ResultCode[13];
+    private static final ResultCode[] BY_CODE = new ResultCode[21];
 
     static
     {
