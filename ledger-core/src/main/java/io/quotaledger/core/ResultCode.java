@@ -57,12 +57,13 @@ public enum ResultCode
     /** A RESERVE beyond the user's or the key's cap on open holds. */
     CONCURRENCY_LIMITED(19),
     /**
+     * Code 30, not 20: 20-29 are the protocol's own errors on the wire (UNAUTHENTICATED, FORBIDDEN, ...).
      * A rolling spend window of the user or the key would be exceeded; {@link Result#retryAfterMillis()} says when
      * enough has left the window (-1: never, the request alone is over the window's maximum).
      */
-    SPEND_WINDOW_EXCEEDED(20);
+    SPEND_WINDOW_EXCEEDED(30);
 
-    private static final ResultCode[] BY_CODE = new ResultCode[21];
+    private static final ResultCode[] BY_CODE = new ResultCode[31];
 
     static
     {
