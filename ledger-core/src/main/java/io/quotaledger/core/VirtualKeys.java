@@ -308,14 +308,15 @@ final class VirtualKeys
             return true;
         }
         final int base = list * LIST_STRIDE;
-        for (int i = 1, n = lists[base]; i <= n; i++)
+        final int n = lists[base];
+        for (int i = 1; i <= n; i++)
         {
             if (lists[base + i] == serviceId)
             {
                 return true;
             }
         }
-        return false;
+        return n == 0; // a list emptied by an update allows every service again
     }
 
     /**
