@@ -198,7 +198,7 @@ public final class LedgerConfig
 
     /**
      * Holds one TICK expires at most; the runtime sends more ticks while {@link Ledger#hasDueHolds} is true. Every
-     * ring slot has room for this many outcomes, so keep it small.
+     * ring slot has room for {@link #maxOutcomesPerCommand()} outcomes, so keep it small.
      */
     public int maxExpiriesPerTick()
     {
@@ -209,6 +209,16 @@ public final class LedgerConfig
     {
         this.maxExpiriesPerTick = maxExpiriesPerTick;
         return this;
+    }
+
+    /**
+     * Most outcomes one command emits: a TICK expiring {@link #maxExpiriesPerTick()} holds, each followed by its
+     * POLICY_APPLIED when the hold touched gateway policy, or a SETTLE or RELEASE that finds its hold due
+     * (HOLD_EXPIRED, POLICY_APPLIED, REJECTED); a charge emits two at most. Size per-command outcome buffers with it.
+     */
+    public int maxOutcomesPerCommand()
+    {
+        return Math.max(3, 2 * maxExpiriesPerTick);
     }
 
     /** SET_VIRTUAL_KEY for a new key beyond this many virtual keys (revoked ones included) gives CAPACITY_EXCEEDED. */

@@ -411,6 +411,11 @@ class LedgerRandomizedTest
             int applying = 0;
             int rejected = 0;
             expiredThisOp.clear();
+            if (opCount > config.maxOutcomesPerCommand())
+            {
+                fail(opCount + " outcomes for one command, more than maxOutcomesPerCommand " +
+                    config.maxOutcomesPerCommand());
+            }
             int policy = 0;
             final List<Boolean> expiredTouched = model.lastExpiredTouched();
             OutcomeType previous = null;
