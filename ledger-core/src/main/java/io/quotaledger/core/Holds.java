@@ -70,9 +70,7 @@ final class Holds
         final long fromFree,
         final long fromBalance,
         final long expiresAt,
-        final long periodKey,
-        final long openedAt,
-        final long policySequence)
+        final long periodKey)
     {
         final int hold = allocateSlot();
         final int base = hold * STRIDE;
@@ -85,9 +83,9 @@ final class Holds
         data[base + EXPIRES_AT] = expiresAt;
         data[base + PERIOD_KEY] = periodKey;
         data[base + VIRTUAL_KEY] = 0;
-        data[base + OPENED_AT] = openedAt;
+        data[base + OPENED_AT] = 0;
         data[base + KEY_PERIOD] = 0;
-        data[base + POLICY] = policySequence << 1;
+        data[base + POLICY] = 0;
         index.put(idHi, idLo, hold);
         heap[size] = hold;
         heapPosition[hold] = size;
@@ -174,14 +172,17 @@ final class Holds
     }
 
     /**
-     * Marks a hold whose RESERVE touched policy, with its key (0: none) and the key's period at the time.
+     * Marks a hold whose RESERVE touched policy, with its key (0: none), when it opened, the key's period and the
+     * policy sequence number then. A hold that touched no policy keeps zeros: nothing ever gives back for it.
      */
-    void policy(final int hold, final long virtualKeyId, final long keyPeriod)
+    void policy(
+        final int hold, final long virtualKeyId, final long openedAt, final long keyPeriod, final long policySequence)
     {
         final int base = hold * STRIDE;
         data[base + VIRTUAL_KEY] = virtualKeyId;
+        data[base + OPENED_AT] = openedAt;
         data[base + KEY_PERIOD] = keyPeriod;
-        data[base + POLICY] |= 1;
+        data[base + POLICY] = (policySequence << 1) | 1;
     }
 
     long virtualKeyId(final int hold)
@@ -346,7 +347,8 @@ final class Holds
                 p += Long.BYTES;
             }
             final int h = open(hold[ID_HI], hold[ID_LO], hold[USER_ID], (int)hold[SERVICE_ID], hold[FROM_FREE],
-                hold[FROM_BALANCE], hold[EXPIRES_AT], hold[PERIOD_KEY], hold[OPENED_AT], 0);
+                hold[FROM_BALANCE], hold[EXPIRES_AT], hold[PERIOD_KEY]);
+            data[h * STRIDE + OPENED_AT] = hold[OPENED_AT];
             data[h * STRIDE + VIRTUAL_KEY] = hold[VIRTUAL_KEY];
             data[h * STRIDE + KEY_PERIOD] = hold[KEY_PERIOD];
             data[h * STRIDE + POLICY] = hold[POLICY];

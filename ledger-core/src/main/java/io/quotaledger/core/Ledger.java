@@ -1650,7 +1650,7 @@ public final class Ledger
                 accounts.held(account, accounts.held(account) + o.fromFree() + o.fromBalance());
                 accounts.openHolds(account, accounts.openHolds(account) + 1);
                 lastOpenedHold = holds.open(o.holdIdHi(), o.holdIdLo(), o.userId(), o.serviceId(), o.fromFree(),
-                    o.fromBalance(), o.expiresAt(), periodKey, o.timestamp(), policySequence);
+                    o.fromBalance(), o.expiresAt(), periodKey);
                 break;
             }
             case HOLD_SETTLED:
@@ -1745,7 +1745,7 @@ public final class Ledger
             case HOLD_OPENED:
                 addToWindows(userLimits, at, o.amount());
                 addToWindows(keyLimits, at, o.amount());
-                holds.policy(lastOpenedHold, o.virtualKeyId(), o.keyPeriodId());
+                holds.policy(lastOpenedHold, o.virtualKeyId(), at, o.keyPeriodId(), policySequence);
                 if (key != VirtualKeys.MISSING)
                 {
                     keys.openHolds(key, keys.openHolds(key) + 1);
