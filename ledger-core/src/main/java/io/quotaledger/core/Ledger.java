@@ -53,6 +53,7 @@ public final class Ledger
     public static final int SNAPSHOT_VERSION = 2;
     private static final int SNAPSHOT_HEADER_LENGTH = 2 * Integer.BYTES;
     private static final int POLICY_HEADER_LENGTH = 2 * Long.BYTES;
+    private static final long WAIT_OVERFLOW = Long.MIN_VALUE;
 
     private final LedgerConfig config;
     private OutcomeSink sink;
@@ -102,16 +103,21 @@ public final class Ledger
     private long userUnitsTat;
     private long keyRequestsTat;
     private long keyUnitsTat;
+    // What the last gcra call found: 0 admitted, > 0 ms to wait, -1 never, WAIT_OVERFLOW past 64 bits.
+    private long lastWait;
 
     // Left by applyState for the POLICY_APPLIED that may follow at once (live and in replay): what was applied, the
     // hold just opened, and what the hold just closed had taken.
     private OutcomeType lastApplied;
+    private int lastAppliedAccount;
     private int lastOpenedHold;
     private long closedAmount;
     private long closedOpenedAt;
     private long closedSequence;
     // True right after a request's result was remembered: its POLICY_APPLIED completes the remembered result.
     private boolean amendable;
+    // The type the last POLICY_APPLIED followed, for the assertions on it.
+    private OutcomeType policyFollowed;
 
     // The owner and service of a hold that a SETTLE or RELEASE found due and expired, for its rejection to report
     // (the hold is gone by then). Set by closeHold, consumed by the rejection that follows at once; 0 when none.
@@ -783,7 +789,7 @@ public final class Ledger
         {
             return false;
         }
-        final long cap = limitsRecord == Limits.MISSING ? 0 : limits.cap(limitsRecord);
+        final long cap = limits.cap(limitsRecord);
         return cap > 0 && openHolds >= cap;
     }
 
@@ -837,10 +843,6 @@ public final class Ledger
         }
         return OK;
     }
-
-    private static final long WAIT_OVERFLOW = Long.MIN_VALUE;
-    // What the last gcra call found: 0 admitted, > 0 ms to wait, -1 never, WAIT_OVERFLOW past 64 bits.
-    private long lastWait;
 
     /**
      * One GCRA limiter of {@code limit} per {@code perMicros}: admits iff {@code max(tat, now) + cost * T - now <= P}
@@ -1681,11 +1683,6 @@ public final class Ledger
         }
         return account;
     }
-
-    // The account of the outcome applyState applied last, for the POLICY_APPLIED that follows it.
-    private int lastAppliedAccount;
-    // The type POLICY_APPLIED followed, for the assertions on it.
-    private OutcomeType policyFollowed;
 
     /**
      * @return the period key the free units were used in, 0 for a service without a quota.

@@ -8,9 +8,13 @@ package io.quotaledger.core;
  * {@link Ledger#loadSnapshot} never consult them. A ledger restarted with lower limits therefore rebuilds exactly the
  * state it had, keeps every entry beyond a lower limit, and refuses only new entries until it is back under it.
  *
- * <p>The capacity defaults keep a ledger at every limit at once (about 700 MB: some 73 bytes per account, 64 per
- * free quota, 142 per open hold, 144 per remembered request id) within the launcher's default 2 GiB heap while a
- * snapshot holds a copy of the state; raise them together with the heap.
+ * <p>The capacity defaults of the core tables keep a ledger at every limit at once (about 800 MB: some 81 bytes per
+ * account, 64 per free quota, 174 per open hold, 184 per remembered request id) within the launcher's default 2 GiB
+ * heap while a snapshot holds a copy of the state; raise them together with the heap. Gateway policy takes memory
+ * only when used (docs/semantics.md, "Gateway policy"): about 113-137 bytes per virtual key, 80 per subject with
+ * limits, 136 per spend window, so 1M users with 2 keys each and a rate limit on every key add about 400 MB. Its
+ * capacity defaults bound that table by table; all of them full at once (4M keys, each limited) would need a
+ * larger heap.
  */
 public final class LedgerConfig
 {
