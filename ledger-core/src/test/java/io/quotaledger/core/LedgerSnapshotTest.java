@@ -80,9 +80,9 @@ class LedgerSnapshotTest
         final Command command = new Command();
         final Result expected = new Result();
         final Result actual = new Result();
-        for (int i = 0; i < 30_000; i++)
+        for (int i = 0; i < 30_000 || (live.openHoldCount() == 0 && i < 100_000); i++)
         {
-            generator.next(command);
+            generator.next(command); // until holds are open, so that their layout is converted too
             live.process(command, expected);
         }
         final UnsafeBuffer current = new UnsafeBuffer(new byte[live.snapshotLength()]);
