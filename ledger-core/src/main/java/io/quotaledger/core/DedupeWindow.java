@@ -12,7 +12,8 @@ import java.nio.ByteOrder;
  */
 final class DedupeWindow
 {
-    private static final int STRIDE = 12;
+    private static final int STRIDE = 17;
+    private static final int V1_STRIDE = 12;
     private static final int ID_HI = 0;
     private static final int ID_LO = 1;
     private static final int TIME = 2;
@@ -25,6 +26,11 @@ final class DedupeWindow
     private static final int HELD = 9;
     private static final int CREDIT_LIMIT = 10;
     private static final int FREE_REMAINING = 11;
+    private static final int VIRTUAL_KEY = 12;
+    private static final int UNITS = 13;
+    private static final int AMOUNT = 14;
+    private static final int KEY_SPENT = 15;
+    private static final int KEY_REMAINING = 16;
 
     private final long[] entries;
     private final int capacity;
@@ -92,6 +98,11 @@ final class DedupeWindow
             .held(entries[base + HELD])
             .creditLimit(entries[base + CREDIT_LIMIT])
             .freeRemaining(entries[base + FREE_REMAINING])
+            .virtualKeyId(entries[base + VIRTUAL_KEY])
+            .units(entries[base + UNITS])
+            .amount(entries[base + AMOUNT])
+            .keySpent(entries[base + KEY_SPENT])
+            .keyBudgetRemaining(entries[base + KEY_REMAINING])
             .duplicate(true);
     }
 
@@ -125,9 +136,36 @@ final class DedupeWindow
         entries[base + HELD] = result.held();
         entries[base + CREDIT_LIMIT] = result.creditLimit();
         entries[base + FREE_REMAINING] = result.freeRemaining();
+        writePolicy(base, result);
         size++;
         final int hash = hi == lastHi && lo == lastLo ? lastHash : RequestIdIndex.hash(hi, lo);
         index.put(hi, lo, hash, entry); // replaces a stale entry of the same id, left to be evicted in turn
+    }
+
+    private void writePolicy(final int base, final Result result)
+    {
+        entries[base + VIRTUAL_KEY] = result.virtualKeyId();
+        entries[base + UNITS] = result.units();
+        entries[base + AMOUNT] = result.amount();
+        entries[base + KEY_SPENT] = result.keySpent();
+        entries[base + KEY_REMAINING] = result.keyBudgetRemaining();
+    }
+
+    /**
+     * Completes the entry recorded last with the policy fields (and flags) of its result: they are known only once
+     * the request's POLICY_APPLIED outcome has been applied.
+     */
+    void amendLast(final Result result)
+    {
+        assert size > 0;
+        int entry = head + size - 1;
+        if (entry >= capacity)
+        {
+            entry -= capacity;
+        }
+        final int base = entry * STRIDE;
+        entries[base + PACKED] = (entries[base + PACKED] & ~(0xFFL << 16)) | ((result.flags() & 0xFFL) << 16);
+        writePolicy(base, result);
     }
 
     private void evictHead()
@@ -178,22 +216,30 @@ final class DedupeWindow
     }
 
     /**
-     * Restores entries oldest first into an empty window; a window configured smaller keeps the newest.
+     * Restores entries oldest first into an empty window; a window configured smaller keeps the newest. Version 1
+     * entries have no policy fields: their amount is what they charged.
      */
-    int readSnapshot(final DirectBuffer buffer, final int offset)
+    int readSnapshot(final DirectBuffer buffer, final int offset, final int version)
     {
         int p = offset;
         final int n = buffer.getInt(p, ByteOrder.LITTLE_ENDIAN);
         p += Integer.BYTES;
+        final int stride = version == 1 ? V1_STRIDE : STRIDE;
         final int skip = Math.max(0, n - capacity);
-        p += skip * STRIDE * Long.BYTES;
+        p += skip * stride * Long.BYTES;
         for (int i = skip; i < n; i++)
         {
             final int base = size * STRIDE;
             for (int f = 0; f < STRIDE; f++)
             {
-                entries[base + f] = buffer.getLong(p, ByteOrder.LITTLE_ENDIAN);
-                p += Long.BYTES;
+                entries[base + f] = f < stride ? buffer.getLong(p + f * Long.BYTES, ByteOrder.LITTLE_ENDIAN) : 0;
+            }
+            p += stride * Long.BYTES;
+            if (version == 1)
+            {
+                final Op op = Op.fromCode((int)(entries[base + PACKED] & 0xFF));
+                entries[base + AMOUNT] = op == Op.DEDUCT || op == Op.RESERVE || op == Op.SETTLE ?
+                    entries[base + FROM_FREE] + entries[base + FROM_BALANCE] : 0;
             }
             index.put(entries[base + ID_HI], entries[base + ID_LO], size);
             size++;

@@ -10,12 +10,17 @@ import java.util.Arrays;
  * Open holds: what each took (free units and their period, paid units) and when it expires, found by hold id, plus
  * an indexed min-heap by expiry so that due holds are found in O(1) and closed holds leave it in O(log n).
  * Ties on expiry are broken by hold id, so the expiry order never depends on the order of insertion.
+ *
+ * <p>For gateway policy a hold also keeps its virtual key (0: none), when it was opened (its spend-window bucket),
+ * the key's period then, and the policy sequence number then with a flag saying whether its RESERVE touched policy
+ * (so its close does too): what it took goes back only to the key period and windows that counted it.
  */
 final class Holds
 {
     static final int MISSING = RequestIdIndex.MISSING;
 
-    private static final int STRIDE = 8;
+    private static final int STRIDE = 12;
+    private static final int V1_STRIDE = 8;
     private static final int ID_HI = 0;
     private static final int ID_LO = 1;
     private static final int USER_ID = 2;
@@ -24,6 +29,10 @@ final class Holds
     private static final int FROM_BALANCE = 5;
     private static final int EXPIRES_AT = 6;
     private static final int PERIOD_KEY = 7;
+    private static final int VIRTUAL_KEY = 8;
+    private static final int OPENED_AT = 9;
+    private static final int KEY_PERIOD = 10;
+    private static final int POLICY = 11; // policy sequence << 1 | touched policy
 
     private final RequestIdIndex index;
     private long[] data;
@@ -73,6 +82,10 @@ final class Holds
         data[base + FROM_BALANCE] = fromBalance;
         data[base + EXPIRES_AT] = expiresAt;
         data[base + PERIOD_KEY] = periodKey;
+        data[base + VIRTUAL_KEY] = 0;
+        data[base + OPENED_AT] = 0;
+        data[base + KEY_PERIOD] = 0;
+        data[base + POLICY] = 0;
         index.put(idHi, idLo, hold);
         heap[size] = hold;
         heapPosition[hold] = size;
@@ -94,6 +107,15 @@ final class Holds
             siftUp(heapPosition[last]);
         }
         freeSlots[freeCount++] = hold;
+    }
+
+    /**
+     * @param position 0 &le; position &lt; size().
+     * @return the open hold at that position (in no particular order).
+     */
+    int at(final int position)
+    {
+        return heap[position];
     }
 
     /**
@@ -147,6 +169,45 @@ final class Holds
     long periodKey(final int hold)
     {
         return data[hold * STRIDE + PERIOD_KEY];
+    }
+
+    /**
+     * Marks a hold whose RESERVE touched policy, with its key (0: none), when it opened, the key's period and the
+     * policy sequence number then. A hold that touched no policy keeps zeros: nothing ever gives back for it.
+     */
+    void policy(
+        final int hold, final long virtualKeyId, final long openedAt, final long keyPeriod, final long policySequence)
+    {
+        final int base = hold * STRIDE;
+        data[base + VIRTUAL_KEY] = virtualKeyId;
+        data[base + OPENED_AT] = openedAt;
+        data[base + KEY_PERIOD] = keyPeriod;
+        data[base + POLICY] = (policySequence << 1) | 1;
+    }
+
+    long virtualKeyId(final int hold)
+    {
+        return data[hold * STRIDE + VIRTUAL_KEY];
+    }
+
+    long openedAt(final int hold)
+    {
+        return data[hold * STRIDE + OPENED_AT];
+    }
+
+    long keyPeriod(final int hold)
+    {
+        return data[hold * STRIDE + KEY_PERIOD];
+    }
+
+    long policySequence(final int hold)
+    {
+        return data[hold * STRIDE + POLICY] >>> 1;
+    }
+
+    boolean touchedPolicy(final int hold)
+    {
+        return (data[hold * STRIDE + POLICY] & 1) != 0;
     }
 
     /**
@@ -268,21 +329,29 @@ final class Holds
         return p - offset;
     }
 
-    int readSnapshot(final DirectBuffer buffer, final int offset)
+    /**
+     * @param version the snapshot version: version 1 holds have no policy fields (they touched no policy).
+     */
+    int readSnapshot(final DirectBuffer buffer, final int offset, final int version)
     {
         int p = offset;
         final int n = buffer.getInt(p, ByteOrder.LITTLE_ENDIAN);
         p += Integer.BYTES;
+        final int stride = version == 1 ? V1_STRIDE : STRIDE;
         final long[] hold = new long[STRIDE];
         for (int i = 0; i < n; i++)
         {
-            for (int f = 0; f < STRIDE; f++)
+            for (int f = 0; f < stride; f++)
             {
                 hold[f] = buffer.getLong(p, ByteOrder.LITTLE_ENDIAN);
                 p += Long.BYTES;
             }
-            open(hold[ID_HI], hold[ID_LO], hold[USER_ID], (int)hold[SERVICE_ID], hold[FROM_FREE], hold[FROM_BALANCE],
-                hold[EXPIRES_AT], hold[PERIOD_KEY]);
+            final int h = open(hold[ID_HI], hold[ID_LO], hold[USER_ID], (int)hold[SERVICE_ID], hold[FROM_FREE],
+                hold[FROM_BALANCE], hold[EXPIRES_AT], hold[PERIOD_KEY]);
+            data[h * STRIDE + OPENED_AT] = hold[OPENED_AT];
+            data[h * STRIDE + VIRTUAL_KEY] = hold[VIRTUAL_KEY];
+            data[h * STRIDE + KEY_PERIOD] = hold[KEY_PERIOD];
+            data[h * STRIDE + POLICY] = hold[POLICY];
         }
         return p - offset;
     }

@@ -8,9 +8,13 @@ package io.quotaledger.core;
  * {@link Ledger#loadSnapshot} never consult them. A ledger restarted with lower limits therefore rebuilds exactly the
  * state it had, keeps every entry beyond a lower limit, and refuses only new entries until it is back under it.
  *
- * <p>The capacity defaults keep a ledger at every limit at once (about 700 MB: some 73 bytes per account, 64 per
- * free quota, 142 per open hold, 144 per remembered request id) within the launcher's default 2 GiB heap while a
- * snapshot holds a copy of the state; raise them together with the heap.
+ * <p>The capacity defaults of the core tables keep a ledger at every limit at once (about 800 MB: some 81 bytes per
+ * account, 64 per free quota, 174 per open hold, 184 per remembered request id) within the launcher's default 2 GiB
+ * heap while a snapshot holds a copy of the state; raise them together with the heap. Gateway policy takes memory
+ * only when used (docs/semantics.md, "Gateway policy"): about 113-137 bytes per virtual key, 80 per subject with
+ * limits, 136 per spend window, so 1M users with 2 keys each and a rate limit on every key add about 400 MB. Its
+ * capacity defaults bound that table by table; all of them full at once (4M keys, each limited) would need a
+ * larger heap.
  */
 public final class LedgerConfig
 {
@@ -198,7 +202,7 @@ public final class LedgerConfig
 
     /**
      * Holds one TICK expires at most; the runtime sends more ticks while {@link Ledger#hasDueHolds} is true. Every
-     * ring slot has room for this many outcomes, so keep it small.
+     * ring slot has room for {@link #maxOutcomesPerCommand()} outcomes, so keep it small.
      */
     public int maxExpiriesPerTick()
     {
@@ -209,6 +213,16 @@ public final class LedgerConfig
     {
         this.maxExpiriesPerTick = maxExpiriesPerTick;
         return this;
+    }
+
+    /**
+     * Most outcomes one command emits: a TICK expiring {@link #maxExpiriesPerTick()} holds, each followed by its
+     * POLICY_APPLIED when the hold touched gateway policy, or a SETTLE or RELEASE that finds its hold due
+     * (HOLD_EXPIRED, POLICY_APPLIED, REJECTED); a charge emits two at most. Size per-command outcome buffers with it.
+     */
+    public int maxOutcomesPerCommand()
+    {
+        return Math.max(3, 2 * maxExpiriesPerTick);
     }
 
     /** SET_VIRTUAL_KEY for a new key beyond this many virtual keys (revoked ones included) gives CAPACITY_EXCEEDED. */

@@ -22,9 +22,11 @@ package io.quotaledger.core;
  * flags                  FLAG_EXCEEDED_HOLD; for a key: FLAG_KEY_REVOKED, FLAG_KEY_EXPIRED
  * </pre>
  *
- * <p>A rejection (a code other than OK) charges and returns nothing: fromFree, fromBalance, returned and the flags
- * are 0. Its account fields show the current state of the account the request names (for SETTLE and RELEASE the
- * account of the hold, while it is open or when the request itself expired it), and are 0 when there is none.
+ * <p>A rejection (a code other than OK) charges and returns nothing: fromFree, fromBalance and returned are 0 and
+ * FLAG_EXCEEDED_HOLD is clear. Its account fields show the current state of the account the request names (for
+ * SETTLE and RELEASE the account of the hold, while it is open or when the request itself expired it), and are 0
+ * when there is none; its key fields (and key flags) the state of the virtual key it names, when that key is the
+ * user's.
  */
 public final class Result
 {

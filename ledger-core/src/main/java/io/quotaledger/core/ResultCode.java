@@ -29,7 +29,8 @@ public enum ResultCode
     /** The request id was already used for a different request. */
     REQUEST_ID_CONFLICT(9),
     /**
-     * A configured capacity is exhausted: accounts, free quotas or open holds ({@link LedgerConfig}). Nothing changed.
+     * A configured capacity is exhausted: accounts, free quotas, open holds, virtual keys, per-service budgets, prices,
+     * rate limits or spend windows (four per subject at most) ({@link LedgerConfig}). Nothing changed.
      */
     CAPACITY_EXCEEDED(10),
     /** A bug in the ledger: the command was not applied. Logged and counted by the runtime. */

@@ -83,6 +83,20 @@ class LedgerRandomizedTest
         run.printStats("tight config");
     }
 
+    /**
+     * Near the end of the epoch microseconds: the run crosses the time after which a rate limiter's clock
+     * ({@code now * 1000}) no longer fits 64 bits, where a rate-limited charge is refused with AMOUNT_OVERFLOW.
+     */
+    @Test
+    void shouldAgreeWithReferenceModelWhereMicrosecondsOverflow()
+    {
+        final long start = Long.MAX_VALUE / 1000 - 2 * LedgerConfig.DAY_MILLIS;
+        final DifferentialRun run = new DifferentialRun(seed(), smallConfig(), false, start);
+        run.run(Math.max(ops(1_000_000) / 10, 20_000)); // about a day every 100 commands
+        run.printStats("far future");
+        assertTrue(run.gen.now() > Long.MAX_VALUE / 1000, run.where("the run did not cross the boundary"));
+    }
+
     @Test
     void shouldRebuildTheSameStateByReplayingOutcomes()
     {
@@ -134,6 +148,18 @@ class LedgerRandomizedTest
                 run.ledger.process(query, expected.reset());
                 replayed.process(query, actual.reset());
                 assertEquals(expected.toString(), actual.toString(), run.where("QUERY after replay: " + query));
+            }
+        }
+
+        for (final ReferenceLedger.VKey key : run.model.keys())
+        {
+            for (int service = 0; service <= RandomCommandGenerator.SERVICES; service++)
+            {
+                query.reset().op(Op.QUERY).timestamp(run.gen.now()).userId(key.userId).serviceId(service)
+                    .virtualKeyId(key.keyId);
+                run.ledger.process(query, expected.reset());
+                replayed.process(query, actual.reset());
+                assertEquals(expected.toString(), actual.toString(), run.where("QUERY by key after replay: " + query));
             }
         }
 
@@ -190,13 +216,19 @@ class LedgerRandomizedTest
         private long duplicates;
         private long expired;
         private long exceeded;
+        private long lastOutcomeTime = Long.MIN_VALUE;
 
         DifferentialRun(final long seed, final LedgerConfig config, final boolean keepJournal)
+        {
+            this(seed, config, keepJournal, RandomCommandGenerator.START);
+        }
+
+        DifferentialRun(final long seed, final LedgerConfig config, final boolean keepJournal, final long start)
         {
             this.seed = seed;
             this.config = config;
             this.keepJournal = keepJournal;
-            this.gen = new RandomCommandGenerator(seed, config);
+            this.gen = new RandomCommandGenerator(seed, config, start, true);
             this.model = new ReferenceLedger(config);
             this.ledger = new Ledger(config, this::onOutcome);
         }
@@ -317,7 +349,13 @@ class LedgerRandomizedTest
                 expected.held() == actual.held() &&
                 expected.creditLimit() == actual.creditLimit() &&
                 expected.frozen() == actual.frozen() &&
-                expected.freeRemaining() == actual.freeRemaining();
+                expected.freeRemaining() == actual.freeRemaining() &&
+                expected.virtualKeyId() == actual.virtualKeyId() &&
+                expected.units() == actual.units() &&
+                expected.amount() == actual.amount() &&
+                expected.retryAfterMillis() == actual.retryAfterMillis() &&
+                expected.keySpent() == actual.keySpent() &&
+                expected.keyBudgetRemaining() == actual.keyBudgetRemaining();
             if (!same)
             {
                 fail("results differ for " + command + "\n  model  " + expected + "\n  ledger " + actual);
@@ -346,6 +384,22 @@ class LedgerRandomizedTest
                     return OutcomeType.FROZEN;
                 case UNFREEZE:
                     return OutcomeType.UNFROZEN;
+                case SET_VIRTUAL_KEY:
+                    return OutcomeType.VIRTUAL_KEY_SET;
+                case SET_VIRTUAL_KEY_SERVICE_BUDGET:
+                    return OutcomeType.VIRTUAL_KEY_SERVICE_BUDGET_SET;
+                case REVOKE_VIRTUAL_KEY:
+                    return OutcomeType.VIRTUAL_KEY_REVOKED;
+                case SET_PRICE:
+                    return OutcomeType.PRICE_SET;
+                case SET_GROUP:
+                    return OutcomeType.GROUP_SET;
+                case SET_RATE_LIMIT:
+                    return OutcomeType.RATE_LIMIT_SET;
+                case SET_SPEND_WINDOW:
+                    return OutcomeType.SPEND_WINDOW_SET;
+                case SET_CONCURRENCY:
+                    return OutcomeType.CONCURRENCY_SET;
                 default:
                     return null;
             }
@@ -357,6 +411,14 @@ class LedgerRandomizedTest
             int applying = 0;
             int rejected = 0;
             expiredThisOp.clear();
+            if (opCount > config.maxOutcomesPerCommand())
+            {
+                fail(opCount + " outcomes for one command, more than maxOutcomesPerCommand " +
+                    config.maxOutcomesPerCommand());
+            }
+            int policy = 0;
+            final List<Boolean> expiredTouched = model.lastExpiredTouched();
+            OutcomeType previous = null;
             for (int k = 0; k < opCount; k++)
             {
                 if (!decoded.decode(opBuffer, k * Outcome.LENGTH))
@@ -364,12 +426,39 @@ class LedgerRandomizedTest
                     fail("outcome " + k + " of this command does not decode");
                 }
                 final OutcomeType type = decoded.type();
+                if (decoded.timestamp() < lastOutcomeTime)
+                {
+                    fail("outcome time went back: " + decoded);
+                }
+                lastOutcomeTime = decoded.timestamp();
+                if (type == OutcomeType.POLICY_APPLIED)
+                {
+                    policy++;
+                    final boolean wanted = previous == OutcomeType.HOLD_EXPIRED ?
+                        expiredTouched.get(expiredThisOp.size() - 1) : previous != null && model.lastTouched();
+                    if (!wanted || previous == OutcomeType.REJECTED || previous == OutcomeType.POLICY_APPLIED)
+                    {
+                        fail("POLICY_APPLIED after " + previous + " where the model has none: " + decoded);
+                    }
+                    previous = type;
+                    continue;
+                }
+                if (previous == OutcomeType.HOLD_EXPIRED && expiredTouched.get(expiredThisOp.size() - 1))
+                {
+                    fail("no POLICY_APPLIED after the expiry of a hold that touched policy");
+                }
+                previous = type;
                 if (type == OutcomeType.REJECTED)
                 {
                     rejected++;
                     if (decoded.code() != expected.code())
                     {
                         fail("REJECTED outcome carries " + decoded.code() + ", result is " + expected.code());
+                    }
+                    if (decoded.virtualKeyId() != expected.virtualKeyId() || decoded.units() != expected.units() ||
+                        decoded.retryAfterMillis() != expected.retryAfterMillis())
+                    {
+                        fail("REJECTED outcome " + decoded + " does not carry the key, units and retry of " + expected);
                     }
                     continue;
                 }
@@ -395,7 +484,23 @@ class LedgerRandomizedTest
                     appliedPerRequest.merge(new ReferenceLedger.Id(decoded.requestIdHi(), decoded.requestIdLo()), 1,
                         Integer::sum);
                 }
-                trackBalance();
+                if (type.code() < OutcomeType.POLICY_APPLIED.code())
+                {
+                    trackBalance();
+                }
+            }
+            if (previous == OutcomeType.HOLD_EXPIRED && expiredTouched.get(expiredThisOp.size() - 1))
+            {
+                fail("no POLICY_APPLIED after the expiry of a hold that touched policy");
+            }
+            int expectedPolicy = model.lastTouched() ? 1 : 0;
+            for (final boolean touched : expiredTouched)
+            {
+                expectedPolicy += touched ? 1 : 0;
+            }
+            if (policy != expectedPolicy)
+            {
+                fail(policy + " POLICY_APPLIED outcomes, the model expects " + expectedPolicy);
             }
 
             final boolean fresh = expected.code() == ResultCode.OK && !expected.duplicate() && op.mutating();
@@ -528,6 +633,21 @@ class LedgerRandomizedTest
                 fail("a capacity limit was passed: " + ledger.accountCount() + " accounts, " +
                     ledger.openHoldCount() + " open holds, " + ledger.freeQuotaCount() + " free quotas");
             }
+            if (ledger.virtualKeyCount() != model.keyCount() || ledger.serviceBudgetCount() != model.serviceBudgetCount() ||
+                ledger.priceCount() != model.priceCount() || ledger.rateLimitCount() != model.rateLimitCount() ||
+                ledger.spendWindowCount() != model.spendWindowCount())
+            {
+                fail("policy tables: keys " + ledger.virtualKeyCount() + "/" + model.keyCount() + ", service budgets " +
+                    ledger.serviceBudgetCount() + "/" + model.serviceBudgetCount() + ", prices " + ledger.priceCount() +
+                    "/" + model.priceCount() + ", rate limits " + ledger.rateLimitCount() + "/" +
+                    model.rateLimitCount() + ", windows " + ledger.spendWindowCount() + "/" + model.spendWindowCount());
+            }
+            if (ledger.virtualKeyCount() > config.maxVirtualKeys() || ledger.rateLimitCount() > config.maxRateLimits() ||
+                ledger.spendWindowCount() > config.maxSpendWindows() || ledger.priceCount() > config.maxPriceEntries() ||
+                ledger.serviceBudgetCount() > config.maxServiceBudgets())
+            {
+                fail("a policy capacity was passed");
+            }
             if (ledger.hasDueHolds(gen.now()) != model.hasDueHolds(gen.now()))
             {
                 fail("hasDueHolds " + ledger.hasDueHolds(gen.now()));
@@ -563,6 +683,26 @@ class LedgerRandomizedTest
                         fromOutcomes + ", balance " + a.balance);
                 }
             }
+            final Result expected = new Result();
+            for (final ReferenceLedger.VKey k : model.keys())
+            {
+                for (int service = 0; service <= RandomCommandGenerator.SERVICES; service++)
+                {
+                    query.reset().op(Op.QUERY).timestamp(gen.now()).userId(k.userId).serviceId(service)
+                        .virtualKeyId(k.keyId);
+                    ledger.process(query, r.reset());
+                    expected.reset().op(Op.QUERY).virtualKeyId(k.keyId).amount(k.budget).keySpent(k.spentAt(gen.now()))
+                        .keyBudgetRemaining(k.remainingAt(gen.now(), service))
+                        .flags((k.revoked ? Result.FLAG_KEY_REVOKED : 0) |
+                        (k.expiresAt != 0 && gen.now() >= k.expiresAt ? Result.FLAG_KEY_EXPIRED : 0));
+                    if (r.code() != ResultCode.OK || r.virtualKeyId() != expected.virtualKeyId() ||
+                        r.amount() != expected.amount() || r.keySpent() != expected.keySpent() ||
+                        r.keyBudgetRemaining() != expected.keyBudgetRemaining() || r.flags() != expected.flags())
+                    {
+                        fail("QUERY " + query + " gives " + r + "; model key " + expected);
+                    }
+                }
+            }
             if (opCount != 0)
             {
                 fail("QUERY emitted outcomes");
@@ -574,7 +714,7 @@ class LedgerRandomizedTest
             final StringBuilder sb = new StringBuilder(name).append(": seed ").append(seed).append(", ").append(index)
                 .append(" commands, ").append(duplicates).append(" duplicates, ").append(expired).append(" expired, ")
                 .append(exceeded).append(" exceeded holds, days ")
-                .append((gen.now() - RandomCommandGenerator.START) / LedgerConfig.DAY_MILLIS).append(", codes:");
+                .append((gen.now() - gen.start()) / LedgerConfig.DAY_MILLIS).append(", codes:");
             for (final ResultCode code : ResultCode.values())
             {
                 sb.append(' ').append(code).append('=').append(codeCounts[code.ordinal()]);

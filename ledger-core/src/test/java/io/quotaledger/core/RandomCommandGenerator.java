@@ -12,6 +12,11 @@ import java.util.SplittableRandom;
  * request ids (same fields and changed fields), and time that advances irregularly with jumps to day, week and month
  * boundaries and past the dedupe window.
  *
+ * <p>Gateway policy: every user may have a few virtual keys (ids {@code user * 16 + 1..3}), set, given budgets per
+ * service, revoked, rate-limited, capped and windowed, with small limits so that they bite, tiny windows and
+ * durations so that their boundaries are crossed (and hit exactly) all the time, huge units, multipliers and limits
+ * for overflow at every multiply, and now and then a command stamped before the time already reached.
+ *
  * <p>Two kinds of "whale" users exist for overflow: rich whales (huge credits, never RESERVE, so that no hold
  * returns onto a balance near Long.MAX_VALUE, which docs/semantics.md leaves undefined for expiry) and debt whales
  * (huge credit limit and free allowance, never CREDIT).
@@ -29,9 +34,14 @@ final class RandomCommandGenerator
     private static final int HISTORY = 8192;
     private static final int HOLD_IDS = 4096;
 
+    static final int KEYS_PER_USER = 3;
+    static final int GROUPS = 4;
+
     private final SplittableRandom rnd;
     private final LedgerConfig config;
-    private long now = START;
+    private final boolean policy;
+    private final long start;
+    private long now;
     private long idCounter;
     private final Command[] history = new Command[HISTORY];
     private long historyCount;
@@ -43,8 +53,20 @@ final class RandomCommandGenerator
 
     RandomCommandGenerator(final long seed, final LedgerConfig config)
     {
+        this(seed, config, START, true);
+    }
+
+    /**
+     * @param start  the first command's time.
+     * @param policy whether to generate gateway policy (settings, keys and units on charges).
+     */
+    RandomCommandGenerator(final long seed, final LedgerConfig config, final long start, final boolean policy)
+    {
         this.rnd = new SplittableRandom(seed);
         this.config = config;
+        this.start = start;
+        this.now = start;
+        this.policy = policy;
         for (int i = 0; i < HISTORY; i++)
         {
             history[i] = new Command();
@@ -54,6 +76,11 @@ final class RandomCommandGenerator
     long now()
     {
         return now;
+    }
+
+    long start()
+    {
+        return start;
     }
 
     /**
@@ -69,8 +96,12 @@ final class RandomCommandGenerator
             return;
         }
         advanceTime();
-        final int p = rnd.nextInt(1000);
-        if (p < 100 && historyCount > 0)
+        final int p = rnd.nextInt(policy ? 1200 : 1000);
+        if (p >= 1000)
+        {
+            policyCommand(c, p - 1000);
+        }
+        else if (p < 100 && historyCount > 0)
         {
             retry(c);
         }
@@ -118,7 +149,7 @@ final class RandomCommandGenerator
         {
             c.op(Op.TICK);
         }
-        c.timestamp(now);
+        c.timestamp(policy && rnd.nextInt(100) < 2 ? now - 1 - rnd.nextInt(5_000) : now); // time going back
         if (c.op().mutating())
         {
             remember(c);
@@ -166,9 +197,16 @@ final class RandomCommandGenerator
         {
             now += 1 + rnd.nextInt(10_000);
         }
-        else if (p < 99_700)
+        else if (p < 99_600)
         {
             now += 1 + rnd.nextInt(120_000);
+        }
+        else if (p < 99_700)
+        {
+            // just before (or exactly at) a multiple of a window's bucket width or a key's duration
+            final long[] units = { 1_000, 5_000, 12_000, 60_000, 3_600_000 };
+            final long unit = units[rnd.nextInt(units.length)];
+            now = Math.max(now, (Math.floorDiv(now, unit) + 1) * unit - rnd.nextInt(3));
         }
         else if (p < 99_900)
         {
@@ -317,6 +355,10 @@ final class RandomCommandGenerator
         if (op == Op.QUERY)
         {
             c.serviceId(service(true));
+            if (policy && rnd.nextInt(100) < 30)
+            {
+                c.virtualKeyId(key(user));
+            }
             return;
         }
         newRequestId(c);
@@ -324,9 +366,11 @@ final class RandomCommandGenerator
         {
             case DEDUCT:
                 c.serviceId(service(false)).amount(amount(user, op));
+                policyCharge(c, user);
                 break;
             case RESERVE:
                 c.serviceId(service(false)).amount(amount(user, op)).ttlMillis(ttl());
+                policyCharge(c, user);
                 break;
             case CREDIT:
                 c.amount(amount(user, op));
@@ -508,6 +552,252 @@ final class RandomCommandGenerator
                 default:
                     c.amount(c.amount() == Long.MAX_VALUE ? 1 : c.amount() + 1);
                     break;
+            }
+        }
+    }
+
+    static long keyOf(final long user, final int k)
+    {
+        return user * 16 + k;
+    }
+
+    /**
+     * @return mostly a key of the user, sometimes another user's, an unknown or an invalid one.
+     */
+    private long key(final long user)
+    {
+        final int p = rnd.nextInt(100);
+        if (p < 88)
+        {
+            return keyOf(user, 1 + rnd.nextInt(KEYS_PER_USER));
+        }
+        if (p < 95)
+        {
+            return keyOf(1 + rnd.nextInt(HOT_USERS), 1 + rnd.nextInt(KEYS_PER_USER)); // often another user's
+        }
+        if (p < 98)
+        {
+            return keyOf(user, 4 + rnd.nextInt(8)); // never set
+        }
+        return -(1 + rnd.nextInt(100));
+    }
+
+    /**
+     * A DEDUCT or RESERVE goes through a key (about half), and asks for units to be priced instead of an amount
+     * (about a third), now and then wrongly both or neither.
+     */
+    private void policyCharge(final Command c, final long user)
+    {
+        if (!policy)
+        {
+            return;
+        }
+        if (rnd.nextInt(100) < 50)
+        {
+            c.virtualKeyId(key(user));
+        }
+        final int p = rnd.nextInt(100);
+        if (p < 30)
+        {
+            c.amount(0).units(units());
+        }
+        else if (p < 32)
+        {
+            c.units(units()); // both: invalid
+        }
+    }
+
+    private long units()
+    {
+        final int p = rnd.nextInt(100);
+        if (p < 70)
+        {
+            return 1 + rnd.nextInt(400);
+        }
+        if (p < 85)
+        {
+            return 1 + rnd.nextInt(20_000);
+        }
+        if (p < 92)
+        {
+            return Long.MAX_VALUE / (1 + rnd.nextInt(1_000_000)) - rnd.nextInt(3); // overflow when priced
+        }
+        if (p < 96)
+        {
+            return 0;
+        }
+        return -(1 + rnd.nextInt(10));
+    }
+
+    private long duration()
+    {
+        final int p = rnd.nextInt(100);
+        if (p < 20)
+        {
+            return 1 + rnd.nextInt(24); // windows of 1-2 ms buckets: every tick of time is a boundary
+        }
+        if (p < 45)
+        {
+            return 12_000;
+        }
+        if (p < 60)
+        {
+            return 1_000 + rnd.nextInt(60_000);
+        }
+        if (p < 72)
+        {
+            return 3_600_000;
+        }
+        if (p < 80)
+        {
+            return 5 * 3_600_000;
+        }
+        if (p < 88)
+        {
+            return 7 * 86_400_000L;
+        }
+        if (p < 94)
+        {
+            return 1 + rnd.nextLong(LedgerConfig.MAX_POLICY_DURATION_MILLIS);
+        }
+        if (p < 97)
+        {
+            return LedgerConfig.MAX_POLICY_DURATION_MILLIS + (rnd.nextBoolean() ? 0 : 1);
+        }
+        return rnd.nextBoolean() ? 0 : -(1 + rnd.nextInt(1000));
+    }
+
+    private void policyCommand(final Command c, final int p)
+    {
+        final long user = user(Op.SET_LIMIT);
+        newRequestId(c);
+        c.userId(user);
+        if (p < 50)
+        {
+            setVirtualKey(c, user);
+        }
+        else if (p < 62)
+        {
+            c.op(Op.SET_VIRTUAL_KEY_SERVICE_BUDGET).virtualKeyId(key(user)).serviceId(service(false));
+            final int q = rnd.nextInt(100);
+            c.amount(q < 20 ? -1 : q < 23 ? -2 - rnd.nextInt(5) : q < 90 ? rnd.nextInt(3_000) : Long.MAX_VALUE);
+        }
+        else if (p < 64)
+        {
+            // revocation is final: only the third key of a user is ever revoked, the others keep working
+            c.op(Op.REVOKE_VIRTUAL_KEY).virtualKeyId(rnd.nextInt(10) == 0 ? key(user) : keyOf(user, KEYS_PER_USER));
+        }
+        else if (p < 76)
+        {
+            c.userId(0).op(Op.SET_PRICE).groupId(rnd.nextInt(100) < 97 ? rnd.nextInt(GROUPS) : -1)
+                .serviceId(service(true)).multiplier(multiplier());
+        }
+        else if (p < 88)
+        {
+            c.op(Op.SET_GROUP).groupId(rnd.nextInt(100) < 97 ? rnd.nextInt(GROUPS) : -1 - rnd.nextInt(3));
+        }
+        else if (p < 130)
+        {
+            c.op(Op.SET_RATE_LIMIT).virtualKeyId(rnd.nextBoolean() ? 0 : key(user)).perMillis(duration());
+            final int q = rnd.nextInt(100);
+            if (q < 10)
+            {
+                c.requests(0).units(0); // removes
+            }
+            else if (q < 80)
+            {
+                c.requests(rnd.nextInt(4) == 0 ? 0 : 1 + rnd.nextInt(12))
+                    .units(rnd.nextInt(3) == 0 ? 0 : 1 + rnd.nextInt(5_000));
+            }
+            else if (q < 95)
+            {
+                // limits and costs whose product needs 128 bits
+                c.requests(1 + rnd.nextLong(Long.MAX_VALUE - 1)).units(Long.MAX_VALUE / (1 + rnd.nextInt(1_000)));
+            }
+            else
+            {
+                c.requests(-rnd.nextInt(3)).units(-rnd.nextInt(3));
+            }
+        }
+        else if (p < 170)
+        {
+            c.op(Op.SET_SPEND_WINDOW).virtualKeyId(rnd.nextBoolean() ? 0 : key(user)).perMillis(duration());
+            final int q = rnd.nextInt(100);
+            c.amount(q < 15 ? 0 : q < 60 ? 1 + rnd.nextInt(3_000) : q < 95 ? 1 + rnd.nextInt(100_000) :
+                q < 98 ? Long.MAX_VALUE - rnd.nextInt(3) : -1);
+        }
+        else
+        {
+            c.op(Op.SET_CONCURRENCY).virtualKeyId(rnd.nextBoolean() ? 0 : key(user));
+            final int q = rnd.nextInt(100);
+            c.amount(q < 20 ? 0 : q < 95 ? 1 + rnd.nextInt(2) : q < 98 ? Long.MAX_VALUE : -1);
+        }
+    }
+
+    private long multiplier()
+    {
+        final int p = rnd.nextInt(100);
+        if (p < 30)
+        {
+            return Command.MULTIPLIER_ONE;
+        }
+        if (p < 75)
+        {
+            return 1 + rnd.nextInt(3_000_000);
+        }
+        if (p < 85)
+        {
+            return 1 + rnd.nextInt(10);
+        }
+        if (p < 95)
+        {
+            return Long.MAX_VALUE / (1 + rnd.nextInt(1_000_000));
+        }
+        return -rnd.nextInt(3);
+    }
+
+    private void setVirtualKey(final Command c, final long user)
+    {
+        c.op(Op.SET_VIRTUAL_KEY);
+        final int k = rnd.nextInt(100);
+        c.virtualKeyId(k < 90 ? keyOf(user, 1 + rnd.nextInt(KEYS_PER_USER)) : k < 96 ?
+            keyOf(1 + rnd.nextInt(NORMAL_USERS), 1 + rnd.nextInt(KEYS_PER_USER)) : -rnd.nextInt(3));
+        final int b = rnd.nextInt(100);
+        if (b < 20)
+        {
+            c.unlimited(true).amount(rnd.nextBoolean() ? 0 : -rnd.nextInt(5));
+        }
+        else
+        {
+            c.amount(b < 75 ? rnd.nextInt(3_000) : b < 90 ? rnd.nextInt(200_000) :
+                b < 97 ? Long.MAX_VALUE - rnd.nextInt(3) : -1 - rnd.nextInt(3));
+        }
+        final int r = rnd.nextInt(100);
+        if (r < 30)
+        {
+            c.resetPeriod(null).resetMillis(0);
+        }
+        else if (r < 55)
+        {
+            c.resetPeriod(Period.values()[rnd.nextInt(3)]);
+        }
+        else if (r < 97)
+        {
+            c.resetMillis(duration());
+        }
+        else
+        {
+            c.resetPeriod(Period.DAY).resetMillis(1_000); // both: invalid
+        }
+        final int e = rnd.nextInt(100);
+        c.expiresAt(e < 70 ? 0 : e < 95 ? now + rnd.nextInt(7_200_000) : e < 98 ? Math.max(0, now - 1_000) : -1);
+        final int s = rnd.nextInt(100);
+        if (s >= 65)
+        {
+            final int n = s < 97 ? 1 + rnd.nextInt(3) : Command.MAX_SERVICES + 1;
+            for (int i = 0; i < n; i++)
+            {
+                c.addService(s < 99 ? 1 + rnd.nextInt(SERVICES) : -rnd.nextInt(2));
             }
         }
     }

@@ -1,0 +1,449 @@
+package io.quotaledger.core;
+
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.collections.Long2LongHashMap;
+
+import java.nio.ByteOrder;
+import java.util.Arrays;
+
+/**
+ * Virtual keys (the end users' API keys) in flat arrays, found by key id through a primitive map. A key is never
+ * removed (a revoked key keeps its record), so its index is a stable handle. A record is 11 longs:
+ *
+ * <pre>
+ * KEY_ID, USER_ID
+ * BUDGET       per period, -1 unlimited
+ * SPENT        spend in period PERIOD (free and paid alike)
+ * PERIOD       the period SPENT belongs to
+ * RESET        0 never, -1/-2/-3 Period DAY/WEEK/MONTH (minus its code), &gt; 0 a duration in ms from ANCHOR
+ * ANCHOR       when the duration was set (epoch ms)
+ * EXPIRES_AT   0 never
+ * SINCE        the policy sequence number when SPENT started counting (creation or a change of RESET): a hold
+ *              opened before that never gives back to it
+ * STATE        revoked (bit 63) | limits record + 1 (bits 32-62, 0: none) | open holds (bits 0-31)
+ * EXTRA        service list + 1 (bits 0-31, 0: every service allowed) | per-service budgets (bits 32-63)
+ * </pre>
+ *
+ * Allowed services are kept apart, in rows of 13 ints (count, then up to 12 sorted ids), only for keys that have
+ * a list.
+ */
+final class VirtualKeys
+{
+    static final int MISSING = -1;
+
+    private static final float LOAD_FACTOR = 0.65f;
+
+    private static final int STRIDE = 11;
+    private static final int KEY_ID = 0;
+    private static final int USER_ID = 1;
+    private static final int BUDGET = 2;
+    private static final int SPENT = 3;
+    private static final int PERIOD = 4;
+    private static final int RESET = 5;
+    private static final int ANCHOR = 6;
+    private static final int EXPIRES_AT = 7;
+    private static final int SINCE = 8;
+    private static final int STATE = 9;
+    private static final int EXTRA = 10;
+
+    private static final long REVOKED_BIT = Long.MIN_VALUE;
+    private static final long OPEN_HOLDS_MASK = 0xFFFF_FFFFL;
+    private static final int LIST_STRIDE = Command.MAX_SERVICES + 1;
+
+    private final Long2LongHashMap indexById;
+    private long[] data;
+    private int count;
+    private int[] lists;
+    private int listCount;
+
+    VirtualKeys(final int expectedKeys)
+    {
+        indexById = new Long2LongHashMap(Hashing.mapCapacity(expectedKeys, LOAD_FACTOR), LOAD_FACTOR, MISSING);
+        data = new long[expectedKeys * STRIDE];
+        lists = new int[16 * LIST_STRIDE];
+    }
+
+    /**
+     * @return the RESET code of a calendar period or a duration (0 for neither).
+     */
+    static long resetCode(final Period period, final long resetMillis)
+    {
+        return period != null ? -period.code() : resetMillis;
+    }
+
+    static Period resetPeriod(final long resetCode)
+    {
+        return resetCode < 0 ? Period.fromCode((int)-resetCode) : null;
+    }
+
+    static long resetMillis(final long resetCode)
+    {
+        return Math.max(resetCode, 0);
+    }
+
+    /**
+     * @return the number of the key's budget period holding {@code now}: 0 for a key that never resets.
+     */
+    static long periodId(final long resetCode, final long anchor, final long now)
+    {
+        if (resetCode == 0)
+        {
+            return 0;
+        }
+        if (resetCode < 0)
+        {
+            return Period.fromCode((int)-resetCode).periodId(now);
+        }
+        return Math.floorDiv(now - anchor, resetCode);
+    }
+
+    int count()
+    {
+        return count;
+    }
+
+    int find(final long keyId)
+    {
+        return (int)indexById.get(keyId);
+    }
+
+    int create(final long keyId, final long userId)
+    {
+        if (count * STRIDE == data.length)
+        {
+            data = Arrays.copyOf(data, (count + (count >> 1) + 16) * STRIDE);
+        }
+        final int key = count++;
+        final int base = key * STRIDE;
+        Arrays.fill(data, base, base + STRIDE, 0);
+        data[base + KEY_ID] = keyId;
+        data[base + USER_ID] = userId;
+        indexById.put(keyId, key);
+        return key;
+    }
+
+    long keyId(final int key)
+    {
+        return data[key * STRIDE + KEY_ID];
+    }
+
+    long userId(final int key)
+    {
+        return data[key * STRIDE + USER_ID];
+    }
+
+    long budget(final int key)
+    {
+        return data[key * STRIDE + BUDGET];
+    }
+
+    boolean unlimited(final int key)
+    {
+        return budget(key) < 0;
+    }
+
+    long resetCode(final int key)
+    {
+        return data[key * STRIDE + RESET];
+    }
+
+    long anchor(final int key)
+    {
+        return data[key * STRIDE + ANCHOR];
+    }
+
+    long expiresAt(final int key)
+    {
+        return data[key * STRIDE + EXPIRES_AT];
+    }
+
+    boolean expired(final int key, final long now)
+    {
+        final long expiresAt = expiresAt(key);
+        return expiresAt != 0 && now >= expiresAt;
+    }
+
+    long since(final int key)
+    {
+        return data[key * STRIDE + SINCE];
+    }
+
+    /**
+     * Sets the configuration; a changed reset starts the spend over from {@code now} (anchor and period).
+     */
+    void configure(
+        final int key,
+        final long budget,
+        final long resetCode,
+        final long expiresAt,
+        final boolean restart,
+        final long since,
+        final long now)
+    {
+        final int base = key * STRIDE;
+        data[base + BUDGET] = budget;
+        data[base + EXPIRES_AT] = expiresAt;
+        if (restart)
+        {
+            data[base + RESET] = resetCode;
+            data[base + ANCHOR] = now;
+            data[base + SINCE] = since;
+            data[base + SPENT] = 0;
+            data[base + PERIOD] = periodId(resetCode, now, now);
+        }
+    }
+
+    long currentPeriod(final int key, final long now)
+    {
+        final int base = key * STRIDE;
+        return periodId(data[base + RESET], data[base + ANCHOR], now);
+    }
+
+    long period(final int key)
+    {
+        return data[key * STRIDE + PERIOD];
+    }
+
+    long spent(final int key)
+    {
+        return data[key * STRIDE + SPENT];
+    }
+
+    /**
+     * @return spend in the period holding {@code now}.
+     */
+    long spentAt(final int key, final long now)
+    {
+        return data[key * STRIDE + PERIOD] == currentPeriod(key, now) ? data[key * STRIDE + SPENT] : 0;
+    }
+
+    void spend(final int key, final long period, final long spent)
+    {
+        final int base = key * STRIDE;
+        data[base + PERIOD] = period;
+        data[base + SPENT] = spent;
+    }
+
+    /**
+     * @return what the key may still spend at {@code now}, -1 when unlimited.
+     */
+    long remainingAt(final int key, final long now)
+    {
+        final long budget = budget(key);
+        return budget < 0 ? -1 : Math.max(0, budget - spentAt(key, now));
+    }
+
+    boolean revoked(final int key)
+    {
+        return data[key * STRIDE + STATE] < 0;
+    }
+
+    void revoke(final int key)
+    {
+        data[key * STRIDE + STATE] |= REVOKED_BIT;
+    }
+
+    /**
+     * @return the key's limits record, {@link Limits#MISSING} when it has none.
+     */
+    int limits(final int key)
+    {
+        return (int)((data[key * STRIDE + STATE] & ~REVOKED_BIT) >>> 32) - 1;
+    }
+
+    void limits(final int key, final int limits)
+    {
+        final int i = key * STRIDE + STATE;
+        data[i] = (data[i] & (REVOKED_BIT | OPEN_HOLDS_MASK)) | ((long)(limits + 1) << 32);
+    }
+
+    int openHolds(final int key)
+    {
+        return (int)(data[key * STRIDE + STATE] & OPEN_HOLDS_MASK);
+    }
+
+    void openHolds(final int key, final int openHolds)
+    {
+        assert openHolds >= 0;
+        final int i = key * STRIDE + STATE;
+        data[i] = (data[i] & ~OPEN_HOLDS_MASK) | openHolds;
+    }
+
+    int serviceBudgetCount(final int key)
+    {
+        return (int)(data[key * STRIDE + EXTRA] >>> 32);
+    }
+
+    void serviceBudgetCount(final int key, final int serviceBudgets)
+    {
+        final int i = key * STRIDE + EXTRA;
+        data[i] = (data[i] & 0xFFFF_FFFFL) | ((long)serviceBudgets << 32);
+    }
+
+    private int list(final int key)
+    {
+        return (int)(data[key * STRIDE + EXTRA] & 0xFFFF_FFFFL) - 1;
+    }
+
+    int serviceCount(final int key)
+    {
+        final int list = list(key);
+        return list < 0 ? 0 : lists[list * LIST_STRIDE];
+    }
+
+    int service(final int key, final int index)
+    {
+        return lists[list(key) * LIST_STRIDE + 1 + index];
+    }
+
+    /**
+     * @return true when the key has no list of services or its list holds {@code serviceId}.
+     */
+    boolean allows(final int key, final int serviceId)
+    {
+        final int list = list(key);
+        if (list < 0)
+        {
+            return true;
+        }
+        final int base = list * LIST_STRIDE;
+        final int n = lists[base];
+        for (int i = 1; i <= n; i++)
+        {
+            if (lists[base + i] == serviceId)
+            {
+                return true;
+            }
+        }
+        return n == 0; // a list emptied by an update allows every service again
+    }
+
+    /**
+     * Replaces the key's list of allowed services with the first {@code n} of {@code services}, sorted and without
+     * repeats (0: every service allowed). A key keeps its row once it had a list.
+     */
+    void services(final int key, final int[] services, final int n)
+    {
+        int list = list(key);
+        if (list < 0)
+        {
+            if (n == 0)
+            {
+                return;
+            }
+            if ((listCount + 1) * LIST_STRIDE > lists.length)
+            {
+                lists = Arrays.copyOf(lists, (listCount + (listCount >> 1) + 16) * LIST_STRIDE);
+            }
+            list = listCount++;
+            final int i = key * STRIDE + EXTRA;
+            data[i] = (data[i] & ~0xFFFF_FFFFL) | (list + 1);
+        }
+        final int base = list * LIST_STRIDE;
+        Arrays.fill(lists, base, base + LIST_STRIDE, 0);
+        lists[base] = n;
+        System.arraycopy(services, 0, lists, base + 1, n);
+    }
+
+    /**
+     * Sorts the first {@code n} services in place and drops repeats.
+     *
+     * @return how many distinct services remain.
+     */
+    static int normalise(final int[] services, final int n)
+    {
+        Arrays.sort(services, 0, n);
+        int distinct = 0;
+        for (int i = 0; i < n; i++)
+        {
+            if (distinct == 0 || services[distinct - 1] != services[i])
+            {
+                services[distinct++] = services[i];
+            }
+        }
+        return distinct;
+    }
+
+    /**
+     * Order-independent digest.
+     */
+    long checksum()
+    {
+        long sum = Hashing.mix(count);
+        for (int k = 0; k < count; k++)
+        {
+            final int base = k * STRIDE;
+            long h = Hashing.mix(data[base]);
+            for (int f = 1; f < STRIDE; f++)
+            {
+                h = Hashing.combine(h, f == EXTRA ? data[base + f] >>> 32 : data[base + f]);
+            }
+            for (int i = 0, n = serviceCount(k); i < n; i++)
+            {
+                h = Hashing.combine(h, service(k, i));
+            }
+            sum += h;
+        }
+        return sum;
+    }
+
+    int snapshotLength()
+    {
+        return 2 * Integer.BYTES + count * STRIDE * Long.BYTES + listCount * LIST_STRIDE * Integer.BYTES;
+    }
+
+    /**
+     * Writes keys and service lists in index order, so a restore gives every key its old index.
+     */
+    int writeSnapshot(final MutableDirectBuffer buffer, final int offset)
+    {
+        int p = offset;
+        buffer.putInt(p, count, ByteOrder.LITTLE_ENDIAN);
+        p += Integer.BYTES;
+        for (int i = 0, n = count * STRIDE; i < n; i++)
+        {
+            buffer.putLong(p, data[i], ByteOrder.LITTLE_ENDIAN);
+            p += Long.BYTES;
+        }
+        buffer.putInt(p, listCount, ByteOrder.LITTLE_ENDIAN);
+        p += Integer.BYTES;
+        for (int i = 0, n = listCount * LIST_STRIDE; i < n; i++)
+        {
+            buffer.putInt(p, lists[i], ByteOrder.LITTLE_ENDIAN);
+            p += Integer.BYTES;
+        }
+        return p - offset;
+    }
+
+    int readSnapshot(final DirectBuffer buffer, final int offset)
+    {
+        int p = offset;
+        final int n = buffer.getInt(p, ByteOrder.LITTLE_ENDIAN);
+        p += Integer.BYTES;
+        for (int k = 0; k < n; k++)
+        {
+            final int key = create(buffer.getLong(p, ByteOrder.LITTLE_ENDIAN),
+                buffer.getLong(p + Long.BYTES, ByteOrder.LITTLE_ENDIAN));
+            for (int f = 0; f < STRIDE; f++)
+            {
+                data[key * STRIDE + f] = buffer.getLong(p, ByteOrder.LITTLE_ENDIAN);
+                p += Long.BYTES;
+            }
+        }
+        final int rows = buffer.getInt(p, ByteOrder.LITTLE_ENDIAN);
+        p += Integer.BYTES;
+        if (rows < 0 || rows > count)
+        {
+            throw new IllegalArgumentException("service lists " + rows + " for " + count + " keys");
+        }
+        lists = Arrays.copyOf(lists, Math.max(lists.length, rows * LIST_STRIDE));
+        for (int i = 0; i < rows * LIST_STRIDE; i++)
+        {
+            lists[i] = buffer.getInt(p, ByteOrder.LITTLE_ENDIAN);
+            p += Integer.BYTES;
+        }
+        listCount = rows;
+        return p - offset;
+    }
+}
