@@ -1,7 +1,6 @@
 package io.quotaledger.engine;
 
 import io.quotaledger.core.Command;
-import io.quotaledger.core.LedgerConfig;
 import io.quotaledger.core.Outcome;
 import io.quotaledger.core.Result;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -24,14 +23,6 @@ public final class LedgerEvent
     private long correlationId;
     private long arrivalNanos;
     private StateListener stateListener;
-
-    /**
-     * @return the most outcomes one event can carry: a command makes one, a TICK up to the expiries per tick.
-     */
-    public static int outcomeCapacity(final LedgerConfig config)
-    {
-        return Math.max(2, config.maxExpiriesPerTick());
-    }
 
     LedgerEvent(final int outcomeCapacity)
     {

@@ -120,7 +120,7 @@ public final class LedgerRuntime implements AutoCloseable
     public static long minimumJournalReserve(final RollCycle rollCycle, final EngineConfig config)
     {
         return JournalAppender.minimumReserve(rollCycle) +
-            config.ringSize() * JournalAppender.documentBytes(LedgerEvent.outcomeCapacity(config.ledger()));
+            config.ringSize() * JournalAppender.documentBytes(config.ledger().maxOutcomesPerCommand());
     }
 
     public LedgerEngine engine()

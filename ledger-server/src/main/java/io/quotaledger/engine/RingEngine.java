@@ -36,7 +36,7 @@ final class RingEngine extends LedgerEngine
     RingEngine(final EngineConfig config)
     {
         super(config);
-        final int outcomeCapacity = LedgerEvent.outcomeCapacity(config.ledger());
+        final int outcomeCapacity = config.ledger().maxOutcomesPerCommand();
         disruptor = new Disruptor<>(
             () -> new LedgerEvent(outcomeCapacity),
             config.ringSize(),

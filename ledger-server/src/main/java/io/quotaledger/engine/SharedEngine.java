@@ -73,7 +73,7 @@ final class SharedEngine extends LedgerEngine
     {
         super(config);
         clock = config.clock();
-        final int outcomeCapacity = LedgerEvent.outcomeCapacity(config.ledger());
+        final int outcomeCapacity = config.ledger().maxOutcomesPerCommand();
         batch = new LedgerEvent[config.ringSize()];
         for (int i = 0; i < batch.length; i++)
         {
