@@ -460,7 +460,8 @@ final class ProjectionBatch
                     if (earlier != null)
                     {
                         // set before in this batch: the row exists, the spends since stay to be applied after it
-                        serviceBudgets.put(key, new ServiceBudget(o.userId(), o.amount(), at, earlier.spendIfExisted()));
+                        serviceBudgets.put(key,
+                            new ServiceBudget(o.userId(), o.amount(), at, earlier.spendIfExisted()));
                     }
                     else
                     {

@@ -127,8 +127,8 @@ class ProjectorPolicyTest
         add(journal, o.reset(OutcomeType.POLICY_APPLIED, Op.SETTLE, nextHour).requestId(1, 11).userId(42).serviceId(3)
             .virtualKeyId(7).amount(120).keySpentAfter(270).keyServiceSpentAfter(270).keyPeriodId(20514));
         // rejected twice: rate limited (retry in 1.5 s) and over the key's budget for the service
-        add(journal, o.reset(OutcomeType.REJECTED, Op.DEDUCT, nextHour + 5).requestId(1, 12).code(ResultCode.RATE_LIMITED)
-            .userId(42).serviceId(3).virtualKeyId(7).units(50).retryAfterMillis(1_500));
+        add(journal, o.reset(OutcomeType.REJECTED, Op.DEDUCT, nextHour + 5).requestId(1, 12)
+            .code(ResultCode.RATE_LIMITED).userId(42).serviceId(3).virtualKeyId(7).units(50).retryAfterMillis(1_500));
         add(journal, o.reset(OutcomeType.REJECTED, Op.DEDUCT, nextHour + 6).requestId(1, 13)
             .code(ResultCode.VIRTUAL_KEY_BUDGET_EXCEEDED).userId(42).serviceId(3).virtualKeyId(7).amount(900));
         add(journal, o.reset(OutcomeType.VIRTUAL_KEY_REVOKED, Op.REVOKE_VIRTUAL_KEY, nextHour + 7).requestId(1, 14)
@@ -385,9 +385,9 @@ class ProjectorPolicyTest
             final List<String> keys = new ArrayList<>();
             outcomes.keys.forEach((k, v) -> keys.add(k + " " + v));
             assertEquals(sorted(keys), rows(h, "SELECT virtual_key_id, user_id, unlimited::text, budget, reset, " +
-                millis("reset_every") + ", " + millis("expires_at") + ", services, revoked::text, " + millis("revoked_at") +
-                ", spent, spent_period, " + millis("spent_at") + ", " + millis("created_at") + ", " +
-                millis("updated_at") + " FROM virtual_keys"), "virtual_keys");
+                millis("reset_every") + ", " + millis("expires_at") + ", services, revoked::text, " +
+                millis("revoked_at") + ", spent, spent_period, " + millis("spent_at") + ", " +
+                millis("created_at") + ", " + millis("updated_at") + " FROM virtual_keys"), "virtual_keys");
 
             final List<String> budgets = new ArrayList<>();
             outcomes.serviceBudgets.forEach((k, v) -> budgets.add(k.replace('/', ' ') + " " + v[0] + " " + v[1] +
