@@ -19,6 +19,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.SQLException;
 import java.time.Instant;
@@ -26,6 +27,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -262,6 +265,49 @@ class ProjectorPolicyTest
                 final RuntimeException ex = assertThrows(RuntimeException.class,
                     () -> h.execute("DELETE FROM " + table), table);
                 assertEquals("42501", sqlState(ex), table); // insufficient_privilege
+            }
+        }
+    }
+
+    /**
+     * Every example query of docs/analytics.md runs, as the analysts' role, on tables that hold policy rows.
+     */
+    @Test
+    void shouldRunTheExampleQueriesOfTheAnalyticsGuide() throws Exception
+    {
+        journal(25, 1_000);
+        projector(store(), 5_000).catchUp();
+        final String guide = Files.readString(Path.of("..", "docs", "analytics.md"));
+        final List<String> statements = new ArrayList<>();
+        final Matcher block = Pattern.compile("```sql\n(.*?)```", Pattern.DOTALL)
+            .matcher(guide.substring(guide.indexOf("## Example queries")));
+        while (block.find())
+        {
+            final String code = block.group(1).lines().filter(line -> !line.startsWith("--"))
+                .reduce("", (a, b) -> a + b + "\n");
+            for (final String statement : code.split(";"))
+            {
+                if (!statement.isBlank())
+                {
+                    statements.add(statement.strip());
+                }
+            }
+        }
+        assertTrue(statements.size() >= 15, statements.toString());
+        assertTrue(statements.stream().anyMatch(q -> q.contains("FROM virtual_key_usage_hourly")), "top keys");
+        assertTrue(statements.stream().anyMatch(q -> q.contains("FROM rejections_hourly")), "rejections by reason");
+        try (Handle h = Jdbi.create(jdbcUrl, postgres.analyst().user(), postgres.analyst().password()).open())
+        {
+            for (final String statement : statements)
+            {
+                if (statement.startsWith("SET "))
+                {
+                    h.execute(statement);
+                }
+                else
+                {
+                    h.createQuery(statement).mapToMap().list();
+                }
             }
         }
     }
