@@ -266,6 +266,9 @@ class JournalPolicyTest
                     snapshots.write(journaled, time, live.checksum(), payload, live.writeSnapshot(payload, 0));
                 }
             }
+            // a hold left open through the key (or, at the cap, the ones already open)
+            live.process(c.reset().op(Op.RESERVE).requestId(3, ++request).userId(1).serviceId(2).virtualKeyId(11)
+                .amount(70).ttlMillis(3_600_000).timestamp(time), r);
             appender.append(journaled + 1, outcomes, journaled * Outcome.LENGTH, count[0] - journaled);
             appender.flush();
         }

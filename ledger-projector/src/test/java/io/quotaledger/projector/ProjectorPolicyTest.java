@@ -1,9 +1,13 @@
 package io.quotaledger.projector;
 
+import io.quotaledger.core.Command;
+import io.quotaledger.core.Ledger;
+import io.quotaledger.core.LedgerConfig;
 import io.quotaledger.core.Op;
 import io.quotaledger.core.Outcome;
 import io.quotaledger.core.OutcomeType;
 import io.quotaledger.core.Period;
+import io.quotaledger.core.Result;
 import io.quotaledger.core.ResultCode;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.Durability;
@@ -26,6 +30,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -33,6 +39,7 @@ import java.util.regex.Pattern;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The gateway policy tables against a real PostgreSQL: outcomes built with the core's Outcome API
@@ -266,6 +273,167 @@ class ProjectorPolicyTest
                     () -> h.execute("DELETE FROM " + table), table);
                 assertEquals("42501", sqlState(ex), table); // insufficient_privilege
             }
+        }
+    }
+
+    /**
+     * Needs the core rules (skipped while the ledger refuses policy operations): a real ledger's policy workload,
+     * projected, agrees with what the ledger answers for every key (keys that never reset: the spend is what their
+     * usage rows add up to) and with the results its requests got.
+     */
+    @Test
+    void shouldAgreeWithTheLedgerOnEveryKey() throws Exception
+    {
+        final ExpandableArrayBuffer journal = new ExpandableArrayBuffer(1 << 20);
+        final int[] count = { 0 };
+        final Ledger ledger = new Ledger(new LedgerConfig().dedupeWindowCount(1 << 16).expectedAccounts(64),
+            o -> o.encode(journal, count[0]++ * Outcome.LENGTH));
+        final Command c = new Command();
+        final Result r = new Result();
+        long time = PolicyOutcomes.START_TIME;
+        long request = 0;
+        for (long user = 1; user <= 4; user++)
+        {
+            ledger.process(c.reset().op(Op.CREDIT).requestId(4, ++request).userId(user).amount(100_000)
+                .timestamp(time), r);
+        }
+        final int keys = 8;
+        for (int i = 0; i < keys; i++)
+        {
+            c.reset().op(Op.SET_VIRTUAL_KEY).requestId(4, ++request).userId(1 + i % 4).virtualKeyId(10 + i)
+                .timestamp(time);
+            if (i % 3 == 0)
+            {
+                c.unlimited(true);
+            }
+            else
+            {
+                c.amount(2_000 + 500 * i);
+            }
+            ledger.process(c, r);
+            assumeTrue(r.code() == ResultCode.OK, "the core's policy rules are not in this build: " + r.code());
+        }
+        final Command[] settings = {
+            new Command().op(Op.SET_PRICE).groupId(1).serviceId(2).multiplier(1_500_000),
+            new Command().op(Op.SET_GROUP).userId(1).groupId(1),
+            new Command().op(Op.SET_GROUP).userId(2).groupId(1),
+            new Command().op(Op.SET_RATE_LIMIT).userId(1).virtualKeyId(10).requests(2).perMillis(300_000),
+            new Command().op(Op.SET_CONCURRENCY).userId(2).virtualKeyId(11).amount(1),
+            new Command().op(Op.SET_SPEND_WINDOW).userId(3).amount(3_000).perMillis(5 * 3_600_000L),
+            new Command().op(Op.SET_VIRTUAL_KEY_SERVICE_BUDGET).userId(3).virtualKeyId(12).serviceId(2).amount(500) };
+        for (final Command setting : settings)
+        {
+            ledger.process(setting.requestId(4, ++request).timestamp(time), r);
+            assertEquals(ResultCode.OK, r.code(), setting.toString());
+        }
+        final Random random = new Random(26);
+        final Map<Long, Long> admitted = new TreeMap<>();
+        final Map<String, Long> rejectedByCode = new TreeMap<>();
+        final List<long[]> holds = new ArrayList<>();
+        for (int i = 0; i < 3_000; i++)
+        {
+            time += random.nextInt(10_000);
+            final long user = 1 + random.nextInt(4);
+            final long key = random.nextInt(4) == 0 ? 0 : 10 + (user - 1) + 4L * random.nextInt(2); // the user's
+            c.reset().requestId(4, ++request).timestamp(time);
+            final int dice = random.nextInt(100);
+            if (i == 1_500)
+            {
+                c.op(Op.REVOKE_VIRTUAL_KEY).userId(2).virtualKeyId(15);
+            }
+            else if (dice < 45)
+            {
+                c.op(Op.DEDUCT).userId(user).serviceId(1 + random.nextInt(2)).virtualKeyId(key);
+                if (random.nextBoolean())
+                {
+                    c.units(1 + random.nextInt(40));
+                }
+                else
+                {
+                    c.amount(1 + random.nextInt(40));
+                }
+            }
+            else if (dice < 70)
+            {
+                c.op(Op.RESERVE).userId(user).serviceId(2).virtualKeyId(key).amount(1 + random.nextInt(60))
+                    .ttlMillis(60_000 + random.nextInt(240_000));
+            }
+            else if (dice < 90 && !holds.isEmpty())
+            {
+                final long[] hold = holds.remove(random.nextInt(holds.size()));
+                if (random.nextBoolean())
+                {
+                    c.op(Op.SETTLE).holdId(4, hold[0]).amount(random.nextInt(90));
+                }
+                else
+                {
+                    c.op(Op.RELEASE).holdId(4, hold[0]);
+                }
+            }
+            else
+            {
+                c.reset().op(Op.TICK).timestamp(time);
+            }
+            ledger.process(c, r);
+            if (c.op() == Op.TICK)
+            {
+                continue;
+            }
+            if (r.code() != ResultCode.OK)
+            {
+                rejectedByCode.merge(r.code().name(), 1L, Long::sum);
+            }
+            else if ((c.op() == Op.DEDUCT || c.op() == Op.RESERVE) && key != 0)
+            {
+                admitted.merge(key, 1L, Long::sum);
+            }
+            if (r.code() == ResultCode.OK && c.op() == Op.RESERVE)
+            {
+                holds.add(new long[] { request });
+            }
+        }
+        try (JournalAppender appender = JournalAppender.open(dir, Durability.PROCESS, RollCycles.FAST_DAILY, 0))
+        {
+            for (int i = 0; i < count[0]; i += 100)
+            {
+                appender.append(i + 1, journal, i * Outcome.LENGTH, Math.min(100, count[0] - i));
+                appender.flush();
+            }
+        }
+        final ProjectorStore store = store();
+        assertEquals(count[0], projector(store, 250).catchUp());
+        assertTrue(rejectedByCode.keySet().containsAll(List.of("RATE_LIMITED", "CONCURRENCY_LIMITED",
+            "VIRTUAL_KEY_REVOKED")), rejectedByCode.toString());
+
+        final List<String> expected = new ArrayList<>();
+        for (long key = 10; key < 10 + keys; key++)
+        {
+            final long owner = 1 + (key - 10) % 4;
+            ledger.process(c.reset().op(Op.QUERY).requestId(4, 0).userId(owner).virtualKeyId(key).timestamp(time), r);
+            assertEquals(ResultCode.OK, r.code());
+            expected.add(key + " " + owner + " " + (r.amount() < 0 ? "null" : r.amount()) + " " + r.keySpent() + " " +
+                r.keyRevoked() + " " + r.keySpent() + " " + admitted.getOrDefault(key, 0L));
+        }
+        try (Handle h = store.jdbi().open())
+        {
+            h.execute("SET search_path TO ledger");
+            assertEquals(expected, rows(h, "SELECT k.virtual_key_id, k.user_id, k.budget, k.spent, k.revoked::text, " +
+                "coalesce(sum(u.amount), 0), coalesce(sum(u.requests), 0) FROM virtual_keys k " +
+                "LEFT JOIN virtual_key_usage_hourly u ON u.virtual_key_id = k.virtual_key_id " +
+                "GROUP BY k.virtual_key_id ORDER BY k.virtual_key_id"));
+            final List<String> reasons = new ArrayList<>();
+            rejectedByCode.forEach((code, n) -> reasons.add(code + " " + n));
+            assertEquals(reasons, rows(h, "SELECT reason, sum(rejections) FROM rejections_hourly GROUP BY reason"));
+            assertEquals(List.of("1 2 1.500000"), rows(h, "SELECT group_id, service_id, multiplier FROM price_groups"));
+            assertEquals(List.of("1 1", "2 1"), rows(h, "SELECT user_id, group_id FROM user_groups"));
+            assertEquals(List.of("1 10 2 0 00:05:00"), rows(h,
+                "SELECT user_id, virtual_key_id, requests, units, per FROM rate_limits"));
+            assertEquals(List.of("2 11 1"), rows(h,
+                "SELECT user_id, virtual_key_id, max_open_holds FROM concurrency_limits"));
+            assertEquals(List.of("3 0 05:00:00 3000"), rows(h,
+                "SELECT user_id, virtual_key_id, per, max_amount FROM spend_windows"));
+            assertEquals(List.of("12 2 3 500"), rows(h,
+                "SELECT virtual_key_id, service_id, user_id, budget FROM virtual_key_service_budgets"));
         }
     }
 
