@@ -74,7 +74,7 @@ public final class Projector implements AutoCloseable
     private JournalReader reader;
     private ProjectionBatch batch = new ProjectionBatch(null);
     private long checkpoint = -1;
-    private OutcomeType checkpointType; // the outcome at the checkpoint's: what the next batch's first follows
+    private OutcomeType checkpointType; // the type of the outcome at the checkpoint: what the next batch follows
     private ProjectorStore.Checkpoint unverified; // read from PostgreSQL, not yet compared with the journal
     private ProjectorStore.Checkpoint refusedAt; // a stored checkpoint found not to match the journal, and why:
     private String refusal; // retries refuse it again without reading the journal (its outcome there cannot change)
