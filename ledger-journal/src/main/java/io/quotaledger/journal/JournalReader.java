@@ -1,6 +1,9 @@
 package io.quotaledger.journal;
 
+import io.quotaledger.core.Op;
 import io.quotaledger.core.Outcome;
+import io.quotaledger.core.OutcomeType;
+import io.quotaledger.core.ResultCode;
 import net.openhft.chronicle.bytes.Bytes;
 import net.openhft.chronicle.queue.ExcerptTailer;
 import net.openhft.chronicle.queue.TailerDirection;
@@ -228,7 +231,7 @@ public final class JournalReader implements AutoCloseable
                 }
                 if (!outcome.decode(buffer, JournalFormat.outcomeOffset(i)))
                 {
-                    throw new JournalCorruptedException("undecodable outcome " + sequence + " with a good checksum");
+                    throw new JournalCorruptedException(undecodable(sequence, JournalFormat.outcomeOffset(i)));
                 }
                 outcomes++;
                 last = sequence;
@@ -238,6 +241,22 @@ public final class JournalReader implements AutoCloseable
                 }
             }
         }
+    }
+
+    /**
+     * @return why an outcome with a good checksum does not decode: most likely codes (type, operation, result) this
+     * version does not know, written by a newer version of the ledger.
+     */
+    private String undecodable(final long sequence, final int offset)
+    {
+        final int type = buffer.getByte(offset) & 0xFF;
+        final int op = buffer.getByte(offset + 1) & 0xFF;
+        final int code = buffer.getByte(offset + 2) & 0xFF;
+        final boolean unknown = OutcomeType.fromCode(type) == null || Op.fromCode(op) == null ||
+            ResultCode.fromCode(code) == null;
+        return "undecodable outcome " + sequence + " with a good checksum (type " + type + ", op " + op +
+            ", result code " + code + ")" + (unknown ? ": a code this version does not know; was the journal " +
+            "written by a newer version of the ledger?" : "");
     }
 
     /**

@@ -1,6 +1,7 @@
 package io.quotaledger.projector;
 
 import io.quotaledger.core.Outcome;
+import io.quotaledger.core.OutcomeType;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.JournalCorruptedException;
 import io.quotaledger.journal.JournalReader;
@@ -71,8 +72,9 @@ public final class Projector implements AutoCloseable
     private final LongSupplier journalEnd;
     private final long startedAt = System.currentTimeMillis();
     private JournalReader reader;
-    private ProjectionBatch batch = new ProjectionBatch();
+    private ProjectionBatch batch = new ProjectionBatch(null);
     private long checkpoint = -1;
+    private OutcomeType checkpointType; // the type of the outcome at the checkpoint: what the next batch follows
     private ProjectorStore.Checkpoint unverified; // read from PostgreSQL, not yet compared with the journal
     private ProjectorStore.Checkpoint refusedAt; // a stored checkpoint found not to match the journal, and why:
     private String refusal; // retries refuse it again without reading the journal (its outcome there cannot change)
@@ -170,6 +172,8 @@ public final class Projector implements AutoCloseable
                 throw new ProjectionMismatchException(refusal);
             }
             checkpoint = stored.sequence();
+            checkpointType = stored.outcomeType();
+            batch = new ProjectionBatch(checkpointType);
             committed = checkpoint;
             committedTime = stored.outcomeTime();
             unverified = checkpoint > 0 ? stored : null;
@@ -221,7 +225,7 @@ public final class Projector implements AutoCloseable
         });
         if (closing)
         {
-            batch = new ProjectionBatch(); // not written: the next start projects it again from the checkpoint
+            batch = new ProjectionBatch(checkpointType); // not written: projected again from the checkpoint
             return checkpoint - before;
         }
         flush();
@@ -383,8 +387,9 @@ public final class Projector implements AutoCloseable
      */
     private void recover()
     {
-        batch = new ProjectionBatch();
+        batch = new ProjectionBatch(null);
         checkpoint = -1;
+        checkpointType = null;
         unverified = null;
         store.reset();
         closeReader(); // a journal that was rolled or archived meanwhile is opened afresh
@@ -453,9 +458,10 @@ public final class Projector implements AutoCloseable
             return;
         }
         final ProjectionBatch full = batch;
-        batch = new ProjectionBatch();
+        batch = new ProjectionBatch(full.lastType());
         store.write(full, checkpoint);
         checkpoint = full.lastSequence();
+        checkpointType = full.lastType();
         committed = checkpoint;
         committedTime = full.lastTimestamp();
         projected += full.outcomes();

@@ -1,5 +1,7 @@
 package io.quotaledger.projector;
 
+import io.quotaledger.core.OutcomeType;
+import io.quotaledger.core.Period;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.output.MigrateResult;
 import org.jdbi.v3.core.Handle;
@@ -8,6 +10,7 @@ import org.jdbi.v3.core.argument.Argument;
 import org.postgresql.PGConnection;
 import org.postgresql.ds.PGSimpleDataSource;
 
+import java.math.BigDecimal;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -16,6 +19,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.function.ToIntFunction;
+import java.util.function.ToLongFunction;
 
 /**
  * The projector's side of PostgreSQL: the versioned schema (Flyway migrations in {@code db/projector}, schema
@@ -51,11 +56,14 @@ public final class ProjectorStore implements AutoCloseable
      * time (epoch ms, 0 when nothing was projected) and {@code outcomeCrc} the CRC32C of its bytes as
      * {@link io.quotaledger.core.Outcome#encode} writes them (-1 when unknown: nothing projected, or projected before
      * it was kept). Time and CRC tell whether the journal's outcome at {@code sequence} is still the one the tables
-     * counted.
+     * counted. {@code outcomeType} is that outcome's type (null when unknown): what an outcome that belongs to the one
+     * before it (a POLICY_APPLIED) follows when it comes first in the next batch.
      */
-    public record Checkpoint(long sequence, long outcomeTime, long outcomeCrc)
+    public record Checkpoint(long sequence, long outcomeTime, long outcomeCrc, OutcomeType outcomeType)
     {
     }
+
+    private static final String SERVICE_MATCH = "k.virtual_key_id = v.key AND k.service_id = v.service_id";
 
     private final PGSimpleDataSource dataSource;
     private final Jdbi jdbi;
@@ -116,13 +124,15 @@ public final class ProjectorStore implements AutoCloseable
             migrate();
         }
         return handle().createQuery(
-            "SELECT sequence, outcome_time, outcome_crc FROM projector_checkpoint WHERE id = 1")
+            "SELECT sequence, outcome_time, outcome_crc, outcome_type FROM projector_checkpoint WHERE id = 1")
             .map((rs, ctx) ->
             {
                 final OffsetDateTime time = rs.getObject(2, OffsetDateTime.class);
                 final long crc = rs.getLong(3);
+                final boolean crcKnown = !rs.wasNull();
+                final int type = rs.getInt(4);
                 return new Checkpoint(rs.getLong(1), time == null ? 0 : time.toInstant().toEpochMilli(),
-                    rs.wasNull() ? -1 : crc);
+                    crcKnown ? crc : -1, rs.wasNull() ? null : OutcomeType.fromCode(type));
             })
             .one();
     }
@@ -135,9 +145,11 @@ public final class ProjectorStore implements AutoCloseable
         checkpoint(); // the schema exists
         handle().useTransaction(h ->
         {
-            h.execute("TRUNCATE usage_hourly, accounts, quota_grants, free_quota, money_movements, open_holds");
+            h.execute("TRUNCATE usage_hourly, accounts, quota_grants, free_quota, money_movements, open_holds, " +
+                "virtual_key_usage_hourly, rejections_hourly, virtual_keys, virtual_key_service_budgets, " +
+                "price_groups, user_groups, rate_limits, spend_windows, concurrency_limits");
             h.execute("UPDATE projector_checkpoint SET sequence = 0, outcome_time = NULL, outcome_crc = NULL, " +
-                "updated_at = now()");
+                "outcome_type = NULL, updated_at = now()");
         });
     }
 
@@ -165,12 +177,19 @@ public final class ProjectorStore implements AutoCloseable
             writeAccounts(h, batch);
             writeHolds(h, batch);
             writeMovements(h, batch);
+            writeKeyUsage(h, batch);
+            writeRejections(h, batch);
+            writeVirtualKeys(h, batch);
+            writeServiceBudgets(h, batch);
+            writePrices(h, batch);
+            writeLimits(h, batch);
             final int moved = h.createUpdate(
                 "UPDATE projector_checkpoint SET sequence = :last, outcome_time = :time, outcome_crc = :crc, " +
-                "updated_at = now() WHERE id = 1 AND sequence = :previous")
+                "outcome_type = :type, updated_at = now() WHERE id = 1 AND sequence = :previous")
                 .bind("last", batch.lastSequence())
                 .bind("time", time(batch.lastTimestamp()))
                 .bind("crc", batch.lastCrc())
+                .bind("type", (short)batch.lastType().code())
                 .bind("previous", previous)
                 .execute();
             if (moved != 1)
@@ -245,12 +264,12 @@ public final class ProjectorStore implements AutoCloseable
         {
             return holds;
         }
-        h.createQuery("SELECT hold_id, user_id, service_id, from_free, from_balance, opened_at, expires_at " +
-            "FROM open_holds WHERE hold_id = ANY(:ids)")
+        h.createQuery("SELECT hold_id, user_id, service_id, from_free, from_balance, opened_at, expires_at, " +
+            "virtual_key_id FROM open_holds WHERE hold_id = ANY(:ids)")
             .bindArray("ids", UUID.class, ids)
             .map((rs, ctx) -> new ProjectionBatch.Hold(rs.getObject(1, UUID.class), rs.getLong(2), rs.getInt(3),
                 rs.getLong(4), rs.getLong(5), millis(rs.getObject(6, OffsetDateTime.class)),
-                millis(rs.getObject(7, OffsetDateTime.class))))
+                millis(rs.getObject(7, OffsetDateTime.class)), rs.getLong(8)))
             .forEach(hold -> holds.put(hold.holdId(), hold));
         return holds;
     }
@@ -504,6 +523,25 @@ public final class ProjectorStore implements AutoCloseable
                 .bindArray("ids", UUID.class, batch.pendingCloses())
                 .execute();
         }
+        final int keyed = batch.keyedEarlier().size();
+        if (keyed > 0)
+        {
+            final UUID[] id = new UUID[keyed];
+            final long[] key = new long[keyed];
+            int i = 0;
+            for (final Map.Entry<UUID, Long> e : batch.keyedEarlier().entrySet())
+            {
+                id[i] = e.getKey();
+                key[i] = e.getValue();
+                i++;
+            }
+            // holds whose HOLD_OPENED ended the previous batch and whose POLICY_APPLIED came in this one
+            h.createUpdate("UPDATE open_holds o SET virtual_key_id = v.key FROM unnest(:id, :key) AS v(hold_id, key) " +
+                "WHERE o.hold_id = v.hold_id")
+                .bind("id", array("uuid", id))
+                .bind("key", array("bigint", key))
+                .execute();
+        }
         final List<ProjectionBatch.Hold> holds = new ArrayList<>();
         batch.opened().forEach(holds::add);
         final int n = holds.size();
@@ -518,6 +556,7 @@ public final class ProjectorStore implements AutoCloseable
         final long[] balance = new long[n];
         final long[] opened = new long[n];
         final long[] expires = new long[n];
+        final long[] key = new long[n];
         for (int i = 0; i < n; i++)
         {
             final ProjectionBatch.Hold hold = holds.get(i);
@@ -528,13 +567,15 @@ public final class ProjectorStore implements AutoCloseable
             balance[i] = hold.fromBalance();
             opened[i] = hold.openedAt();
             expires[i] = hold.expiresAt();
+            key[i] = hold.virtualKeyId();
         }
         h.createUpdate(
-            "INSERT INTO open_holds (hold_id, user_id, service_id, from_free, from_balance, opened_at, expires_at) " +
+            "INSERT INTO open_holds (hold_id, user_id, service_id, from_free, from_balance, opened_at, expires_at, " +
+            "virtual_key_id) " +
             "SELECT v.hold_id, v.user_id, v.service_id, v.free, v.balance, " + sqlTime("v.opened") + ", " +
-            sqlTime("v.expires") + " " +
-            "FROM unnest(:id, :user, :service, :free, :balance, :opened, :expires) " +
-            "AS v(hold_id, user_id, service_id, free, balance, opened, expires)")
+            sqlTime("v.expires") + ", v.key " +
+            "FROM unnest(:id, :user, :service, :free, :balance, :opened, :expires, :key) " +
+            "AS v(hold_id, user_id, service_id, free, balance, opened, expires, key)")
             .bind("id", array("uuid", id))
             .bind("user", array("bigint", user))
             .bind("service", array("integer", service))
@@ -542,6 +583,7 @@ public final class ProjectorStore implements AutoCloseable
             .bind("balance", array("bigint", balance))
             .bind("opened", array("bigint", opened))
             .bind("expires", array("bigint", expires))
+            .bind("key", array("bigint", key))
             .execute();
     }
 
@@ -599,6 +641,484 @@ public final class ProjectorStore implements AutoCloseable
             .execute();
     }
 
+    private static void writeKeyUsage(final Handle h, final ProjectionBatch batch)
+    {
+        final int n = batch.keyUsage().size();
+        if (n == 0)
+        {
+            return;
+        }
+        final long[] user = new long[n];
+        final long[] key = new long[n];
+        final int[] service = new int[n];
+        final long[] hour = new long[n];
+        final long[] requests = new long[n];
+        final long[] units = new long[n];
+        final long[] amount = new long[n];
+        final long[] rejections = new long[n];
+        int i = 0;
+        for (final Map.Entry<ProjectionBatch.KeyUsageKey, ProjectionBatch.KeyUsage> e : batch.keyUsage().entrySet())
+        {
+            final ProjectionBatch.KeyUsage u = e.getValue();
+            user[i] = e.getKey().userId();
+            key[i] = e.getKey().virtualKeyId();
+            service[i] = e.getKey().serviceId();
+            hour[i] = e.getKey().hourMillis();
+            requests[i] = u.requests;
+            units[i] = u.units;
+            amount[i] = u.amount;
+            rejections[i] = u.rejections;
+            i++;
+        }
+        h.createUpdate(
+            "INSERT INTO virtual_key_usage_hourly AS t (user_id, virtual_key_id, service_id, hour, requests, units, " +
+            "amount, rejections) " +
+            "SELECT v.user_id, v.key, v.service_id, " + sqlTime("v.hour") + ", v.requests, v.units, v.amount, " +
+            "v.rejections " +
+            "FROM unnest(:user, :key, :service, :hour, :requests, :units, :amount, :rejections) " +
+            "AS v(user_id, key, service_id, hour, requests, units, amount, rejections) " +
+            "ON CONFLICT (user_id, virtual_key_id, service_id, hour) DO UPDATE SET " +
+            "requests = t.requests + excluded.requests, units = t.units + excluded.units, " +
+            "amount = t.amount + excluded.amount, rejections = t.rejections + excluded.rejections")
+            .bind("user", array("bigint", user))
+            .bind("key", array("bigint", key))
+            .bind("service", array("integer", service))
+            .bind("hour", array("bigint", hour))
+            .bind("requests", array("bigint", requests))
+            .bind("units", array("bigint", units))
+            .bind("amount", array("bigint", amount))
+            .bind("rejections", array("bigint", rejections))
+            .execute();
+    }
+
+    private static void writeRejections(final Handle h, final ProjectionBatch batch)
+    {
+        final int n = batch.rejections().size();
+        if (n == 0)
+        {
+            return;
+        }
+        final long[] user = new long[n];
+        final long[] key = new long[n];
+        final int[] service = new int[n];
+        final long[] hour = new long[n];
+        final String[] reason = new String[n];
+        final long[] count = new long[n];
+        int i = 0;
+        for (final Map.Entry<ProjectionBatch.RejectionKey, long[]> e : batch.rejections().entrySet())
+        {
+            user[i] = e.getKey().userId();
+            key[i] = e.getKey().virtualKeyId();
+            service[i] = e.getKey().serviceId();
+            hour[i] = e.getKey().hourMillis();
+            reason[i] = e.getKey().reason().name();
+            count[i] = e.getValue()[0];
+            i++;
+        }
+        h.createUpdate(
+            "INSERT INTO rejections_hourly AS t (user_id, virtual_key_id, service_id, hour, reason, rejections) " +
+            "SELECT v.user_id, v.key, v.service_id, " + sqlTime("v.hour") + ", v.reason, v.count " +
+            "FROM unnest(:user, :key, :service, :hour, :reason, :count) " +
+            "AS v(user_id, key, service_id, hour, reason, count) " +
+            "ON CONFLICT (user_id, virtual_key_id, service_id, hour, reason) DO UPDATE SET " +
+            "rejections = t.rejections + excluded.rejections")
+            .bind("user", array("bigint", user))
+            .bind("key", array("bigint", key))
+            .bind("service", array("integer", service))
+            .bind("hour", array("bigint", hour))
+            .bind("reason", array("text", reason))
+            .bind("count", array("bigint", count))
+            .execute();
+    }
+
+    /**
+     * Configurations first, then revocations, then spends: a key's row exists before anything updates it.
+     */
+    private static void writeVirtualKeys(final Handle h, final ProjectionBatch batch)
+    {
+        final int n = batch.keyConfigs().size();
+        if (n > 0)
+        {
+            final long[] key = new long[n];
+            final long[] user = new long[n];
+            final boolean[] unlimited = new boolean[n];
+            final Long[] budget = new Long[n];
+            final String[] reset = new String[n];
+            final Long[] every = new Long[n];
+            final Long[] expires = new Long[n];
+            final String[] services = new String[n];
+            final long[] created = new long[n];
+            final long[] at = new long[n];
+            int i = 0;
+            for (final Map.Entry<Long, ProjectionBatch.KeyConfig> e : batch.keyConfigs().entrySet())
+            {
+                final ProjectionBatch.KeyConfig c = e.getValue();
+                key[i] = e.getKey();
+                user[i] = c.userId();
+                unlimited[i] = c.unlimited();
+                budget[i] = c.unlimited() ? null : c.budget();
+                reset[i] = reset(c.resetPeriod(), c.resetMillis());
+                every[i] = c.resetPeriod() == null && c.resetMillis() > 0 ? c.resetMillis() : null;
+                expires[i] = c.expiresAt() == 0 ? null : c.expiresAt();
+                services[i] = c.services().length == 0 ? null : intArrayLiteral(c.services());
+                created[i] = c.createdAt();
+                at[i] = c.at();
+                i++;
+            }
+            h.createUpdate(
+                "INSERT INTO virtual_keys AS t (virtual_key_id, user_id, unlimited, budget, reset, reset_every, " +
+                "expires_at, services, created_at, updated_at) " +
+                "SELECT v.key, v.user_id, v.unlimited, v.budget, v.reset, " + sqlInterval("v.every") + ", " +
+                sqlTime("v.expires") + ", v.services::integer[], " + sqlTime("v.created") + ", " + sqlTime("v.at") +
+                " FROM unnest(:key, :user, :unlimited, :budget, :reset, :every, :expires, :services, :created, :at) " +
+                "AS v(key, user_id, unlimited, budget, reset, every, expires, services, created, at) " +
+                "ON CONFLICT (virtual_key_id) DO UPDATE SET user_id = excluded.user_id, " +
+                "unlimited = excluded.unlimited, budget = excluded.budget, reset = excluded.reset, " +
+                "reset_every = excluded.reset_every, expires_at = excluded.expires_at, " +
+                "services = excluded.services, updated_at = excluded.updated_at")
+                .bind("key", array("bigint", key))
+                .bind("user", array("bigint", user))
+                .bind("unlimited", array("boolean", unlimited))
+                .bind("budget", array("bigint", budget))
+                .bind("reset", array("text", reset))
+                .bind("every", array("bigint", every))
+                .bind("expires", array("bigint", expires))
+                .bind("services", array("text", services))
+                .bind("created", array("bigint", created))
+                .bind("at", array("bigint", at))
+                .execute();
+        }
+        if (!batch.revocations().isEmpty())
+        {
+            h.createUpdate("UPDATE virtual_keys k SET revoked = true, revoked_at = " + sqlTime("v.at") + ", " +
+                "updated_at = " + sqlTime("v.at") + " FROM unnest(:key, :at) AS v(key, at) " +
+                "WHERE k.virtual_key_id = v.key")
+                .bindArray("key", Long.class, List.copyOf(batch.revocations().keySet()))
+                .bindArray("at", Long.class, List.copyOf(batch.revocations().values()))
+                .execute();
+        }
+        updateSpends(h, "virtual_keys k", "k.virtual_key_id = v.key", batch.keySpends(), key -> key, key -> 0);
+    }
+
+    /**
+     * Rows removed in the batch go first (a budget removed and set again starts afresh), then the budgets set, then
+     * the spends after them on rows that exist.
+     */
+    private static void writeServiceBudgets(final Handle h, final ProjectionBatch batch)
+    {
+        final int removed = batch.serviceBudgetsRemoved().size();
+        if (removed > 0)
+        {
+            final long[] key = new long[removed];
+            final int[] service = new int[removed];
+            int i = 0;
+            for (final ProjectionBatch.ServiceKey k : batch.serviceBudgetsRemoved())
+            {
+                key[i] = k.virtualKeyId();
+                service[i] = k.serviceId();
+                i++;
+            }
+            h.createUpdate("DELETE FROM virtual_key_service_budgets b USING unnest(:key, :service) " +
+                "AS v(key, service_id) WHERE b.virtual_key_id = v.key AND b.service_id = v.service_id")
+                .bind("key", array("bigint", key))
+                .bind("service", array("integer", service))
+                .execute();
+        }
+        final int n = batch.serviceBudgets().size();
+        if (n > 0)
+        {
+            final long[] key = new long[n];
+            final int[] service = new int[n];
+            final long[] user = new long[n];
+            final long[] budget = new long[n];
+            final long[] at = new long[n];
+            final Map<ProjectionBatch.ServiceKey, ProjectionBatch.Spend> spendsIfExisted = new HashMap<>();
+            int i = 0;
+            for (final Map.Entry<ProjectionBatch.ServiceKey, ProjectionBatch.ServiceBudget> e :
+                batch.serviceBudgets().entrySet())
+            {
+                final ProjectionBatch.ServiceBudget b = e.getValue();
+                key[i] = e.getKey().virtualKeyId();
+                service[i] = e.getKey().serviceId();
+                user[i] = b.userId();
+                budget[i] = b.budget();
+                at[i] = b.at();
+                if (b.spendIfExisted() != null)
+                {
+                    spendsIfExisted.put(e.getKey(), b.spendIfExisted());
+                }
+                i++;
+            }
+            // rows that existed before the batch take the spends seen before their SET; new rows start at nothing
+            updateSpends(h, "virtual_key_service_budgets k", SERVICE_MATCH, spendsIfExisted,
+                ProjectionBatch.ServiceKey::virtualKeyId, ProjectionBatch.ServiceKey::serviceId);
+            h.createUpdate(
+                "INSERT INTO virtual_key_service_budgets AS t (virtual_key_id, service_id, user_id, budget, " +
+                "updated_at) " +
+                "SELECT v.key, v.service_id, v.user_id, v.budget, " + sqlTime("v.at") + " " +
+                "FROM unnest(:key, :service, :user, :budget, :at) AS v(key, service_id, user_id, budget, at) " +
+                "ON CONFLICT (virtual_key_id, service_id) DO UPDATE SET user_id = excluded.user_id, " +
+                "budget = excluded.budget, updated_at = excluded.updated_at")
+                .bind("key", array("bigint", key))
+                .bind("service", array("integer", service))
+                .bind("user", array("bigint", user))
+                .bind("budget", array("bigint", budget))
+                .bind("at", array("bigint", at))
+                .execute();
+        }
+        updateSpends(h, "virtual_key_service_budgets k", SERVICE_MATCH, batch.serviceSpends(),
+            ProjectionBatch.ServiceKey::virtualKeyId, ProjectionBatch.ServiceKey::serviceId);
+    }
+
+    /**
+     * Sets spent, spent_period and spent_at of the rows that exist.
+     */
+    private static <K> void updateSpends(
+        final Handle h,
+        final String table,
+        final String match,
+        final Map<K, ProjectionBatch.Spend> spends,
+        final ToLongFunction<K> keyOf,
+        final ToIntFunction<K> serviceOf)
+    {
+        final int n = spends.size();
+        if (n == 0)
+        {
+            return;
+        }
+        final long[] key = new long[n];
+        final int[] service = new int[n];
+        final long[] spent = new long[n];
+        final long[] period = new long[n];
+        final long[] at = new long[n];
+        int i = 0;
+        for (final Map.Entry<K, ProjectionBatch.Spend> e : spends.entrySet())
+        {
+            key[i] = keyOf.applyAsLong(e.getKey());
+            service[i] = serviceOf.applyAsInt(e.getKey());
+            spent[i] = e.getValue().spent();
+            period[i] = e.getValue().periodId();
+            at[i] = e.getValue().at();
+            i++;
+        }
+        h.createUpdate("UPDATE " + table + " SET spent = v.spent, spent_period = v.period, spent_at = " +
+            sqlTime("v.at") + " FROM unnest(:key, :service, :spent, :period, :at) " +
+            "AS v(key, service_id, spent, period, at) WHERE " + match)
+            .bind("key", array("bigint", key))
+            .bind("service", array("integer", service))
+            .bind("spent", array("bigint", spent))
+            .bind("period", array("bigint", period))
+            .bind("at", array("bigint", at))
+            .execute();
+    }
+
+    private static void writePrices(final Handle h, final ProjectionBatch batch)
+    {
+        final int n = batch.prices().size();
+        if (n > 0)
+        {
+            final int[] group = new int[n];
+            final int[] service = new int[n];
+            final BigDecimal[] multiplier = new BigDecimal[n];
+            final long[] at = new long[n];
+            int i = 0;
+            for (final Map.Entry<ProjectionBatch.PriceKey, ProjectionBatch.Price> e : batch.prices().entrySet())
+            {
+                group[i] = e.getKey().groupId();
+                service[i] = e.getKey().serviceId();
+                multiplier[i] = BigDecimal.valueOf(e.getValue().multiplier(), 6); // fixed point, 6 decimals: exact
+                at[i] = e.getValue().at();
+                i++;
+            }
+            h.createUpdate(
+                "INSERT INTO price_groups AS t (group_id, service_id, multiplier, updated_at) " +
+                "SELECT v.group_id, v.service_id, v.multiplier, " + sqlTime("v.at") + " " +
+                "FROM unnest(:group, :service, :multiplier, :at) AS v(group_id, service_id, multiplier, at) " +
+                "ON CONFLICT (group_id, service_id) DO UPDATE SET multiplier = excluded.multiplier, " +
+                "updated_at = excluded.updated_at")
+                .bind("group", array("integer", group))
+                .bind("service", array("integer", service))
+                .bind("multiplier", array("numeric", multiplier))
+                .bind("at", array("bigint", at))
+                .execute();
+        }
+        final int g = batch.groups().size();
+        if (g > 0)
+        {
+            final long[] user = new long[g];
+            final int[] group = new int[g];
+            final long[] at = new long[g];
+            int i = 0;
+            for (final Map.Entry<Long, ProjectionBatch.GroupChange> e : batch.groups().entrySet())
+            {
+                user[i] = e.getKey();
+                group[i] = e.getValue().groupId();
+                at[i] = e.getValue().at();
+                i++;
+            }
+            h.createUpdate(
+                "INSERT INTO user_groups AS t (user_id, group_id, updated_at) " +
+                "SELECT v.user_id, v.group_id, " + sqlTime("v.at") + " " +
+                "FROM unnest(:user, :group, :at) AS v(user_id, group_id, at) " +
+                "ON CONFLICT (user_id) DO UPDATE SET group_id = excluded.group_id, updated_at = excluded.updated_at")
+                .bind("user", array("bigint", user))
+                .bind("group", array("integer", group))
+                .bind("at", array("bigint", at))
+                .execute();
+        }
+    }
+
+    /**
+     * Rate limits, spend windows and concurrency caps: the last setting of each in the batch. A setting that removes
+     * deletes the row, from the same columns the others are upserted from.
+     */
+    private static void writeLimits(final Handle h, final ProjectionBatch batch)
+    {
+        final int r = batch.rateLimits().size();
+        if (r > 0)
+        {
+            final long[] user = new long[r];
+            final long[] key = new long[r];
+            final long[] requests = new long[r];
+            final long[] units = new long[r];
+            final long[] per = new long[r];
+            final long[] at = new long[r];
+            int i = 0;
+            for (final Map.Entry<ProjectionBatch.SubjectKey, ProjectionBatch.RateLimit> e :
+                batch.rateLimits().entrySet())
+            {
+                user[i] = e.getKey().userId();
+                key[i] = e.getKey().virtualKeyId();
+                requests[i] = e.getValue().requests();
+                units[i] = e.getValue().units();
+                per[i] = e.getValue().perMillis();
+                at[i] = e.getValue().at();
+                i++;
+            }
+            h.createUpdate("DELETE FROM rate_limits s USING unnest(:user, :key, :requests, :units) " +
+                "AS v(user_id, key, requests, units) WHERE v.requests = 0 AND v.units = 0 " +
+                "AND s.user_id = v.user_id AND s.virtual_key_id = v.key")
+                .bind("user", array("bigint", user))
+                .bind("key", array("bigint", key))
+                .bind("requests", array("bigint", requests))
+                .bind("units", array("bigint", units))
+                .execute();
+            h.createUpdate(
+                "INSERT INTO rate_limits AS t (user_id, virtual_key_id, requests, units, per, updated_at) " +
+                "SELECT v.user_id, v.key, v.requests, v.units, " + sqlInterval("v.per") + ", " + sqlTime("v.at") +
+                " FROM unnest(:user, :key, :requests, :units, :per, :at) " +
+                "AS v(user_id, key, requests, units, per, at) WHERE v.requests <> 0 OR v.units <> 0 " +
+                "ON CONFLICT (user_id, virtual_key_id) DO UPDATE SET requests = excluded.requests, " +
+                "units = excluded.units, per = excluded.per, updated_at = excluded.updated_at")
+                .bind("user", array("bigint", user))
+                .bind("key", array("bigint", key))
+                .bind("requests", array("bigint", requests))
+                .bind("units", array("bigint", units))
+                .bind("per", array("bigint", per))
+                .bind("at", array("bigint", at))
+                .execute();
+        }
+
+        final int w = batch.spendWindows().size();
+        if (w > 0)
+        {
+            final long[] user = new long[w];
+            final long[] key = new long[w];
+            final long[] per = new long[w];
+            final long[] max = new long[w];
+            final long[] at = new long[w];
+            int i = 0;
+            for (final Map.Entry<ProjectionBatch.WindowKey, ProjectionBatch.Maximum> e :
+                batch.spendWindows().entrySet())
+            {
+                user[i] = e.getKey().userId();
+                key[i] = e.getKey().virtualKeyId();
+                per[i] = e.getKey().perMillis();
+                max[i] = e.getValue().max();
+                at[i] = e.getValue().at();
+                i++;
+            }
+            h.createUpdate("DELETE FROM spend_windows s USING unnest(:user, :key, :per, :max) " +
+                "AS v(user_id, key, per, max) WHERE v.max = 0 AND s.user_id = v.user_id AND " +
+                "s.virtual_key_id = v.key AND s.per = " + sqlInterval("v.per"))
+                .bind("user", array("bigint", user))
+                .bind("key", array("bigint", key))
+                .bind("per", array("bigint", per))
+                .bind("max", array("bigint", max))
+                .execute();
+            h.createUpdate(
+                "INSERT INTO spend_windows AS t (user_id, virtual_key_id, per, max_amount, updated_at) " +
+                "SELECT v.user_id, v.key, " + sqlInterval("v.per") + ", v.max, " + sqlTime("v.at") +
+                " FROM unnest(:user, :key, :per, :max, :at) AS v(user_id, key, per, max, at) WHERE v.max <> 0 " +
+                "ON CONFLICT (user_id, virtual_key_id, per) DO UPDATE SET max_amount = excluded.max_amount, " +
+                "updated_at = excluded.updated_at")
+                .bind("user", array("bigint", user))
+                .bind("key", array("bigint", key))
+                .bind("per", array("bigint", per))
+                .bind("max", array("bigint", max))
+                .bind("at", array("bigint", at))
+                .execute();
+        }
+
+        final int c = batch.concurrencyCaps().size();
+        if (c > 0)
+        {
+            final long[] user = new long[c];
+            final long[] key = new long[c];
+            final long[] max = new long[c];
+            final long[] at = new long[c];
+            int i = 0;
+            for (final Map.Entry<ProjectionBatch.SubjectKey, ProjectionBatch.Maximum> e :
+                batch.concurrencyCaps().entrySet())
+            {
+                user[i] = e.getKey().userId();
+                key[i] = e.getKey().virtualKeyId();
+                max[i] = e.getValue().max();
+                at[i] = e.getValue().at();
+                i++;
+            }
+            h.createUpdate("DELETE FROM concurrency_limits s USING unnest(:user, :key, :max) " +
+                "AS v(user_id, key, max) WHERE v.max = 0 AND s.user_id = v.user_id AND s.virtual_key_id = v.key")
+                .bind("user", array("bigint", user))
+                .bind("key", array("bigint", key))
+                .bind("max", array("bigint", max))
+                .execute();
+            h.createUpdate(
+                "INSERT INTO concurrency_limits AS t (user_id, virtual_key_id, max_open_holds, updated_at) " +
+                "SELECT v.user_id, v.key, v.max, " + sqlTime("v.at") + " " +
+                "FROM unnest(:user, :key, :max, :at) AS v(user_id, key, max, at) WHERE v.max <> 0 " +
+                "ON CONFLICT (user_id, virtual_key_id) DO UPDATE SET max_open_holds = excluded.max_open_holds, " +
+                "updated_at = excluded.updated_at")
+                .bind("user", array("bigint", user))
+                .bind("key", array("bigint", key))
+                .bind("max", array("bigint", max))
+                .bind("at", array("bigint", at))
+                .execute();
+        }
+    }
+
+    /**
+     * @return virtual_keys.reset for a key's reset: a calendar period, a duration or none.
+     */
+    private static String reset(final Period period, final long millis)
+    {
+        return period != null ? period.name() : millis > 0 ? "DURATION" : "NEVER";
+    }
+
+    /**
+     * @return the PostgreSQL text form of an integer array, cast to {@code integer[]} in SQL: unnest cannot take an
+     * array of arrays of different lengths.
+     */
+    private static String intArrayLiteral(final int[] values)
+    {
+        final StringBuilder sb = new StringBuilder().append('{');
+        for (int i = 0; i < values.length; i++)
+        {
+            sb.append(i == 0 ? "" : ",").append(values[i]);
+        }
+        return sb.append('}').toString();
+    }
+
     /**
      * @return a parameter holding {@code elements} (a Java array, primitive or not) as one PostgreSQL array of
      * {@code type}: every table is written with one statement per batch that unnests such column arrays, instead of
@@ -626,6 +1146,14 @@ public final class ProjectorStore implements AutoCloseable
     {
         return "CASE " + type + " WHEN 'MONTH' THEN make_date(" + period + " / 12, " + period + " % 12 + 1, 1) " +
             "ELSE DATE '1970-01-01' + " + period + " END";
+    }
+
+    /**
+     * @return SQL for the interval of the milliseconds in {@code column} (NULL stays NULL), exact.
+     */
+    private static String sqlInterval(final String column)
+    {
+        return "(" + column + " * INTERVAL '1 millisecond')";
     }
 
     private static OffsetDateTime time(final long epochMillis)

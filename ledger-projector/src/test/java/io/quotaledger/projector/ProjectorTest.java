@@ -107,7 +107,7 @@ class ProjectorTest
     {
         final Workload workload = journal(1, TOTAL);
         final ProjectorStore store = store();
-        assertEquals(3, store.migrate());
+        assertEquals(4, store.migrate());
         final Projector projector = projector(store, 997);
         assertEquals(workload.count(), projector.catchUp());
         assertEquals(0, projector.catchUp(), "nothing new");
@@ -313,7 +313,7 @@ class ProjectorTest
             h.execute("CREATE TABLE public.customers (id BIGINT PRIMARY KEY, name TEXT)");
             h.execute("INSERT INTO public.customers VALUES (1, 'acme')");
         }
-        assertEquals(3, store.migrate(), "every version on a database whose schema is empty");
+        assertEquals(4, store.migrate(), "every version on a database whose schema is empty");
         final Workload workload = journal(5, 3_000);
         projector(store, 1_000).catchUp();
         assertEquals(0, store.migrate(), "nothing to do at the newest version");
@@ -322,7 +322,7 @@ class ProjectorTest
         try (Handle h = connect(postgres.superuser()))
         {
             assertEquals("acme", h.createQuery("SELECT name FROM public.customers").mapTo(String.class).one());
-            assertEquals(3, h.createQuery("SELECT count(*) FROM ledger.projector_schema_history WHERE success AND type = 'SQL'")
+            assertEquals(4, h.createQuery("SELECT count(*) FROM ledger.projector_schema_history WHERE success AND type = 'SQL'")
                 .mapTo(Integer.class).one());
         }
     }
@@ -514,7 +514,7 @@ class ProjectorTest
     {
         final Workload workload = journal(8, 2_000);
         final ProjectorStore store = store();
-        assertEquals(3, store.migrate());
+        assertEquals(4, store.migrate());
         projector(store, 500).catchUp();
         assertProjectionMatches(workload, store);
         try (Handle h = store.jdbi().open())

@@ -8,16 +8,21 @@ import io.quotaledger.core.Outcome;
 import io.quotaledger.core.OutcomeSink;
 import io.quotaledger.core.Period;
 import io.quotaledger.core.Result;
+import io.quotaledger.core.ResultCode;
 import io.quotaledger.journal.JournalAppender;
 import org.agrona.ExpandableArrayBuffer;
 
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
+import java.util.Set;
 
 /**
  * A seeded random workload on a real {@link Ledger}: every operation, several services and period types, holds that
- * settle (under, at and over the hold), release and expire, rejections and retries, time running over days. Every
+ * settle (under, at and over the hold), release and expire, rejections and retries, time running over days. Users
+ * get a virtual key (with a budget, sometimes a rate limit or a cap on open holds) and then charge through it, once
+ * the ledger accepts the key (a core without the policy rules refuses it, and then no request names a key). Every
  * outcome is kept, numbered from 1 like the journal, so the test can append them and compute what PostgreSQL must
  * hold.
  */
@@ -31,6 +36,7 @@ final class Workload implements OutcomeSink
     private final Command command = new Command();
     private final Result result = new Result();
     private final List<Long> holds = new ArrayList<>();
+    private final Set<Long> keyed = new HashSet<>();
     private int count;
     private int appended;
     private long time = START_TIME;
@@ -106,7 +112,7 @@ final class Workload implements OutcomeSink
         else if (dice < 40)
         {
             command.op(Op.RESERVE).userId(user).serviceId(service).amount(1 + random.nextInt(80))
-                .ttlMillis(60_000 + random.nextInt(3_600_000));
+                .ttlMillis(60_000 + random.nextInt(3_600_000)).virtualKeyId(key(user));
             holds.add(request);
         }
         else if (dice < 55 && !holds.isEmpty())
@@ -131,11 +137,53 @@ final class Workload implements OutcomeSink
             ledger.process(command.reset().op(Op.TICK).timestamp(time), result);
             return;
         }
+        else if (dice < 60)
+        {
+            policy(user);
+            return;
+        }
         else
         {
-            command.op(Op.DEDUCT).userId(user).serviceId(service).amount(1 + random.nextInt(60));
+            command.op(Op.DEDUCT).userId(user).serviceId(service).amount(1 + random.nextInt(60))
+                .virtualKeyId(key(user));
         }
         ledger.process(command, result);
+    }
+
+    /**
+     * The user's key (id 1000 + user) or its limits: a key with a budget per day or none, a generous rate limit, a
+     * cap on its open holds.
+     */
+    private void policy(final long user)
+    {
+        final int dice = random.nextInt(10);
+        if (dice < 6 || !keyed.contains(user))
+        {
+            command.op(Op.SET_VIRTUAL_KEY).userId(user).virtualKeyId(1_000 + user).amount(500 + random.nextInt(5_000))
+                .resetPeriod(random.nextBoolean() ? Period.DAY : null);
+        }
+        else if (dice < 8)
+        {
+            command.op(Op.SET_RATE_LIMIT).userId(user).virtualKeyId(random.nextBoolean() ? 1_000 + user : 0)
+                .requests(random.nextInt(3) * 20).perMillis(60_000);
+        }
+        else
+        {
+            command.op(Op.SET_CONCURRENCY).userId(user).virtualKeyId(1_000 + user).amount(random.nextInt(4));
+        }
+        ledger.process(command, result);
+        if (result.code() == ResultCode.OK && command.op() == Op.SET_VIRTUAL_KEY)
+        {
+            keyed.add(user);
+        }
+    }
+
+    /**
+     * @return the user's key for a third of its charges once it has one, else 0.
+     */
+    private long key(final long user)
+    {
+        return keyed.contains(user) && random.nextInt(3) == 0 ? 1_000 + user : 0;
     }
 
     /**
