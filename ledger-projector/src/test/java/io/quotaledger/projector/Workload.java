@@ -22,7 +22,7 @@ import java.util.Set;
  * A seeded random workload on a real {@link Ledger}: every operation, several services and period types, holds that
  * settle (under, at and over the hold), release and expire, rejections and retries, time running over days. Users
  * get a virtual key (with a budget, sometimes a rate limit or a cap on open holds) and then charge through it, once
- * the ledger accepts the key (a core without the policy rules refuses it, and then no request names a key). Every
+ * the ledger has accepted the key (a revoked key cannot be set again). Every
  * outcome is kept, numbered from 1 like the journal, so the test can append them and compute what PostgreSQL must
  * hold.
  */
