@@ -15,9 +15,9 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 /**
  * An engine stage for tests, after the journal: keeps a copy of every client command as the ledger got it (what the
  * server decoded), and may rewrite results before they are answered, to stand in for ledger rules that are not
- * there. Ticks and state requests (no listener) pass untouched.
+ * there. Ticks and state requests (no listener) pass untouched. Public for the command line's tests.
  */
-final class CommandCapture implements EventHandler<LedgerEvent>
+public final class CommandCapture implements EventHandler<LedgerEvent>
 {
     private final BlockingQueue<Command> commands = new LinkedBlockingQueue<>();
     private volatile BiConsumer<Command, Result> rewrite = (command, result) -> {};
@@ -25,7 +25,7 @@ final class CommandCapture implements EventHandler<LedgerEvent>
     /**
      * From now on every client command's result is passed through {@code rewrite} before it is answered.
      */
-    CommandCapture rewrite(final BiConsumer<Command, Result> rewrite)
+    public CommandCapture rewrite(final BiConsumer<Command, Result> rewrite)
     {
         this.rewrite = rewrite;
         return this;
@@ -43,15 +43,10 @@ final class CommandCapture implements EventHandler<LedgerEvent>
     /**
      * @return the next command captured, waiting for it up to 10 s.
      */
-    Command next() throws InterruptedException
+    public Command next() throws InterruptedException
     {
         final Command command = commands.poll(10, TimeUnit.SECONDS);
         assertNotNull(command, "no command reached the ledger");
         return command;
-    }
-
-    void clear()
-    {
-        commands.clear();
     }
 }
