@@ -106,7 +106,7 @@ final class Wire implements AutoCloseable
         }
         assertEquals(ResultDecoder.TEMPLATE_ID, templateId);
         final int version = buffer.getShort(6) & 0xFFFF;
-        assertEquals(HEADER + (version == 1 ? ResultPublisher.RESULT_V1_BLOCK_LENGTH : ResultDecoder.BLOCK_LENGTH),
+        assertEquals(HEADER + (version == 1 ? ResultDecoder.virtualKeyIdEncodingOffset() : ResultDecoder.BLOCK_LENGTH),
             length);
         return new Answer(templateId, buffer.getLong(HEADER), Op.get((short)(buffer.get(HEADER + 8) & 0xFF)),
             ResultCode.get((short)(buffer.get(HEADER + 9) & 0xFF)), null);
