@@ -7,10 +7,10 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.quotaledger.core.Command;
+import io.quotaledger.core.Period;
 import io.quotaledger.engine.CommandTranslator;
 import io.quotaledger.engine.LedgerEngine;
 import io.quotaledger.engine.Snapshotter;
-import io.quotaledger.core.Period;
 import io.quotaledger.protocol.BooleanType;
 import io.quotaledger.protocol.CreditDecoder;
 import io.quotaledger.protocol.DeductDecoder;
@@ -70,9 +70,9 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
     private static final int HELLO_RESULT_FRAME = LENGTH_PREFIX + HEADER + HelloResultEncoder.BLOCK_LENGTH;
     private static final long RING_RETRY_NANOS = TimeUnit.MICROSECONDS.toNanos(100);
     /** The oldest protocol version served. */
-    static final int MIN_VERSION = 1;
+    private static final int MIN_VERSION = 1;
     /** The newest: the schema's. */
-    static final int VERSION = MessageHeaderDecoder.SCHEMA_VERSION;
+    private static final int VERSION = MessageHeaderDecoder.SCHEMA_VERSION;
     /** The block length a template does not have in a version (a message added later). */
     private static final int NOT_IN_VERSION = -1;
     // version 1 of a message that gained fields in version 2 ends where the first of them starts
@@ -471,9 +471,9 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
     }
 
     /**
-     * The bytes of the repeating groups after a root block of the right length: SetVirtualKey's services, whose
-     * entries must have the length this schema gives them. A value that cannot match when the group header is cut
-     * short or wrong.
+     * @return the bytes of the repeating groups after a root block of the right length: SetVirtualKey's services,
+     * whose entries must have the length this schema gives them; -1 (no frame matches) when the group header is cut
+     * short or gives another entry length.
      */
     private int groupsLength(final int template, final int length)
     {
