@@ -26,7 +26,7 @@ import java.util.UUID;
  * @param virtualKeyId  the virtual key the request went through or named, 0 for none.
  * @param units         the units the request asked to be priced, 0 when it carried an amount.
  * @param amount        DEDUCT, RESERVE: the amount charged or held (priced from the units when it carried units);
- *                      SETTLE: the final charge; QUERY or SET_VIRTUAL_KEY of a key: its budget, -1 unlimited.
+ *                      SETTLE: the final charge; QUERY and every setting naming a key: its budget, -1 unlimited.
  * @param retryAfterMillis RATE_LIMITED, SPEND_WINDOW_EXCEEDED: ms until the same request could pass, -1 never.
  * @param keySpent      the key's spend in its current period after the operation.
  * @param keyBudgetRemaining what the key may still spend in its current period, -1 when unlimited.

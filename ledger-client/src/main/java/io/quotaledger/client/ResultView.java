@@ -225,7 +225,7 @@ public final class ResultView
 
     /**
      * @return DEDUCT, RESERVE: the amount charged or held (priced from the units when the request carried units);
-     * SETTLE: the final charge; QUERY or SET_VIRTUAL_KEY of a key: the key's budget per period, -1 when unlimited.
+     * SETTLE: the final charge; QUERY and every setting naming a key: its budget per period, -1 when unlimited.
      */
     public long amount()
     {

@@ -287,8 +287,9 @@ final class ClientCommands
         {
             out.append("\n  virtual key  ").append(r.virtualKeyId())
                 .append(r.keyRevoked() ? " (revoked)" : "").append(r.keyExpired() ? " (expired)" : "");
-            if (r.op() == Op.QUERY || r.op() == Op.SET_VIRTUAL_KEY)
+            if (r.op() != Op.DEDUCT && r.op() != Op.RESERVE && r.op() != Op.SETTLE && r.op() != Op.RELEASE)
             {
+                // QUERY and the settings naming a key carry its budget in amount
                 out.append("\n  key budget   ").append(r.amount() < 0 ? "unlimited" : Long.toString(r.amount()));
             }
             out.append("\n  key spent    ").append(r.keySpent())
