@@ -29,6 +29,7 @@ import io.quotaledger.protocol.HelloEncoder;
 import io.quotaledger.protocol.HelloResultDecoder;
 import io.quotaledger.protocol.MessageHeaderDecoder;
 import io.quotaledger.protocol.MessageHeaderEncoder;
+import io.quotaledger.protocol.BooleanType;
 import io.quotaledger.protocol.Op;
 import io.quotaledger.protocol.Period;
 import io.quotaledger.protocol.QueryEncoder;
@@ -36,7 +37,15 @@ import io.quotaledger.protocol.ReleaseEncoder;
 import io.quotaledger.protocol.ReserveEncoder;
 import io.quotaledger.protocol.ResultCode;
 import io.quotaledger.protocol.ResultDecoder;
+import io.quotaledger.protocol.RevokeVirtualKeyEncoder;
+import io.quotaledger.protocol.SetConcurrencyEncoder;
+import io.quotaledger.protocol.SetGroupEncoder;
 import io.quotaledger.protocol.SetLimitEncoder;
+import io.quotaledger.protocol.SetPriceEncoder;
+import io.quotaledger.protocol.SetRateLimitEncoder;
+import io.quotaledger.protocol.SetSpendWindowEncoder;
+import io.quotaledger.protocol.SetVirtualKeyEncoder;
+import io.quotaledger.protocol.SetVirtualKeyServiceBudgetEncoder;
 import io.quotaledger.protocol.SettleEncoder;
 import io.quotaledger.protocol.SnapshotResultDecoder;
 import io.quotaledger.protocol.TakeSnapshotEncoder;
@@ -79,10 +88,18 @@ import java.util.concurrent.TimeoutException;
  * reused {@link ResultView}. One task on the I/O thread writes and flushes what every caller encoded since it last
  * ran.
  *
+ * Gateway policy (protocol version 2): DEDUCT and RESERVE may go through a virtual key and carry units to be priced
+ * instead of an amount, QUERY may name a key, and an admin key may set keys, prices, groups, rate limits, spend
+ * windows and concurrency caps. The client speaks version 2; a server that speaks only version 1 refuses its Hello
+ * ({@link #connect} says so).
+ *
  * Thread-safe. Results arrive on the client's I/O thread: hand heavy work to your own executor.
  */
 public final class LedgerClient implements AutoCloseable
 {
+    /** The most services a virtual key's list of allowed services may name (the ledger's limit). */
+    public static final int MAX_SERVICES = 12;
+
     private static final int LENGTH_PREFIX = Integer.BYTES;
     private static final int HEADER = MessageHeaderEncoder.ENCODED_LENGTH;
     private static final long SWEEP_MILLIS = 10;
@@ -168,6 +185,14 @@ public final class LedgerClient implements AutoCloseable
     private final UnfreezeEncoder unfreeze = new UnfreezeEncoder();
     private final QueryEncoder query = new QueryEncoder();
     private final TakeSnapshotEncoder takeSnapshot = new TakeSnapshotEncoder();
+    private final SetVirtualKeyEncoder setVirtualKey = new SetVirtualKeyEncoder();
+    private final SetVirtualKeyServiceBudgetEncoder setServiceBudget = new SetVirtualKeyServiceBudgetEncoder();
+    private final RevokeVirtualKeyEncoder revokeVirtualKey = new RevokeVirtualKeyEncoder();
+    private final SetPriceEncoder setPrice = new SetPriceEncoder();
+    private final SetGroupEncoder setGroup = new SetGroupEncoder();
+    private final SetRateLimitEncoder setRateLimit = new SetRateLimitEncoder();
+    private final SetSpendWindowEncoder setSpendWindow = new SetSpendWindowEncoder();
+    private final SetConcurrencyEncoder setConcurrency = new SetConcurrencyEncoder();
     private ByteBuf batch;
     private boolean flushScheduled;
     private UnsafeBuffer target;
@@ -264,17 +289,41 @@ public final class LedgerClient implements AutoCloseable
 
     public CompletableFuture<LedgerResult> deduct(final long userId, final int serviceId, final long amount)
     {
-        final ResultFuture future = new ResultFuture();
-        deduct(requestIds.hi(), requestIds.nextLo(), userId, serviceId, amount, future);
-        return future;
+        return deduct(userId, serviceId, amount, 0, 0);
     }
 
     public CompletableFuture<LedgerResult> deduct(
         final UUID requestId, final long userId, final int serviceId, final long amount)
     {
+        return deduct(requestId, userId, serviceId, amount, 0, 0);
+    }
+
+    /**
+     * DEDUCT through a virtual key and/or of units the ledger prices: exactly one of {@code amount} and {@code units}
+     * is positive.
+     *
+     * @param amount       what to charge, 0 when units are given.
+     * @param virtualKeyId the virtual key the charge goes through (counted against its budget), 0 for none.
+     * @param units        raw units (e.g. tokens) the ledger prices with the user's price group, 0 for none.
+     */
+    public CompletableFuture<LedgerResult> deduct(final long userId, final int serviceId, final long amount,
+        final long virtualKeyId, final long units)
+    {
+        final ResultFuture future = new ResultFuture();
+        deduct(requestIds.hi(), requestIds.nextLo(), userId, serviceId, amount, virtualKeyId, units, future);
+        return future;
+    }
+
+    /**
+     * DEDUCT through a virtual key and/or of units, with a request id of your own (see
+     * {@link #deduct(long, int, long, long, long)}).
+     */
+    public CompletableFuture<LedgerResult> deduct(final UUID requestId, final long userId, final int serviceId,
+        final long amount, final long virtualKeyId, final long units)
+    {
         final ResultFuture future = new ResultFuture();
         deduct(requestId.getMostSignificantBits(), requestId.getLeastSignificantBits(), userId, serviceId, amount,
-            future);
+            virtualKeyId, units, future);
         return future;
     }
 
@@ -287,6 +336,16 @@ public final class LedgerClient implements AutoCloseable
     public void deduct(final long requestIdHi, final long requestIdLo, final long userId, final int serviceId,
         final long amount, final ResultHandler handler)
     {
+        deduct(requestIdHi, requestIdLo, userId, serviceId, amount, 0, 0, handler);
+    }
+
+    /**
+     * DEDUCT through a virtual key and/or of units, callback form: allocates nothing (see
+     * {@link #deduct(long, int, long, long, long)}).
+     */
+    public void deduct(final long requestIdHi, final long requestIdLo, final long userId, final int serviceId,
+        final long amount, final long virtualKeyId, final long units, final ResultHandler handler)
+    {
         final int outcome;
         synchronized (lock)
         {
@@ -295,7 +354,7 @@ public final class LedgerClient implements AutoCloseable
             {
                 deduct.wrapAndApplyHeader(target, at, header).correlationId(correlationId)
                     .requestId().hi(requestIdHi).lo(requestIdLo);
-                deduct.userId(userId).serviceId(serviceId).amount(amount);
+                deduct.userId(userId).serviceId(serviceId).amount(amount).virtualKeyId(virtualKeyId).units(units);
             }
             outcome = commit(at);
         }
@@ -305,9 +364,7 @@ public final class LedgerClient implements AutoCloseable
     public CompletableFuture<LedgerResult> reserve(
         final long userId, final int serviceId, final long amount, final Duration ttl)
     {
-        final ResultFuture future = new ResultFuture();
-        reserve(requestIds.hi(), requestIds.nextLo(), userId, serviceId, amount, ttl.toMillis(), future);
-        return future;
+        return reserve(userId, serviceId, amount, ttl, 0, 0);
     }
 
     /**
@@ -316,9 +373,40 @@ public final class LedgerClient implements AutoCloseable
     public CompletableFuture<LedgerResult> reserve(
         final UUID holdId, final long userId, final int serviceId, final long amount, final Duration ttl)
     {
+        return reserve(holdId, userId, serviceId, amount, ttl, 0, 0);
+    }
+
+    /**
+     * RESERVE through a virtual key and/or of units the ledger prices: exactly one of {@code amount} and
+     * {@code units} is positive.
+     *
+     * @param amount       what to hold, 0 when units are given.
+     * @param virtualKeyId the virtual key the hold goes through (counted against its budget and cap), 0 for none.
+     * @param units        raw units (e.g. tokens) the ledger prices with the user's price group, 0 for none.
+     */
+    public CompletableFuture<LedgerResult> reserve(final long userId, final int serviceId, final long amount,
+        final Duration ttl, final long virtualKeyId, final long units)
+    {
+        final long ttlMillis = ttl.toMillis(); // before a slot is taken for the request
+        final ResultFuture future = new ResultFuture();
+        reserve(requestIds.hi(), requestIds.nextLo(), userId, serviceId, amount, ttlMillis, virtualKeyId, units,
+            future);
+        return future;
+    }
+
+    /**
+     * RESERVE through a virtual key and/or of units, with a hold id of your own (see
+     * {@link #reserve(long, int, long, Duration, long, long)}).
+     *
+     * @param holdId the request id of the RESERVE, which names the hold for SETTLE and RELEASE.
+     */
+    public CompletableFuture<LedgerResult> reserve(final UUID holdId, final long userId, final int serviceId,
+        final long amount, final Duration ttl, final long virtualKeyId, final long units)
+    {
+        final long ttlMillis = ttl.toMillis();
         final ResultFuture future = new ResultFuture();
         reserve(holdId.getMostSignificantBits(), holdId.getLeastSignificantBits(), userId, serviceId, amount,
-            ttl.toMillis(), future);
+            ttlMillis, virtualKeyId, units, future);
         return future;
     }
 
@@ -331,6 +419,17 @@ public final class LedgerClient implements AutoCloseable
     public void reserve(final long holdIdHi, final long holdIdLo, final long userId, final int serviceId,
         final long amount, final long ttlMillis, final ResultHandler handler)
     {
+        reserve(holdIdHi, holdIdLo, userId, serviceId, amount, ttlMillis, 0, 0, handler);
+    }
+
+    /**
+     * RESERVE through a virtual key and/or of units, callback form: allocates nothing (see
+     * {@link #reserve(long, int, long, Duration, long, long)}).
+     */
+    public void reserve(final long holdIdHi, final long holdIdLo, final long userId, final int serviceId,
+        final long amount, final long ttlMillis, final long virtualKeyId, final long units,
+        final ResultHandler handler)
+    {
         final int outcome;
         synchronized (lock)
         {
@@ -339,7 +438,8 @@ public final class LedgerClient implements AutoCloseable
             {
                 reserve.wrapAndApplyHeader(target, at, header).correlationId(correlationId)
                     .requestId().hi(holdIdHi).lo(holdIdLo);
-                reserve.userId(userId).serviceId(serviceId).amount(amount).ttlMillis(ttlMillis);
+                reserve.userId(userId).serviceId(serviceId).amount(amount).ttlMillis(ttlMillis)
+                    .virtualKeyId(virtualKeyId).units(units);
             }
             outcome = commit(at);
         }
@@ -605,6 +705,18 @@ public final class LedgerClient implements AutoCloseable
      */
     public CompletableFuture<LedgerResult> query(final long userId, final int serviceId)
     {
+        return query(userId, serviceId, 0);
+    }
+
+    /**
+     * QUERY of a user and, with a virtual key, of the key too: its budget ({@link LedgerResult#amount()}, -1
+     * unlimited), spend and what is left in its current period, and whether it is revoked or expired.
+     *
+     * @param serviceId    the service whose free quota (and the key's budget for it) to report, 0 for none.
+     * @param virtualKeyId a virtual key of the user, 0 for none.
+     */
+    public CompletableFuture<LedgerResult> query(final long userId, final int serviceId, final long virtualKeyId)
+    {
         final ResultFuture future = new ResultFuture();
         final int outcome;
         synchronized (lock)
@@ -613,12 +725,383 @@ public final class LedgerClient implements AutoCloseable
             if (at >= 0)
             {
                 query.wrapAndApplyHeader(target, at, header).correlationId(correlationId)
-                    .userId(userId).serviceId(serviceId);
+                    .userId(userId).serviceId(serviceId).virtualKeyId(virtualKeyId);
             }
             outcome = commit(at);
         }
         afterCommit(outcome, 0, 0, future);
         return future;
+    }
+
+    /**
+     * Admin: creates or updates a virtual key of a user (an end user's API key: a sub-account whose charges count
+     * against its own budget as well as the user's funds). Updating keeps the key's spend in the current period when
+     * its reset stays the same; a revoked key cannot be set again.
+     *
+     * @param virtualKeyId the key's id (&gt; 0), global: it belongs to the user that first set it.
+     * @param budget       what the key may spend per period; ignored when unlimited.
+     * @param unlimited    no budget (spend is still counted).
+     * @param resetPeriod  DAY, WEEK or MONTH (UTC); NONE or null for a duration ({@code resetMillis}) or no reset.
+     * @param resetMillis  with resetPeriod NONE: the budget's period in ms, counted from this request; 0 never resets.
+     * @param expiresAt    epoch ms from which the key charges nothing, 0 never.
+     * @param services     the services the key may charge, at most {@link #MAX_SERVICES}; null or empty: all.
+     */
+    public CompletableFuture<LedgerResult> setVirtualKey(final long userId, final long virtualKeyId,
+        final long budget, final boolean unlimited, final Period resetPeriod, final long resetMillis,
+        final long expiresAt, final int[] services)
+    {
+        final ResultFuture future = new ResultFuture();
+        setVirtualKey(requestIds.hi(), requestIds.nextLo(), userId, virtualKeyId, budget, unlimited, resetPeriod,
+            resetMillis, expiresAt, services, future);
+        return future;
+    }
+
+    /**
+     * Admin: SET_VIRTUAL_KEY with a request id of your own (see
+     * {@link #setVirtualKey(long, long, long, boolean, Period, long, long, int[])}).
+     */
+    public CompletableFuture<LedgerResult> setVirtualKey(final UUID requestId, final long userId,
+        final long virtualKeyId, final long budget, final boolean unlimited, final Period resetPeriod,
+        final long resetMillis, final long expiresAt, final int[] services)
+    {
+        final ResultFuture future = new ResultFuture();
+        setVirtualKey(requestId.getMostSignificantBits(), requestId.getLeastSignificantBits(), userId, virtualKeyId,
+            budget, unlimited, resetPeriod, resetMillis, expiresAt, services, future);
+        return future;
+    }
+
+    /**
+     * Admin: SET_VIRTUAL_KEY, callback form: allocates nothing (see
+     * {@link #setVirtualKey(long, long, long, boolean, Period, long, long, int[])}).
+     *
+     * @throws IllegalArgumentException with more than {@link #MAX_SERVICES} services, before anything is sent.
+     */
+    public void setVirtualKey(final long requestIdHi, final long requestIdLo, final long userId,
+        final long virtualKeyId, final long budget, final boolean unlimited, final Period resetPeriod,
+        final long resetMillis, final long expiresAt, final int[] services, final ResultHandler handler)
+    {
+        final int serviceCount = services == null ? 0 : services.length;
+        if (serviceCount > MAX_SERVICES)
+        {
+            throw new IllegalArgumentException(serviceCount + " services: a virtual key names at most " + MAX_SERVICES);
+        }
+        final int outcome;
+        synchronized (lock)
+        {
+            final int at = claim(Op.SET_VIRTUAL_KEY, requestIdHi, requestIdLo, SetVirtualKeyEncoder.BLOCK_LENGTH +
+                SetVirtualKeyEncoder.ServicesEncoder.HEADER_SIZE +
+                serviceCount * SetVirtualKeyEncoder.ServicesEncoder.sbeBlockLength(), handler);
+            if (at >= 0)
+            {
+                setVirtualKey.wrapAndApplyHeader(target, at, header).correlationId(correlationId)
+                    .requestId().hi(requestIdHi).lo(requestIdLo);
+                setVirtualKey.userId(userId).virtualKeyId(virtualKeyId).budget(budget)
+                    .unlimited(unlimited ? BooleanType.TRUE : BooleanType.FALSE)
+                    .resetPeriod(resetPeriod == null ? Period.NONE : resetPeriod)
+                    .resetMillis(resetMillis)
+                    .expiresAt(expiresAt);
+                final SetVirtualKeyEncoder.ServicesEncoder list = setVirtualKey.servicesCount(serviceCount);
+                for (int i = 0; i < serviceCount; i++)
+                {
+                    list.next().serviceId(services[i]);
+                }
+            }
+            outcome = commit(at);
+        }
+        afterCommit(outcome, requestIdHi, requestIdLo, handler);
+    }
+
+    /**
+     * Admin: sets a virtual key's budget for one service, per period of the key; -1 removes it.
+     */
+    public CompletableFuture<LedgerResult> setVirtualKeyServiceBudget(final long userId, final long virtualKeyId,
+        final int serviceId, final long budget)
+    {
+        final ResultFuture future = new ResultFuture();
+        setVirtualKeyServiceBudget(requestIds.hi(), requestIds.nextLo(), userId, virtualKeyId, serviceId, budget,
+            future);
+        return future;
+    }
+
+    public CompletableFuture<LedgerResult> setVirtualKeyServiceBudget(final UUID requestId, final long userId,
+        final long virtualKeyId, final int serviceId, final long budget)
+    {
+        final ResultFuture future = new ResultFuture();
+        setVirtualKeyServiceBudget(requestId.getMostSignificantBits(), requestId.getLeastSignificantBits(), userId,
+            virtualKeyId, serviceId, budget, future);
+        return future;
+    }
+
+    /**
+     * Admin: SET_VIRTUAL_KEY_SERVICE_BUDGET, callback form: allocates nothing.
+     */
+    public void setVirtualKeyServiceBudget(final long requestIdHi, final long requestIdLo, final long userId,
+        final long virtualKeyId, final int serviceId, final long budget, final ResultHandler handler)
+    {
+        final int outcome;
+        synchronized (lock)
+        {
+            final int at = claim(Op.SET_VIRTUAL_KEY_SERVICE_BUDGET, requestIdHi, requestIdLo,
+                SetVirtualKeyServiceBudgetEncoder.BLOCK_LENGTH, handler);
+            if (at >= 0)
+            {
+                setServiceBudget.wrapAndApplyHeader(target, at, header).correlationId(correlationId)
+                    .requestId().hi(requestIdHi).lo(requestIdLo);
+                setServiceBudget.userId(userId).virtualKeyId(virtualKeyId).serviceId(serviceId).budget(budget);
+            }
+            outcome = commit(at);
+        }
+        afterCommit(outcome, requestIdHi, requestIdLo, handler);
+    }
+
+    /**
+     * Admin: revokes a virtual key for good: it charges nothing from then on.
+     */
+    public CompletableFuture<LedgerResult> revokeVirtualKey(final long userId, final long virtualKeyId)
+    {
+        final ResultFuture future = new ResultFuture();
+        revokeVirtualKey(requestIds.hi(), requestIds.nextLo(), userId, virtualKeyId, future);
+        return future;
+    }
+
+    public CompletableFuture<LedgerResult> revokeVirtualKey(final UUID requestId, final long userId,
+        final long virtualKeyId)
+    {
+        final ResultFuture future = new ResultFuture();
+        revokeVirtualKey(requestId.getMostSignificantBits(), requestId.getLeastSignificantBits(), userId,
+            virtualKeyId, future);
+        return future;
+    }
+
+    /**
+     * Admin: REVOKE_VIRTUAL_KEY, callback form: allocates nothing.
+     */
+    public void revokeVirtualKey(final long requestIdHi, final long requestIdLo, final long userId,
+        final long virtualKeyId, final ResultHandler handler)
+    {
+        final int outcome;
+        synchronized (lock)
+        {
+            final int at = claim(Op.REVOKE_VIRTUAL_KEY, requestIdHi, requestIdLo,
+                RevokeVirtualKeyEncoder.BLOCK_LENGTH, handler);
+            if (at >= 0)
+            {
+                revokeVirtualKey.wrapAndApplyHeader(target, at, header).correlationId(correlationId)
+                    .requestId().hi(requestIdHi).lo(requestIdLo);
+                revokeVirtualKey.userId(userId).virtualKeyId(virtualKeyId);
+            }
+            outcome = commit(at);
+        }
+        afterCommit(outcome, requestIdHi, requestIdLo, handler);
+    }
+
+    /**
+     * Admin: sets a price group's multiplier for a service (serviceId 0: the group's default), fixed point with six
+     * decimals: 1,000,000 is 1.0, 1,500,000 is 1.5. Units are priced as ceil(units * multiplier / 1,000,000).
+     */
+    public CompletableFuture<LedgerResult> setPrice(final int groupId, final int serviceId, final long multiplier)
+    {
+        final ResultFuture future = new ResultFuture();
+        setPrice(requestIds.hi(), requestIds.nextLo(), groupId, serviceId, multiplier, future);
+        return future;
+    }
+
+    public CompletableFuture<LedgerResult> setPrice(final UUID requestId, final int groupId, final int serviceId,
+        final long multiplier)
+    {
+        final ResultFuture future = new ResultFuture();
+        setPrice(requestId.getMostSignificantBits(), requestId.getLeastSignificantBits(), groupId, serviceId,
+            multiplier, future);
+        return future;
+    }
+
+    /**
+     * Admin: SET_PRICE, callback form: allocates nothing.
+     */
+    public void setPrice(final long requestIdHi, final long requestIdLo, final int groupId, final int serviceId,
+        final long multiplier, final ResultHandler handler)
+    {
+        final int outcome;
+        synchronized (lock)
+        {
+            final int at = claim(Op.SET_PRICE, requestIdHi, requestIdLo, SetPriceEncoder.BLOCK_LENGTH, handler);
+            if (at >= 0)
+            {
+                setPrice.wrapAndApplyHeader(target, at, header).correlationId(correlationId)
+                    .requestId().hi(requestIdHi).lo(requestIdLo);
+                setPrice.groupId(groupId).serviceId(serviceId).multiplier(multiplier);
+            }
+            outcome = commit(at);
+        }
+        afterCommit(outcome, requestIdHi, requestIdLo, handler);
+    }
+
+    /**
+     * Admin: puts a user in a price group (0: the default group).
+     */
+    public CompletableFuture<LedgerResult> setGroup(final long userId, final int groupId)
+    {
+        final ResultFuture future = new ResultFuture();
+        setGroup(requestIds.hi(), requestIds.nextLo(), userId, groupId, future);
+        return future;
+    }
+
+    public CompletableFuture<LedgerResult> setGroup(final UUID requestId, final long userId, final int groupId)
+    {
+        final ResultFuture future = new ResultFuture();
+        setGroup(requestId.getMostSignificantBits(), requestId.getLeastSignificantBits(), userId, groupId, future);
+        return future;
+    }
+
+    /**
+     * Admin: SET_GROUP, callback form: allocates nothing.
+     */
+    public void setGroup(final long requestIdHi, final long requestIdLo, final long userId, final int groupId,
+        final ResultHandler handler)
+    {
+        final int outcome;
+        synchronized (lock)
+        {
+            final int at = claim(Op.SET_GROUP, requestIdHi, requestIdLo, SetGroupEncoder.BLOCK_LENGTH, handler);
+            if (at >= 0)
+            {
+                setGroup.wrapAndApplyHeader(target, at, header).correlationId(correlationId)
+                    .requestId().hi(requestIdHi).lo(requestIdLo);
+                setGroup.userId(userId).groupId(groupId);
+            }
+            outcome = commit(at);
+        }
+        afterCommit(outcome, requestIdHi, requestIdLo, handler);
+    }
+
+    /**
+     * Admin: sets the rate limit of a user (virtualKeyId 0) or of one of its keys: at most {@code requests} requests
+     * and {@code units} units per period (0: no limit of that kind; both 0 remove the limit).
+     */
+    public CompletableFuture<LedgerResult> setRateLimit(final long userId, final long virtualKeyId,
+        final long requests, final long units, final Duration per)
+    {
+        final ResultFuture future = new ResultFuture();
+        setRateLimit(requestIds.hi(), requestIds.nextLo(), userId, virtualKeyId, requests, units, per.toMillis(),
+            future);
+        return future;
+    }
+
+    public CompletableFuture<LedgerResult> setRateLimit(final UUID requestId, final long userId,
+        final long virtualKeyId, final long requests, final long units, final Duration per)
+    {
+        final ResultFuture future = new ResultFuture();
+        setRateLimit(requestId.getMostSignificantBits(), requestId.getLeastSignificantBits(), userId, virtualKeyId,
+            requests, units, per.toMillis(), future);
+        return future;
+    }
+
+    /**
+     * Admin: SET_RATE_LIMIT, callback form: allocates nothing.
+     */
+    public void setRateLimit(final long requestIdHi, final long requestIdLo, final long userId,
+        final long virtualKeyId, final long requests, final long units, final long perMillis,
+        final ResultHandler handler)
+    {
+        final int outcome;
+        synchronized (lock)
+        {
+            final int at = claim(Op.SET_RATE_LIMIT, requestIdHi, requestIdLo, SetRateLimitEncoder.BLOCK_LENGTH,
+                handler);
+            if (at >= 0)
+            {
+                setRateLimit.wrapAndApplyHeader(target, at, header).correlationId(correlationId)
+                    .requestId().hi(requestIdHi).lo(requestIdLo);
+                setRateLimit.userId(userId).virtualKeyId(virtualKeyId).requests(requests).units(units)
+                    .perMillis(perMillis);
+            }
+            outcome = commit(at);
+        }
+        afterCommit(outcome, requestIdHi, requestIdLo, handler);
+    }
+
+    /**
+     * Admin: sets a rolling spend window of a user (virtualKeyId 0) or of one of its keys: at most {@code max}
+     * charged in any window of that length (the length names the window; max 0 removes it).
+     */
+    public CompletableFuture<LedgerResult> setSpendWindow(final long userId, final long virtualKeyId, final long max,
+        final Duration per)
+    {
+        final ResultFuture future = new ResultFuture();
+        setSpendWindow(requestIds.hi(), requestIds.nextLo(), userId, virtualKeyId, max, per.toMillis(), future);
+        return future;
+    }
+
+    public CompletableFuture<LedgerResult> setSpendWindow(final UUID requestId, final long userId,
+        final long virtualKeyId, final long max, final Duration per)
+    {
+        final ResultFuture future = new ResultFuture();
+        setSpendWindow(requestId.getMostSignificantBits(), requestId.getLeastSignificantBits(), userId, virtualKeyId,
+            max, per.toMillis(), future);
+        return future;
+    }
+
+    /**
+     * Admin: SET_SPEND_WINDOW, callback form: allocates nothing.
+     */
+    public void setSpendWindow(final long requestIdHi, final long requestIdLo, final long userId,
+        final long virtualKeyId, final long max, final long perMillis, final ResultHandler handler)
+    {
+        final int outcome;
+        synchronized (lock)
+        {
+            final int at = claim(Op.SET_SPEND_WINDOW, requestIdHi, requestIdLo, SetSpendWindowEncoder.BLOCK_LENGTH,
+                handler);
+            if (at >= 0)
+            {
+                setSpendWindow.wrapAndApplyHeader(target, at, header).correlationId(correlationId)
+                    .requestId().hi(requestIdHi).lo(requestIdLo);
+                setSpendWindow.userId(userId).virtualKeyId(virtualKeyId).max(max).perMillis(perMillis);
+            }
+            outcome = commit(at);
+        }
+        afterCommit(outcome, requestIdHi, requestIdLo, handler);
+    }
+
+    /**
+     * Admin: caps the open holds of a user (virtualKeyId 0) or of one of its keys at {@code max} (0 removes the cap).
+     */
+    public CompletableFuture<LedgerResult> setConcurrency(final long userId, final long virtualKeyId, final long max)
+    {
+        final ResultFuture future = new ResultFuture();
+        setConcurrency(requestIds.hi(), requestIds.nextLo(), userId, virtualKeyId, max, future);
+        return future;
+    }
+
+    public CompletableFuture<LedgerResult> setConcurrency(final UUID requestId, final long userId,
+        final long virtualKeyId, final long max)
+    {
+        final ResultFuture future = new ResultFuture();
+        setConcurrency(requestId.getMostSignificantBits(), requestId.getLeastSignificantBits(), userId, virtualKeyId,
+            max, future);
+        return future;
+    }
+
+    /**
+     * Admin: SET_CONCURRENCY, callback form: allocates nothing.
+     */
+    public void setConcurrency(final long requestIdHi, final long requestIdLo, final long userId,
+        final long virtualKeyId, final long max, final ResultHandler handler)
+    {
+        final int outcome;
+        synchronized (lock)
+        {
+            final int at = claim(Op.SET_CONCURRENCY, requestIdHi, requestIdLo, SetConcurrencyEncoder.BLOCK_LENGTH,
+                handler);
+            if (at >= 0)
+            {
+                setConcurrency.wrapAndApplyHeader(target, at, header).correlationId(correlationId)
+                    .requestId().hi(requestIdHi).lo(requestIdLo);
+                setConcurrency.userId(userId).virtualKeyId(virtualKeyId).max(max);
+            }
+            outcome = commit(at);
+        }
+        afterCommit(outcome, requestIdHi, requestIdLo, handler);
     }
 
     /**
@@ -768,6 +1251,72 @@ public final class LedgerClient implements AutoCloseable
         public LedgerResult query(final long userId, final int serviceId)
         {
             return await(LedgerClient.this.query(userId, serviceId));
+        }
+
+        public LedgerResult deduct(final UUID requestId, final long userId, final int serviceId, final long amount,
+            final long virtualKeyId, final long units)
+        {
+            return await(LedgerClient.this.deduct(requestId, userId, serviceId, amount, virtualKeyId, units));
+        }
+
+        public LedgerResult reserve(final UUID holdId, final long userId, final int serviceId, final long amount,
+            final Duration ttl, final long virtualKeyId, final long units)
+        {
+            return await(LedgerClient.this.reserve(holdId, userId, serviceId, amount, ttl, virtualKeyId, units));
+        }
+
+        public LedgerResult query(final long userId, final int serviceId, final long virtualKeyId)
+        {
+            return await(LedgerClient.this.query(userId, serviceId, virtualKeyId));
+        }
+
+        public LedgerResult setVirtualKey(final UUID requestId, final long userId, final long virtualKeyId,
+            final long budget, final boolean unlimited, final Period resetPeriod, final long resetMillis,
+            final long expiresAt, final int[] services)
+        {
+            return await(LedgerClient.this.setVirtualKey(requestId, userId, virtualKeyId, budget, unlimited,
+                resetPeriod, resetMillis, expiresAt, services));
+        }
+
+        public LedgerResult setVirtualKeyServiceBudget(final UUID requestId, final long userId,
+            final long virtualKeyId, final int serviceId, final long budget)
+        {
+            return await(LedgerClient.this.setVirtualKeyServiceBudget(requestId, userId, virtualKeyId, serviceId,
+                budget));
+        }
+
+        public LedgerResult revokeVirtualKey(final UUID requestId, final long userId, final long virtualKeyId)
+        {
+            return await(LedgerClient.this.revokeVirtualKey(requestId, userId, virtualKeyId));
+        }
+
+        public LedgerResult setPrice(final UUID requestId, final int groupId, final int serviceId,
+            final long multiplier)
+        {
+            return await(LedgerClient.this.setPrice(requestId, groupId, serviceId, multiplier));
+        }
+
+        public LedgerResult setGroup(final UUID requestId, final long userId, final int groupId)
+        {
+            return await(LedgerClient.this.setGroup(requestId, userId, groupId));
+        }
+
+        public LedgerResult setRateLimit(final UUID requestId, final long userId, final long virtualKeyId,
+            final long requests, final long units, final Duration per)
+        {
+            return await(LedgerClient.this.setRateLimit(requestId, userId, virtualKeyId, requests, units, per));
+        }
+
+        public LedgerResult setSpendWindow(final UUID requestId, final long userId, final long virtualKeyId,
+            final long max, final Duration per)
+        {
+            return await(LedgerClient.this.setSpendWindow(requestId, userId, virtualKeyId, max, per));
+        }
+
+        public LedgerResult setConcurrency(final UUID requestId, final long userId, final long virtualKeyId,
+            final long max)
+        {
+            return await(LedgerClient.this.setConcurrency(requestId, userId, virtualKeyId, max));
         }
     }
 
@@ -1216,6 +1765,14 @@ public final class LedgerClient implements AutoCloseable
                 return;
             }
             result.wrap(buffer, offset + HEADER, header.blockLength(), header.version());
+            if (!firstHello.isDone() && result.correlationId() == 0 &&
+                ResultView.resultCode(result.codeRaw()) == ResultCode.UNSUPPORTED_VERSION)
+            {
+                // the Hello's answer from a server older than this client: it closes the connection next
+                firstHello.completeExceptionally(new LedgerClientException(config.host() + ":" + config.port() +
+                    " does not speak protocol version " + HelloEncoder.SCHEMA_VERSION + " (an older ledger)"));
+                return;
+            }
             final ResultHandler handler = take(result.correlationId());
             if (handler == null)
             {

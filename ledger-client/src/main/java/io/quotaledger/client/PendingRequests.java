@@ -9,7 +9,15 @@ import io.quotaledger.protocol.Op;
 import io.quotaledger.protocol.QueryEncoder;
 import io.quotaledger.protocol.ReleaseEncoder;
 import io.quotaledger.protocol.ReserveEncoder;
+import io.quotaledger.protocol.RevokeVirtualKeyEncoder;
+import io.quotaledger.protocol.SetConcurrencyEncoder;
+import io.quotaledger.protocol.SetGroupEncoder;
 import io.quotaledger.protocol.SetLimitEncoder;
+import io.quotaledger.protocol.SetPriceEncoder;
+import io.quotaledger.protocol.SetRateLimitEncoder;
+import io.quotaledger.protocol.SetSpendWindowEncoder;
+import io.quotaledger.protocol.SetVirtualKeyEncoder;
+import io.quotaledger.protocol.SetVirtualKeyServiceBudgetEncoder;
 import io.quotaledger.protocol.SettleEncoder;
 import io.quotaledger.protocol.TakeSnapshotEncoder;
 import io.quotaledger.protocol.UnfreezeEncoder;
@@ -34,11 +42,19 @@ final class PendingRequests
     static final int SLOT_BITS = 20;
     static final int MAX_SLOTS = 1 << SLOT_BITS;
     static final int NO_SLOT = -1;
+    /** The longest SetVirtualKey: its block and a list of the most services a key may name. */
+    static final int SET_VIRTUAL_KEY_CAPACITY = SetVirtualKeyEncoder.BLOCK_LENGTH +
+        SetVirtualKeyEncoder.ServicesEncoder.HEADER_SIZE +
+        LedgerClient.MAX_SERVICES * SetVirtualKeyEncoder.ServicesEncoder.sbeBlockLength();
     /** The longest request frame, length prefix included. */
     static final int FRAME_CAPACITY = Integer.BYTES + MessageHeaderEncoder.ENCODED_LENGTH + max(
         DeductEncoder.BLOCK_LENGTH, ReserveEncoder.BLOCK_LENGTH, SettleEncoder.BLOCK_LENGTH, ReleaseEncoder.BLOCK_LENGTH,
         CreditEncoder.BLOCK_LENGTH, GrantEncoder.BLOCK_LENGTH, SetLimitEncoder.BLOCK_LENGTH, FreezeEncoder.BLOCK_LENGTH,
-        UnfreezeEncoder.BLOCK_LENGTH, QueryEncoder.BLOCK_LENGTH, TakeSnapshotEncoder.BLOCK_LENGTH);
+        UnfreezeEncoder.BLOCK_LENGTH, QueryEncoder.BLOCK_LENGTH, TakeSnapshotEncoder.BLOCK_LENGTH,
+        SET_VIRTUAL_KEY_CAPACITY, SetVirtualKeyServiceBudgetEncoder.BLOCK_LENGTH,
+        RevokeVirtualKeyEncoder.BLOCK_LENGTH,
+        SetPriceEncoder.BLOCK_LENGTH, SetGroupEncoder.BLOCK_LENGTH, SetRateLimitEncoder.BLOCK_LENGTH,
+        SetSpendWindowEncoder.BLOCK_LENGTH, SetConcurrencyEncoder.BLOCK_LENGTH);
 
     private static final long SLOT_MASK = MAX_SLOTS - 1;
 

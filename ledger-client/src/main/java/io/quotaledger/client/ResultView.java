@@ -9,7 +9,9 @@ import java.util.UUID;
 
 /**
  * A result as the callback form hands it out: a view the client fills again for every result, so nothing is
- * allocated per result. The same fields as {@link LedgerResult}, with the request id as two longs.
+ * allocated per result. The same fields as {@link LedgerResult}, with the request id as two longs. The gateway
+ * policy fields (virtual key, units, amount, retry after, key spend and budget, key flags) are 0 or false in an answer
+ * from a server that speaks only protocol version 1.
  */
 public final class ResultView
 {
@@ -27,6 +29,14 @@ public final class ResultView
     private long held;
     private long creditLimit;
     private long freeRemaining;
+    private boolean keyRevoked;
+    private boolean keyExpired;
+    private long virtualKeyId;
+    private long units;
+    private long amount;
+    private long retryAfterMillis;
+    private long keySpent;
+    private long keyBudgetRemaining;
 
     ResultView()
     {
@@ -52,6 +62,15 @@ public final class ResultView
         held = result.held();
         creditLimit = result.creditLimit();
         freeRemaining = result.freeRemaining();
+        final boolean v2 = result.actingVersion() >= 2; // a version-1 Result has none of these
+        keyRevoked = v2 && flags.keyRevoked();
+        keyExpired = v2 && flags.keyExpired();
+        virtualKeyId = v2 ? result.virtualKeyId() : 0;
+        units = v2 ? result.units() : 0;
+        amount = v2 ? result.amount() : 0;
+        retryAfterMillis = v2 ? result.retryAfterMillis() : 0;
+        keySpent = v2 ? result.keySpent() : 0;
+        keyBudgetRemaining = v2 ? result.keyBudgetRemaining() : 0;
         return this;
     }
 
@@ -173,13 +192,79 @@ public final class ResultView
     }
 
     /**
+     * @return QUERY by key: the key is revoked.
+     */
+    public boolean keyRevoked()
+    {
+        return keyRevoked;
+    }
+
+    /**
+     * @return QUERY by key: the key has expired.
+     */
+    public boolean keyExpired()
+    {
+        return keyExpired;
+    }
+
+    /**
+     * @return the virtual key the request went through or named, 0 for none.
+     */
+    public long virtualKeyId()
+    {
+        return virtualKeyId;
+    }
+
+    /**
+     * @return the units the request asked to be priced, 0 when it carried an amount.
+     */
+    public long units()
+    {
+        return units;
+    }
+
+    /**
+     * @return DEDUCT, RESERVE: the amount charged or held (priced from the units when the request carried units);
+     * SETTLE: the final charge; QUERY and every setting naming a key: its budget per period, -1 when unlimited.
+     */
+    public long amount()
+    {
+        return amount;
+    }
+
+    /**
+     * @return RATE_LIMITED, SPEND_WINDOW_EXCEEDED: milliseconds until the same request could pass, -1 never; else 0.
+     */
+    public long retryAfterMillis()
+    {
+        return retryAfterMillis;
+    }
+
+    /**
+     * @return the key's spend in its current period after the operation.
+     */
+    public long keySpent()
+    {
+        return keySpent;
+    }
+
+    /**
+     * @return what the key may still spend in its current period, -1 when unlimited.
+     */
+    public long keyBudgetRemaining()
+    {
+        return keyBudgetRemaining;
+    }
+
+    /**
      * @return an immutable copy (allocates it).
      */
     public LedgerResult toResult()
     {
         final UUID requestId = requestIdHi == 0 && requestIdLo == 0 ? null : new UUID(requestIdHi, requestIdLo);
         return new LedgerResult(requestId, op, code, duplicate, exceededHold, frozen, fromFree, fromBalance, returned,
-            balance, held, creditLimit, freeRemaining);
+            balance, held, creditLimit, freeRemaining, keyRevoked, keyExpired, virtualKeyId, units, amount,
+            retryAfterMillis, keySpent, keyBudgetRemaining);
     }
 
     public String toString()

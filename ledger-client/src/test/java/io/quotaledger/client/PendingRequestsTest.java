@@ -89,6 +89,7 @@ class PendingRequestsTest
     @Test
     void shouldFitTheLongestRequestFrame()
     {
-        assertEquals(64, PendingRequests.FRAME_CAPACITY, "Reserve: prefix 4, header 8, block 52");
+        assertEquals(130, PendingRequests.FRAME_CAPACITY,
+            "SetVirtualKey with 12 services: prefix 4, header 8, block 66, group header 4, 12 services of 4");
     }
 }

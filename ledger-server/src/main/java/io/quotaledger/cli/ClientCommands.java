@@ -4,6 +4,7 @@ import io.quotaledger.client.ClientConfig;
 import io.quotaledger.client.LedgerClient;
 import io.quotaledger.client.LedgerClientException;
 import io.quotaledger.client.LedgerResult;
+import io.quotaledger.protocol.Op;
 import io.quotaledger.protocol.Period;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -19,6 +20,8 @@ import java.util.function.Function;
  * Client commands: one request to a running ledger each (`ledger credit`, `deduct`, ...). Exit code 0 when the
  * ledger accepted it, 1 when it rejected it (the result code is in the message), 2 when it could not be asked.
  * Give {@code --request-id} to retry a request safely: the ledger answers a repeated id with the original result.
+ * The gateway policy settings (virtual keys, prices, groups, rate limits, spend windows, concurrency caps) are in
+ * {@link PolicyCommands}.
  */
 final class ClientCommands
 {
@@ -53,7 +56,7 @@ final class ClientCommands
         boolean json;
     }
 
-    private static int call(
+    static int call(
         final String name, final Connection connection, final Function<LedgerClient, LedgerResult> request)
     {
         return Tools.run(name, () ->
@@ -83,7 +86,7 @@ final class ClientCommands
         });
     }
 
-    private static UUID id(final UUID given)
+    static UUID id(final UUID given)
     {
         return given != null ? given : UUID.randomUUID();
     }
@@ -99,30 +102,64 @@ final class ClientCommands
     }
 
     @Command(name = "deduct", mixinStandardHelpOptions = true,
-        description = "Charges the free quota of the current period first, then the balance; all or nothing.")
+        description = "Charges the free quota of the current period first, then the balance; all or nothing. Through " +
+            "a virtual key, the charge also counts against the key's budget; with --units the ledger prices the " +
+            "units with the user's price group.")
     static int deduct(
         @Mixin final Connection connection,
         @Option(names = "--user", required = true) final long user,
         @Option(names = "--service", required = true) final int service,
-        @Option(names = "--amount", required = true) final long amount,
+        @Option(names = "--amount", description = "What to charge (or give --units).") final Long amount,
+        @Option(names = "--units", paramLabel = "N", description = "Raw units (e.g. tokens) to be priced instead of " +
+            "an amount.") final Long units,
+        @Option(names = "--virtual-key", paramLabel = "K", description = "The virtual key the charge goes through.")
+        final long virtualKey,
         @Option(names = "--request-id", description = "Reuse to retry safely (default: a new UUID).") final UUID id)
     {
-        return call("deduct", connection, c -> c.blocking().deduct(id(id), user, service, amount));
+        return Tools.run("deduct", () ->
+        {
+            final long[] charge = amountOrUnits(amount, units);
+            return call("deduct", connection,
+                c -> c.blocking().deduct(id(id), user, service, charge[0], virtualKey, charge[1]));
+        });
     }
 
     @Command(name = "reserve", mixinStandardHelpOptions = true,
-        description = "Takes the funds now and holds them; the request id (printed) is the hold id.")
+        description = "Takes the funds now and holds them; the request id (printed) is the hold id. Through a " +
+            "virtual key, the hold also counts against the key's budget and its cap on open holds.")
     static int reserve(
         @Mixin final Connection connection,
         @Option(names = "--user", required = true) final long user,
         @Option(names = "--service", required = true) final int service,
-        @Option(names = "--amount", required = true) final long amount,
-        @Option(names = "--ttl", defaultValue = "PT5M", converter = Tools.DurationConverter.class,
-            description = "How long the hold lasts, an ISO-8601 duration (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--amount", description = "What to hold (or give --units).") final Long amount,
+        @Option(names = "--units", paramLabel = "N", description = "Raw units (e.g. tokens) to be priced instead of " +
+            "an amount.") final Long units,
+        @Option(names = "--virtual-key", paramLabel = "K", description = "The virtual key the hold goes through.")
+        final long virtualKey,
+        @Option(names = "--ttl", defaultValue = "5m", converter = Tools.DurationConverter.class,
+            description = "How long the hold lasts: 30s, 5m, 1h or ISO-8601 (default: ${DEFAULT-VALUE}).")
         final Duration ttl,
         @Option(names = "--request-id", description = "The hold id; reuse to retry safely.") final UUID id)
     {
-        return call("reserve", connection, c -> c.blocking().reserve(id(id), user, service, amount, ttl));
+        return Tools.run("reserve", () ->
+        {
+            final long[] charge = amountOrUnits(amount, units);
+            return call("reserve", connection,
+                c -> c.blocking().reserve(id(id), user, service, charge[0], ttl, virtualKey, charge[1]));
+        });
+    }
+
+    /**
+     * @return {amount, units}: exactly one of them given.
+     * @throws Tools.ToolException when both or neither are.
+     */
+    private static long[] amountOrUnits(final Long amount, final Long units) throws Tools.ToolException
+    {
+        if ((amount == null) == (units == null))
+        {
+            throw new Tools.ToolException(Tools.EXIT_USAGE, "give --amount or --units (exactly one)");
+        }
+        return amount != null ? new long[]{ amount, 0 } : new long[]{ 0, units };
     }
 
     @Command(name = "settle", mixinStandardHelpOptions = true,
@@ -200,14 +237,17 @@ final class ClientCommands
     }
 
     @Command(name = "balance", mixinStandardHelpOptions = true,
-        description = "Shows an account: balance, held, credit limit, frozen, free units left for a service.")
+        description = "Shows an account: balance, held, credit limit, frozen, free units left for a service; with " +
+            "--virtual-key also the key: budget, spent and left in its current period, revoked or expired.")
     static int balance(
         @Mixin final Connection connection,
         @Option(names = "--user", required = true) final long user,
         @Option(names = "--service", defaultValue = "0", description = "Service for the free quota (default: none).")
-        final int service)
+        final int service,
+        @Option(names = "--virtual-key", paramLabel = "K", description = "A virtual key of the user to show too.")
+        final long virtualKey)
     {
-        return call("balance", connection, c -> c.blocking().query(user, service));
+        return call("balance", connection, c -> c.blocking().query(user, service, virtualKey));
     }
 
     static String text(final LedgerResult r)
@@ -234,6 +274,28 @@ final class ClientCommands
         {
             out.append("\n  exceeded the hold: charged into debt");
         }
+        if (r.units() != 0)
+        {
+            out.append("\n  units        ").append(r.units()).append(", priced ").append(r.amount());
+        }
+        if (r.retryAfterMillis() != 0)
+        {
+            out.append("\n  retry after  ").append(r.retryAfterMillis() < 0 ? "never (the request alone is over " +
+                "the limit)" : r.retryAfterMillis() + " ms");
+        }
+        if (r.virtualKeyId() != 0)
+        {
+            out.append("\n  virtual key  ").append(r.virtualKeyId())
+                .append(r.keyRevoked() ? " (revoked)" : "").append(r.keyExpired() ? " (expired)" : "");
+            if (r.op() != Op.DEDUCT && r.op() != Op.RESERVE && r.op() != Op.SETTLE && r.op() != Op.RELEASE)
+            {
+                // QUERY and the settings naming a key carry its budget in amount
+                out.append("\n  key budget   ").append(r.amount() < 0 ? "unlimited" : Long.toString(r.amount()));
+            }
+            out.append("\n  key spent    ").append(r.keySpent())
+                .append("\n  key left     ")
+                .append(r.keyBudgetRemaining() < 0 ? "unlimited" : Long.toString(r.keyBudgetRemaining()));
+        }
         // a rejection carries the account's state too, when the account exists (docs/semantics.md "Results")
         if (r.ok() || r.balance() != 0 || r.held() != 0 || r.creditLimit() != 0 || r.freeRemaining() != 0 ||
             r.frozen())
@@ -255,6 +317,10 @@ final class ClientCommands
             ",\"fromFree\":" + r.fromFree() + ",\"fromBalance\":" + r.fromBalance() + ",\"returned\":" + r.returned() +
             ",\"balance\":" + r.balance() + ",\"held\":" + r.held() + ",\"creditLimit\":" + r.creditLimit() +
             ",\"freeRemaining\":" + r.freeRemaining() + ",\"frozen\":" + r.frozen() +
-            ",\"exceededHold\":" + r.exceededHold() + "}";
+            ",\"exceededHold\":" + r.exceededHold() + ",\"virtualKeyId\":" + r.virtualKeyId() +
+            ",\"units\":" + r.units() + ",\"amount\":" + r.amount() +
+            ",\"retryAfterMillis\":" + r.retryAfterMillis() + ",\"keySpent\":" + r.keySpent() +
+            ",\"keyBudgetRemaining\":" + r.keyBudgetRemaining() + ",\"keyRevoked\":" + r.keyRevoked() +
+            ",\"keyExpired\":" + r.keyExpired() + "}";
     }
 }

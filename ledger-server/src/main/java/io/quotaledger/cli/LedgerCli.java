@@ -22,6 +22,12 @@ import picocli.CommandLine.Command;
         SnapshotCommand.class,
         ArchiveCommand.class,
         KeysCommand.class,
+        PolicyCommands.VirtualKey.class,
+        PolicyCommands.Price.class,
+        PolicyCommands.Group.class,
+        PolicyCommands.Rate.class,
+        PolicyCommands.Window.class,
+        PolicyCommands.Concurrency.class,
         CommandLine.HelpCommand.class })
 public final class LedgerCli
 {

@@ -27,6 +27,8 @@ import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.concurrent.Callable;
 import java.util.function.Supplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * What the operator tools (replay, verify, journal, snapshot, archive) share: the data directory and ledger options,
@@ -361,24 +363,30 @@ public final class Tools
     }
 
     /**
-     * A positive ISO-8601 duration (PT5M, PT1H30M) that fits the protocol's milliseconds.
+     * A positive duration that fits the protocol's milliseconds: a number and a unit, {@code ms}, {@code s},
+     * {@code m}, {@code h} or {@code d} (500ms, 30s, 5m, 1h, 7d; a day is 24 h), or ISO-8601 (PT5M, PT1H30M).
      */
     static final class DurationConverter implements CommandLine.ITypeConverter<Duration>
     {
+        private static final Pattern SHORT = Pattern.compile("(\\d+)(ms|s|m|h|d)");
+
         public Duration convert(final String value)
         {
+            final String text = value.trim();
             final Duration duration;
             try
             {
-                duration = Duration.parse(value.trim());
+                final Matcher shortForm = SHORT.matcher(text);
+                duration = shortForm.matches() ? shortForm(shortForm.group(1), shortForm.group(2)) :
+                    Duration.parse(text);
                 duration.toMillis();
             }
             catch (final DateTimeParseException ex)
             {
-                throw new CommandLine.TypeConversionException(
-                    "'" + value + "' is not an ISO-8601 duration such as PT30S, PT5M or PT1H");
+                throw new CommandLine.TypeConversionException("'" + value +
+                    "' is not a duration such as 500ms, 30s, 5m, 1h, 7d or ISO-8601 (PT30S, PT5M, PT1H)");
             }
-            catch (final ArithmeticException ex)
+            catch (final ArithmeticException | NumberFormatException ex)
             {
                 throw new CommandLine.TypeConversionException(
                     "'" + value + "' is too long: the protocol carries a duration in milliseconds (a 64-bit number)");
@@ -388,6 +396,19 @@ public final class Tools
                 throw new CommandLine.TypeConversionException("'" + value + "' is not positive (1 ms at least)");
             }
             return duration;
+        }
+
+        private static Duration shortForm(final String amount, final String unit)
+        {
+            final long n = Long.parseLong(amount);
+            return switch (unit)
+            {
+                case "ms" -> Duration.ofMillis(n);
+                case "s" -> Duration.ofMillis(Math.multiplyExact(n, 1_000L));
+                case "m" -> Duration.ofMillis(Math.multiplyExact(n, 60_000L));
+                case "h" -> Duration.ofMillis(Math.multiplyExact(n, 3_600_000L));
+                default -> Duration.ofMillis(Math.multiplyExact(n, 86_400_000L));
+            };
         }
     }
 }

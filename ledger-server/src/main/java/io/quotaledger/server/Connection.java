@@ -26,6 +26,11 @@ final class Connection implements ResultListener
     private final ResultPublisher publisher;
     private final int maxInFlight;
     Role role = Role.NONE;
+    /**
+     * The protocol version of its Hello, 0 before: its results are encoded in it. Written by the I/O thread before it
+     * publishes any request, so the reply thread sees it through the ring's publication.
+     */
+    int version;
 
     // the registry's list of connections waiting for Hello, oldest first; guarded by the registry's lock
     boolean awaitingHello;

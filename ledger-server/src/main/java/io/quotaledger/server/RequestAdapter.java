@@ -7,9 +7,11 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.quotaledger.core.Command;
+import io.quotaledger.core.Period;
 import io.quotaledger.engine.CommandTranslator;
 import io.quotaledger.engine.LedgerEngine;
 import io.quotaledger.engine.Snapshotter;
+import io.quotaledger.protocol.BooleanType;
 import io.quotaledger.protocol.CreditDecoder;
 import io.quotaledger.protocol.DeductDecoder;
 import io.quotaledger.protocol.FreezeDecoder;
@@ -23,13 +25,20 @@ import io.quotaledger.protocol.QueryDecoder;
 import io.quotaledger.protocol.ReleaseDecoder;
 import io.quotaledger.protocol.ReserveDecoder;
 import io.quotaledger.protocol.ResultCode;
+import io.quotaledger.protocol.RevokeVirtualKeyDecoder;
 import io.quotaledger.protocol.Role;
+import io.quotaledger.protocol.SetConcurrencyDecoder;
+import io.quotaledger.protocol.SetGroupDecoder;
 import io.quotaledger.protocol.SetLimitDecoder;
+import io.quotaledger.protocol.SetPriceDecoder;
+import io.quotaledger.protocol.SetRateLimitDecoder;
+import io.quotaledger.protocol.SetSpendWindowDecoder;
+import io.quotaledger.protocol.SetVirtualKeyDecoder;
+import io.quotaledger.protocol.SetVirtualKeyServiceBudgetDecoder;
 import io.quotaledger.protocol.SettleDecoder;
 import io.quotaledger.protocol.SnapshotResultEncoder;
 import io.quotaledger.protocol.TakeSnapshotDecoder;
 import io.quotaledger.protocol.UnfreezeDecoder;
-import io.quotaledger.core.Period;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -48,6 +57,10 @@ import java.util.function.Supplier;
  * Back-pressure is a paused read: when the ring is full, when the connection has too many requests in flight or too
  * many error results unsent, or when it does not read its results, the server stops reading it, so memory stays
  * bounded whatever the client does. Until a connection has data waiting it holds no receive buffer.
+ *
+ * <p>Versions: a frame may be of protocol version 1 or 2, each with its own block length (version 1 of a message is
+ * its version-2 form without the fields version 2 appended); a message version 1 does not have is refused with
+ * UNSUPPORTED_VERSION. A connection is answered in the version of its Hello (docs/protocol.md, "Versions").
  */
 final class RequestAdapter extends ChannelInboundHandlerAdapter implements CommandTranslator<RequestAdapter>
 {
@@ -56,6 +69,17 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
     private static final int HEADER = MessageHeaderDecoder.ENCODED_LENGTH;
     private static final int HELLO_RESULT_FRAME = LENGTH_PREFIX + HEADER + HelloResultEncoder.BLOCK_LENGTH;
     private static final long RING_RETRY_NANOS = TimeUnit.MICROSECONDS.toNanos(100);
+    /** The oldest protocol version served. */
+    private static final int MIN_VERSION = 1;
+    /** The newest: the schema's. */
+    private static final int VERSION = MessageHeaderDecoder.SCHEMA_VERSION;
+    /** The block length a template does not have in a version (a message added later). */
+    private static final int NOT_IN_VERSION = -1;
+    // version 1 of a message that gained fields in version 2 ends where the first of them starts
+    private static final int DEDUCT_V1_BLOCK = DeductDecoder.virtualKeyIdEncodingOffset();
+    private static final int RESERVE_V1_BLOCK = ReserveDecoder.virtualKeyIdEncodingOffset();
+    private static final int QUERY_V1_BLOCK = QueryDecoder.virtualKeyIdEncodingOffset();
+    private static final int SERVICE_ENTRY = SetVirtualKeyDecoder.ServicesDecoder.sbeBlockLength();
 
     private enum Outcome
     {
@@ -82,6 +106,14 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
     private final FreezeDecoder freeze = new FreezeDecoder();
     private final UnfreezeDecoder unfreeze = new UnfreezeDecoder();
     private final QueryDecoder query = new QueryDecoder();
+    private final SetVirtualKeyDecoder setVirtualKey = new SetVirtualKeyDecoder();
+    private final SetVirtualKeyServiceBudgetDecoder setServiceBudget = new SetVirtualKeyServiceBudgetDecoder();
+    private final RevokeVirtualKeyDecoder revokeVirtualKey = new RevokeVirtualKeyDecoder();
+    private final SetPriceDecoder setPrice = new SetPriceDecoder();
+    private final SetGroupDecoder setGroup = new SetGroupDecoder();
+    private final SetRateLimitDecoder setRateLimit = new SetRateLimitDecoder();
+    private final SetSpendWindowDecoder setSpendWindow = new SetSpendWindowDecoder();
+    private final SetConcurrencyDecoder setConcurrency = new SetConcurrencyDecoder();
 
     private Connection connection;
     private ByteBuf cumulation;
@@ -91,6 +123,7 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
     private boolean closing;
     private int templateId;
     private long correlationId;
+    private int frameVersion; // the header version of the frame being decoded, 0 when it has none
 
     // error results of the frames being decoded, written at the end of the batch; counted until they reach the socket
     private ByteBuf errors;
@@ -276,6 +309,7 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
                     ServerMetrics.BadFrame.OVERSIZED : ServerMetrics.BadFrame.MALFORMED);
                 metrics.connectionClosed(ServerMetrics.Close.OUT_OF_STEP);
                 correlationId = 0;
+                frameVersion = 0;
                 appendError(Op.NONE, ResultCode.MALFORMED);
                 closeAfterReplies();
                 return;
@@ -381,12 +415,14 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         header.wrap(frame, 0);
         final int blockLength = header.blockLength();
         final int template = header.templateId();
+        final int version = header.version();
         correlationId = frame.getLong(HEADER, ByteOrder.LITTLE_ENDIAN); // the first field of every request
+        frameVersion = version;
         if (header.schemaId() != MessageHeaderDecoder.SCHEMA_ID)
         {
             return refuse(ServerMetrics.BadFrame.UNKNOWN_MESSAGE, Op.NONE, ResultCode.UNKNOWN_MESSAGE);
         }
-        if (header.version() != MessageHeaderDecoder.SCHEMA_VERSION)
+        if (version < MIN_VERSION || version > VERSION)
         {
             return refuse(ServerMetrics.BadFrame.UNSUPPORTED_VERSION, Op.NONE, ResultCode.UNSUPPORTED_VERSION);
         }
@@ -399,7 +435,13 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         {
             return connection.role == Role.NONE ? hello(ctx, blockLength, length) : secondHello(ctx);
         }
-        if (blockLength != blockLengthOf(template) || length != HEADER + blockLength)
+        final int expectedBlockLength = blockLengthOf(template, version);
+        if (expectedBlockLength == NOT_IN_VERSION)
+        {
+            return refuse(ServerMetrics.BadFrame.UNSUPPORTED_VERSION, op, ResultCode.UNSUPPORTED_VERSION);
+        }
+        if (blockLength != expectedBlockLength || length != HEADER + blockLength + groupsLength(template, length) ||
+            !enumsValid(template, blockLength, version))
         {
             return refuse(ServerMetrics.BadFrame.MALFORMED, op, ResultCode.MALFORMED);
         }
@@ -428,6 +470,44 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         }
     }
 
+    /**
+     * @return the bytes of the repeating groups after a root block of the right length: SetVirtualKey's services,
+     * whose entries must have the length this schema gives them; -1 (no frame matches) when the group header is cut
+     * short or gives another entry length.
+     */
+    private int groupsLength(final int template, final int length)
+    {
+        if (template != SetVirtualKeyDecoder.TEMPLATE_ID)
+        {
+            return 0;
+        }
+        final int groupHeader = HEADER + SetVirtualKeyDecoder.BLOCK_LENGTH;
+        if (length < groupHeader + SetVirtualKeyDecoder.ServicesDecoder.HEADER_SIZE ||
+            (frame.getShort(groupHeader, ByteOrder.LITTLE_ENDIAN) & 0xFFFF) != SERVICE_ENTRY)
+        {
+            return -1;
+        }
+        final int count = frame.getShort(groupHeader + 2, ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
+        return SetVirtualKeyDecoder.ServicesDecoder.HEADER_SIZE + count * SERVICE_ENTRY;
+    }
+
+    /**
+     * Enum fields must hold a value the schema defines (SetVirtualKey's unlimited and resetPeriod), else the frame
+     * is not that message. Grant's period is left to the ledger, as it always was (INVALID_ARGUMENT).
+     */
+    private boolean enumsValid(final int template, final int blockLength, final int version)
+    {
+        if (template != SetVirtualKeyDecoder.TEMPLATE_ID)
+        {
+            return true;
+        }
+        setVirtualKey.wrap(frame, HEADER, blockLength, version);
+        final short unlimited = setVirtualKey.unlimitedRaw();
+        final short resetPeriod = setVirtualKey.resetPeriodRaw();
+        return (unlimited == BooleanType.FALSE.value() || unlimited == BooleanType.TRUE.value()) &&
+            (resetPeriod == io.quotaledger.protocol.Period.NONE.value() || Period.fromCode(resetPeriod) != null);
+    }
+
     private Outcome hello(final ChannelHandlerContext ctx, final int blockLength, final int length)
     {
         final HelloDecoder hello = new HelloDecoder(); // once per connection
@@ -454,8 +534,9 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
             return Outcome.STOP;
         }
         connection.role = role;
+        connection.version = header.version(); // read by the reply thread after requests published from here
         cancelHelloDeadline();
-        ctx.write(helloResult(ctx, correlationId, ResultCode.OK, role));
+        ctx.write(helloResult(ctx, correlationId, ResultCode.OK, role, connection.version));
         return Outcome.CONSUMED;
     }
 
@@ -466,7 +547,7 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
     {
         metrics.badFrame(ServerMetrics.BadFrame.FORBIDDEN);
         metrics.connectionClosed(ServerMetrics.Close.SECOND_HELLO);
-        ctx.write(helloResult(ctx, correlationId, ResultCode.FORBIDDEN, connection.role));
+        ctx.write(helloResult(ctx, correlationId, ResultCode.FORBIDDEN, connection.role, connection.version));
         return Outcome.CLOSE;
     }
 
@@ -482,14 +563,15 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         closing = true;
         cancelHelloDeadline(); // the answer below closes it
         final long helloCorrelationId = correlationId;
+        final int version = frameVersion;
         final Runnable answer = () ->
         {
             failedHelloAnswer = null;
             if (ctx.channel().isActive())
             {
                 final ByteBuf out = kind == ServerMetrics.BadFrame.MALFORMED ?
-                    ResultPublisher.error(ctx.alloc(), helloCorrelationId, Op.HELLO, ResultCode.MALFORMED) :
-                    helloResult(ctx, helloCorrelationId, ResultCode.UNAUTHENTICATED, Role.NONE);
+                    ResultPublisher.error(ctx.alloc(), helloCorrelationId, Op.HELLO, ResultCode.MALFORMED, version) :
+                    helloResult(ctx, helloCorrelationId, ResultCode.UNAUTHENTICATED, Role.NONE, version);
                 ctx.writeAndFlush(out).addListener(ChannelFutureListener.CLOSE);
             }
         };
@@ -504,17 +586,24 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         return Outcome.STOP;
     }
 
+    /**
+     * The answer to a Hello, in the Hello's version, which it also names as the server's: the version this connection
+     * is answered in (HelloResult is the same in both).
+     */
     private static ByteBuf helloResult(
-        final ChannelHandlerContext ctx, final long correlationId, final ResultCode code, final Role role)
+        final ChannelHandlerContext ctx, final long correlationId, final ResultCode code, final Role role,
+        final int version)
     {
         final ByteBuf out = ctx.alloc().directBuffer(HELLO_RESULT_FRAME);
         final UnsafeBuffer buffer = new UnsafeBuffer(out.memoryAddress(), HELLO_RESULT_FRAME);
         buffer.putInt(0, HELLO_RESULT_FRAME - LENGTH_PREFIX, ByteOrder.LITTLE_ENDIAN);
-        new HelloResultEncoder().wrapAndApplyHeader(buffer, LENGTH_PREFIX, new MessageHeaderEncoder())
+        final MessageHeaderEncoder header = new MessageHeaderEncoder();
+        new HelloResultEncoder().wrapAndApplyHeader(buffer, LENGTH_PREFIX, header)
             .correlationId(correlationId)
             .code(code)
             .role(role)
-            .serverVersion(HelloResultEncoder.SCHEMA_VERSION);
+            .serverVersion(version);
+        header.version(version);
         out.writerIndex(HELLO_RESULT_FRAME);
         return out;
     }
@@ -526,9 +615,10 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
     {
         final long requestCorrelationId = correlationId;
         final CompletableFuture<Snapshotter.Snapshot> taken = snapshots == null ? null : snapshots.get();
+        final int version = connection.version;
         if (taken == null)
         {
-            ctx.write(snapshotResult(ctx, requestCorrelationId, null));
+            ctx.write(snapshotResult(ctx, requestCorrelationId, null, version));
             return;
         }
         taken.whenComplete((snapshot, failure) ->
@@ -538,23 +628,27 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
                 LOG.error("snapshot requested over the protocol failed", failure);
             }
             ctx.executor().execute(() ->
-                ctx.writeAndFlush(snapshotResult(ctx, requestCorrelationId, failure == null ? snapshot : null)));
+                ctx.writeAndFlush(snapshotResult(ctx, requestCorrelationId, failure == null ? snapshot : null,
+                version)));
         });
     }
 
     private static ByteBuf snapshotResult(
-        final ChannelHandlerContext ctx, final long correlationId, final Snapshotter.Snapshot snapshot)
+        final ChannelHandlerContext ctx, final long correlationId, final Snapshotter.Snapshot snapshot,
+        final int version)
     {
         final int length = HEADER + SnapshotResultEncoder.BLOCK_LENGTH;
         final ByteBuf out = ctx.alloc().directBuffer(LENGTH_PREFIX + length);
         final UnsafeBuffer buffer = new UnsafeBuffer(out.memoryAddress(), LENGTH_PREFIX + length);
         buffer.putInt(0, length, ByteOrder.LITTLE_ENDIAN);
-        new SnapshotResultEncoder().wrapAndApplyHeader(buffer, LENGTH_PREFIX, new MessageHeaderEncoder())
+        final MessageHeaderEncoder header = new MessageHeaderEncoder();
+        new SnapshotResultEncoder().wrapAndApplyHeader(buffer, LENGTH_PREFIX, header)
             .correlationId(correlationId)
             .code(snapshot == null ? ResultCode.UNAVAILABLE : ResultCode.OK)
             .sequence(snapshot == null ? 0 : snapshot.sequence())
             .bytes(snapshot == null ? 0 : snapshot.bytes())
             .pauseMicros(snapshot == null ? 0 : TimeUnit.NANOSECONDS.toMicros(snapshot.pauseNanos()));
+        header.version(version); // the same message in both versions
         out.writerIndex(LENGTH_PREFIX + length);
         return out;
     }
@@ -584,9 +678,22 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
         {
             errors = context.alloc().directBuffer(ResultPublisher.RESULT_FRAME_LENGTH * 4);
         }
-        ResultPublisher.encodeError(errors, correlationId, op, code);
+        ResultPublisher.encodeError(errors, correlationId, op, code, replyVersion());
         errorsInBatch++;
         unsentErrors++;
+    }
+
+    /**
+     * @return the version to answer in: the connection's once it has said Hello; before, the frame's when this server
+     * speaks it, else the oldest (every client reads it).
+     */
+    private int replyVersion()
+    {
+        if (connection.version != 0)
+        {
+            return connection.version;
+        }
+        return frameVersion >= MIN_VERSION && frameVersion <= VERSION ? frameVersion : MIN_VERSION;
     }
 
     /**
@@ -644,25 +751,32 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
 
     /**
      * Fills the engine's slot from the frame being decoded; runs inside tryPublish, before the slot is published.
+     * A version-1 frame has none of the fields version 2 appended: they stay 0 (the command was reset).
      */
     public void translateTo(final Command command, final RequestAdapter self)
     {
         final int version = header.version();
+        final int blockLength = header.blockLength();
+        final boolean v2 = version >= 2;
         switch (templateId)
         {
             case DeductDecoder.TEMPLATE_ID ->
             {
-                deduct.wrap(frame, HEADER, DeductDecoder.BLOCK_LENGTH, version);
+                deduct.wrap(frame, HEADER, blockLength, version);
                 deduct.correlationId();
                 command.op(io.quotaledger.core.Op.DEDUCT)
                     .requestId(deduct.requestId().hi(), deduct.requestId().lo())
                     .userId(deduct.userId())
                     .serviceId(deduct.serviceId())
                     .amount(deduct.amount());
+                if (v2)
+                {
+                    command.virtualKeyId(deduct.virtualKeyId()).units(deduct.units());
+                }
             }
             case ReserveDecoder.TEMPLATE_ID ->
             {
-                reserve.wrap(frame, HEADER, ReserveDecoder.BLOCK_LENGTH, version);
+                reserve.wrap(frame, HEADER, blockLength, version);
                 reserve.correlationId();
                 command.op(io.quotaledger.core.Op.RESERVE)
                     .requestId(reserve.requestId().hi(), reserve.requestId().lo())
@@ -670,10 +784,14 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
                     .serviceId(reserve.serviceId())
                     .amount(reserve.amount())
                     .ttlMillis(reserve.ttlMillis());
+                if (v2)
+                {
+                    command.virtualKeyId(reserve.virtualKeyId()).units(reserve.units());
+                }
             }
             case SettleDecoder.TEMPLATE_ID ->
             {
-                settle.wrap(frame, HEADER, SettleDecoder.BLOCK_LENGTH, version);
+                settle.wrap(frame, HEADER, blockLength, version);
                 settle.correlationId();
                 command.op(io.quotaledger.core.Op.SETTLE)
                     .requestId(settle.requestId().hi(), settle.requestId().lo())
@@ -682,7 +800,7 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
             }
             case ReleaseDecoder.TEMPLATE_ID ->
             {
-                release.wrap(frame, HEADER, ReleaseDecoder.BLOCK_LENGTH, version);
+                release.wrap(frame, HEADER, blockLength, version);
                 release.correlationId();
                 command.op(io.quotaledger.core.Op.RELEASE)
                     .requestId(release.requestId().hi(), release.requestId().lo())
@@ -690,7 +808,7 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
             }
             case CreditDecoder.TEMPLATE_ID ->
             {
-                credit.wrap(frame, HEADER, CreditDecoder.BLOCK_LENGTH, version);
+                credit.wrap(frame, HEADER, blockLength, version);
                 credit.correlationId();
                 command.op(io.quotaledger.core.Op.CREDIT)
                     .requestId(credit.requestId().hi(), credit.requestId().lo())
@@ -699,7 +817,7 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
             }
             case GrantDecoder.TEMPLATE_ID ->
             {
-                grant.wrap(frame, HEADER, GrantDecoder.BLOCK_LENGTH, version);
+                grant.wrap(frame, HEADER, blockLength, version);
                 grant.correlationId();
                 command.op(io.quotaledger.core.Op.GRANT)
                     .requestId(grant.requestId().hi(), grant.requestId().lo())
@@ -710,7 +828,7 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
             }
             case SetLimitDecoder.TEMPLATE_ID ->
             {
-                setLimit.wrap(frame, HEADER, SetLimitDecoder.BLOCK_LENGTH, version);
+                setLimit.wrap(frame, HEADER, blockLength, version);
                 setLimit.correlationId();
                 command.op(io.quotaledger.core.Op.SET_LIMIT)
                     .requestId(setLimit.requestId().hi(), setLimit.requestId().lo())
@@ -719,7 +837,7 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
             }
             case FreezeDecoder.TEMPLATE_ID ->
             {
-                freeze.wrap(frame, HEADER, FreezeDecoder.BLOCK_LENGTH, version);
+                freeze.wrap(frame, HEADER, blockLength, version);
                 freeze.correlationId();
                 command.op(io.quotaledger.core.Op.FREEZE)
                     .requestId(freeze.requestId().hi(), freeze.requestId().lo())
@@ -727,22 +845,128 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
             }
             case UnfreezeDecoder.TEMPLATE_ID ->
             {
-                unfreeze.wrap(frame, HEADER, UnfreezeDecoder.BLOCK_LENGTH, version);
+                unfreeze.wrap(frame, HEADER, blockLength, version);
                 unfreeze.correlationId();
                 command.op(io.quotaledger.core.Op.UNFREEZE)
                     .requestId(unfreeze.requestId().hi(), unfreeze.requestId().lo())
                     .userId(unfreeze.userId());
             }
-            default ->
+            case QueryDecoder.TEMPLATE_ID ->
             {
-                query.wrap(frame, HEADER, QueryDecoder.BLOCK_LENGTH, version);
+                query.wrap(frame, HEADER, blockLength, version);
                 query.correlationId();
                 command.op(io.quotaledger.core.Op.QUERY)
                     .userId(query.userId())
                     .serviceId(query.serviceId());
+                if (v2)
+                {
+                    command.virtualKeyId(query.virtualKeyId());
+                }
             }
+            default -> translatePolicy(command, blockLength, version);
         }
         connection.published();
+    }
+
+    /**
+     * The gateway policy messages (version 2 only).
+     */
+    private void translatePolicy(final Command command, final int blockLength, final int version)
+    {
+        switch (templateId)
+        {
+            case SetVirtualKeyDecoder.TEMPLATE_ID ->
+            {
+                setVirtualKey.wrap(frame, HEADER, blockLength, version);
+                setVirtualKey.correlationId();
+                command.op(io.quotaledger.core.Op.SET_VIRTUAL_KEY)
+                    .requestId(setVirtualKey.requestId().hi(), setVirtualKey.requestId().lo())
+                    .userId(setVirtualKey.userId())
+                    .virtualKeyId(setVirtualKey.virtualKeyId())
+                    .amount(setVirtualKey.budget())
+                    .unlimited(setVirtualKey.unlimitedRaw() == BooleanType.TRUE.value())
+                    .resetPeriod(Period.fromCode(setVirtualKey.resetPeriodRaw())) // NONE (0) is null: see resetMillis
+                    .resetMillis(setVirtualKey.resetMillis())
+                    .expiresAt(setVirtualKey.expiresAt());
+                final SetVirtualKeyDecoder.ServicesDecoder services = setVirtualKey.services();
+                while (services.hasNext())
+                {
+                    command.addService(services.next().serviceId()); // beyond 12 counted: INVALID_ARGUMENT
+                }
+            }
+            case SetVirtualKeyServiceBudgetDecoder.TEMPLATE_ID ->
+            {
+                setServiceBudget.wrap(frame, HEADER, blockLength, version);
+                setServiceBudget.correlationId();
+                command.op(io.quotaledger.core.Op.SET_VIRTUAL_KEY_SERVICE_BUDGET)
+                    .requestId(setServiceBudget.requestId().hi(), setServiceBudget.requestId().lo())
+                    .userId(setServiceBudget.userId())
+                    .virtualKeyId(setServiceBudget.virtualKeyId())
+                    .serviceId(setServiceBudget.serviceId())
+                    .amount(setServiceBudget.budget());
+            }
+            case RevokeVirtualKeyDecoder.TEMPLATE_ID ->
+            {
+                revokeVirtualKey.wrap(frame, HEADER, blockLength, version);
+                revokeVirtualKey.correlationId();
+                command.op(io.quotaledger.core.Op.REVOKE_VIRTUAL_KEY)
+                    .requestId(revokeVirtualKey.requestId().hi(), revokeVirtualKey.requestId().lo())
+                    .userId(revokeVirtualKey.userId())
+                    .virtualKeyId(revokeVirtualKey.virtualKeyId());
+            }
+            case SetPriceDecoder.TEMPLATE_ID ->
+            {
+                setPrice.wrap(frame, HEADER, blockLength, version);
+                setPrice.correlationId();
+                command.op(io.quotaledger.core.Op.SET_PRICE)
+                    .requestId(setPrice.requestId().hi(), setPrice.requestId().lo())
+                    .groupId(setPrice.groupId())
+                    .serviceId(setPrice.serviceId())
+                    .multiplier(setPrice.multiplier());
+            }
+            case SetGroupDecoder.TEMPLATE_ID ->
+            {
+                setGroup.wrap(frame, HEADER, blockLength, version);
+                setGroup.correlationId();
+                command.op(io.quotaledger.core.Op.SET_GROUP)
+                    .requestId(setGroup.requestId().hi(), setGroup.requestId().lo())
+                    .userId(setGroup.userId())
+                    .groupId(setGroup.groupId());
+            }
+            case SetRateLimitDecoder.TEMPLATE_ID ->
+            {
+                setRateLimit.wrap(frame, HEADER, blockLength, version);
+                setRateLimit.correlationId();
+                command.op(io.quotaledger.core.Op.SET_RATE_LIMIT)
+                    .requestId(setRateLimit.requestId().hi(), setRateLimit.requestId().lo())
+                    .userId(setRateLimit.userId())
+                    .virtualKeyId(setRateLimit.virtualKeyId())
+                    .requests(setRateLimit.requests())
+                    .units(setRateLimit.units())
+                    .perMillis(setRateLimit.perMillis());
+            }
+            case SetSpendWindowDecoder.TEMPLATE_ID ->
+            {
+                setSpendWindow.wrap(frame, HEADER, blockLength, version);
+                setSpendWindow.correlationId();
+                command.op(io.quotaledger.core.Op.SET_SPEND_WINDOW)
+                    .requestId(setSpendWindow.requestId().hi(), setSpendWindow.requestId().lo())
+                    .userId(setSpendWindow.userId())
+                    .virtualKeyId(setSpendWindow.virtualKeyId())
+                    .amount(setSpendWindow.max())
+                    .perMillis(setSpendWindow.perMillis());
+            }
+            default ->
+            {
+                setConcurrency.wrap(frame, HEADER, blockLength, version);
+                setConcurrency.correlationId();
+                command.op(io.quotaledger.core.Op.SET_CONCURRENCY)
+                    .requestId(setConcurrency.requestId().hi(), setConcurrency.requestId().lo())
+                    .userId(setConcurrency.userId())
+                    .virtualKeyId(setConcurrency.virtualKeyId())
+                    .amount(setConcurrency.max());
+            }
+        }
     }
 
     private static Op opOf(final int templateId)
@@ -761,16 +985,29 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
             case UnfreezeDecoder.TEMPLATE_ID -> Op.UNFREEZE;
             case QueryDecoder.TEMPLATE_ID -> Op.QUERY;
             case TakeSnapshotDecoder.TEMPLATE_ID -> Op.SNAPSHOT;
+            case SetVirtualKeyDecoder.TEMPLATE_ID -> Op.SET_VIRTUAL_KEY;
+            case SetVirtualKeyServiceBudgetDecoder.TEMPLATE_ID -> Op.SET_VIRTUAL_KEY_SERVICE_BUDGET;
+            case RevokeVirtualKeyDecoder.TEMPLATE_ID -> Op.REVOKE_VIRTUAL_KEY;
+            case SetPriceDecoder.TEMPLATE_ID -> Op.SET_PRICE;
+            case SetGroupDecoder.TEMPLATE_ID -> Op.SET_GROUP;
+            case SetRateLimitDecoder.TEMPLATE_ID -> Op.SET_RATE_LIMIT;
+            case SetSpendWindowDecoder.TEMPLATE_ID -> Op.SET_SPEND_WINDOW;
+            case SetConcurrencyDecoder.TEMPLATE_ID -> Op.SET_CONCURRENCY;
             default -> Op.NULL_VAL;
         };
     }
 
-    private static int blockLengthOf(final int templateId)
+    /**
+     * @return the root block length of a request in a protocol version, or {@link #NOT_IN_VERSION}.
+     */
+    static int blockLengthOf(final int templateId, final int version)
     {
+        final boolean v1 = version < 2;
         return switch (templateId)
         {
-            case DeductDecoder.TEMPLATE_ID -> DeductDecoder.BLOCK_LENGTH;
-            case ReserveDecoder.TEMPLATE_ID -> ReserveDecoder.BLOCK_LENGTH;
+            case DeductDecoder.TEMPLATE_ID -> v1 ? DEDUCT_V1_BLOCK : DeductDecoder.BLOCK_LENGTH;
+            case ReserveDecoder.TEMPLATE_ID -> v1 ? RESERVE_V1_BLOCK : ReserveDecoder.BLOCK_LENGTH;
+            case QueryDecoder.TEMPLATE_ID -> v1 ? QUERY_V1_BLOCK : QueryDecoder.BLOCK_LENGTH;
             case SettleDecoder.TEMPLATE_ID -> SettleDecoder.BLOCK_LENGTH;
             case ReleaseDecoder.TEMPLATE_ID -> ReleaseDecoder.BLOCK_LENGTH;
             case CreditDecoder.TEMPLATE_ID -> CreditDecoder.BLOCK_LENGTH;
@@ -779,7 +1016,16 @@ final class RequestAdapter extends ChannelInboundHandlerAdapter implements Comma
             case FreezeDecoder.TEMPLATE_ID -> FreezeDecoder.BLOCK_LENGTH;
             case UnfreezeDecoder.TEMPLATE_ID -> UnfreezeDecoder.BLOCK_LENGTH;
             case TakeSnapshotDecoder.TEMPLATE_ID -> TakeSnapshotDecoder.BLOCK_LENGTH;
-            default -> QueryDecoder.BLOCK_LENGTH;
+            case SetVirtualKeyDecoder.TEMPLATE_ID -> v1 ? NOT_IN_VERSION : SetVirtualKeyDecoder.BLOCK_LENGTH;
+            case SetVirtualKeyServiceBudgetDecoder.TEMPLATE_ID ->
+                v1 ? NOT_IN_VERSION : SetVirtualKeyServiceBudgetDecoder.BLOCK_LENGTH;
+            case RevokeVirtualKeyDecoder.TEMPLATE_ID -> v1 ? NOT_IN_VERSION : RevokeVirtualKeyDecoder.BLOCK_LENGTH;
+            case SetPriceDecoder.TEMPLATE_ID -> v1 ? NOT_IN_VERSION : SetPriceDecoder.BLOCK_LENGTH;
+            case SetGroupDecoder.TEMPLATE_ID -> v1 ? NOT_IN_VERSION : SetGroupDecoder.BLOCK_LENGTH;
+            case SetRateLimitDecoder.TEMPLATE_ID -> v1 ? NOT_IN_VERSION : SetRateLimitDecoder.BLOCK_LENGTH;
+            case SetSpendWindowDecoder.TEMPLATE_ID -> v1 ? NOT_IN_VERSION : SetSpendWindowDecoder.BLOCK_LENGTH;
+            case SetConcurrencyDecoder.TEMPLATE_ID -> v1 ? NOT_IN_VERSION : SetConcurrencyDecoder.BLOCK_LENGTH;
+            default -> NOT_IN_VERSION;
         };
     }
 

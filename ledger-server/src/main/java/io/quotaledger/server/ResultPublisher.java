@@ -19,11 +19,16 @@ import java.nio.ByteOrder;
  * results it holds. Encoding is a flyweight over the buffer's memory: nothing is allocated per result. In shared
  * threading mode the reply thread is the connections' own event loop, so the write goes straight to the socket.
  * Once the server closes, results are no longer sent (the connections are closing; clients resend).
+ *
+ * <p>Each connection gets its results in the version of its Hello: version 1 is the version-2 Result cut before
+ * the fields version 2 appended, with version 1 in its header, byte for byte what a version-1 server sent.
  */
 final class ResultPublisher implements Runnable
 {
     static final int RESULT_FRAME_LENGTH = Integer.BYTES + MessageHeaderEncoder.ENCODED_LENGTH +
         ResultEncoder.BLOCK_LENGTH;
+    /** A version-1 Result ends where the first field of version 2 starts. */
+    static final int RESULT_V1_BLOCK_LENGTH = ResultEncoder.virtualKeyIdEncodingOffset();
     private static final int INITIAL_BUFFER = RESULT_FRAME_LENGTH * 64;
 
     private final ServerMetrics metrics;
@@ -66,7 +71,7 @@ final class ResultPublisher implements Runnable
         out.ensureWritable(RESULT_FRAME_LENGTH);
         final Op op = Op.get(command.op().code());
         final ResultCode code = ResultCode.get(result.code().code());
-        encode(out, correlationId, op, code, result);
+        encode(out, correlationId, op, code, result, connection.version);
         metrics.result(op, code, System.nanoTime() - arrivalNanos);
         connection.answered();
     }
@@ -119,10 +124,14 @@ final class ResultPublisher implements Runnable
     }
 
     private void encode(
-        final ByteBuf out, final long correlationId, final Op op, final ResultCode code, final Result result)
+        final ByteBuf out,
+        final long correlationId,
+        final Op op,
+        final ResultCode code,
+        final Result result,
+        final int version)
     {
         frame.wrap(out.memoryAddress() + out.writerIndex(), RESULT_FRAME_LENGTH);
-        frame.putInt(0, RESULT_FRAME_LENGTH - Integer.BYTES, ByteOrder.LITTLE_ENDIAN);
         encoder.wrapAndApplyHeader(frame, Integer.BYTES, header)
             .correlationId(correlationId)
             .op(op)
@@ -130,7 +139,9 @@ final class ResultPublisher implements Runnable
         encoder.flags().clear()
             .duplicate(result.duplicate())
             .exceededHold(result.exceededHold())
-            .frozen(result.frozen());
+            .frozen(result.frozen())
+            .keyRevoked(result.keyRevoked())
+            .keyExpired(result.keyExpired());
         encoder
             .fromFree(result.fromFree())
             .fromBalance(result.fromBalance())
@@ -138,35 +149,63 @@ final class ResultPublisher implements Runnable
             .balance(result.balance())
             .held(result.held())
             .creditLimit(result.creditLimit())
-            .freeRemaining(result.freeRemaining());
-        out.writerIndex(out.writerIndex() + RESULT_FRAME_LENGTH);
+            .freeRemaining(result.freeRemaining())
+            .virtualKeyId(result.virtualKeyId())
+            .units(result.units())
+            .amount(result.amount())
+            .retryAfterMillis(result.retryAfterMillis())
+            .keySpent(result.keySpent())
+            .keyBudgetRemaining(result.keyBudgetRemaining());
+        out.writerIndex(out.writerIndex() + finish(frame, header, version));
+    }
+
+    /**
+     * Writes the length prefix and, for a version-1 connection, cuts the Result to its version-1 block.
+     *
+     * @return the frame's length, prefix included.
+     */
+    private static int finish(final UnsafeBuffer frame, final MessageHeaderEncoder header, final int version)
+    {
+        if (version == 1)
+        {
+            header.blockLength(RESULT_V1_BLOCK_LENGTH).version(1);
+            frame.putInt(0, MessageHeaderEncoder.ENCODED_LENGTH + RESULT_V1_BLOCK_LENGTH, ByteOrder.LITTLE_ENDIAN);
+            return Integer.BYTES + MessageHeaderEncoder.ENCODED_LENGTH + RESULT_V1_BLOCK_LENGTH;
+        }
+        frame.putInt(0, RESULT_FRAME_LENGTH - Integer.BYTES, ByteOrder.LITTLE_ENDIAN);
+        return RESULT_FRAME_LENGTH;
     }
 
     /**
      * Encodes a protocol error (a result no ledger produced) into a new buffer, on an I/O thread.
      */
-    static ByteBuf error(final ByteBufAllocator allocator, final long correlationId, final Op op, final ResultCode code)
+    static ByteBuf error(
+        final ByteBufAllocator allocator, final long correlationId, final Op op, final ResultCode code,
+        final int version)
     {
         final ByteBuf out = allocator.directBuffer(RESULT_FRAME_LENGTH);
-        encodeError(out, correlationId, op, code);
+        encodeError(out, correlationId, op, code, version);
         return out;
     }
 
     /**
-     * Appends a protocol error (a result no ledger produced) to a direct buffer, growing it as needed.
+     * Appends a protocol error (a result no ledger produced) in the given version to a direct buffer, growing it as
+     * needed.
      */
-    static void encodeError(final ByteBuf out, final long correlationId, final Op op, final ResultCode code)
+    static void encodeError(
+        final ByteBuf out, final long correlationId, final Op op, final ResultCode code, final int version)
     {
         out.ensureWritable(RESULT_FRAME_LENGTH);
         final UnsafeBuffer frame = new UnsafeBuffer(out.memoryAddress() + out.writerIndex(), RESULT_FRAME_LENGTH);
-        frame.putInt(0, RESULT_FRAME_LENGTH - Integer.BYTES, ByteOrder.LITTLE_ENDIAN);
+        final MessageHeaderEncoder header = new MessageHeaderEncoder();
         final ResultEncoder encoder = new ResultEncoder()
-            .wrapAndApplyHeader(frame, Integer.BYTES, new MessageHeaderEncoder())
+            .wrapAndApplyHeader(frame, Integer.BYTES, header)
             .correlationId(correlationId)
             .op(op)
             .code(code);
         encoder.flags().clear();
-        encoder.fromFree(0).fromBalance(0).returned(0).balance(0).held(0).creditLimit(0).freeRemaining(0);
-        out.writerIndex(out.writerIndex() + RESULT_FRAME_LENGTH);
+        encoder.fromFree(0).fromBalance(0).returned(0).balance(0).held(0).creditLimit(0).freeRemaining(0)
+            .virtualKeyId(0).units(0).amount(0).retryAfterMillis(0).keySpent(0).keyBudgetRemaining(0);
+        out.writerIndex(out.writerIndex() + finish(frame, header, version));
     }
 }

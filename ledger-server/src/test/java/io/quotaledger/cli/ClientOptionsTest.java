@@ -53,7 +53,7 @@ class ClientOptionsTest
             concat(reserve, "PT2562047788015215H"));
         assertRefused("Invalid value for option '--ttl': 'PT0S' is not positive", concat(reserve, "PT0S"));
         assertRefused("Invalid value for option '--ttl': 'PT-5M' is not positive", concat(reserve, "PT-5M"));
-        assertRefused("Invalid value for option '--ttl': '5 minutes' is not an ISO-8601 duration",
+        assertRefused("Invalid value for option '--ttl': '5 minutes' is not a duration such as 500ms, 30s, 5m",
             concat(reserve, "5 minutes"));
         assertRefused("Invalid value for option '--timeout-ms'",
             "credit", "--port", port, "--key", "k", "--user", "1", "--amount", "1", "--timeout-ms", "0");

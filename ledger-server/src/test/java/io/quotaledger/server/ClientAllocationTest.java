@@ -28,6 +28,7 @@ class ClientAllocationTest
 {
     private static final long USER = 1;
     private static final int SERVICE = 1;
+    private static final long KEY = 77;
     private static final int WINDOW = 64;
     private static final int WARM_UP = 30_000;
     private static final int MEASURED = 30_000;
@@ -80,20 +81,38 @@ class ClientAllocationTest
             final CountingHandler handler = new CountingHandler();
             final RequestIds ids = client.requestIds();
 
-            deduct(client, ids, handler, WARM_UP);
-            final long ioThread = handler.ioThread.getId();
-            final long callerBefore = allocated(Thread.currentThread().getId());
-            final long ioBefore = allocated(ioThread);
-            deduct(client, ids, handler, MEASURED);
-            final long ioAfter = allocated(ioThread);
-            final long callerAfter = allocated(Thread.currentThread().getId());
-
-            assertEquals(WARM_UP + MEASURED, handler.ok, "every deduct answered OK, none failed");
-            final double perCall = (callerAfter - callerBefore) / (double)MEASURED;
-            final double perResult = (ioAfter - ioBefore) / (double)MEASURED;
-            assertTrue(perCall <= SLACK_BYTES, "caller's thread allocated " + perCall + " bytes per request");
-            assertTrue(perResult <= SLACK_BYTES, "I/O thread allocated " + perResult + " bytes per result");
+            assertNothingAllocated(client, ids, handler, 0);
         }
+    }
+
+    @Test
+    void shouldAllocateNothingPerRequestOnTheCallbackPathThroughAVirtualKey() throws Exception
+    {
+        try (TestServer ledger = new TestServer(Threading.SHARED, dir);
+            LedgerClient client = ledger.client(ledger.adminKey))
+        {
+            client.blocking().credit(UUID.randomUUID(), USER, 1L << 40);
+            client.blocking().setVirtualKey(UUID.randomUUID(), USER, KEY, 0, true, null, 0, 0, null);
+            assertNothingAllocated(client, client.requestIds(), new CountingHandler(), KEY);
+        }
+    }
+
+    private static void assertNothingAllocated(
+        final LedgerClient client, final RequestIds ids, final CountingHandler handler, final long virtualKeyId)
+    {
+        deduct(client, ids, handler, WARM_UP, virtualKeyId);
+        final long ioThread = handler.ioThread.getId();
+        final long callerBefore = allocated(Thread.currentThread().getId());
+        final long ioBefore = allocated(ioThread);
+        deduct(client, ids, handler, MEASURED, virtualKeyId);
+        final long ioAfter = allocated(ioThread);
+        final long callerAfter = allocated(Thread.currentThread().getId());
+
+        assertEquals(WARM_UP + MEASURED, handler.ok, "every deduct answered OK, none failed");
+        final double perCall = (callerAfter - callerBefore) / (double)MEASURED;
+        final double perResult = (ioAfter - ioBefore) / (double)MEASURED;
+        assertTrue(perCall <= SLACK_BYTES, "caller's thread allocated " + perCall + " bytes per request");
+        assertTrue(perResult <= SLACK_BYTES, "I/O thread allocated " + perResult + " bytes per result");
     }
 
     @Test
@@ -119,11 +138,11 @@ class ClientAllocationTest
     }
 
     /**
-     * Sends {@code count} deducts in the callback form, at most {@link #WINDOW} in flight, and waits for every answer;
-     * allocates nothing itself.
+     * Sends {@code count} deducts in the callback form (through a virtual key unless 0), at most {@link #WINDOW} in
+     * flight, and waits for every answer; allocates nothing itself.
      */
     private static void deduct(final LedgerClient client, final RequestIds ids, final CountingHandler handler,
-        final int count)
+        final int count, final long virtualKeyId)
     {
         final long first = handler.answered;
         for (long sent = 0; sent < count; sent++)
@@ -132,7 +151,7 @@ class ClientAllocationTest
             {
                 Thread.yield();
             }
-            client.deduct(ids.hi(), ids.nextLo(), USER, SERVICE, 1, handler);
+            client.deduct(ids.hi(), ids.nextLo(), USER, SERVICE, 1, virtualKeyId, 0, handler);
         }
         while (handler.answered - first < count)
         {

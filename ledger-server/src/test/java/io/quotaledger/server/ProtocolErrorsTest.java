@@ -2,14 +2,17 @@ package io.quotaledger.server;
 
 import io.quotaledger.engine.Threading;
 import io.quotaledger.protocol.CreditEncoder;
+import io.quotaledger.protocol.DeductEncoder;
 import io.quotaledger.protocol.HelloEncoder;
 import io.quotaledger.protocol.HelloResultDecoder;
 import io.quotaledger.protocol.MessageHeaderEncoder;
 import io.quotaledger.protocol.Op;
+import io.quotaledger.protocol.Period;
 import io.quotaledger.protocol.QueryEncoder;
 import io.quotaledger.protocol.ResultCode;
 import io.quotaledger.protocol.ResultDecoder;
 import io.quotaledger.protocol.Role;
+import io.quotaledger.protocol.SetVirtualKeyEncoder;
 import io.quotaledger.protocol.TakeSnapshotEncoder;
 import io.quotaledger.server.Wire.Answer;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -203,16 +206,104 @@ class ProtocolErrorsTest
     }
 
     @Test
-    void shouldAnswerVersionTwoWithUnsupportedVersionAndStayOpen() throws Exception
+    void shouldAnswerVersionThreeOrZeroWithUnsupportedVersionAndStayOpen() throws Exception
     {
         ledger = new TestServer(threading, dir);
         try (Wire wire = new Wire(ledger).hello(ledger.adminKey))
         {
-            wire.send(withHeaderField(query(45, 1), 6, 2));
+            wire.send(withHeaderField(query(45, 1), 6, 3));
             assertAnswer(wire.read(), 45, Op.NONE, ResultCode.UNSUPPORTED_VERSION);
+            wire.assertOpen();
+            wire.send(withHeaderField(query(46, 1), 6, 0));
+            assertAnswer(wire.read(), 46, Op.NONE, ResultCode.UNSUPPORTED_VERSION);
+            wire.assertOpen();
+        }
+        assertEquals(2, ledger.metrics.badFrames(ServerMetrics.BadFrame.UNSUPPORTED_VERSION));
+    }
+
+    @Test
+    void shouldAnswerAVersionTwoMessageSentAsVersionOneWithUnsupportedVersionAndStayOpen() throws Exception
+    {
+        ledger = new TestServer(threading, dir);
+        try (Wire wire = new Wire(ledger).hello(ledger.adminKey))
+        {
+            // SetGroup exists since version 2: in a version-1 frame it is refused, whatever its length
+            wire.send(withHeaderField(Frames.setGroup(47, 1, 5, 2), 6, 1));
+            assertAnswer(wire.read(), 47, Op.SET_GROUP, ResultCode.UNSUPPORTED_VERSION);
             wire.assertOpen();
         }
         assertEquals(1, ledger.metrics.badFrames(ServerMetrics.BadFrame.UNSUPPORTED_VERSION));
+    }
+
+    @Test
+    void shouldAnswerABlockLengthOfTheOtherVersionWithMalformedAndStayOpen() throws Exception
+    {
+        ledger = new TestServer(threading, dir);
+        try (Wire wire = new Wire(ledger).hello(ledger.adminKey))
+        {
+            // a version-2 Deduct's block in a frame that says version 1, and a version-1 Deduct's block saying 2
+            wire.send(withHeaderField(Frames.deduct(48, 1, 5, 1, 10, 0, 0), 6, 1));
+            assertAnswer(wire.read(), 48, Op.DEDUCT, ResultCode.MALFORMED);
+            wire.send(withHeaderField(Frames.asVersion1(Frames.deduct(49, 1, 5, 1, 10, 0, 0),
+                DeductEncoder.virtualKeyIdEncodingOffset()), 6, 2));
+            assertAnswer(wire.read(), 49, Op.DEDUCT, ResultCode.MALFORMED);
+            wire.assertOpen();
+        }
+        assertEquals(2, ledger.metrics.badFrames(ServerMetrics.BadFrame.MALFORMED));
+    }
+
+    @Test
+    void shouldAnswerASetVirtualKeyWithABadServiceListOrEnumWithMalformedAndStayOpen() throws Exception
+    {
+        ledger = new TestServer(threading, dir);
+        final byte[] twoServices = Frames.setVirtualKey(50, 1, 5, 9, 100, false, Period.DAY, 0, 0, 1, 2);
+        final int groupHeader = 4 + HEADER + SetVirtualKeyEncoder.BLOCK_LENGTH;
+        final byte[] countTooHigh = twoServices.clone();
+        new UnsafeBuffer(countTooHigh).putShort(groupHeader + 2, (short)3, ByteOrder.LITTLE_ENDIAN);
+        final byte[] wideEntries = twoServices.clone();
+        new UnsafeBuffer(wideEntries).putShort(groupHeader, (short)8, ByteOrder.LITTLE_ENDIAN);
+        final byte[] noGroupHeader = withLength(twoServices, HEADER + SetVirtualKeyEncoder.BLOCK_LENGTH);
+        final byte[] unlimitedTwo = twoServices.clone();
+        unlimitedTwo[4 + HEADER + SetVirtualKeyEncoder.unlimitedEncodingOffset()] = 2;
+        final byte[] periodFour = twoServices.clone();
+        periodFour[4 + HEADER + SetVirtualKeyEncoder.resetPeriodEncodingOffset()] = 4;
+        try (Wire wire = new Wire(ledger).hello(ledger.adminKey))
+        {
+            for (final byte[] bad : List.of(countTooHigh, wideEntries, noGroupHeader, unlimitedTwo, periodFour))
+            {
+                wire.send(bad);
+                assertAnswer(wire.read(), 50, Op.SET_VIRTUAL_KEY, ResultCode.MALFORMED);
+            }
+            wire.assertOpen();
+        }
+        assertEquals(5, ledger.metrics.badFrames(ServerMetrics.BadFrame.MALFORMED));
+    }
+
+    @Test
+    void shouldAnswerEveryPolicySettingFromAGatewayWithForbiddenAndStayOpen() throws Exception
+    {
+        ledger = new TestServer(threading, dir);
+        final List<byte[]> settings = List.of(
+            Frames.setVirtualKey(70, 1, 5, 9, 100, false, Period.DAY, 0, 0),
+            Frames.setVirtualKeyServiceBudget(71, 2, 5, 9, 1, 10),
+            Frames.revokeVirtualKey(72, 3, 5, 9),
+            Frames.setPrice(73, 4, 1, 1, 1_500_000),
+            Frames.setGroup(74, 5, 5, 1),
+            Frames.setRateLimit(75, 6, 5, 9, 10, 0, 1_000),
+            Frames.setSpendWindow(76, 7, 5, 9, 100, 60_000),
+            Frames.setConcurrency(77, 8, 5, 9, 2));
+        final Op[] ops = { Op.SET_VIRTUAL_KEY, Op.SET_VIRTUAL_KEY_SERVICE_BUDGET, Op.REVOKE_VIRTUAL_KEY, Op.SET_PRICE,
+            Op.SET_GROUP, Op.SET_RATE_LIMIT, Op.SET_SPEND_WINDOW, Op.SET_CONCURRENCY };
+        try (Wire wire = new Wire(ledger).hello(ledger.gatewayKey))
+        {
+            for (int i = 0; i < settings.size(); i++)
+            {
+                wire.send(settings.get(i));
+                assertAnswer(wire.read(), 70 + i, ops[i], ResultCode.FORBIDDEN);
+            }
+            wire.assertOpen();
+        }
+        assertEquals(settings.size(), ledger.metrics.badFrames(ServerMetrics.BadFrame.FORBIDDEN));
     }
 
     @Test
@@ -221,7 +312,7 @@ class ProtocolErrorsTest
         ledger = new TestServer(threading, dir);
         try (Wire wire = new Wire(ledger).hello(ledger.adminKey))
         {
-            // blockLength 21 with a frame to match: not a Query's block
+            // a Query's blockLength plus one, with a frame to match: not a Query's block
             final byte[] longerBlock = withLength(query(46, 1), HEADER + QueryEncoder.BLOCK_LENGTH + 1);
             wire.send(withHeaderField(longerBlock, 0, QueryEncoder.BLOCK_LENGTH + 1));
             assertAnswer(wire.read(), 46, Op.QUERY, ResultCode.MALFORMED);
@@ -300,18 +391,18 @@ class ProtocolErrorsTest
     {
         final byte[] longerBlock = withHeaderField(
             withLength(query(60, 1), HEADER + QueryEncoder.BLOCK_LENGTH + 1), 0, QueryEncoder.BLOCK_LENGTH + 1);
-        final byte[] helloVersion2 = withHeaderField(hello("qlk_any"), 6, 2);
+        final byte[] helloVersion3 = withHeaderField(hello("qlk_any"), 6, 3);
         final byte[] helloLongerBlock = withHeaderField(hello("qlk_any"), 0, HelloEncoder.BLOCK_LENGTH + 2);
-        new UnsafeBuffer(helloVersion2).putLong(4 + HEADER, 60, ByteOrder.LITTLE_ENDIAN);
+        new UnsafeBuffer(helloVersion3).putLong(4 + HEADER, 60, ByteOrder.LITTLE_ENDIAN);
         new UnsafeBuffer(helloLongerBlock).putLong(4 + HEADER, 60, ByteOrder.LITTLE_ENDIAN);
         return List.of(
             new BeforeHello("schema id", withHeaderField(query(60, 1), 4, 9999), Op.NONE, ResultCode.UNKNOWN_MESSAGE),
             new BeforeHello("template id", withHeaderField(query(60, 1), 2, 77), Op.NONE, ResultCode.UNKNOWN_MESSAGE),
-            new BeforeHello("version", withHeaderField(query(60, 1), 6, 2), Op.NONE, ResultCode.UNSUPPORTED_VERSION),
+            new BeforeHello("version", withHeaderField(query(60, 1), 6, 3), Op.NONE, ResultCode.UNSUPPORTED_VERSION),
             new BeforeHello("block length", longerBlock, Op.QUERY, ResultCode.MALFORMED),
             new BeforeHello("frame length", withLength(query(60, 1), HEADER + QueryEncoder.BLOCK_LENGTH + 8),
                 Op.QUERY, ResultCode.MALFORMED),
-            new BeforeHello("Hello version", helloVersion2, Op.NONE, ResultCode.UNSUPPORTED_VERSION),
+            new BeforeHello("Hello version", helloVersion3, Op.NONE, ResultCode.UNSUPPORTED_VERSION),
             new BeforeHello("Hello block length", helloLongerBlock, Op.HELLO, ResultCode.MALFORMED),
             new BeforeHello("a valid request", query(60, 1), Op.QUERY, ResultCode.UNAUTHENTICATED));
     }
@@ -486,7 +577,7 @@ class ProtocolErrorsTest
                 }
             }
             assertTrue(stalled, "the server stopped reading the clients that do not read");
-            // what waits in the server for them is bounded by the in-flight cap: 71 bytes an answer (plus Netty's
+            // what waits in the server for them is bounded by the in-flight cap: 127 bytes an answer (plus Netty's
             // 96-byte estimate per write), not the 1 MiB write buffer each
             final long unsent = ledger.server.unsentBytes();
             assertTrue(unsent <= clients * (maxInFlight + 1) * (ResultPublisher.RESULT_FRAME_LENGTH + 96L),

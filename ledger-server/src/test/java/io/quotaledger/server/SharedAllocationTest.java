@@ -8,8 +8,9 @@ import io.quotaledger.protocol.Op;
 import io.quotaledger.protocol.ResultCode;
 import io.quotaledger.protocol.ResultDecoder;
 import org.agrona.concurrent.UnsafeBuffer;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.DataInputStream;
 import java.io.OutputStream;
@@ -27,13 +28,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * In shared threading the whole path of a request runs on the ledger's one thread: socket read, decode, decide,
  * journal, encode, write. In steady state that thread allocates nothing per request: counted with the JVM's
  * per-thread allocation counter over a pipelined run of journaled deducts, not timed. Netty's leak detector is off
- * meanwhile: it samples one buffer in 128 and records where it goes, which allocates by design.
+ * meanwhile: it samples one buffer in 128 and records where it goes, which allocates by design. Both protocol
+ * versions: a version-1 connection's requests and results are other lengths, through the same code.
  */
 class SharedAllocationTest
 {
     private static final int HEADER = MessageHeaderEncoder.ENCODED_LENGTH;
-    private static final int DEDUCT_FRAME = 4 + HEADER + DeductEncoder.BLOCK_LENGTH;
-    private static final int RESULT_FRAME = 4 + HEADER + ResultDecoder.BLOCK_LENGTH;
+    private static final int DEDUCT_V1_BLOCK = DeductEncoder.virtualKeyIdEncodingOffset();
+    private static final int RESULT_V1_BLOCK = ResultDecoder.virtualKeyIdEncodingOffset();
     private static final int BURST = 64;
     private static final int REQUESTS = BURST * 1_600;
 
@@ -42,9 +44,12 @@ class SharedAllocationTest
 
     private long requestId;
 
-    @Test
-    void shouldNotAllocatePerRequestOnTheLedgerThreadInSteadyState() throws Exception
+    @ParameterizedTest
+    @ValueSource(ints = { 1, 2 })
+    void shouldNotAllocatePerRequestOnTheLedgerThreadInSteadyState(final int version) throws Exception
     {
+        final int deductFrame = 4 + HEADER + (version == 1 ? DEDUCT_V1_BLOCK : DeductEncoder.BLOCK_LENGTH);
+        final int resultFrame = 4 + HEADER + (version == 1 ? RESULT_V1_BLOCK : ResultDecoder.BLOCK_LENGTH);
         final ResourceLeakDetector.Level leakDetection = ResourceLeakDetector.getLevel();
         ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
         try (TestServer ledger = new TestServer(Threading.SHARED, dir);
@@ -57,14 +62,14 @@ class SharedAllocationTest
             socket.setSoTimeout(10_000);
             final OutputStream out = socket.getOutputStream();
             final DataInputStream in = new DataInputStream(socket.getInputStream());
-            final byte[] answers = new byte[RESULT_FRAME * BURST];
-            out.write(Frames.hello(ledger.adminKey));
+            final byte[] answers = new byte[resultFrame * BURST];
+            out.write(Frames.withVersion(Frames.hello(ledger.adminKey), version));
             in.readFully(answers, 0, 4);
             in.readFully(answers, 4, new UnsafeBuffer(answers).getInt(0, ByteOrder.LITTLE_ENDIAN));
             out.write(Frames.credit(0, 1, 1, 1, 1L << 40));
-            in.readFully(answers, 0, RESULT_FRAME);
+            in.readFully(answers, 0, resultFrame);
 
-            final byte[] burst = new byte[DEDUCT_FRAME * BURST];
+            final byte[] burst = new byte[deductFrame * BURST];
             run(out, in, burst, answers, REQUESTS); // warm up: buffers, pools and tables at their size, the JIT done
 
             final com.sun.management.ThreadMXBean threads =
@@ -86,24 +91,29 @@ class SharedAllocationTest
     }
 
     /**
-     * Bursts of deducts, each written in one go and answered before the next.
+     * Bursts of deducts, each written in one go and answered before the next; the frame's length says the version.
      */
     private void run(
         final OutputStream out, final DataInputStream in, final byte[] burst, final byte[] answers, final int requests)
         throws Exception
     {
+        final int deductFrame = burst.length / BURST;
         final UnsafeBuffer frames = new UnsafeBuffer(burst);
+        final UnsafeBuffer one = new UnsafeBuffer(new byte[4 + HEADER + DeductEncoder.BLOCK_LENGTH]);
         final DeductEncoder deduct = new DeductEncoder();
         final MessageHeaderEncoder header = new MessageHeaderEncoder();
         for (int sent = 0; sent < requests; sent += BURST)
         {
             for (int i = 0; i < BURST; i++)
             {
-                final int offset = i * DEDUCT_FRAME;
-                frames.putInt(offset, DEDUCT_FRAME - 4, ByteOrder.LITTLE_ENDIAN);
-                deduct.wrapAndApplyHeader(frames, offset + 4, header).correlationId(i);
+                // encoded in version 2, then cut to the version the frame's length says
+                deduct.wrapAndApplyHeader(one, 4, header).correlationId(i);
                 deduct.requestId().hi(2).lo(++requestId);
-                deduct.userId(1).serviceId(1).amount(1);
+                deduct.userId(1).serviceId(1).amount(1).virtualKeyId(0).units(0);
+                final int blockLength = deductFrame - 4 - HEADER;
+                header.blockLength(blockLength).version(blockLength == DeductEncoder.BLOCK_LENGTH ? 2 : 1);
+                one.putInt(0, deductFrame - 4, ByteOrder.LITTLE_ENDIAN);
+                frames.putBytes(i * deductFrame, one, 0, deductFrame);
             }
             out.write(burst);
             in.readFully(answers);

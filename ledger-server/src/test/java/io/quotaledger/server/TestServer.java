@@ -18,11 +18,11 @@ import java.time.Duration;
 
 /**
  * A whole ledger for tests: journal in a temporary directory, engine in the given threading mode, protocol server on
- * a free port, an admin and a gateway key.
+ * a free port, an admin and a gateway key. Public for the command line's tests.
  */
-final class TestServer implements AutoCloseable
+public final class TestServer implements AutoCloseable
 {
-    final String adminKey = ApiKeys.generate();
+    public final String adminKey = ApiKeys.generate();
     final String gatewayKey = ApiKeys.generate();
     final ServerMetrics metrics = new ServerMetrics();
     final LedgerServer server;
@@ -41,7 +41,7 @@ final class TestServer implements AutoCloseable
      * On {@code config.port()} as given (0 for a free one: a restart on the same directory can reuse the port), with
      * an optional engine stage after the journal (a {@link StallStage} to hold results back).
      */
-    TestServer(
+    public TestServer(
         final Threading threading, final Path dir, final ServerConfig config, final EventHandler<LedgerEvent> stage)
         throws Exception
     {
@@ -76,7 +76,7 @@ final class TestServer implements AutoCloseable
         this(threading, dir, new ServerConfig());
     }
 
-    int port()
+    public int port()
     {
         return server.port();
     }

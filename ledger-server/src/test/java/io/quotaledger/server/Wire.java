@@ -75,14 +75,27 @@ final class Wire implements AutoCloseable
         return this;
     }
 
-    Answer read() throws IOException
+    /**
+     * @return the next frame as it came, length prefix included.
+     */
+    byte[] readFrame() throws IOException
     {
         final byte[] prefix = new byte[4];
         in.readFully(prefix);
         final int length = ByteBuffer.wrap(prefix).order(ByteOrder.LITTLE_ENDIAN).getInt();
-        final byte[] frame = new byte[length];
-        in.readFully(frame);
-        final ByteBuffer buffer = ByteBuffer.wrap(frame).order(ByteOrder.LITTLE_ENDIAN);
+        final byte[] frame = java.util.Arrays.copyOf(prefix, 4 + length);
+        in.readFully(frame, 4, length);
+        return frame;
+    }
+
+    /**
+     * Reads a Result (of either protocol version) or a HelloResult.
+     */
+    Answer read() throws IOException
+    {
+        final byte[] whole = readFrame();
+        final int length = whole.length - 4;
+        final ByteBuffer buffer = ByteBuffer.wrap(whole, 4, length).slice().order(ByteOrder.LITTLE_ENDIAN);
         final int templateId = buffer.getShort(2) & 0xFFFF;
         if (templateId == HelloResultDecoder.TEMPLATE_ID)
         {
@@ -92,7 +105,9 @@ final class Wire implements AutoCloseable
                 Role.get((short)(buffer.get(HEADER + 9) & 0xFF)));
         }
         assertEquals(ResultDecoder.TEMPLATE_ID, templateId);
-        assertEquals(HEADER + ResultDecoder.BLOCK_LENGTH, length);
+        final int version = buffer.getShort(6) & 0xFFFF;
+        assertEquals(HEADER + (version == 1 ? ResultDecoder.virtualKeyIdEncodingOffset() : ResultDecoder.BLOCK_LENGTH),
+            length);
         return new Answer(templateId, buffer.getLong(HEADER), Op.get((short)(buffer.get(HEADER + 8) & 0xFF)),
             ResultCode.get((short)(buffer.get(HEADER + 9) & 0xFF)), null);
     }
