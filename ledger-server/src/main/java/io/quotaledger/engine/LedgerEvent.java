@@ -10,13 +10,20 @@ import org.agrona.concurrent.UnsafeBuffer;
  * where the result goes, the caller's correlation id and when the request arrived. Reused for every message that
  * passes through the slot; nothing here is allocated per message. Everything a result needs travels in the slot, so
  * no other structure has to stay in step with the order of the slots.
+ *
+ * <p>A slot starts with room for the outcomes of an ordinary command ({@link #USUAL_OUTCOMES}) and grows, once, to
+ * the most a command can make ({@link io.quotaledger.core.LedgerConfig#maxOutcomesPerCommand()}) the first time a
+ * TICK or a SETTLE that finds its hold due needs more: a ring of small slots, not one sized for the rare case.
  */
 public final class LedgerEvent
 {
     private final Command command = new Command();
     private final Result result = new Result();
+    /** A charge and its POLICY_APPLIED, or a hold found due, its POLICY_APPLIED and the rejection. */
+    static final int USUAL_OUTCOMES = 3;
+
     private final UnsafeBuffer outcomes;
-    private final int outcomeCapacity;
+    private final int maxOutcomes;
     private int outcomeCount;
     private long firstOutcomeSequence;
     private ResultListener listener;
@@ -24,10 +31,10 @@ public final class LedgerEvent
     private long arrivalNanos;
     private StateListener stateListener;
 
-    LedgerEvent(final int outcomeCapacity)
+    LedgerEvent(final int maxOutcomes)
     {
-        this.outcomeCapacity = outcomeCapacity;
-        this.outcomes = new UnsafeBuffer(new byte[outcomeCapacity * Outcome.LENGTH]);
+        this.maxOutcomes = maxOutcomes;
+        this.outcomes = new UnsafeBuffer(new byte[Math.min(USUAL_OUTCOMES, maxOutcomes) * Outcome.LENGTH]);
     }
 
     public Command command()
@@ -98,11 +105,19 @@ public final class LedgerEvent
 
     void addOutcome(final Outcome outcome)
     {
-        if (outcomeCount == outcomeCapacity)
+        final int offset = outcomeOffset(outcomeCount);
+        if (offset == outcomes.capacity())
         {
-            throw new IllegalStateException("more outcomes than a ring slot holds: " + outcomeCapacity);
+            if (outcomeCount == maxOutcomes)
+            {
+                throw new IllegalStateException("more outcomes than a ring slot holds: " + maxOutcomes);
+            }
+            final byte[] grown = new byte[maxOutcomes * Outcome.LENGTH]; // once per slot, for the rare case
+            outcomes.getBytes(0, grown, 0, offset);
+            outcomes.wrap(grown);
         }
-        outcome.encode(outcomes, outcomeOffset(outcomeCount++));
+        outcome.encode(outcomes, offset);
+        outcomeCount++;
     }
 
     void startOutcomes(final long firstSequence)
