@@ -24,7 +24,7 @@ class CheckTest
                 tally.answered(user, user == 2 && i >= Scenario.POOR_REQUESTS ? Tally.REJECTED : Tally.OK);
             }
         }
-        final State exact = State.of(3);
+        final State exact = State.of(mixed);
         exact.balance()[0] = 0;
         exact.freeUsed()[0] = 16;
         exact.balance()[1] = Scenario.RICH - (16 - Scenario.SMALL_FREE);
