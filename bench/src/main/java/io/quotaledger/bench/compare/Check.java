@@ -102,7 +102,8 @@ record Check(boolean passed, String summary, List<String> problems)
             }
             else if (tally.errors() == 0 && k != Math.min(asked[i], affordable))
             {
-                problem = k + " of " + asked[i] + " requests charged, expected " + Math.min(asked[i], affordable);
+                problem = k + " of " + asked[i] + " requests " + (scenario.keyed() ? "its keys admitted " : "") +
+                    "charged, expected " + Math.min(asked[i], affordable);
             }
             else if (state.balance()[i] != balance || state.freeUsed()[i] != freeUsed)
             {
