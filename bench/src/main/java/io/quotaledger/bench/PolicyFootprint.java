@@ -22,7 +22,8 @@ import java.util.Locale;
  * is grown in stages, its retained size (JOL) and the heap used after {@link System#gc()} taken after each: the
  * accounts (each funded, with one free quota), then two keys per user (a budget per month), then a rate limit on
  * requests and units on every key, then one 5-hour spend window on each user's first key. Each stage's growth over
- * its entries is the figure per entry, hash-table slack included.
+ * its entries is the figure per entry, hash-table slack included (what the ledger preallocates for policy before any
+ * is set, a few thousand entries of each kind, counts in the accounts' stage: a fraction of a byte per entry at 1M).
  *
  * <p>Whether it fits: the ledger's state, plus the full default dedupe window (preallocated: an empty ledger with the
  * default window minus one with a window of one), counted twice while a snapshot is taken (the snapshotter checks

@@ -14,13 +14,14 @@ class PolicyFootprintTest
     @Test
     void shouldMeasureKeysRateLimitsAndSpendWindowsStageByStage()
     {
-        final PolicyFootprint.Figures figures = PolicyFootprint.measure(2_000);
+        // more entries of each kind than the ledger preallocates (4,096), so that every stage grows it
+        final PolicyFootprint.Figures figures = PolicyFootprint.measure(10_000);
 
         assertEquals(4, figures.stages().size());
-        assertEquals(2_000, figures.stages().get(0).entries());
-        assertEquals(4_000, figures.stages().get(1).entries(), "two keys per user");
-        assertEquals(4_000, figures.stages().get(2).entries(), "a rate limit on every key");
-        assertEquals(2_000, figures.stages().get(3).entries(), "a spend window per user");
+        assertEquals(10_000, figures.stages().get(0).entries());
+        assertEquals(20_000, figures.stages().get(1).entries(), "two keys per user");
+        assertEquals(20_000, figures.stages().get(2).entries(), "a rate limit on every key");
+        assertEquals(10_000, figures.stages().get(3).entries(), "a spend window per user");
         for (int stage = 1; stage <= 3; stage++)
         {
             assertTrue(figures.bytesPerEntry(stage) > 0, "stage " + stage + ": " + figures.json());
@@ -30,7 +31,7 @@ class PolicyFootprintTest
         assertEquals(2 * figures.stateBytes() + figures.snapshotBytes() + figures.snapshotBytes() / 8,
             figures.peakBytes());
         assertTrue(figures.fits(), figures.json());
-        assertTrue(figures.json().startsWith("{\"users\":2000,\"keysPerUser\":2,\"perVirtualKey\":{\"entries\":4000,"),
+        assertTrue(figures.json().startsWith("{\"users\":10000,\"keysPerUser\":2,\"perVirtualKey\":{\"entries\":20000,"),
             figures.json());
     }
 }
