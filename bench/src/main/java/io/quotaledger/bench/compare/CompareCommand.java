@@ -473,7 +473,7 @@ public final class CompareCommand implements Callable<Integer>
     }
 
     /** The module and export flags this JVM was started with (scripts/jvm.options), for the JVMs it starts. */
-    private static List<String> jvmFlags()
+    static List<String> jvmFlags()
     {
         return ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
             .filter(a -> a.startsWith("--add-opens") || a.startsWith("--add-exports"))
