@@ -64,7 +64,12 @@ final class Report
         }
         if (!results.scenarios("closed").isEmpty())
         {
-            throughputChart();
+            final CategoryChart chart = throughputChart();
+            if (!chart.getSeriesCollection().isEmpty())
+            {
+                BitmapEncoder.saveBitmap(chart, dir.resolve("throughput.png").toString(),
+                    BitmapEncoder.BitmapFormat.PNG);
+            }
         }
         for (final String scenario : results.scenarios("equal"))
         {
@@ -386,8 +391,11 @@ final class Report
         }
     }
 
-    /** Closed-loop throughput, one group of bars per scenario, log scale: the gaps are orders of magnitude. */
-    private void throughputChart() throws IOException
+    /**
+     * Closed-loop throughput, one group of bars per scenario, log scale: the gaps are orders of magnitude. A system
+     * that did not run a scenario (the conditional UPDATE and virtual-key) has no bar there.
+     */
+    CategoryChart throughputChart()
     {
         final List<String> scenarios = results.scenarios("closed");
         final CategoryChart chart = new CategoryChartBuilder().width(1000).height(560)
@@ -397,7 +405,6 @@ final class Report
         chart.getStyler().setYAxisMin(100.0); // bars start somewhere on a log axis
         chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideS);
         chart.getStyler().setyAxisTickLabelsFormattingFunction(v -> String.format(Locale.ROOT, "%,.0f", v));
-        int series = 0;
         for (final String system : results.systems())
         {
             final List<Double> y = new ArrayList<>();
@@ -412,13 +419,9 @@ final class Report
             if (any)
             {
                 chart.addSeries(system, scenarios, y);
-                series++;
             }
         }
-        if (series > 0)
-        {
-            BitmapEncoder.saveBitmap(chart, dir.resolve("throughput.png").toString(), BitmapEncoder.BitmapFormat.PNG);
-        }
+        return chart;
     }
 
     private void plot(final String scenario, final String load) throws IOException
