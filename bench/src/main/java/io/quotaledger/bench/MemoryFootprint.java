@@ -28,6 +28,9 @@ import java.util.Locale;
  *     on where the count falls between two growth steps.</li>
  * </ul>
  * A second estimate from heap used after {@link System#gc()} cross-checks JOL.
+ *
+ * <p>{@code --policy}: the gateway policy's figures instead, per virtual key, rate-limit entry and spend-window entry
+ * ({@link PolicyFootprint}).
  */
 public final class MemoryFootprint
 {
@@ -38,15 +41,20 @@ public final class MemoryFootprint
     public static void main(final String[] args)
     {
         boolean json = false;
+        boolean policy = false;
         for (final String arg : args)
         {
             if ("--json".equals(arg))
             {
                 json = true;
             }
+            else if ("--policy".equals(arg))
+            {
+                policy = true;
+            }
             else
             {
-                System.err.println("usage: MemoryFootprint [--json]");
+                System.err.println("usage: MemoryFootprint [--policy] [--json]");
                 System.exit("--help".equals(arg) || "-h".equals(arg) ? 0 : 2);
             }
         }
@@ -61,6 +69,27 @@ public final class MemoryFootprint
         finally
         {
             System.setOut(out);
+        }
+
+        if (policy)
+        {
+            final PolicyFootprint.Figures figures = PolicyFootprint.measure(Workload.ACCOUNTS);
+            if (json)
+            {
+                out.println("{\"jvm\":\"" + System.getProperty("java.vm.name") + ' ' +
+                    System.getProperty("java.vm.version") + "\",\"compressedOops\":" + compressedOops() +
+                    ",\"policy\":" + figures.json() + "}");
+            }
+            else
+            {
+                out.println(System.getProperty("java.vm.name") + ' ' + System.getProperty("java.vm.version") +
+                    ", compressed oops " + compressedOops());
+                figures.print(out);
+                out.println();
+                out.println("the ledger at the end, by class (JOL):");
+                out.println(figures.footprint());
+            }
+            return;
         }
 
         final int accounts = Workload.ACCOUNTS;
@@ -133,7 +162,7 @@ public final class MemoryFootprint
         }
     }
 
-    private static long usedHeapAfterGc()
+    static long usedHeapAfterGc()
     {
         final Runtime runtime = Runtime.getRuntime();
         long used = Long.MAX_VALUE;

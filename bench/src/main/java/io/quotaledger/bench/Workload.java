@@ -38,6 +38,44 @@ public final class Workload
     /** High half of the request ids of the set-up commands; benchmarks use other values. */
     private static final long SETUP_ID_HI = 0x5E70_0000_0000_0000L;
 
+    /** High half of the request ids of the policy set-up commands, plus the operation's code. */
+    private static final long POLICY_SETUP_ID_HI = 0x5E71_0000_0000_0000L;
+
+    /** Virtual keys have ids of their own, apart from the user ids. */
+    private static final long KEY_ID_BASE = 1L << 40;
+
+    /** Units a policy DEDUCT asks to be priced. */
+    public static final long UNITS = 100;
+
+    /** The price group every user of a policy benchmark is in. */
+    public static final int PRICE_GROUP = 1;
+
+    /** The group's multiplier for {@link #SERVICE_ID}, 1.5 in fixed point: {@link #UNITS} cost 150. */
+    public static final long MULTIPLIER = 1_500_000;
+
+    /** A virtual key's budget per {@link #PERIOD}: no run spends it. */
+    public static final long KEY_BUDGET = 1L << 50;
+
+    /**
+     * The rate limits' period: a minute, as RPM and TPM limits count. Their requests and units are high enough that
+     * no run is refused (a hot key of the zipfian stream gets ~70 requests per ms of the benchmarks' clock), and
+     * divide the minute into whole microseconds (1 per request, 1 per {@link #UNITS}); every request is checked all
+     * the same.
+     */
+    public static final long RATE_MILLIS = 60_000;
+
+    /** Requests a key admits per {@link #RATE_MILLIS}. */
+    public static final long RATE_REQUESTS = 60_000_000;
+
+    /** Units a key admits per {@link #RATE_MILLIS}. */
+    public static final long RATE_UNITS = 6_000_000_000L;
+
+    /** A spend window of 5 hours, as gateways' "window cost" limits. */
+    public static final long WINDOW_MILLIS = 5 * 3_600_000L;
+
+    /** The window's maximum: no run reaches it. */
+    public static final long WINDOW_MAX = 1L << 50;
+
     private Workload()
     {
     }
@@ -76,6 +114,81 @@ public final class Workload
             .serviceId(SERVICE_ID)
             .amount(FREE_ALLOWANCE)
             .period(PERIOD);
+    }
+
+    /**
+     * @param index an account index.
+     * @param key   which of the account's keys, from 0.
+     * @return the id of that virtual key.
+     */
+    public static long virtualKeyId(final int index, final int key)
+    {
+        return KEY_ID_BASE + 2L * index + key;
+    }
+
+    /**
+     * Writes the SET_VIRTUAL_KEY of key {@code key} (0 or 1) of account {@code index}: a budget of
+     * {@link #KEY_BUDGET} per {@link #PERIOD}, no expiry, every service allowed.
+     */
+    public static Command virtualKey(final Command command, final int index, final int key)
+    {
+        return policy(command, Op.SET_VIRTUAL_KEY, index, key)
+            .virtualKeyId(virtualKeyId(index, key))
+            .amount(KEY_BUDGET)
+            .resetPeriod(PERIOD);
+    }
+
+    /**
+     * Writes the SET_RATE_LIMIT of key {@code key} of account {@code index}: {@link #RATE_REQUESTS} requests and
+     * {@link #RATE_UNITS} units per {@link #RATE_MILLIS}.
+     */
+    public static Command rateLimit(final Command command, final int index, final int key)
+    {
+        return policy(command, Op.SET_RATE_LIMIT, index, key)
+            .virtualKeyId(virtualKeyId(index, key))
+            .requests(RATE_REQUESTS)
+            .units(RATE_UNITS)
+            .perMillis(RATE_MILLIS);
+    }
+
+    /**
+     * Writes the SET_SPEND_WINDOW of key {@code key} of account {@code index}: at most {@link #WINDOW_MAX} per
+     * {@link #WINDOW_MILLIS}.
+     */
+    public static Command spendWindow(final Command command, final int index, final int key)
+    {
+        return policy(command, Op.SET_SPEND_WINDOW, index, key)
+            .virtualKeyId(virtualKeyId(index, key))
+            .amount(WINDOW_MAX)
+            .perMillis(WINDOW_MILLIS);
+    }
+
+    /**
+     * Writes the SET_PRICE of {@link #MULTIPLIER} for {@link #SERVICE_ID} in {@link #PRICE_GROUP}.
+     */
+    public static Command price(final Command command)
+    {
+        return policy(command, Op.SET_PRICE, 0, 0)
+            .userId(0)
+            .groupId(PRICE_GROUP)
+            .serviceId(SERVICE_ID)
+            .multiplier(MULTIPLIER);
+    }
+
+    /**
+     * Writes the SET_GROUP that puts account {@code index} in {@link #PRICE_GROUP}.
+     */
+    public static Command group(final Command command, final int index)
+    {
+        return policy(command, Op.SET_GROUP, index, 0).groupId(PRICE_GROUP);
+    }
+
+    private static Command policy(final Command command, final Op op, final int index, final int key)
+    {
+        return command
+            .op(op)
+            .requestId(POLICY_SETUP_ID_HI + op.code(), 2L * index + key + 1)
+            .userId(userId(index));
     }
 
     /**

@@ -33,8 +33,8 @@ import java.util.concurrent.TimeUnit;
 @Command(name = "compare", mixinStandardHelpOptions = true, sortOptions = false,
     description = {
         "Runs the ledger, PostgreSQL (SELECT ... FOR UPDATE transaction; one conditional UPDATE) and Redis + Lua on " +
-        "the same scenarios (hot user, 1,000 users x 10, 100k users uniform and zipfian, mixed users) and writes " +
-        "REPORT.md, results.json, latency plots (PNG) and .hgrm files.",
+        "the same scenarios (hot user, 1,000 users x 10, 100k users uniform and zipfian, mixed users, virtual keys " +
+        "with a budget and a rate limit) and writes REPORT.md, results.json, latency plots (PNG) and .hgrm files.",
         "Every system's final state is checked against what it answered: no lost update, no over-deduction, the " +
         "expected rejections. Redis is skipped, with a message, when no redis-server binary is installed.",
         "Exit status: 0 when every check passed, 1 when one failed, 2 on bad options." })
@@ -193,7 +193,7 @@ public final class CompareCommand implements Callable<Integer>
                 attempt(results, contender, warmUp.name(), "warm-up", () ->
                 {
                     contender.populate(warmUp);
-                    final Tally tally = new Tally(warmUp.users());
+                    final Tally tally = new Tally(warmUp.targets());
                     contender.prepare(concurrency);
                     final Measurement max = contender.closedLoop(new Phase(warmUp, tally, concurrency, 0, 0,
                         nanos(quick ? 0.5 : 2)));
@@ -210,8 +210,10 @@ public final class CompareCommand implements Callable<Integer>
                 {
                     step(bar, contender, scenario, "closed loop");
                     final int id = ++pass;
-                    attempt(results, contender, scenario.name(), "closed loop",
-                        () -> throughput(contender, scenario, id, results));
+                    contender.unsupported(scenario).ifPresentOrElse(
+                        why -> results.skipped(contender.name() + ", " + scenario.name() + ": " + why),
+                        () -> attempt(results, contender, scenario.name(), "closed loop",
+                            () -> throughput(contender, scenario, id, results)));
                     bar.step();
                 }
                 if (contender instanceof RedisContender redis)
@@ -355,7 +357,7 @@ public final class CompareCommand implements Callable<Integer>
     {
         scenario.firstUserId(pass * 10_000_000L + 1);
         contender.populate(scenario);
-        final Tally tally = new Tally(scenario.users());
+        final Tally tally = new Tally(scenario.targets());
         contender.prepare(concurrency);
         final Measurement m = contender.closedLoop(
             new Phase(scenario, tally, concurrency, 0, nanos(warmupSeconds()), nanos(closedSeconds())));
@@ -368,7 +370,7 @@ public final class CompareCommand implements Callable<Integer>
     {
         scenario.firstUserId(pass * 10_000_000L + 1);
         contender.populate(scenario);
-        final Tally tally = new Tally(scenario.users());
+        final Tally tally = new Tally(scenario.targets());
         final long warm = nanos(warmupSeconds());
         final long measured = nanos(openSeconds());
         contender.prepare(concurrency);
@@ -446,6 +448,8 @@ public final class CompareCommand implements Callable<Integer>
         }
         // few enough users that even the slowest system sends each poor user more requests than it can pay for
         scenarios.add(Scenario.mixed(quick ? 300 : 600, seed));
+        // and each tight key more than it admits
+        scenarios.add(Scenario.virtualKeys(quick ? 150 : 600, seed));
         return new Plan(scenarios, quick ? List.of(uniform) : List.of(uniform, hot), quick ? List.of(hot)
             : List.of(hot, uniform));
     }
@@ -469,7 +473,7 @@ public final class CompareCommand implements Callable<Integer>
     }
 
     /** The module and export flags this JVM was started with (scripts/jvm.options), for the JVMs it starts. */
-    private static List<String> jvmFlags()
+    static List<String> jvmFlags()
     {
         return ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
             .filter(a -> a.startsWith("--add-opens") || a.startsWith("--add-exports"))

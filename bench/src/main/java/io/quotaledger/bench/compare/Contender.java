@@ -1,6 +1,7 @@
 package io.quotaledger.bench.compare;
 
 import java.util.List;
+import java.util.Optional;
 
 /**
  * A system that charges quota, driven the way a gateway drives it. Started once, given the users of one scenario at
@@ -19,7 +20,19 @@ interface Contender extends AutoCloseable
 
     void start() throws Exception;
 
-    /** Creates the scenario's users with their balances and free quotas, no other state. */
+    /**
+     * @return why this system does not run {@code scenario} (the report says so), or empty when it does. Default:
+     * it runs every scenario.
+     */
+    default Optional<String> unsupported(final Scenario scenario)
+    {
+        return Optional.empty();
+    }
+
+    /**
+     * Creates the scenario's users with their balances and free quotas, and its virtual keys with their budgets and
+     * rate limits, no other state.
+     */
     void populate(Scenario scenario) throws Exception;
 
     /**

@@ -26,7 +26,8 @@ import java.util.concurrent.TimeUnit;
  * The ledger as a gateway runs it: {@code ledger serve} in a JVM of its own (no projector, so that only the charging
  * path is measured), reached over loopback TCP by the Java client, which pipelines: the concurrency is the number of
  * requests in flight over a few connections, not a thread per request. Driven by {@link PipelinedContender}, as Redis
- * is.
+ * is. In the virtual-key scenario the keys are set up with the client's SetVirtualKey and SetRateLimit and every
+ * DEDUCT names its key: the ledger checks the key and charges key and user in one step.
  */
 final class LedgerContender extends PipelinedContender
 {
@@ -41,6 +42,7 @@ final class LedgerContender extends PipelinedContender
     private final List<String> serveOptions;
     private final List<LedgerClient> clients = new ArrayList<>();
     private Process process;
+    private ClientPolicy policy;
 
     /**
      * @param jvmOptions       for the server's JVM (the project's @argfile and heap).
@@ -75,7 +77,10 @@ final class LedgerContender extends PipelinedContender
             "own JVM (" + String.join(" ", jvmOptions.stream().filter(o -> o.startsWith("-X")).toList()) + "), " +
             "journal in " + dir.getParent(),
             durability == Durability.FSYNC ? "journal fsynced (msync) once per ring batch before the results leave"
-                : "journal written to the page cache (mmap) before the results leave: survives kill -9");
+                : "journal written to the page cache (mmap) before the results leave: survives kill -9",
+            "virtual-key scenario: keys set up with SetVirtualKey (a budget per 30 days) and SetRateLimit (requests " +
+            "per day), every DEDUCT through its key: the ledger checks the key (this user's, not revoked, not " +
+            "expired), the rate limit, the key's budget and the user's funds, and charges key and user in one step");
     }
 
     @Override
@@ -132,12 +137,46 @@ final class LedgerContender extends PipelinedContender
             }
         }
         awaitAll(pending);
+        if (scenario.keyed())
+        {
+            populateKeys(client, scenario);
+        }
+    }
+
+    /** Each key, then its rate limit: a rate limit names a key that exists. */
+    private void populateKeys(final LedgerClient client, final Scenario scenario) throws Exception
+    {
+        if (policy == null)
+        {
+            policy = ClientPolicy.bind();
+        }
+        final List<CompletableFuture<LedgerResult>> pending = new ArrayList<>();
+        for (int key = 0; key < scenario.keys(); key++)
+        {
+            pending.add(policy.setVirtualKey(client, scenario.userIdOfTarget(key), scenario.keyId(key),
+                scenario.keyBudget(key), Scenario.KEY_RESET_MILLIS));
+            if (pending.size() >= 8192)
+            {
+                awaitAll(pending);
+            }
+        }
+        awaitAll(pending);
+        for (int key = 0; key < scenario.keys(); key++)
+        {
+            pending.add(policy.setRateLimit(client, scenario.userIdOfTarget(key), scenario.keyId(key),
+                scenario.keyRequests(key), Duration.ofMillis(Scenario.KEY_RATE_MILLIS)));
+            if (pending.size() >= 8192)
+            {
+                awaitAll(pending);
+            }
+        }
+        awaitAll(pending);
     }
 
     @Override
     public State read(final Scenario scenario) throws Exception
     {
-        final State state = State.of(scenario.users());
+        final State state = State.of(scenario);
         final LedgerClient client = clients.get(0);
         final List<CompletableFuture<LedgerResult>> pending = new ArrayList<>();
         for (int from = 0; from < scenario.users(); from += 8192)
@@ -155,6 +194,23 @@ final class LedgerContender extends PipelinedContender
                 {
                     state.balance()[i] = r.balance();
                     state.freeUsed()[i] = scenario.free(i) - r.freeRemaining();
+                }
+            }
+        }
+        for (int from = 0; from < scenario.keys(); from += 8192)
+        {
+            final int to = Math.min(scenario.keys(), from + 8192);
+            pending.clear();
+            for (int key = from; key < to; key++)
+            {
+                pending.add(policy.query(client, scenario.userIdOfTarget(key), Scenario.SERVICE, scenario.keyId(key)));
+            }
+            for (int key = from; key < to; key++)
+            {
+                final LedgerResult r = pending.get(key - from).get(30, TimeUnit.SECONDS);
+                if (r.code() == ResultCode.OK)
+                {
+                    state.keySpent()[key] = policy.keySpent(r);
                 }
             }
         }
@@ -182,23 +238,46 @@ final class LedgerContender extends PipelinedContender
     }
 
     @Override
-    protected void deduct(final int connection, final long userId, final Answer answer)
+    protected void deduct(final int connection, final long userId, final long virtualKeyId, final Answer answer)
     {
         final LedgerClient client = clients.get(connection);
         final RequestIds ids = client.requestIds();
-        client.deduct(ids.hi(), ids.nextLo(), userId, Scenario.SERVICE, Scenario.AMOUNT, new ResultHandler()
+        final ResultHandler handler = new ResultHandler()
         {
             public void onResult(final ResultView result)
             {
-                answer.answered(result.code() == ResultCode.OK ? Tally.OK :
-                    result.code() == ResultCode.INSUFFICIENT_FUNDS ? Tally.REJECTED : Tally.ERROR, System.nanoTime());
+                answer.answered(outcome(result.code()), System.nanoTime());
             }
 
             public void onFailure(final long requestIdHi, final long requestIdLo, final Throwable cause)
             {
                 answer.answered(Tally.ERROR, System.nanoTime());
             }
-        });
+        };
+        if (virtualKeyId == 0)
+        {
+            client.deduct(ids.hi(), ids.nextLo(), userId, Scenario.SERVICE, Scenario.AMOUNT, handler);
+        }
+        else
+        {
+            policy.deduct(client, ids.hi(), ids.nextLo(), userId, Scenario.SERVICE, Scenario.AMOUNT, virtualKeyId,
+                handler);
+        }
+    }
+
+    /**
+     * @return what a result code means for the tally; a code no scenario expects is an error.
+     */
+    static int outcome(final ResultCode code)
+    {
+        return switch (code)
+        {
+            case OK -> Tally.OK;
+            case INSUFFICIENT_FUNDS -> Tally.REJECTED;
+            case VIRTUAL_KEY_BUDGET_EXCEEDED -> Tally.KEY_BUDGET;
+            case RATE_LIMITED -> Tally.RATE_LIMITED;
+            default -> Tally.ERROR;
+        };
     }
 
     @Override

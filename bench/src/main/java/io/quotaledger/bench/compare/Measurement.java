@@ -8,7 +8,7 @@ import org.HdrHistogram.Histogram;
  * @param mode     "closed" or "open".
  * @param rate     offered requests per second (open loop), 0 in the closed loop.
  * @param ok       charged requests answered.
- * @param rejected requests refused for funds.
+ * @param rejected requests refused (for funds, or by a virtual key's budget or rate limit).
  * @param errors   errors and requests never answered.
  * @param dropped  open-loop requests due in the window but never sent: the system was too far behind.
  * @param arrived  answers that arrived in the window, whenever they were sent or due.

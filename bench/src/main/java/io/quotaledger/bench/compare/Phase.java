@@ -76,21 +76,21 @@ final class Phase
     }
 
     /**
-     * The user a request goes to; counts it as sent.
+     * The target (user or virtual key) a request goes to; counts it as sent.
      */
     int send(final long k)
     {
-        final int user = scenario.userOf(k);
-        tally.sent(user);
-        return user;
+        final int target = scenario.targetOf(k);
+        tally.sent(target);
+        return target;
     }
 
     /**
      * @param started when the request was sent (closed loop) or due (open loop).
      */
-    void answered(final int user, final int outcome, final long started, final long now)
+    void answered(final int target, final int outcome, final long started, final long now)
     {
-        tally.answered(user, outcome);
+        tally.answered(target, outcome);
         // the closed loop counts answers that arrive in the window (a queue of requests stuck on one row lock may
         // take longer than the window to come through); the open loop counts requests due in it
         if (now >= measureFrom && now < end)
@@ -103,11 +103,17 @@ final class Phase
             return;
         }
         latency.recordValue(Math.min(now - started, HIGHEST_NANOS));
-        switch (outcome)
+        if (outcome == Tally.OK)
         {
-            case Tally.OK -> ok.increment();
-            case Tally.REJECTED -> rejected.increment();
-            default -> errors.increment();
+            ok.increment();
+        }
+        else if (Tally.refusal(outcome))
+        {
+            rejected.increment();
+        }
+        else
+        {
+            errors.increment();
         }
     }
 

@@ -32,10 +32,11 @@ abstract class PipelinedContender implements Contender
     }
 
     /**
-     * Sends a DEDUCT of {@link Scenario#AMOUNT} for {@code userId} on connection {@code connection} and returns without
-     * waiting; {@code answer} is told once, on whatever thread the answer (or the failure) arrives.
+     * Sends a DEDUCT of {@link Scenario#AMOUNT} for {@code userId}, through its virtual key {@code virtualKeyId}
+     * unless that is 0, on connection {@code connection} and returns without waiting; {@code answer} is told once, on
+     * whatever thread the answer (or the failure) arrives.
      */
-    protected abstract void deduct(int connection, long userId, Answer answer);
+    protected abstract void deduct(int connection, long userId, long virtualKeyId, Answer answer);
 
     /** The client library, its version and how it is used, for the report. */
     protected abstract String client();
@@ -82,11 +83,13 @@ abstract class PipelinedContender implements Contender
                 LockSupport.parkNanos(due - now);
                 now = System.nanoTime();
             }
-            final int user = phase.send(k);
+            final int target = phase.send(k);
+            final Scenario scenario = phase.scenario;
             outstanding.incrementAndGet();
-            deduct(next++ % connections, phase.scenario.userId(user), (outcome, answeredAt) ->
+            deduct(next++ % connections, scenario.userIdOfTarget(target), scenario.keyIdOfTarget(target),
+                (outcome, answeredAt) ->
             {
-                phase.answered(user, outcome, due, answeredAt);
+                phase.answered(target, outcome, due, answeredAt);
                 outstanding.decrementAndGet();
             });
         }
@@ -110,11 +113,12 @@ abstract class PipelinedContender implements Contender
             done.countDown();
             return;
         }
-        final int user = phase.send(phase.nextRequest());
+        final int target = phase.send(phase.nextRequest());
+        final Scenario scenario = phase.scenario;
         final long started = System.nanoTime();
-        deduct(connection, phase.scenario.userId(user), (outcome, answeredAt) ->
+        deduct(connection, scenario.userIdOfTarget(target), scenario.keyIdOfTarget(target), (outcome, answeredAt) ->
         {
-            phase.answered(user, outcome, started, answeredAt);
+            phase.answered(target, outcome, started, answeredAt);
             if (outcome == Tally.ERROR)
             {
                 done.countDown(); // a chain ends at its first error (already a failed check), not in a tight loop

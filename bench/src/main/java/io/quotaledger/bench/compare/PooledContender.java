@@ -16,9 +16,12 @@ abstract class PooledContender implements Contender
     interface Session extends AutoCloseable
     {
         /**
-         * @return {@link Tally#OK} or {@link Tally#REJECTED}; throws on errors.
+         * Charges {@code amount} to the user, through its virtual key {@code virtualKeyId} unless that is 0.
+         *
+         * @return {@link Tally#OK}, or the refusal ({@link Tally#REJECTED}, {@link Tally#KEY_BUDGET},
+         * {@link Tally#RATE_LIMITED}); throws on errors.
          */
-        int deduct(long userId, long amount) throws Exception;
+        int deduct(long userId, long virtualKeyId, long amount) throws Exception;
 
         @Override
         void close() throws Exception;
@@ -112,10 +115,10 @@ abstract class PooledContender implements Contender
         while (System.nanoTime() < phase.end)
         {
             final long k = phase.nextRequest();
-            final int user = phase.send(k);
+            final int target = phase.send(k);
             final long started = System.nanoTime();
-            final int outcome = call(phase, session, user);
-            phase.answered(user, outcome, started, System.nanoTime());
+            final int outcome = call(phase, session, target);
+            phase.answered(target, outcome, started, System.nanoTime());
         }
     }
 
@@ -140,17 +143,18 @@ abstract class PooledContender implements Contender
                 LockSupport.parkNanos(due - now);
                 now = System.nanoTime();
             }
-            final int user = phase.send(k);
-            final int outcome = call(phase, session, user);
-            phase.answered(user, outcome, due, System.nanoTime());
+            final int target = phase.send(k);
+            final int outcome = call(phase, session, target);
+            phase.answered(target, outcome, due, System.nanoTime());
         }
     }
 
-    private static int call(final Phase phase, final Session session, final int user)
+    private static int call(final Phase phase, final Session session, final int target)
     {
+        final Scenario scenario = phase.scenario;
         try
         {
-            return session.deduct(phase.scenario.userId(user), Scenario.AMOUNT);
+            return session.deduct(scenario.userIdOfTarget(target), scenario.keyIdOfTarget(target), Scenario.AMOUNT);
         }
         catch (final Exception ex)
         {

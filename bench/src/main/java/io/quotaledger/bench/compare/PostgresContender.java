@@ -4,10 +4,13 @@ import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.sql.Statement;
+import java.sql.Types;
 import java.time.YearMonth;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Quota charged in PostgreSQL, one of two ways gateways do it today.
@@ -18,6 +21,10 @@ import java.util.List;
  * <li>{@link Design#CONDITIONAL}: one autocommit {@code UPDATE ... WHERE balance >= ... RETURNING}, free units and
  * balance in one row: the best a single SQL statement does.</li>
  * </ul>
+ * In the virtual-key scenario the FOR UPDATE transaction first locks the key's row ({@code SELECT ... FOR UPDATE}),
+ * checks it as the ledger does (this user's, not revoked, not expired, GCRA rate limit, budget in the current
+ * period; the gateway's clock), then charges the user as above and updates the key's row in the same transaction.
+ * The conditional design does not run it: see {@link #unsupported}.
  */
 final class PostgresContender extends PooledContender
 {
@@ -35,6 +42,11 @@ final class PostgresContender extends PooledContender
     }
 
     private static final String SERVICE = "chat";
+    /** Why the conditional design does not run the virtual-key scenario. */
+    static final String NO_KEYS_IN_ONE_STATEMENT = "not run: the key's budget and rate limit are another row than " +
+        "the user's funds (two keys per user), and one UPDATE changes one table; a statement over both (a " +
+        "data-modifying CTE) re-checks under READ COMMITTED only the row it is updating, so it can charge the key " +
+        "and not the user, and it cannot say which check refused";
 
     private final PostgresServer server;
     private final Design design;
@@ -59,16 +71,26 @@ final class PostgresContender extends PooledContender
     public List<String> settings()
     {
         final List<String> lines = new ArrayList<>();
-        lines.add(design == Design.FOR_UPDATE
-            ? "one transaction per request: SELECT free_quota FOR UPDATE, UPDATE free_quota, SELECT user_balance FOR " +
-              "UPDATE, UPDATE user_balance, INSERT billing_record (1-2 rows), COMMIT (READ COMMITTED)"
-            : "one autocommit UPDATE quota SET free_used = ..., balance = ... WHERE user_id = ? AND balance >= ? " +
-              "RETURNING balance");
+        if (design == Design.FOR_UPDATE)
+        {
+            lines.add("one transaction per request: SELECT free_quota FOR UPDATE, UPDATE free_quota, SELECT " +
+                "user_balance FOR UPDATE, UPDATE user_balance, INSERT billing_record (1-2 rows), COMMIT (READ " +
+                "COMMITTED)");
+            lines.add("virtual-key scenario: SELECT virtual_key FOR UPDATE first, its checks (user, revoked, expiry, " +
+                "GCRA rate limit, budget in the current period; the gateway's clock) in the gateway, then the " +
+                "above and UPDATE virtual_key in the same transaction");
+        }
+        else
+        {
+            lines.add("one autocommit UPDATE quota SET free_used = ..., balance = ... WHERE user_id = ? AND " +
+                "balance >= ? RETURNING balance");
+            lines.add("virtual-key scenario " + NO_KEYS_IN_ONE_STATEMENT);
+        }
         try
         {
             lines.addAll(server.settings());
         }
-        catch (final java.sql.SQLException ex)
+        catch (final SQLException ex)
         {
             lines.add("settings unreadable: " + ex.getMessage());
         }
@@ -90,14 +112,20 @@ final class PostgresContender extends PooledContender
             driver = c.getMetaData().getDriverName() + " " + c.getMetaData().getDriverVersion();
             if (design == Design.FOR_UPDATE)
             {
-                s.execute("DROP TABLE IF EXISTS free_quota, user_balance, billing_record");
+                s.execute("DROP TABLE IF EXISTS free_quota, user_balance, billing_record, virtual_key");
                 s.execute("CREATE TABLE free_quota (user_id bigint, service_name text, reset_month text, " +
                     "total_quota bigint NOT NULL, used_quota bigint NOT NULL, " +
                     "PRIMARY KEY (user_id, service_name, reset_month))");
                 s.execute("CREATE TABLE user_balance (user_id bigint PRIMARY KEY, balance bigint NOT NULL)");
                 s.execute("CREATE TABLE billing_record (id bigserial PRIMARY KEY, user_id bigint NOT NULL, " +
                     "service_name text NOT NULL, amount bigint NOT NULL, source text NOT NULL, " +
-                    "created_at timestamptz NOT NULL DEFAULT now())");
+                    "virtual_key_id bigint, created_at timestamptz NOT NULL DEFAULT now())");
+                // times in epoch milliseconds, the rate limiter's in microseconds, as the ledger keeps them
+                s.execute("CREATE TABLE virtual_key (key_id bigint PRIMARY KEY, user_id bigint NOT NULL, " +
+                    "revoked boolean NOT NULL, expires_at bigint NOT NULL, budget bigint NOT NULL, " +
+                    "reset_ms bigint NOT NULL, anchor bigint NOT NULL, period bigint NOT NULL, " +
+                    "spent bigint NOT NULL, emission_us bigint NOT NULL, limit_us bigint NOT NULL, " +
+                    "tat_us bigint NOT NULL)");
                 s.execute("CREATE INDEX billing_record_user ON billing_record (user_id, created_at)");
             }
             else
@@ -107,6 +135,13 @@ final class PostgresContender extends PooledContender
                     "free_total bigint NOT NULL, free_used bigint NOT NULL)");
             }
         }
+    }
+
+    @Override
+    public Optional<String> unsupported(final Scenario scenario)
+    {
+        return design == Design.CONDITIONAL && scenario.keyed() ? Optional.of(NO_KEYS_IN_ONE_STATEMENT)
+            : Optional.empty();
     }
 
     @Override
@@ -129,7 +164,7 @@ final class PostgresContender extends PooledContender
             final Array balanceArray = c.createArrayOf("bigint", balance);
             if (design == Design.FOR_UPDATE)
             {
-                s.execute("TRUNCATE free_quota, user_balance, billing_record");
+                s.execute("TRUNCATE free_quota, user_balance, billing_record, virtual_key");
                 try (PreparedStatement p = c.prepareStatement("INSERT INTO free_quota " +
                     "SELECT u, ?, ?, f, 0 FROM unnest(?::bigint[], ?::bigint[]) AS t(u, f)"))
                 {
@@ -146,6 +181,7 @@ final class PostgresContender extends PooledContender
                     p.setArray(2, balanceArray);
                     p.execute();
                 }
+                populateKeys(c, scenario);
             }
             else
             {
@@ -164,6 +200,35 @@ final class PostgresContender extends PooledContender
         }
     }
 
+    private static void populateKeys(final Connection c, final Scenario scenario) throws SQLException
+    {
+        final int n = scenario.keys();
+        final Long[] keys = new Long[n];
+        final Long[] users = new Long[n];
+        final Long[] budgets = new Long[n];
+        final Long[] emissions = new Long[n];
+        final long limitMicros = Scenario.KEY_RATE_MILLIS * 1000;
+        for (int key = 0; key < n; key++)
+        {
+            keys[key] = scenario.keyId(key);
+            users[key] = scenario.userIdOfTarget(key);
+            budgets[key] = scenario.keyBudget(key);
+            emissions[key] = (limitMicros + scenario.keyRequests(key) - 1) / scenario.keyRequests(key);
+        }
+        try (PreparedStatement p = c.prepareStatement("INSERT INTO virtual_key SELECT k, u, false, 0, b, ?, ?, 0, " +
+            "0, e, ?, 0 FROM unnest(?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[]) AS t(k, u, b, e)"))
+        {
+            p.setLong(1, Scenario.KEY_RESET_MILLIS);
+            p.setLong(2, System.currentTimeMillis()); // the budget periods count from the key's creation
+            p.setLong(3, limitMicros);
+            p.setArray(4, c.createArrayOf("bigint", keys));
+            p.setArray(5, c.createArrayOf("bigint", users));
+            p.setArray(6, c.createArrayOf("bigint", budgets));
+            p.setArray(7, c.createArrayOf("bigint", emissions));
+            p.execute();
+        }
+    }
+
     @Override
     protected Session session() throws Exception
     {
@@ -174,7 +239,7 @@ final class PostgresContender extends PooledContender
     @Override
     public State read(final Scenario scenario) throws Exception
     {
-        final State state = State.of(scenario.users());
+        final State state = State.of(scenario);
         final long first = scenario.firstUserId();
         try (Connection c = server.connect(); Statement s = c.createStatement())
         {
@@ -192,6 +257,13 @@ final class PostgresContender extends PooledContender
                     while (rs.next())
                     {
                         state.freeUsed()[(int)(rs.getLong(1) - first)] = rs.getLong(2);
+                    }
+                }
+                try (ResultSet rs = s.executeQuery("SELECT key_id, spent FROM virtual_key"))
+                {
+                    while (rs.next())
+                    {
+                        state.keySpent()[(int)(rs.getLong(1) - scenario.keyId(0))] = rs.getLong(2);
                     }
                 }
                 try (ResultSet rs = s.executeQuery("SELECT coalesce(sum(amount), 0) FROM billing_record"))
@@ -219,11 +291,13 @@ final class PostgresContender extends PooledContender
         // the server is shared by the designs; the suite closes it
     }
 
-    /** The DeductQuota transaction of the billing service. */
+    /** The DeductQuota transaction of the billing service, after the virtual key's when the request has one. */
     private static final class ForUpdateSession implements Session
     {
         private final Connection connection;
         private final String month;
+        private final PreparedStatement lockKey;
+        private final PreparedStatement chargeKey;
         private final PreparedStatement lockFree;
         private final PreparedStatement useFree;
         private final PreparedStatement lockBalance;
@@ -235,21 +309,69 @@ final class PostgresContender extends PooledContender
             this.connection = connection;
             this.month = month;
             connection.setAutoCommit(false);
+            lockKey = connection.prepareStatement("SELECT user_id, revoked, expires_at, budget, reset_ms, anchor, " +
+                "period, spent, emission_us, limit_us, tat_us FROM virtual_key WHERE key_id = ? FOR UPDATE");
+            chargeKey = connection.prepareStatement("UPDATE virtual_key SET period = ?, spent = ?, tat_us = ? " +
+                "WHERE key_id = ?");
             lockFree = connection.prepareStatement("SELECT total_quota - used_quota FROM free_quota " +
                 "WHERE user_id = ? AND service_name = ? AND reset_month = ? FOR UPDATE");
             useFree = connection.prepareStatement("UPDATE free_quota SET used_quota = used_quota + ? " +
                 "WHERE user_id = ? AND service_name = ? AND reset_month = ?");
             lockBalance = connection.prepareStatement("SELECT balance FROM user_balance WHERE user_id = ? FOR UPDATE");
             charge = connection.prepareStatement("UPDATE user_balance SET balance = balance - ? WHERE user_id = ?");
-            bill = connection.prepareStatement("INSERT INTO billing_record (user_id, service_name, amount, source) " +
-                "VALUES (?, ?, ?, ?)");
+            bill = connection.prepareStatement("INSERT INTO billing_record (user_id, service_name, amount, source, " +
+                "virtual_key_id) VALUES (?, ?, ?, ?, ?)");
         }
 
         @Override
-        public int deduct(final long userId, final long amount) throws Exception
+        public int deduct(final long userId, final long virtualKeyId, final long amount) throws Exception
         {
             try
             {
+                long period = 0;
+                long spent = 0;
+                long tat = 0;
+                if (virtualKeyId != 0)
+                {
+                    lockKey.setLong(1, virtualKeyId);
+                    try (ResultSet rs = lockKey.executeQuery())
+                    {
+                        // no scenario sends an unknown, revoked or expired key: that is an error, not a refusal
+                        if (!rs.next() || rs.getLong(1) != userId || rs.getBoolean(2))
+                        {
+                            connection.rollback();
+                            return Tally.ERROR;
+                        }
+                        final long now = System.currentTimeMillis();
+                        final long expiresAt = rs.getLong(3);
+                        if (expiresAt != 0 && now >= expiresAt)
+                        {
+                            connection.rollback();
+                            return Tally.ERROR;
+                        }
+                        final long emission = rs.getLong(9);
+                        tat = rs.getLong(11);
+                        if (emission > 0)
+                        {
+                            final long nowMicros = now * 1000;
+                            tat = Math.max(tat, nowMicros) + emission;
+                            if (tat - nowMicros > rs.getLong(10))
+                            {
+                                connection.rollback();
+                                return Tally.RATE_LIMITED;
+                            }
+                        }
+                        final long reset = rs.getLong(5);
+                        period = reset > 0 ? Math.floorDiv(now - rs.getLong(6), reset) : 0;
+                        spent = (period == rs.getLong(7) ? rs.getLong(8) : 0) + amount;
+                        final long budget = rs.getLong(4);
+                        if (budget >= 0 && spent > budget)
+                        {
+                            connection.rollback();
+                            return Tally.KEY_BUDGET;
+                        }
+                    }
+                }
                 long freeLeft = 0;
                 lockFree.setLong(1, userId);
                 lockFree.setString(2, SERVICE);
@@ -293,13 +415,21 @@ final class PostgresContender extends PooledContender
                     charge.setLong(2, userId);
                     charge.executeUpdate();
                 }
+                if (virtualKeyId != 0)
+                {
+                    chargeKey.setLong(1, period);
+                    chargeKey.setLong(2, spent);
+                    chargeKey.setLong(3, tat);
+                    chargeKey.setLong(4, virtualKeyId);
+                    chargeKey.executeUpdate();
+                }
                 if (fromFree > 0)
                 {
-                    bill(userId, fromFree, "free");
+                    bill(userId, virtualKeyId, fromFree, "free");
                 }
                 if (fromBalance > 0)
                 {
-                    bill(userId, fromBalance, "balance");
+                    bill(userId, virtualKeyId, fromBalance, "balance");
                 }
                 connection.commit();
                 return Tally.OK;
@@ -311,12 +441,21 @@ final class PostgresContender extends PooledContender
             }
         }
 
-        private void bill(final long userId, final long amount, final String source) throws Exception
+        private void bill(final long userId, final long virtualKeyId, final long amount, final String source)
+            throws Exception
         {
             bill.setLong(1, userId);
             bill.setString(2, SERVICE);
             bill.setLong(3, amount);
             bill.setString(4, source);
+            if (virtualKeyId != 0)
+            {
+                bill.setLong(5, virtualKeyId);
+            }
+            else
+            {
+                bill.setNull(5, Types.BIGINT);
+            }
             bill.executeUpdate();
         }
 
@@ -343,8 +482,12 @@ final class PostgresContender extends PooledContender
         }
 
         @Override
-        public int deduct(final long userId, final long amount) throws Exception
+        public int deduct(final long userId, final long virtualKeyId, final long amount) throws Exception
         {
+            if (virtualKeyId != 0)
+            {
+                throw new IllegalStateException(NO_KEYS_IN_ONE_STATEMENT);
+            }
             deduct.setLong(1, amount);
             deduct.setLong(2, amount);
             deduct.setLong(3, amount);

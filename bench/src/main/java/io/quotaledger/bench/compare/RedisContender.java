@@ -60,8 +60,58 @@ final class RedisContender extends PipelinedContender
         return 1
         """;
 
+    /**
+     * The virtual-key scenario's script: the same checks as the ledger's, in its order, then the charge of the key and
+     * the user together. KEYS[1] the user's hash, KEYS[2] the key's hash; ARGV[1] the amount, ARGV[2] the user id.
+     * 1 charged; refused: 0 for funds, 2 by the key's budget, 3 by its rate limit; -1 no such user, -2 no such key
+     * (or another user's), -3 key revoked, -4 key expired. The clock is Redis's own (TIME), in milliseconds as the
+     * ledger's; the rate limit is GCRA in microseconds, as the ledger's (docs/semantics.md): admit iff
+     * {@code max(tat, now) + T - now <= P}. Lua's numbers are doubles, exact below 2^53 (microseconds since 1970 are
+     * about 2^51); they are written back with %d, never in exponent form.
+     */
+    static final String KEYED_SCRIPT = """
+        local v = redis.call('HMGET', KEYS[1], 'balance', 'free_total', 'free_used')
+        if not v[1] then return -1 end
+        local k = redis.call('HMGET', KEYS[2], 'user', 'revoked', 'expires_at', 'budget', 'reset_ms', 'anchor',
+            'period', 'spent', 'emission_us', 'limit_us', 'tat_us')
+        if k[1] ~= ARGV[2] then return -2 end
+        if k[2] ~= '0' then return -3 end
+        local time = redis.call('TIME')
+        local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+        local expires = tonumber(k[3])
+        if expires ~= 0 and now >= expires then return -4 end
+        local amount = tonumber(ARGV[1])
+        local tat = tonumber(k[11])
+        local emission = tonumber(k[9])
+        if emission > 0 then
+            local now_us = now * 1000
+            if tat < now_us then tat = now_us end
+            tat = tat + emission
+            if tat - now_us > tonumber(k[10]) then return 3 end
+        end
+        local reset = tonumber(k[5])
+        local period = 0
+        if reset > 0 then period = math.floor((now - tonumber(k[6])) / reset) end
+        local spent = 0
+        if period == tonumber(k[7]) then spent = tonumber(k[8]) end
+        local budget = tonumber(k[4])
+        if budget >= 0 and spent + amount > budget then return 2 end
+        local free_left = tonumber(v[2]) - tonumber(v[3])
+        if free_left < 0 then free_left = 0 end
+        local from_free = math.min(amount, free_left)
+        local from_balance = amount - from_free
+        if tonumber(v[1]) < from_balance then return 0 end
+        if from_free > 0 then redis.call('HINCRBY', KEYS[1], 'free_used', from_free) end
+        if from_balance > 0 then redis.call('HINCRBY', KEYS[1], 'balance', -from_balance) end
+        redis.call('HSET', KEYS[2], 'period', string.format('%d', period), 'spent', string.format('%d', spent + amount),
+            'tat_us', string.format('%d', tat))
+        return 1
+        """;
+
     /** Keys are "quota:" and the user id in 12 digits: the keys redis-benchmark's {@code __rand_int__} makes. */
     private static final String KEY_PREFIX = "quota:";
+    /** A virtual key's hash: "vkey:" and the key id in 12 digits. */
+    private static final String VIRTUAL_KEY_PREFIX = "vkey:";
     private static final String ZEROS = "000000000000";
     private static final String AMOUNT = Long.toString(Scenario.AMOUNT);
     /** Not a few seconds: an AOF rewrite or a slow disk stalls Redis, and a timeout would be an error. */
@@ -78,6 +128,7 @@ final class RedisContender extends PipelinedContender
     private RedisClient client;
     private Process process;
     private String sha;
+    private String keyedSha;
     private String version = "?";
 
     private RedisContender(final Path binary, final Path dir, final int port, final int connections)
@@ -108,7 +159,10 @@ final class RedisContender extends PipelinedContender
     {
         return List.of(
             "redis-server " + version + " (" + binary + "), appendonly yes, appendfsync everysec, no RDB snapshots",
-            "EVALSHA of a check-and-deduct Lua script per request, on a hash per user");
+            "EVALSHA of a check-and-deduct Lua script per request, on a hash per user",
+            "virtual-key scenario: EVALSHA of a script that checks the key (this user's, not revoked, not expired), " +
+            "its GCRA rate limit and its budget in the current period, then the free quota and the balance, and " +
+            "updates the key and the user, on a hash per key and per user; Redis's TIME is the clock");
     }
 
     @Override
@@ -175,6 +229,7 @@ final class RedisContender extends PipelinedContender
             async.add(connection.async());
         }
         sha = open.get(0).sync().scriptLoad(SCRIPT);
+        keyedSha = open.get(0).sync().scriptLoad(KEYED_SCRIPT);
         version = versionOf(open.get(0).sync().info("server"));
     }
 
@@ -195,25 +250,58 @@ final class RedisContender extends PipelinedContender
                 awaitAll(pending);
             }
         }
+        final long now = System.currentTimeMillis(); // the keys' budget periods count from their creation
+        for (int key = 0; key < scenario.keys(); key++)
+        {
+            final long limitMicros = Scenario.KEY_RATE_MILLIS * 1000;
+            pending.add(redis.hset(virtualKey(scenario.keyId(key)), Map.ofEntries(
+                Map.entry("user", Long.toString(scenario.userIdOfTarget(key))),
+                Map.entry("revoked", "0"),
+                Map.entry("expires_at", "0"),
+                Map.entry("budget", Long.toString(scenario.keyBudget(key))),
+                Map.entry("reset_ms", Long.toString(Scenario.KEY_RESET_MILLIS)),
+                Map.entry("anchor", Long.toString(now)),
+                Map.entry("period", "0"),
+                Map.entry("spent", "0"),
+                Map.entry("emission_us", Long.toString((limitMicros + scenario.keyRequests(key) - 1) /
+                    scenario.keyRequests(key))),
+                Map.entry("limit_us", Long.toString(limitMicros)),
+                Map.entry("tat_us", "0"))));
+            if (pending.size() == BATCH)
+            {
+                awaitAll(pending);
+            }
+        }
         awaitAll(pending);
     }
 
     @Override
-    protected void deduct(final int connection, final long userId, final Answer answer)
+    protected void deduct(final int connection, final long userId, final long virtualKeyId, final Answer answer)
     {
-        async.get(connection).<Long>evalsha(sha, ScriptOutputType.INTEGER, new String[] { key(userId) }, AMOUNT)
-            .whenComplete((charged, ex) ->
-            {
-                final long now = System.nanoTime();
-                answer.answered(ex != null || charged == null ? Tally.ERROR : charged == 1 ? Tally.OK
-                    : charged == 0 ? Tally.REJECTED : Tally.ERROR, now);
-            });
+        final RedisFuture<Long> reply = virtualKeyId == 0
+            ? async.get(connection).evalsha(sha, ScriptOutputType.INTEGER, new String[] { key(userId) }, AMOUNT)
+            : async.get(connection).evalsha(keyedSha, ScriptOutputType.INTEGER,
+                new String[] { key(userId), virtualKey(virtualKeyId) }, AMOUNT, Long.toString(userId));
+        reply.whenComplete((code, ex) ->
+        {
+            final long now = System.nanoTime();
+            answer.answered(ex != null || code == null ? Tally.ERROR : outcome(code), now);
+        });
+    }
+
+    /**
+     * @return what a script's answer means for the tally; an answer no scenario expects is an error.
+     */
+    static int outcome(final long code)
+    {
+        return code == 1 ? Tally.OK : code == 0 ? Tally.REJECTED : code == 2 ? Tally.KEY_BUDGET
+            : code == 3 ? Tally.RATE_LIMITED : Tally.ERROR;
     }
 
     @Override
     public State read(final Scenario scenario) throws Exception
     {
-        final State state = State.of(scenario.users());
+        final State state = State.of(scenario);
         final RedisAsyncCommands<String, String> redis = async.get(0);
         final List<RedisFuture<List<KeyValue<String, String>>>> pending = new ArrayList<>(BATCH);
         for (int from = 0; from < scenario.users(); from += BATCH)
@@ -232,6 +320,24 @@ final class RedisContender extends PipelinedContender
                 {
                     state.balance()[i] = Long.parseLong(values.get(0).getValue());
                     state.freeUsed()[i] = Long.parseLong(values.get(1).getValue());
+                }
+            }
+        }
+        final List<RedisFuture<String>> spent = new ArrayList<>(BATCH);
+        for (int from = 0; from < scenario.keys(); from += BATCH)
+        {
+            final int to = Math.min(scenario.keys(), from + BATCH);
+            spent.clear();
+            for (int key = from; key < to; key++)
+            {
+                spent.add(redis.hget(virtualKey(scenario.keyId(key)), "spent"));
+            }
+            for (int key = from; key < to; key++)
+            {
+                final String value = spent.get(key - from).get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+                if (value != null)
+                {
+                    state.keySpent()[key] = Long.parseLong(value);
                 }
             }
         }
@@ -333,9 +439,19 @@ final class RedisContender extends PipelinedContender
     /** "quota:000000012345": built by hand, not String.format, which would cost more than the request's encoding. */
     static String key(final long userId)
     {
-        final String digits = Long.toString(userId);
-        return digits.length() >= ZEROS.length() ? KEY_PREFIX + digits
-            : KEY_PREFIX + ZEROS.substring(digits.length()) + digits;
+        return padded(KEY_PREFIX, userId);
+    }
+
+    /** "vkey:000000012345", as {@link #key}. */
+    static String virtualKey(final long virtualKeyId)
+    {
+        return padded(VIRTUAL_KEY_PREFIX, virtualKeyId);
+    }
+
+    private static String padded(final String prefix, final long id)
+    {
+        final String digits = Long.toString(id);
+        return digits.length() >= ZEROS.length() ? prefix + digits : prefix + ZEROS.substring(digits.length()) + digits;
     }
 
     private static void awaitAll(final List<RedisFuture<?>> pending) throws Exception

@@ -15,7 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code scripts/bench compare --quick} end to end, against real systems: a ledger server in its own JVM (both
  * durabilities), an embedded PostgreSQL (both designs, fsync on and off) and Redis when this machine has it. Proves
  * that the suite runs, that every system passes its correctness checks and that the report is complete; asserts no
- * figure.
+ * figure. The virtual-key scenario needs the core's gateway-policy rules and the client's virtual-key operations.
  */
 class CompareQuickTest
 {
@@ -38,6 +38,10 @@ class CompareQuickTest
             assertTrue(report.contains(section), "REPORT.md lacks " + section);
         }
         assertTrue(report.contains("Redis + Lua"), "Redis run or its skip reported");
+        // the virtual-key scenario: checked for every system that runs it, the conditional UPDATE says why it does not
+        assertTrue(report.contains("| ledger (process) | virtual-key | closed loop | pass | "), report);
+        assertTrue(report.contains("| PostgreSQL FOR UPDATE (fsync on) | virtual-key | closed loop | pass | "), report);
+        assertTrue(report.contains("- PostgreSQL conditional UPDATE (fsync on), virtual-key: not run: "), report);
         // how each system is driven: the pipelined ones over the same 2 connections, 50 in flight on each
         assertTrue(report.contains("### How each system is driven"), report);
         assertTrue(report.contains("| ledger (process) | Java LedgerClient"), report);

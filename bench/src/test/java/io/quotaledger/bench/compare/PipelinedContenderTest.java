@@ -117,7 +117,7 @@ class PipelinedContenderTest
         }
 
         @Override
-        protected void deduct(final int connection, final long userId, final Answer answer)
+        protected void deduct(final int connection, final long userId, final long virtualKeyId, final Answer answer)
         {
             sent.incrementAndGet(connection);
             if (failing)
@@ -172,7 +172,7 @@ class PipelinedContenderTest
         @Override
         public State read(final Scenario scenario)
         {
-            return State.of(scenario.users());
+            return State.of(scenario);
         }
 
         @Override
