@@ -42,7 +42,6 @@ final class LedgerContender extends PipelinedContender
     private final List<String> serveOptions;
     private final List<LedgerClient> clients = new ArrayList<>();
     private Process process;
-    private ClientPolicy policy;
 
     /**
      * @param jvmOptions       for the server's JVM (the project's @argfile and heap).
@@ -146,15 +145,11 @@ final class LedgerContender extends PipelinedContender
     /** Each key, then its rate limit: a rate limit names a key that exists. */
     private void populateKeys(final LedgerClient client, final Scenario scenario) throws Exception
     {
-        if (policy == null)
-        {
-            policy = ClientPolicy.bind();
-        }
         final List<CompletableFuture<LedgerResult>> pending = new ArrayList<>();
         for (int key = 0; key < scenario.keys(); key++)
         {
-            pending.add(policy.setVirtualKey(client, scenario.userIdOfTarget(key), scenario.keyId(key),
-                scenario.keyBudget(key), Scenario.KEY_RESET_MILLIS));
+            pending.add(client.setVirtualKey(scenario.userIdOfTarget(key), scenario.keyId(key),
+                scenario.keyBudget(key), false, null, Scenario.KEY_RESET_MILLIS, 0, null));
             if (pending.size() >= 8192)
             {
                 awaitAll(pending);
@@ -163,8 +158,8 @@ final class LedgerContender extends PipelinedContender
         awaitAll(pending);
         for (int key = 0; key < scenario.keys(); key++)
         {
-            pending.add(policy.setRateLimit(client, scenario.userIdOfTarget(key), scenario.keyId(key),
-                scenario.keyRequests(key), Duration.ofMillis(Scenario.KEY_RATE_MILLIS)));
+            pending.add(client.setRateLimit(scenario.userIdOfTarget(key), scenario.keyId(key),
+                scenario.keyRequests(key), 0, Duration.ofMillis(Scenario.KEY_RATE_MILLIS)));
             if (pending.size() >= 8192)
             {
                 awaitAll(pending);
@@ -203,14 +198,14 @@ final class LedgerContender extends PipelinedContender
             pending.clear();
             for (int key = from; key < to; key++)
             {
-                pending.add(policy.query(client, scenario.userIdOfTarget(key), Scenario.SERVICE, scenario.keyId(key)));
+                pending.add(client.query(scenario.userIdOfTarget(key), Scenario.SERVICE, scenario.keyId(key)));
             }
             for (int key = from; key < to; key++)
             {
                 final LedgerResult r = pending.get(key - from).get(30, TimeUnit.SECONDS);
                 if (r.code() == ResultCode.OK)
                 {
-                    state.keySpent()[key] = policy.keySpent(r);
+                    state.keySpent()[key] = r.keySpent();
                 }
             }
         }
@@ -260,8 +255,7 @@ final class LedgerContender extends PipelinedContender
         }
         else
         {
-            policy.deduct(client, ids.hi(), ids.nextLo(), userId, Scenario.SERVICE, Scenario.AMOUNT, virtualKeyId,
-                handler);
+            client.deduct(ids.hi(), ids.nextLo(), userId, Scenario.SERVICE, Scenario.AMOUNT, virtualKeyId, 0, handler);
         }
     }
 
