@@ -32,7 +32,8 @@ final class ServeJvm implements AutoCloseable
         final List<String> args = new ArrayList<>(List.of("serve", "--data", data.toString(), "--port", "0",
             "--metrics-port", "0"));
         args.addAll(List.of(options));
-        jvm = ChildJvm.start(List.of("-Xmx256m", "-XX:TieredStopAtLevel=1"), LedgerCli.class, args);
+        // serve with its default 1M-id dedupe window (184 MB preallocated) and the embedded PostgreSQL's unpacking
+        jvm = ChildJvm.start(List.of("-Xmx384m", "-XX:TieredStopAtLevel=1"), LedgerCli.class, args);
     }
 
     /**
