@@ -3,8 +3,6 @@ package io.quotaledger.core;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 
-import java.nio.ByteOrder;
-import java.util.Arrays;
 
 /**
  * Per-subject limits of users and virtual keys, in flat arrays: price group (users), concurrency cap, the rate
@@ -39,13 +37,12 @@ final class Limits
     private static final int TAT_UNITS = 7;
     private static final int WINDOWS = 8;
 
-    private long[] data;
-    private int count;
+    private final LongRecords records;
     private int rateLimitCount;
 
     Limits(final int expected)
     {
-        data = new long[expected * STRIDE];
+        records = new LongRecords(STRIDE, expected);
     }
 
     static long userSubject(final long userId)
@@ -60,7 +57,7 @@ final class Limits
 
     int count()
     {
-        return count;
+        return records.count();
     }
 
     /**
@@ -73,78 +70,70 @@ final class Limits
 
     int create(final long subject)
     {
-        if (count * STRIDE == data.length)
-        {
-            data = Arrays.copyOf(data, (count + (count >> 1) + 16) * STRIDE);
-        }
-        final int record = count++;
-        final int base = record * STRIDE;
-        Arrays.fill(data, base, base + STRIDE, 0);
-        data[base + SUBJECT] = subject;
+        final int record = records.add();
+        records.set(record, SUBJECT, subject);
         return record;
     }
 
     long subject(final int record)
     {
-        return data[record * STRIDE + SUBJECT];
+        return records.get(record, SUBJECT);
     }
 
     int group(final int record)
     {
-        return (int)data[record * STRIDE + GROUP];
+        return (int)records.get(record, GROUP);
     }
 
     void group(final int record, final int groupId)
     {
-        data[record * STRIDE + GROUP] = groupId;
+        records.set(record, GROUP, groupId);
     }
 
     long cap(final int record)
     {
-        return data[record * STRIDE + CAP];
+        return records.get(record, CAP);
     }
 
     void cap(final int record, final long cap)
     {
-        data[record * STRIDE + CAP] = cap;
+        records.set(record, CAP, cap);
     }
 
     boolean hasRateLimit(final int record)
     {
-        final int base = record * STRIDE;
-        return data[base + RATE_REQUESTS] != 0 || data[base + RATE_UNITS] != 0;
+        return records.get(record, RATE_REQUESTS) != 0 || records.get(record, RATE_UNITS) != 0;
     }
 
     long rateRequests(final int record)
     {
-        return data[record * STRIDE + RATE_REQUESTS];
+        return records.get(record, RATE_REQUESTS);
     }
 
     long rateUnits(final int record)
     {
-        return data[record * STRIDE + RATE_UNITS];
+        return records.get(record, RATE_UNITS);
     }
 
     long ratePerMicros(final int record)
     {
-        return data[record * STRIDE + RATE_PER_MICROS];
+        return records.get(record, RATE_PER_MICROS);
     }
 
     long tatRequests(final int record)
     {
-        return data[record * STRIDE + TAT_REQUESTS];
+        return records.get(record, TAT_REQUESTS);
     }
 
     long tatUnits(final int record)
     {
-        return data[record * STRIDE + TAT_UNITS];
+        return records.get(record, TAT_UNITS);
     }
 
     void tats(final int record, final long tatRequests, final long tatUnits)
     {
-        final int base = record * STRIDE;
-        data[base + TAT_REQUESTS] = tatRequests;
-        data[base + TAT_UNITS] = tatUnits;
+        records.set(record, TAT_REQUESTS, tatRequests);
+        records.set(record, TAT_UNITS, tatUnits);
     }
 
     /**
@@ -154,13 +143,13 @@ final class Limits
     void rateLimit(
         final int record, final long requests, final long units, final long perMicros, final long nowMicros)
     {
-        final int base = record * STRIDE;
         final boolean had = hasRateLimit(record);
-        data[base + RATE_REQUESTS] = requests;
-        data[base + RATE_UNITS] = units;
-        data[base + RATE_PER_MICROS] = requests == 0 && units == 0 ? 0 : perMicros;
-        data[base + TAT_REQUESTS] = requests == 0 ? 0 : capTat(data[base + TAT_REQUESTS], perMicros, nowMicros);
-        data[base + TAT_UNITS] = units == 0 ? 0 : capTat(data[base + TAT_UNITS], perMicros, nowMicros);
+        records.set(record, RATE_REQUESTS, requests);
+        records.set(record, RATE_UNITS, units);
+        records.set(record, RATE_PER_MICROS, requests == 0 && units == 0 ? 0 : perMicros);
+        records.set(record, TAT_REQUESTS,
+            requests == 0 ? 0 : capTat(records.get(record, TAT_REQUESTS), perMicros, nowMicros));
+        records.set(record, TAT_UNITS, units == 0 ? 0 : capTat(records.get(record, TAT_UNITS), perMicros, nowMicros));
         rateLimitCount += (hasRateLimit(record) ? 1 : 0) - (had ? 1 : 0);
     }
 
@@ -174,21 +163,22 @@ final class Limits
      */
     int window(final int record, final int slot)
     {
-        final long word = data[record * STRIDE + WINDOWS + (slot >> 1)];
+        final long word = records.get(record, WINDOWS + (slot >> 1));
         return (int)((slot & 1) == 0 ? word & 0xFFFF_FFFFL : word >>> 32) - 1;
     }
 
     void window(final int record, final int slot, final int window)
     {
-        final int i = record * STRIDE + WINDOWS + (slot >> 1);
+        final int field = WINDOWS + (slot >> 1);
+        final long word = records.get(record, field);
         final long value = (window + 1) & 0xFFFF_FFFFL;
-        data[i] = (slot & 1) == 0 ? (data[i] & ~0xFFFF_FFFFL) | value : (data[i] & 0xFFFF_FFFFL) | (value << 32);
+        records.set(record, field,
+            (slot & 1) == 0 ? (word & ~0xFFFF_FFFFL) | value : (word & 0xFFFF_FFFFL) | (value << 32));
     }
 
     boolean hasWindows(final int record)
     {
-        final int base = record * STRIDE + WINDOWS;
-        return (data[base] | data[base + 1]) != 0;
+        return (records.get(record, WINDOWS) | records.get(record, WINDOWS + 1)) != 0;
     }
 
     /**
@@ -196,53 +186,27 @@ final class Limits
      */
     long checksum()
     {
-        long sum = Hashing.mix(count);
-        for (int r = 0; r < count; r++)
-        {
-            final int base = r * STRIDE;
-            long h = Hashing.mix(data[base]);
-            for (int f = 1; f < WINDOWS; f++)
-            {
-                h = Hashing.combine(h, data[base + f]);
-            }
-            sum += h;
-        }
-        return sum;
+        return records.digest(WINDOWS);
     }
 
     int snapshotLength()
     {
-        return Integer.BYTES + count * STRIDE * Long.BYTES;
+        return records.snapshotLength();
     }
 
     int writeSnapshot(final MutableDirectBuffer buffer, final int offset)
     {
-        int p = offset;
-        buffer.putInt(p, count, ByteOrder.LITTLE_ENDIAN);
-        p += Integer.BYTES;
-        for (int i = 0, n = count * STRIDE; i < n; i++)
-        {
-            buffer.putLong(p, data[i], ByteOrder.LITTLE_ENDIAN);
-            p += Long.BYTES;
-        }
-        return p - offset;
+        return records.writeSnapshot(buffer, offset);
     }
 
     int readSnapshot(final DirectBuffer buffer, final int offset)
     {
-        int p = offset;
-        final int n = buffer.getInt(p, ByteOrder.LITTLE_ENDIAN);
-        p += Integer.BYTES;
-        for (int r = 0; r < n; r++)
+        final int length = records.readSnapshot(buffer, offset);
+        rateLimitCount = 0;
+        for (int record = 0, n = records.count(); record < n; record++)
         {
-            final int record = create(buffer.getLong(p, ByteOrder.LITTLE_ENDIAN));
-            for (int f = 0; f < STRIDE; f++)
-            {
-                data[record * STRIDE + f] = buffer.getLong(p, ByteOrder.LITTLE_ENDIAN);
-                p += Long.BYTES;
-            }
             rateLimitCount += hasRateLimit(record) ? 1 : 0;
         }
-        return p - offset;
+        return length;
     }
 }

@@ -4,8 +4,6 @@ import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.collections.Long2LongHashMap;
 
-import java.nio.ByteOrder;
-import java.util.Arrays;
 
 /**
  * Budgets of a virtual key per service, keyed by {@code keyIndex << 32 | serviceId} in a primitive map. Their
@@ -27,13 +25,12 @@ final class ServiceBudgets
     private static final int SINCE = 4;
 
     private final Long2LongHashMap indexByKey;
-    private long[] data;
-    private int count;
+    private final LongRecords records;
 
     ServiceBudgets(final int expected)
     {
         indexByKey = new Long2LongHashMap(Hashing.mapCapacity(expected, LOAD_FACTOR), LOAD_FACTOR, MISSING);
-        data = new long[expected * STRIDE];
+        records = new LongRecords(STRIDE, expected);
     }
 
     static long key(final int virtualKey, final int serviceId)
@@ -43,7 +40,7 @@ final class ServiceBudgets
 
     int count()
     {
-        return count;
+        return records.count();
     }
 
     int find(final int virtualKey, final int serviceId)
@@ -53,16 +50,10 @@ final class ServiceBudgets
 
     int create(final int virtualKey, final int serviceId)
     {
-        if (count * STRIDE == data.length)
-        {
-            data = Arrays.copyOf(data, (count + (count >> 1) + 16) * STRIDE);
-        }
-        final int entry = count++;
-        final int base = entry * STRIDE;
-        Arrays.fill(data, base, base + STRIDE, 0);
-        data[base + KEY] = key(virtualKey, serviceId);
-        data[base + BUDGET] = -1;
-        indexByKey.put(data[base + KEY], entry);
+        final int entry = records.add();
+        records.set(entry, KEY, key(virtualKey, serviceId));
+        records.set(entry, BUDGET, -1);
+        indexByKey.put(records.get(entry, KEY), entry);
         return entry;
     }
 
@@ -71,7 +62,7 @@ final class ServiceBudgets
      */
     long budget(final int entry)
     {
-        return data[entry * STRIDE + BUDGET];
+        return records.get(entry, BUDGET);
     }
 
     boolean active(final int entry)
@@ -81,17 +72,17 @@ final class ServiceBudgets
 
     long since(final int entry)
     {
-        return data[entry * STRIDE + SINCE];
+        return records.get(entry, SINCE);
     }
 
     long period(final int entry)
     {
-        return data[entry * STRIDE + PERIOD];
+        return records.get(entry, PERIOD);
     }
 
     long spent(final int entry)
     {
-        return data[entry * STRIDE + SPENT];
+        return records.get(entry, SPENT);
     }
 
     /**
@@ -108,22 +99,20 @@ final class ServiceBudgets
      */
     void budget(final int entry, final long budget, final long since, final long currentPeriod)
     {
-        final int base = entry * STRIDE;
-        if (data[base + BUDGET] < 0 && budget >= 0)
+        if (records.get(entry, BUDGET) < 0 && budget >= 0)
         {
-            data[base + SPENT] = 0;
-            data[base + PERIOD] = currentPeriod;
-            data[base + SINCE] = since;
+            records.set(entry, SPENT, 0);
+            records.set(entry, PERIOD, currentPeriod);
+            records.set(entry, SINCE, since);
         }
-        data[base + BUDGET] = budget;
+        records.set(entry, BUDGET, budget);
     }
 
     void spend(final int entry, final long period, final long spent, final long keySince)
     {
-        final int base = entry * STRIDE;
-        data[base + PERIOD] = period;
-        data[base + SPENT] = spent;
-        data[base + SINCE] = Math.max(data[base + SINCE], keySince);
+        records.set(entry, PERIOD, period);
+        records.set(entry, SPENT, spent);
+        records.set(entry, SINCE, Math.max(records.get(entry, SINCE), keySince));
     }
 
     /**
@@ -131,53 +120,27 @@ final class ServiceBudgets
      */
     long checksum()
     {
-        long sum = Hashing.mix(count);
-        for (int e = 0; e < count; e++)
-        {
-            final int base = e * STRIDE;
-            long h = Hashing.mix(data[base]);
-            for (int f = 1; f < STRIDE; f++)
-            {
-                h = Hashing.combine(h, data[base + f]);
-            }
-            sum += h;
-        }
-        return sum;
+        return records.digest(STRIDE);
     }
 
     int snapshotLength()
     {
-        return Integer.BYTES + count * STRIDE * Long.BYTES;
+        return records.snapshotLength();
     }
 
     int writeSnapshot(final MutableDirectBuffer buffer, final int offset)
     {
-        int p = offset;
-        buffer.putInt(p, count, ByteOrder.LITTLE_ENDIAN);
-        p += Integer.BYTES;
-        for (int i = 0, n = count * STRIDE; i < n; i++)
-        {
-            buffer.putLong(p, data[i], ByteOrder.LITTLE_ENDIAN);
-            p += Long.BYTES;
-        }
-        return p - offset;
+        return records.writeSnapshot(buffer, offset);
     }
 
     int readSnapshot(final DirectBuffer buffer, final int offset)
     {
-        int p = offset;
-        final int n = buffer.getInt(p, ByteOrder.LITTLE_ENDIAN);
-        p += Integer.BYTES;
-        for (int e = 0; e < n; e++)
+        final int length = records.readSnapshot(buffer, offset);
+        indexByKey.clear();
+        for (int entry = 0, n = records.count(); entry < n; entry++)
         {
-            final long key = buffer.getLong(p, ByteOrder.LITTLE_ENDIAN);
-            final int entry = create((int)(key >>> 32), (int)key);
-            for (int f = 0; f < STRIDE; f++)
-            {
-                data[entry * STRIDE + f] = buffer.getLong(p, ByteOrder.LITTLE_ENDIAN);
-                p += Long.BYTES;
-            }
+            indexByKey.put(records.get(entry, KEY), entry);
         }
-        return p - offset;
+        return length;
     }
 }

@@ -52,15 +52,14 @@ final class VirtualKeys
     private static final int LIST_STRIDE = Command.MAX_SERVICES + 1;
 
     private final Long2LongHashMap indexById;
-    private long[] data;
-    private int count;
+    private final LongRecords records;
     private int[] lists;
     private int listCount;
 
     VirtualKeys(final int expectedKeys)
     {
         indexById = new Long2LongHashMap(Hashing.mapCapacity(expectedKeys, LOAD_FACTOR), LOAD_FACTOR, MISSING);
-        data = new long[expectedKeys * STRIDE];
+        records = new LongRecords(STRIDE, expectedKeys);
         lists = new int[16 * LIST_STRIDE];
     }
 
@@ -100,7 +99,7 @@ final class VirtualKeys
 
     int count()
     {
-        return count;
+        return records.count();
     }
 
     int find(final long keyId)
@@ -110,32 +109,26 @@ final class VirtualKeys
 
     int create(final long keyId, final long userId)
     {
-        if (count * STRIDE == data.length)
-        {
-            data = Arrays.copyOf(data, (count + (count >> 1) + 16) * STRIDE);
-        }
-        final int key = count++;
-        final int base = key * STRIDE;
-        Arrays.fill(data, base, base + STRIDE, 0);
-        data[base + KEY_ID] = keyId;
-        data[base + USER_ID] = userId;
+        final int key = records.add();
+        records.set(key, KEY_ID, keyId);
+        records.set(key, USER_ID, userId);
         indexById.put(keyId, key);
         return key;
     }
 
     long keyId(final int key)
     {
-        return data[key * STRIDE + KEY_ID];
+        return records.get(key, KEY_ID);
     }
 
     long userId(final int key)
     {
-        return data[key * STRIDE + USER_ID];
+        return records.get(key, USER_ID);
     }
 
     long budget(final int key)
     {
-        return data[key * STRIDE + BUDGET];
+        return records.get(key, BUDGET);
     }
 
     boolean unlimited(final int key)
@@ -145,17 +138,17 @@ final class VirtualKeys
 
     long resetCode(final int key)
     {
-        return data[key * STRIDE + RESET];
+        return records.get(key, RESET);
     }
 
     long anchor(final int key)
     {
-        return data[key * STRIDE + ANCHOR];
+        return records.get(key, ANCHOR);
     }
 
     long expiresAt(final int key)
     {
-        return data[key * STRIDE + EXPIRES_AT];
+        return records.get(key, EXPIRES_AT);
     }
 
     boolean expired(final int key, final long now)
@@ -166,7 +159,7 @@ final class VirtualKeys
 
     long since(final int key)
     {
-        return data[key * STRIDE + SINCE];
+        return records.get(key, SINCE);
     }
 
     /**
@@ -181,33 +174,31 @@ final class VirtualKeys
         final long since,
         final long now)
     {
-        final int base = key * STRIDE;
-        data[base + BUDGET] = budget;
-        data[base + EXPIRES_AT] = expiresAt;
+        records.set(key, BUDGET, budget);
+        records.set(key, EXPIRES_AT, expiresAt);
         if (restart)
         {
-            data[base + RESET] = resetCode;
-            data[base + ANCHOR] = now;
-            data[base + SINCE] = since;
-            data[base + SPENT] = 0;
-            data[base + PERIOD] = periodId(resetCode, now, now);
+            records.set(key, RESET, resetCode);
+            records.set(key, ANCHOR, now);
+            records.set(key, SINCE, since);
+            records.set(key, SPENT, 0);
+            records.set(key, PERIOD, periodId(resetCode, now, now));
         }
     }
 
     long currentPeriod(final int key, final long now)
     {
-        final int base = key * STRIDE;
-        return periodId(data[base + RESET], data[base + ANCHOR], now);
+        return periodId(records.get(key, RESET), records.get(key, ANCHOR), now);
     }
 
     long period(final int key)
     {
-        return data[key * STRIDE + PERIOD];
+        return records.get(key, PERIOD);
     }
 
     long spent(final int key)
     {
-        return data[key * STRIDE + SPENT];
+        return records.get(key, SPENT);
     }
 
     /**
@@ -215,14 +206,13 @@ final class VirtualKeys
      */
     long spentAt(final int key, final long now)
     {
-        return data[key * STRIDE + PERIOD] == currentPeriod(key, now) ? data[key * STRIDE + SPENT] : 0;
+        return records.get(key, PERIOD) == currentPeriod(key, now) ? records.get(key, SPENT) : 0;
     }
 
     void spend(final int key, final long period, final long spent)
     {
-        final int base = key * STRIDE;
-        data[base + PERIOD] = period;
-        data[base + SPENT] = spent;
+        records.set(key, PERIOD, period);
+        records.set(key, SPENT, spent);
     }
 
     /**
@@ -236,12 +226,12 @@ final class VirtualKeys
 
     boolean revoked(final int key)
     {
-        return data[key * STRIDE + STATE] < 0;
+        return records.get(key, STATE) < 0;
     }
 
     void revoke(final int key)
     {
-        data[key * STRIDE + STATE] |= REVOKED_BIT;
+        records.set(key, STATE, records.get(key, STATE) | REVOKED_BIT);
     }
 
     /**
@@ -249,41 +239,39 @@ final class VirtualKeys
      */
     int limits(final int key)
     {
-        return (int)((data[key * STRIDE + STATE] & ~REVOKED_BIT) >>> 32) - 1;
+        return (int)((records.get(key, STATE) & ~REVOKED_BIT) >>> 32) - 1;
     }
 
     void limits(final int key, final int limits)
     {
-        final int i = key * STRIDE + STATE;
-        data[i] = (data[i] & (REVOKED_BIT | OPEN_HOLDS_MASK)) | ((long)(limits + 1) << 32);
+        final long kept = records.get(key, STATE) & (REVOKED_BIT | OPEN_HOLDS_MASK);
+        records.set(key, STATE, kept | ((long)(limits + 1) << 32));
     }
 
     int openHolds(final int key)
     {
-        return (int)(data[key * STRIDE + STATE] & OPEN_HOLDS_MASK);
+        return (int)(records.get(key, STATE) & OPEN_HOLDS_MASK);
     }
 
     void openHolds(final int key, final int openHolds)
     {
         assert openHolds >= 0;
-        final int i = key * STRIDE + STATE;
-        data[i] = (data[i] & ~OPEN_HOLDS_MASK) | openHolds;
+        records.set(key, STATE, (records.get(key, STATE) & ~OPEN_HOLDS_MASK) | openHolds);
     }
 
     int serviceBudgetCount(final int key)
     {
-        return (int)(data[key * STRIDE + EXTRA] >>> 32);
+        return (int)(records.get(key, EXTRA) >>> 32);
     }
 
     void serviceBudgetCount(final int key, final int serviceBudgets)
     {
-        final int i = key * STRIDE + EXTRA;
-        data[i] = (data[i] & 0xFFFF_FFFFL) | ((long)serviceBudgets << 32);
+        records.set(key, EXTRA, (records.get(key, EXTRA) & 0xFFFF_FFFFL) | ((long)serviceBudgets << 32));
     }
 
     private int list(final int key)
     {
-        return (int)(data[key * STRIDE + EXTRA] & 0xFFFF_FFFFL) - 1;
+        return (int)(records.get(key, EXTRA) & 0xFFFF_FFFFL) - 1;
     }
 
     int serviceCount(final int key)
@@ -337,8 +325,7 @@ final class VirtualKeys
                 lists = Arrays.copyOf(lists, (listCount + (listCount >> 1) + 16) * LIST_STRIDE);
             }
             list = listCount++;
-            final int i = key * STRIDE + EXTRA;
-            data[i] = (data[i] & ~0xFFFF_FFFFL) | (list + 1);
+            records.set(key, EXTRA, (records.get(key, EXTRA) & ~0xFFFF_FFFFL) | (list + 1));
         }
         final int base = list * LIST_STRIDE;
         Arrays.fill(lists, base, base + LIST_STRIDE, 0);
@@ -370,14 +357,14 @@ final class VirtualKeys
      */
     long checksum()
     {
+        final int count = records.count();
         long sum = Hashing.mix(count);
         for (int k = 0; k < count; k++)
         {
-            final int base = k * STRIDE;
-            long h = Hashing.mix(data[base]);
+            long h = Hashing.mix(records.get(k, 0));
             for (int f = 1; f < STRIDE; f++)
             {
-                h = Hashing.combine(h, f == EXTRA ? data[base + f] >>> 32 : data[base + f]);
+                h = Hashing.combine(h, f == EXTRA ? records.get(k, f) >>> 32 : records.get(k, f)); // not the list index
             }
             for (int i = 0, n = serviceCount(k); i < n; i++)
             {
@@ -390,7 +377,7 @@ final class VirtualKeys
 
     int snapshotLength()
     {
-        return 2 * Integer.BYTES + count * STRIDE * Long.BYTES + listCount * LIST_STRIDE * Integer.BYTES;
+        return records.snapshotLength() + Integer.BYTES + listCount * LIST_STRIDE * Integer.BYTES;
     }
 
     /**
@@ -398,14 +385,7 @@ final class VirtualKeys
      */
     int writeSnapshot(final MutableDirectBuffer buffer, final int offset)
     {
-        int p = offset;
-        buffer.putInt(p, count, ByteOrder.LITTLE_ENDIAN);
-        p += Integer.BYTES;
-        for (int i = 0, n = count * STRIDE; i < n; i++)
-        {
-            buffer.putLong(p, data[i], ByteOrder.LITTLE_ENDIAN);
-            p += Long.BYTES;
-        }
+        int p = offset + records.writeSnapshot(buffer, offset);
         buffer.putInt(p, listCount, ByteOrder.LITTLE_ENDIAN);
         p += Integer.BYTES;
         for (int i = 0, n = listCount * LIST_STRIDE; i < n; i++)
@@ -418,18 +398,12 @@ final class VirtualKeys
 
     int readSnapshot(final DirectBuffer buffer, final int offset)
     {
-        int p = offset;
-        final int n = buffer.getInt(p, ByteOrder.LITTLE_ENDIAN);
-        p += Integer.BYTES;
-        for (int k = 0; k < n; k++)
+        int p = offset + records.readSnapshot(buffer, offset);
+        final int count = records.count();
+        indexById.clear();
+        for (int key = 0; key < count; key++)
         {
-            final int key = create(buffer.getLong(p, ByteOrder.LITTLE_ENDIAN),
-                buffer.getLong(p + Long.BYTES, ByteOrder.LITTLE_ENDIAN));
-            for (int f = 0; f < STRIDE; f++)
-            {
-                data[key * STRIDE + f] = buffer.getLong(p, ByteOrder.LITTLE_ENDIAN);
-                p += Long.BYTES;
-            }
+            indexById.put(records.get(key, KEY_ID), key);
         }
         final int rows = buffer.getInt(p, ByteOrder.LITTLE_ENDIAN);
         p += Integer.BYTES;
