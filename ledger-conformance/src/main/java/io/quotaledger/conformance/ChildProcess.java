@@ -132,11 +132,22 @@ final class ChildProcess implements AutoCloseable
         joinReaders();
     }
 
-    public void close() throws InterruptedException
+    /**
+     * Kills what is still running: the process and what it started.
+     */
+    public void close()
     {
         if (process.isAlive() || process.descendants().findAny().isPresent())
         {
-            stop(0);
+            try
+            {
+                stop(0);
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                process.destroyForcibly();
+            }
         }
     }
 

@@ -306,6 +306,10 @@ public final class Harness implements Callable<Integer>
         {
             environment.put("GOTOOLCHAIN", "local"); // the Go installed, never a download
         }
+        if (client.equals("python"))
+        {
+            environment.put("PYTHONDONTWRITEBYTECODE", "1"); // no __pycache__ left in the tree
+        }
         final Path directory = client.equals("go") ? project.resolve("clients/go") : project;
         try (ChildProcess runner = ChildProcess.start(command, directory, environment,
             List.of("LEDGER_TLS", "LEDGER_KEY")))
@@ -371,9 +375,20 @@ public final class Harness implements Callable<Integer>
             return ledger;
         }
 
-        public void close() throws InterruptedException
+        /**
+         * SIGTERM, as an operator stops it; SIGKILL when it takes longer than 20 s.
+         */
+        public void close()
         {
-            serve.stop(20_000);
+            try
+            {
+                serve.stop(20_000);
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                serve.close();
+            }
         }
     }
 
@@ -414,8 +429,9 @@ public final class Harness implements Callable<Integer>
 
     /**
      * @return LEDGER_ROOT, else the first folder from the working directory up that holds conformance/scenarios.
+     * @throws IllegalStateException when there is none.
      */
-    private static Path findRoot()
+    static Path findRoot()
     {
         final String fromEnvironment = System.getenv("LEDGER_ROOT");
         if (fromEnvironment != null && !fromEnvironment.isBlank())
