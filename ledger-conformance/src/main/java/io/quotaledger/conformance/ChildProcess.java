@@ -18,7 +18,7 @@ import java.util.concurrent.TimeUnit;
 final class ChildProcess implements AutoCloseable
 {
     /** Lines of standard error kept for a report: the last ones. */
-    private static final int STDERR_LINES = 200;
+    private static final int STDERR_LINES = 50;
 
     private final Process process;
     private final List<String> stdout = new ArrayList<>();
