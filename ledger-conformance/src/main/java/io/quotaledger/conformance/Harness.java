@@ -101,13 +101,21 @@ public final class Harness implements Callable<Integer>
         }
 
         /**
-         * @return every line, the summary last, and the standard error of runners that did not pass.
+         * @return every line, the summary, then {@link #diagnostics()}.
          */
         public String text()
         {
             final StringBuilder text = new StringBuilder();
             clients.forEach(client -> client.lines().forEach(line -> text.append(line).append('\n')));
-            text.append(summary()).append('\n');
+            return text.append(summary()).append('\n').append(diagnostics()).toString();
+        }
+
+        /**
+         * @return the last lines of standard error of each runner that did not pass, to find out why.
+         */
+        public String diagnostics()
+        {
+            final StringBuilder text = new StringBuilder();
             for (final ClientReport client : clients)
             {
                 if (client.status() != ClientReport.Status.PASS && !client.stderr().isEmpty())
@@ -175,13 +183,7 @@ public final class Harness implements Callable<Integer>
         else
         {
             System.out.println(report.summary());
-            report.clients().stream()
-                .filter(client -> client.status() != ClientReport.Status.PASS && !client.stderr().isEmpty())
-                .forEach(client ->
-                {
-                    System.err.println("--- " + client.client() + " runner's standard error (last lines):");
-                    client.stderr().forEach(line -> System.err.println("  " + line));
-                });
+            System.err.print(report.diagnostics());
         }
         return report.passed() ? 0 : 1;
     }
@@ -189,15 +191,16 @@ public final class Harness implements Callable<Integer>
     /**
      * Runs the suite.
      *
-     * @param project   the project's root: scripts/jvm.options and the clients' runners.
-     * @param scenarios the scenario directory.
-     * @param clients   the clients to run.
-     * @param progress  where each client's lines go as soon as it is done, or null.
+     * @param projectRoot the project's root: scripts/jvm.options and the clients' runners.
+     * @param scenarios   the scenario directory.
+     * @param clients     the clients to run.
+     * @param progress    where each client's lines go as soon as it is done, or null.
      */
-    public static Report run(final Path project, final Path scenarios, final List<String> clients,
+    public static Report run(final Path projectRoot, final Path scenarios, final List<String> clients,
         final PrintStream progress) throws IOException, InterruptedException
     {
         final List<String> names = Scenario.files(List.of(scenarios)).stream().map(Scenario::nameOf).toList();
+        final Path project = projectRoot.toAbsolutePath(); // the children run in other directories
         final Path scenarioDir = scenarios.toAbsolutePath();
         final Map<String, ClientReport> unable = new LinkedHashMap<>();
         final Map<String, List<String>> commands = new LinkedHashMap<>();
@@ -205,7 +208,7 @@ public final class Harness implements Callable<Integer>
         {
             try
             {
-                commands.put(client, command(project.toAbsolutePath(), scenarioDir, client));
+                commands.put(client, command(project, scenarioDir, client));
             }
             catch (final Unable ex)
             {

@@ -18,10 +18,15 @@ import java.util.Map;
  */
 public record RunnerEnvironment(String host, int port, String adminKey, String gatewayKey, long base)
 {
+    /** The ledger's host (default 127.0.0.1). */
     public static final String HOST = "LEDGER_HOST";
+    /** The ledger's port. */
     public static final String PORT = "LEDGER_PORT";
+    /** A file holding a key of role admin. */
     public static final String ADMIN_KEY_FILE = "LEDGER_ADMIN_KEY_FILE";
+    /** A file holding a key of role gateway. */
     public static final String GATEWAY_KEY_FILE = "LEDGER_GATEWAY_KEY_FILE";
+    /** The positive base added to the scenarios' ids. */
     public static final String RUN_BASE = "LEDGER_RUN_BASE";
 
     /**
