@@ -184,6 +184,17 @@ func (c *Client) Go(req Request, done chan *Call) *Call {
 	return call
 }
 
+// Send sends call.Request like Go, reusing call and its Done channel (which must be buffered) instead of making new
+// ones: a caller that keeps a set of calls in flight and sends each again once it is done allocates nothing per
+// request here. call must not be in flight; its Result and Err are cleared.
+func (c *Client) Send(call *Call) {
+	if cap(call.Done) == 0 {
+		panic("ledger: Send needs a call with a buffered Done channel")
+	}
+	*call = Call{Request: call.Request, Done: call.Done}
+	c.send(call)
+}
+
 // Snapshot asks the running ledger to write a snapshot now and waits until the file is durable (admin only). A
 // refusal returns the report with its Code and a *RejectionError: UNAVAILABLE while another snapshot runs or when it
 // failed, FORBIDDEN for a gateway key. It is not resent after a timeout (a second request would only be refused while
