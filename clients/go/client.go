@@ -148,6 +148,9 @@ func (c *Client) IDs() *IDs {
 // ctx's end (errors.Is(err, context.DeadlineExceeded)), ErrNoResult, ErrClosed, a refused key; the returned Result
 // then still carries RequestID and Op, so that the request can be sent again with the same id.
 func (c *Client) Do(ctx context.Context, req Request) (Result, error) {
+	if ctx != nil && ctx.Err() != nil {
+		return Result{RequestID: req.id(), Op: req.Op()}, fmt.Errorf("ledger: %s: %w", req.Op(), ctx.Err())
+	}
 	call := c.calls.Get().(*Call)
 	call.Request = req
 	cn := c.send(call)
