@@ -336,7 +336,12 @@ func TestReconnectResendsWhatWasInFlight(t *testing.T) {
 	}
 	p.cut() // the answer is lost with the connection; the client connects again and resends
 	p.release()
-	done := <-call.Done
+	var done *ledger.Call
+	select {
+	case done = <-call.Done:
+	case <-time.After(15 * time.Second): // well before the client's own timeout: only the reconnect resends
+		t.Fatal("not sent again on the new connection")
+	}
 	if done.Err != nil || !done.Result.Duplicate || done.Result.Balance != 90 {
 		t.Fatalf("after the reconnect: %+v, %v", done.Result, done.Err)
 	}
