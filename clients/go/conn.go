@@ -1,0 +1,403 @@
+package ledger
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxAnswer bounds the length prefix of a frame from the server: its answers are far smaller, so a larger one means
+// the stream is not this protocol (or out of step) and the connection is dropped.
+const maxAnswer = 4096
+
+// conn is one connection of the pool and the requests in flight on it. A request is encoded once, into its Call,
+// and its frame copied into out, which the writer goroutine swaps for an empty buffer and writes with one Write:
+// whatever callers sent while the previous Write ran goes out together. The reader goroutine matches answers to
+// calls by correlation id. When the connection drops, run makes a new one and sends every pending frame again.
+type conn struct {
+	client *Client
+	corr   atomic.Int64
+	up     atomic.Bool
+
+	mu       sync.Mutex
+	pending  map[int64]*Call
+	out      []byte        // frames waiting for the writer; only while up
+	wake     chan struct{} // tells the current writer that out has frames
+	gen      uint64        // which connection out and wake belong to
+	nc       net.Conn
+	closed   bool
+	closeErr error
+}
+
+// connect dials and authenticates the first connection, then leaves it to run.
+func (cn *conn) connect(ctx context.Context) (Role, error) {
+	nc, br, role, err := cn.dial(ctx)
+	if err != nil {
+		return role, err
+	}
+	go cn.run(nc, br)
+	return role, nil
+}
+
+// dial connects (TLS included) and exchanges Hello and HelloResult, within Config.DialTimeout.
+func (cn *conn) dial(ctx context.Context) (net.Conn, *bufio.Reader, Role, error) {
+	cfg := &cn.client.cfg
+	ctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
+	defer cancel()
+	var nc net.Conn
+	var err error
+	dialer := &net.Dialer{}
+	if cfg.TLS != nil {
+		nc, err = (&tls.Dialer{NetDialer: dialer, Config: cfg.TLS}).DialContext(ctx, "tcp", cfg.Addr)
+	} else {
+		nc, err = dialer.DialContext(ctx, "tcp", cfg.Addr)
+	}
+	if err != nil {
+		return nil, nil, RoleNone, fmt.Errorf("ledger: cannot connect to %s: %w", cfg.Addr, err)
+	}
+	deadline, _ := ctx.Deadline()
+	_ = nc.SetDeadline(deadline)
+	br := bufio.NewReaderSize(nc, 64<<10)
+	role, err := cn.hello(nc, br)
+	if err != nil {
+		nc.Close()
+		return nil, nil, role, err
+	}
+	_ = nc.SetDeadline(time.Time{})
+	return nc, br, role, nil
+}
+
+// hello authenticates a new connection with the client's key, speaking protocol version 2.
+func (cn *conn) hello(nc net.Conn, br *bufio.Reader) (Role, error) {
+	addr := cn.client.cfg.Addr
+	if _, err := nc.Write(cn.client.hello); err != nil {
+		return RoleNone, fmt.Errorf("ledger: %s: sending Hello: %w", addr, err)
+	}
+	var d decoder
+	for {
+		msg, err := readFrame(br)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = errors.New("the server closed the connection (too many connections?)")
+				if cn.client.cfg.TLS == nil {
+					err = errors.New("the server closed the connection (does it serve TLS? too many connections?)")
+				}
+			}
+			return RoleNone, fmt.Errorf("ledger: %s: no answer to Hello: %w", addr, err)
+		}
+		kind := d.wrap(msg)
+		switch kind {
+		case answerHello:
+			code := Code(d.hello.CodeRaw())
+			if code != CodeOK {
+				return RoleNone, &RejectionError{Result: Result{Op: OpHello, Code: code}}
+			}
+			return Role(d.hello.RoleRaw()), nil
+		case answerResult:
+			var r Result
+			d.decodeResult(&r)
+			if r.Code == CodeUnsupportedVersion {
+				return RoleNone, fmt.Errorf("ledger: %s does not speak protocol version 2 (an older ledger): %w",
+					addr, ErrUnsupportedVersion)
+			}
+			if r.Code != CodeOK {
+				r.Op = OpHello
+				return RoleNone, &RejectionError{Result: r}
+			}
+		}
+		if err := discardFrame(br, msg); err != nil {
+			return RoleNone, err
+		}
+	}
+}
+
+// readFrame returns the next frame's message (after its length prefix), still in br's buffer: call discardFrame
+// once done with it.
+func readFrame(br *bufio.Reader) ([]byte, error) {
+	prefix, err := br.Peek(lengthPrefix)
+	if err != nil {
+		return nil, err
+	}
+	n := int(binary.LittleEndian.Uint32(prefix))
+	if n < headerLength || n > maxAnswer {
+		return nil, fmt.Errorf("ledger: a frame of %d bytes from the server: not this protocol", n)
+	}
+	frame, err := br.Peek(lengthPrefix + n)
+	if err != nil {
+		return nil, err
+	}
+	return frame[lengthPrefix:], nil
+}
+
+func discardFrame(br *bufio.Reader, msg []byte) error {
+	_, err := br.Discard(lengthPrefix + len(msg))
+	return err
+}
+
+// run serves a connection until it drops, then makes a new one, until the client closes or the key is refused.
+func (cn *conn) run(nc net.Conn, br *bufio.Reader) {
+	for nc != nil {
+		cn.serve(nc, br)
+		nc, br = cn.reconnect()
+	}
+}
+
+// serve resends what is pending (oldest first), starts the writer and reads answers until the connection fails.
+func (cn *conn) serve(nc net.Conn, br *bufio.Reader) {
+	cn.mu.Lock()
+	if cn.closed {
+		cn.mu.Unlock()
+		nc.Close()
+		return
+	}
+	cn.gen++
+	gen := cn.gen
+	cn.nc = nc
+	wake := make(chan struct{}, 1)
+	cn.wake = wake
+	cn.out = cn.out[:0]
+	corrs := make([]int64, 0, len(cn.pending))
+	for corr := range cn.pending {
+		corrs = append(corrs, corr)
+	}
+	sort.Slice(corrs, func(i, j int) bool { return corrs[i] < corrs[j] })
+	for _, corr := range corrs {
+		call := cn.pending[corr]
+		cn.out = append(cn.out, call.frame[:call.n]...)
+	}
+	if len(cn.out) > 0 {
+		wake <- struct{}{}
+	}
+	cn.up.Store(true)
+	cn.mu.Unlock()
+
+	stop := make(chan struct{})
+	go cn.write(nc, gen, wake, stop)
+	cn.read(br)
+	close(stop)
+	nc.Close()
+
+	cn.mu.Lock()
+	if cn.gen == gen {
+		cn.up.Store(false)
+		cn.nc = nil
+		cn.wake = nil
+		cn.out = cn.out[:0] // every frame in it is pending: sent again on the next connection
+	}
+	cn.mu.Unlock()
+}
+
+// write sends what callers put in out, one Write per wake-up, until stop or a write error (which closes the
+// connection, so that the reader sees it too).
+func (cn *conn) write(nc net.Conn, gen uint64, wake <-chan struct{}, stop <-chan struct{}) {
+	var buf []byte
+	for {
+		select {
+		case <-stop:
+			return
+		case <-wake:
+		}
+		cn.mu.Lock()
+		if cn.gen != gen {
+			cn.mu.Unlock()
+			return
+		}
+		buf, cn.out = cn.out, buf[:0]
+		cn.mu.Unlock()
+		if len(buf) == 0 {
+			continue
+		}
+		if _, err := nc.Write(buf); err != nil {
+			nc.Close()
+			return
+		}
+	}
+}
+
+// read hands each answer to its call until the connection fails.
+func (cn *conn) read(br *bufio.Reader) {
+	var d decoder
+	for {
+		msg, err := readFrame(br)
+		if err != nil {
+			return
+		}
+		switch d.wrap(msg) {
+		case answerResult:
+			if call := cn.take(d.result.CorrelationId()); call != nil {
+				d.decodeResult(&call.Result)
+				call.Result.RequestID = call.requestID
+				if call.Result.Code != CodeOK {
+					call.Err = &RejectionError{Result: call.Result}
+				}
+				call.Done <- call
+			}
+		case answerSnapshot:
+			if call := cn.take(d.snapshot.CorrelationId()); call != nil {
+				d.decodeSnapshot(&call.snapshot)
+				call.Result = Result{Op: OpSnapshot, Code: call.snapshot.Code}
+				if call.snapshot.Code != CodeOK {
+					call.Err = &RejectionError{Result: call.Result}
+				}
+				call.Done <- call
+			}
+		}
+		if discardFrame(br, msg) != nil {
+			return
+		}
+	}
+}
+
+// take removes and returns the pending call with that correlation id; nil when there is none (answered already:
+// the second answer of a resent request).
+func (cn *conn) take(corr int64) *Call {
+	cn.mu.Lock()
+	call := cn.pending[corr]
+	if call != nil {
+		delete(cn.pending, corr)
+	}
+	cn.mu.Unlock()
+	return call
+}
+
+// reconnect dials again until it gets a connection (the first attempt at once, then with backoff), and returns nil
+// when the client closes or the ledger refuses the key, failing every pending call then.
+func (cn *conn) reconnect() (net.Conn, *bufio.Reader) {
+	c := cn.client
+	backoff := c.cfg.ReconnectBackoff
+	for {
+		cn.mu.Lock()
+		closed := cn.closed
+		cn.mu.Unlock()
+		if closed {
+			return nil, nil
+		}
+		nc, br, _, err := cn.dial(c.ctx)
+		if err == nil {
+			return nc, br
+		}
+		var refused *RejectionError
+		if errors.As(err, &refused) || errors.Is(err, ErrUnsupportedVersion) {
+			// a refused key does not get better by retrying: whatever waits fails with the reason
+			cn.close(err)
+			return nil, nil
+		}
+		select {
+		case <-c.quit:
+			return nil, nil
+		case <-time.After(backoff):
+		}
+		if backoff *= 2; backoff > maxBackoff {
+			backoff = maxBackoff
+		}
+	}
+}
+
+// send encodes the call with a new correlation id, adds it to the pending calls and, while connected, queues its
+// frame for the writer.
+func (cn *conn) send(call *Call) error {
+	corr := cn.corr.Add(1)
+	n, err := call.Request.encode(call.frame[:], corr, call.requestID)
+	if err != nil {
+		return err
+	}
+	call.corr = corr
+	call.n = n
+	call.attempts = 1
+	call.deadline = cn.client.now() + cn.client.attemptTimeout(call)
+	cn.mu.Lock()
+	if cn.closed {
+		err := cn.closeErr
+		cn.mu.Unlock()
+		return err
+	}
+	cn.pending[corr] = call
+	cn.queue(call)
+	cn.mu.Unlock()
+	return nil
+}
+
+// queue appends the call's frame to out and wakes the writer; while disconnected it waits in pending instead.
+// Under mu.
+func (cn *conn) queue(call *Call) {
+	if cn.wake == nil {
+		return
+	}
+	cn.out = append(cn.out, call.frame[:call.n]...)
+	select {
+	case cn.wake <- struct{}{}:
+	default: // the writer is awake already and takes this frame with the others
+	}
+}
+
+// abandon removes a call its caller stopped waiting for; false when it was answered (or failed) meanwhile.
+func (cn *conn) abandon(call *Call) bool {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if cn.pending[call.corr] != call {
+		return false
+	}
+	delete(cn.pending, call.corr)
+	return true
+}
+
+// sweep resends the calls whose attempt timed out and fails those out of attempts.
+func (cn *conn) sweep(now time.Duration) {
+	var failed []*Call
+	cn.mu.Lock()
+	for corr, call := range cn.pending {
+		if now < call.deadline {
+			continue
+		}
+		if call.attempts >= call.maxAttempts {
+			delete(cn.pending, corr)
+			failed = append(failed, call)
+			continue
+		}
+		call.attempts++
+		call.deadline = now + cn.client.attemptTimeout(call)
+		cn.queue(call)
+	}
+	cn.mu.Unlock()
+	for _, call := range failed {
+		call.Result = Result{RequestID: call.requestID, Op: call.Request.Op()}
+		call.Err = fmt.Errorf("%w for %s after %d attempts", ErrNoResult, describe(call.Request.Op(), call.requestID),
+			call.attempts)
+		call.Done <- call
+	}
+}
+
+// close stops the connection for good and fails every pending call with err.
+func (cn *conn) close(err error) {
+	cn.mu.Lock()
+	if cn.closed {
+		cn.mu.Unlock()
+		return
+	}
+	cn.closed = true
+	cn.closeErr = err
+	cn.up.Store(false)
+	if cn.nc != nil {
+		cn.nc.Close()
+	}
+	failed := make([]*Call, 0, len(cn.pending))
+	for corr, call := range cn.pending {
+		delete(cn.pending, corr)
+		failed = append(failed, call)
+	}
+	cn.mu.Unlock()
+	for _, call := range failed {
+		call.Result = Result{RequestID: call.requestID, Op: call.Request.Op()}
+		call.Err = err
+		call.Done <- call
+	}
+}

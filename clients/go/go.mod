@@ -1,0 +1,3 @@
+module github.com/quotaledger/ledger/clients/go
+
+go 1.19
