@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -121,8 +122,12 @@ func Root() (string, error) {
 	}
 }
 
-// Built reports whether the ledger's jar is built in the repository at root (scripts/ledger's or Maven's name).
+// Built reports whether the ledger's jar is built in the repository at root (scripts/ledger's or Maven's name), or
+// LEDGER_CLASSPATH names the classes to run (how the Maven build runs these tests: `mvn test` packages no jar).
 func Built(root string) bool {
+	if os.Getenv("LEDGER_CLASSPATH") != "" {
+		return true
+	}
 	for _, name := range []string{"ledger.jar", "ledger-build.jar"} {
 		if _, err := os.Stat(filepath.Join(root, "ledger-server", "target", name)); err == nil {
 			return true
@@ -170,7 +175,7 @@ func (s *Server) start(port int) error {
 		args = append(args, "--tls-cert", s.opts.TLSCert, "--tls-key", s.opts.TLSKey)
 	}
 	args = append(args, s.opts.Args...)
-	cmd := exec.Command(filepath.Join(s.root, "scripts", "ledger"), args...)
+	cmd := s.command(args)
 	cmd.Dir = s.root
 	cmd.Env = os.Environ()
 	if os.Getenv("LEDGER_JAVA_OPTS") == "" {
@@ -263,4 +268,24 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// command runs scripts/ledger, or, when LEDGER_CLASSPATH is set, the CLI's main class from those classes with
+// LEDGER_JAVA (default: java on the PATH) and the project's JVM flags (scripts/jvm.options).
+func (s *Server) command(args []string) *exec.Cmd {
+	classpath := os.Getenv("LEDGER_CLASSPATH")
+	if classpath == "" {
+		return exec.Command(filepath.Join(s.root, "scripts", "ledger"), args...)
+	}
+	java := os.Getenv("LEDGER_JAVA")
+	if java == "" {
+		java = "java"
+	}
+	heap := os.Getenv("LEDGER_JAVA_OPTS")
+	if heap == "" {
+		heap = "-Xmx256m"
+	}
+	jvm := append([]string{"@" + filepath.Join(s.root, "scripts", "jvm.options")}, strings.Fields(heap)...)
+	jvm = append(jvm, "-cp", classpath, "io.quotaledger.cli.LedgerCli")
+	return exec.Command(java, append(jvm, args...)...)
 }
