@@ -13,13 +13,14 @@ import (
 	"github.com/quotaledger/ledger/clients/go/ledgertest"
 )
 
-// useLedger points the runner's environment at a live ledger, with a base no other run uses.
+// useLedger points the runner's environment at a live ledger, with a base no other run uses; group ids are int32,
+// so the base stays below 2^31 minus the scenarios' own ids.
 func useLedger(t *testing.T, s *ledgertest.Server) {
 	t.Setenv("LEDGER_HOST", "127.0.0.1")
 	t.Setenv("LEDGER_PORT", strconv.Itoa(s.Port))
 	t.Setenv("LEDGER_ADMIN_KEY_FILE", s.AdminKeyFile)
 	t.Setenv("LEDGER_GATEWAY_KEY_FILE", s.GatewayKeyFile)
-	t.Setenv("LEDGER_RUN_BASE", strconv.FormatInt(rand.New(rand.NewSource(time.Now().UnixNano())).Int63n(1<<40)*
+	t.Setenv("LEDGER_RUN_BASE", strconv.FormatInt(rand.New(rand.NewSource(time.Now().UnixNano())).Int63n(2_000)*
 		1_000_000+1_000_000, 10))
 }
 
