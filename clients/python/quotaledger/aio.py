@@ -129,7 +129,10 @@ class AsyncLedgerClient(Operations["asyncio.Future[Result]"]):
         self._shutdown(ClientClosedError("the client was closed"))
         if writer is not None:
             try:
-                await writer.wait_closed()
+                # TLS waits for the server's close_notify (up to 30 s by default): a second is plenty
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+            except asyncio.TimeoutError:
+                writer.transport.abort()
             except (OSError, ssl.SSLError):
                 pass
 

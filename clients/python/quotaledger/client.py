@@ -233,6 +233,8 @@ class LedgerClient(Operations[Result]):
                     next_sweep = monotonic() + interval
         finally:
             selector.close()
+            self._waker.close()
+            self._wakeup.close()
 
     def _write_out(self, connection: _Connection) -> None:
         with self._lock:
