@@ -13,7 +13,7 @@ from typing import Generic, Iterable, TypeVar
 from ._protocol import (Credit, Deduct, Freeze, Grant, Period, Query, Release, Reserve, RevokeVirtualKey,
                         SetConcurrency, SetGroup, SetLimit, SetPrice, SetRateLimit, SetSpendWindow, SetVirtualKey,
                         SetVirtualKeyServiceBudget, Settle, Unfreeze)
-from ._types import RequestId, RequestIdLike, RequestIds
+from ._types import RequestId, RequestIdLike
 
 R = TypeVar("R")
 
@@ -24,63 +24,61 @@ MAX_SERVICES = 12
 class Operations(Generic[R]):
     """The protocol's operations; ``R`` is what a call returns."""
 
-    _ids: RequestIds
-
-    def _request(self, message: type, frame_length: int, request_id: RequestId | None, fields: tuple) -> R:
+    def _request(self, message: type, frame_length: int, request_id: RequestIdLike | None | bool,
+                 fields: tuple) -> R:
+        """Sends ``message`` with the correlation id, the request id (None: a new one; False: the message has
+        none) and ``fields``, in the generated encoder's order."""
         raise NotImplementedError
-
-    def _id(self, request_id: RequestIdLike | None) -> RequestId:
-        return self._ids.next() if request_id is None else RequestId.of(request_id)
 
     def deduct(self, user_id: int, service_id: int, amount: int = 0, *, virtual_key_id: int = 0, units: int = 0,
                request_id: RequestIdLike | None = None) -> R:
         """Charges ``amount`` (or ``units`` priced by the user's price group; exactly one > 0): free quota of the
         service's current period first, then the balance. Through a virtual key when ``virtual_key_id`` > 0."""
-        return self._request(Deduct, Deduct.FRAME_LENGTH, self._id(request_id),
+        return self._request(Deduct, Deduct.FRAME_LENGTH, request_id,
                              (user_id, service_id, amount, virtual_key_id, units))
 
     def reserve(self, user_id: int, service_id: int, amount: int = 0, *, ttl_millis: int, virtual_key_id: int = 0,
                 units: int = 0, request_id: RequestIdLike | None = None) -> R:
         """Takes ``amount`` (or priced ``units``) now and holds it under the request id, the hold id that settle
         and release name (``result.request_id``). Unsettled after ``ttl_millis`` the hold is released."""
-        return self._request(Reserve, Reserve.FRAME_LENGTH, self._id(request_id),
+        return self._request(Reserve, Reserve.FRAME_LENGTH, request_id,
                              (user_id, service_id, amount, ttl_millis, virtual_key_id, units))
 
     def settle(self, hold_id: RequestIdLike, actual: int, *, request_id: RequestIdLike | None = None) -> R:
         """Charges ``actual`` (an amount, not units) against the hold and returns the rest."""
         hold = RequestId.of(hold_id)
-        return self._request(Settle, Settle.FRAME_LENGTH, self._id(request_id), (hold.hi, hold.lo, actual))
+        return self._request(Settle, Settle.FRAME_LENGTH, request_id, (hold.hi, hold.lo, actual))
 
     def release(self, hold_id: RequestIdLike, *, request_id: RequestIdLike | None = None) -> R:
         """Returns the whole hold."""
         hold = RequestId.of(hold_id)
-        return self._request(Release, Release.FRAME_LENGTH, self._id(request_id), (hold.hi, hold.lo))
+        return self._request(Release, Release.FRAME_LENGTH, request_id, (hold.hi, hold.lo))
 
     def credit(self, user_id: int, amount: int, *, request_id: RequestIdLike | None = None) -> R:
         """Admin: tops the balance up; opens the account."""
-        return self._request(Credit, Credit.FRAME_LENGTH, self._id(request_id), (user_id, amount))
+        return self._request(Credit, Credit.FRAME_LENGTH, request_id, (user_id, amount))
 
     def grant(self, user_id: int, service_id: int, allowance: int, period: Period | int,
               *, request_id: RequestIdLike | None = None) -> R:
         """Admin: a free allowance of the service per period (DAY, WEEK, MONTH, UTC); opens the account."""
-        return self._request(Grant, Grant.FRAME_LENGTH, self._id(request_id),
+        return self._request(Grant, Grant.FRAME_LENGTH, request_id,
                              (user_id, service_id, allowance, period))
 
     def set_limit(self, user_id: int, credit_limit: int, *, request_id: RequestIdLike | None = None) -> R:
         """Admin: how far below zero charges may take the balance."""
-        return self._request(SetLimit, SetLimit.FRAME_LENGTH, self._id(request_id), (user_id, credit_limit))
+        return self._request(SetLimit, SetLimit.FRAME_LENGTH, request_id, (user_id, credit_limit))
 
     def freeze(self, user_id: int, *, request_id: RequestIdLike | None = None) -> R:
         """Admin: refuse charges to the account (settle and release still work)."""
-        return self._request(Freeze, Freeze.FRAME_LENGTH, self._id(request_id), (user_id,))
+        return self._request(Freeze, Freeze.FRAME_LENGTH, request_id, (user_id,))
 
     def unfreeze(self, user_id: int, *, request_id: RequestIdLike | None = None) -> R:
         """Admin."""
-        return self._request(Unfreeze, Unfreeze.FRAME_LENGTH, self._id(request_id), (user_id,))
+        return self._request(Unfreeze, Unfreeze.FRAME_LENGTH, request_id, (user_id,))
 
     def query(self, user_id: int, service_id: int = 0, *, virtual_key_id: int = 0) -> R:
         """Read-only: the account (and the service's free quota, and the virtual key's state when given)."""
-        return self._request(Query, Query.FRAME_LENGTH, None, (user_id, service_id, virtual_key_id))
+        return self._request(Query, Query.FRAME_LENGTH, False, (user_id, service_id, virtual_key_id))
 
     def set_virtual_key(self, user_id: int, virtual_key_id: int, *, budget: int = 0, unlimited: bool = False,
                         reset_period: Period | int = Period.NONE, reset_millis: int = 0, expires_at: int = 0,
@@ -89,7 +87,7 @@ class Operations(Generic[R]):
         the period (DAY, WEEK, MONTH; NONE: every ``reset_millis``, 0 never), ``expires_at`` (epoch ms, 0 never)
         and the allowed services (none: every service; at most MAX_SERVICES)."""
         allowed = tuple(services)
-        return self._request(SetVirtualKey, SetVirtualKey.frame_length(allowed), self._id(request_id),
+        return self._request(SetVirtualKey, SetVirtualKey.frame_length(allowed), request_id,
                              (user_id, virtual_key_id, budget, 1 if unlimited else 0, reset_period, reset_millis,
                               expires_at, allowed))
 
@@ -97,40 +95,40 @@ class Operations(Generic[R]):
                                        *, request_id: RequestIdLike | None = None) -> R:
         """Admin: the key's budget for one service per period of the key; -1 removes it."""
         return self._request(SetVirtualKeyServiceBudget, SetVirtualKeyServiceBudget.FRAME_LENGTH,
-                             self._id(request_id), (user_id, virtual_key_id, service_id, budget))
+                             request_id, (user_id, virtual_key_id, service_id, budget))
 
     def revoke_virtual_key(self, user_id: int, virtual_key_id: int, *,
                            request_id: RequestIdLike | None = None) -> R:
         """Admin: final, the key charges nothing more."""
-        return self._request(RevokeVirtualKey, RevokeVirtualKey.FRAME_LENGTH, self._id(request_id),
+        return self._request(RevokeVirtualKey, RevokeVirtualKey.FRAME_LENGTH, request_id,
                              (user_id, virtual_key_id))
 
     def set_price(self, group_id: int, service_id: int, multiplier: int, *,
                   request_id: RequestIdLike | None = None) -> R:
         """Admin: a price group's multiplier for a service (0: the group's default), fixed point: 1_000_000 is
         1.0."""
-        return self._request(SetPrice, SetPrice.FRAME_LENGTH, self._id(request_id), (group_id, service_id, multiplier))
+        return self._request(SetPrice, SetPrice.FRAME_LENGTH, request_id, (group_id, service_id, multiplier))
 
     def set_group(self, user_id: int, group_id: int, *, request_id: RequestIdLike | None = None) -> R:
         """Admin: puts the user in a price group (0: the default group)."""
-        return self._request(SetGroup, SetGroup.FRAME_LENGTH, self._id(request_id), (user_id, group_id))
+        return self._request(SetGroup, SetGroup.FRAME_LENGTH, request_id, (user_id, group_id))
 
     def set_rate_limit(self, user_id: int, *, requests: int = 0, units: int = 0, per_millis: int,
                        virtual_key_id: int = 0, request_id: RequestIdLike | None = None) -> R:
         """Admin: at most ``requests`` requests and ``units`` units per ``per_millis`` of the user (or of the key);
         0 turns a dimension off, both 0 remove the limit."""
-        return self._request(SetRateLimit, SetRateLimit.FRAME_LENGTH, self._id(request_id),
+        return self._request(SetRateLimit, SetRateLimit.FRAME_LENGTH, request_id,
                              (user_id, virtual_key_id, requests, units, per_millis))
 
     def set_spend_window(self, user_id: int, max_amount: int, per_millis: int, *, virtual_key_id: int = 0,
                          request_id: RequestIdLike | None = None) -> R:
         """Admin: at most ``max_amount`` charged in any window of ``per_millis`` (the length names the window; up
         to 4 per user or key); 0 removes it."""
-        return self._request(SetSpendWindow, SetSpendWindow.FRAME_LENGTH, self._id(request_id),
+        return self._request(SetSpendWindow, SetSpendWindow.FRAME_LENGTH, request_id,
                              (user_id, virtual_key_id, max_amount, per_millis))
 
     def set_concurrency(self, user_id: int, max_holds: int, *, virtual_key_id: int = 0,
                         request_id: RequestIdLike | None = None) -> R:
         """Admin: at most ``max_holds`` open holds of the user (or of the key); 0 removes the cap."""
-        return self._request(SetConcurrency, SetConcurrency.FRAME_LENGTH, self._id(request_id),
+        return self._request(SetConcurrency, SetConcurrency.FRAME_LENGTH, request_id,
                              (user_id, virtual_key_id, max_holds))

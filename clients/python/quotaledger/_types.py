@@ -59,19 +59,20 @@ _new_request_id = tuple.__new__
 class RequestIds:
     """Request ids without a secure random draw per id (docs/protocol.md, "Making request ids"): ``hi`` is 64
     random bits drawn once (never 0, so an id is never the nil id 0:0), ``lo`` starts at 64 random bits and counts
-    up by one per id. Thread-safe: ``next`` on an itertools.count is atomic."""
+    up by one per id, wrapping from 2^63 - 1 to -2^63 as int64 arithmetic does. Thread-safe: ``next`` on an
+    itertools.count is atomic."""
 
-    __slots__ = ("hi", "_counter")
+    __slots__ = ("hi", "counter")
 
     def __init__(self, hi: int | None = None, first_lo: int | None = None) -> None:
         while hi is None or hi == 0:
             hi = _signed(secrets.randbits(64))
         self.hi = hi
-        # counts in unsigned space; ids past 2^63 - 1 wrap to negative lo as int64 arithmetic would
-        self._counter = itertools.count(secrets.randbits(64) if first_lo is None else first_lo % _UINT64)
+        self.counter = itertools.count(_signed(secrets.randbits(64)) if first_lo is None else first_lo)
+        """Counts the low halves; past 2^63 - 1 a value is taken minus 2^64 (next_lo)."""
 
     def next_lo(self) -> int:
-        lo = next(self._counter) % _UINT64
+        lo = next(self.counter)
         return lo - _UINT64 if lo > _INT64_MAX else lo
 
     def next(self) -> RequestId:
@@ -81,45 +82,49 @@ class RequestIds:
 _CODES = [ResultCode(value) for value in range(256)]
 _OPS = [Op(value) for value in range(256)]
 
-_REQUEST_ID = 0
-_CORRELATION_ID = 1
-_OP = 2
-_CODE = 3
-_FLAGS = 4
+_HI = 0
+_LO = 1
+_OP = 3
+_CODE = 4
+_FLAGS = 5
 
 
 class Result(tuple):
     """The ledger's answer to one request (the Result message, docs/protocol.md and docs/semantics.md#results).
 
-    A tuple underneath (cheap to make on the hot path): ``request_id`` (the request's, None for QUERY), then the
+    A tuple underneath (cheap to make on the hot path): the request id's two halves (0, 0 for QUERY), then the
     Result message's fields in wire order. Version-2 fields are 0 from a version-1 answer."""
 
     __slots__ = ()
 
-    request_id: RequestId | None = property(itemgetter(0))  # type: ignore[assignment]
-    correlation_id: int = property(itemgetter(1))  # type: ignore[assignment]
-    op_value: int = property(itemgetter(2))  # type: ignore[assignment]
-    """The raw op byte."""
-    code_value: int = property(itemgetter(3))  # type: ignore[assignment]
-    """The raw result code byte."""
-    flags_value: int = property(itemgetter(4))  # type: ignore[assignment]
-    from_free: int = property(itemgetter(5))  # type: ignore[assignment]
-    from_balance: int = property(itemgetter(6))  # type: ignore[assignment]
-    returned: int = property(itemgetter(7))  # type: ignore[assignment]
-    balance: int = property(itemgetter(8))  # type: ignore[assignment]
-    held: int = property(itemgetter(9))  # type: ignore[assignment]
-    credit_limit: int = property(itemgetter(10))  # type: ignore[assignment]
-    free_remaining: int = property(itemgetter(11))  # type: ignore[assignment]
-    virtual_key_id: int = property(itemgetter(12))  # type: ignore[assignment]
-    units: int = property(itemgetter(13))  # type: ignore[assignment]
-    amount: int = property(itemgetter(14))  # type: ignore[assignment]
-    retry_after_millis: int = property(itemgetter(15))  # type: ignore[assignment]
-    key_spent: int = property(itemgetter(16))  # type: ignore[assignment]
-    key_budget_remaining: int = property(itemgetter(17))  # type: ignore[assignment]
+    correlation_id: int = property(itemgetter(2))  # type: ignore[assignment]
+    op_value: int = property(itemgetter(3))  # type: ignore[assignment]  # the raw byte
+    code_value: int = property(itemgetter(4))  # type: ignore[assignment]  # the raw byte
+    flags_value: int = property(itemgetter(5))  # type: ignore[assignment]
+    from_free: int = property(itemgetter(6))  # type: ignore[assignment]
+    from_balance: int = property(itemgetter(7))  # type: ignore[assignment]
+    returned: int = property(itemgetter(8))  # type: ignore[assignment]
+    balance: int = property(itemgetter(9))  # type: ignore[assignment]
+    held: int = property(itemgetter(10))  # type: ignore[assignment]
+    credit_limit: int = property(itemgetter(11))  # type: ignore[assignment]
+    free_remaining: int = property(itemgetter(12))  # type: ignore[assignment]
+    virtual_key_id: int = property(itemgetter(13))  # type: ignore[assignment]
+    units: int = property(itemgetter(14))  # type: ignore[assignment]
+    amount: int = property(itemgetter(15))  # type: ignore[assignment]
+    retry_after_millis: int = property(itemgetter(16))  # type: ignore[assignment]
+    key_spent: int = property(itemgetter(17))  # type: ignore[assignment]
+    key_budget_remaining: int = property(itemgetter(18))  # type: ignore[assignment]
 
-    FIELDS = ("request_id", "correlation_id", "op", "code", "flags", "from_free", "from_balance", "returned",
-              "balance", "held", "credit_limit", "free_remaining", "virtual_key_id", "units", "amount",
-              "retry_after_millis", "key_spent", "key_budget_remaining")
+    FIELDS = ("request_id_hi", "request_id_lo", "correlation_id", "op", "code", "flags", "from_free",
+              "from_balance", "returned", "balance", "held", "credit_limit", "free_remaining", "virtual_key_id",
+              "units", "amount", "retry_after_millis", "key_spent", "key_budget_remaining")
+
+    @property
+    def request_id(self) -> RequestId | None:
+        """The request's id (a reserve's is the hold id); None for QUERY."""
+        if self[_HI] or self[_LO]:
+            return _new_request_id(RequestId, (self[_HI], self[_LO]))
+        return None
 
     @property
     def op(self) -> Op:
@@ -160,9 +165,10 @@ class Result(tuple):
         return bool(self[_FLAGS] & ResultFlags.KEY_EXPIRED)
 
     def as_dict(self) -> dict[str, object]:
-        """Every field by name (op and code as names, the request id as a UUID string)."""
-        values: dict[str, object] = dict(zip(self.FIELDS, self))
-        values["request_id"] = None if self[0] is None else str(self[0])
+        """Every field by name (op and code as names, the request id as a UUID string or None)."""
+        values: dict[str, object] = dict(zip(self.FIELDS[2:], self[2:]))
+        request_id = self.request_id
+        values["request_id"] = None if request_id is None else str(request_id)
         values["op"] = self.op.name
         values["code"] = self.code.name
         values.update(duplicate=self.duplicate, exceeded_hold=self.exceeded_hold, frozen=self.frozen,
@@ -170,7 +176,7 @@ class Result(tuple):
         return values
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={value}" for name, value in zip(self.FIELDS[5:], self[5:]) if value)
+        shown = ", ".join(f"{name}={value}" for name, value in zip(self.FIELDS[6:], self[6:]) if value)
         flags = f", flags={self.flags!r}" if self[_FLAGS] else ""
         return f"Result({self.op.name} {self.code.name}{flags}{', ' if shown else ''}{shown})"
 
@@ -180,7 +186,8 @@ _new_result = tuple.__new__
 
 def make_result(request_id: RequestId | None, fields: tuple) -> Result:
     """A Result from the request id and the Result message's fields in wire order."""
-    return _new_result(Result, (request_id, *fields))
+    hi, lo = (0, 0) if request_id is None else request_id
+    return _new_result(Result, (hi, lo) + tuple(fields))
 
 
 class SnapshotReport(NamedTuple):

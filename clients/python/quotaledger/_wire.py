@@ -14,7 +14,7 @@ from ._protocol import (FRAME_HEADER, HEADER, HEADER_LENGTH, LENGTH_PREFIX, SCHE
                         HelloResult, ResultCode, Role, SnapshotResult)
 from ._protocol import Result as ResultMessage
 from ._types import (AuthenticationError, LedgerConnectionError, LedgerTimeoutError, RequestId, Result,
-                     SnapshotReport, make_result)
+                     SnapshotReport)
 
 DEFAULT_PORT = 7070
 MAX_BACKOFF = 5.0
@@ -108,40 +108,43 @@ _RESULT_BLOCK = ResultMessage.BLOCK_LENGTH
 _RESULT = ResultMessage.BLOCK.unpack_from
 _RESULT_DECODE = ResultMessage.decode
 _SNAPSHOT_TEMPLATE = SnapshotResult.TEMPLATE_ID
+_new_result = tuple.__new__
 
-# a pending request: [target, request id, holder, offset, length, deadline, attempts]; the frame as first encoded is
-# holder[0][offset:offset + length] (holder[0] is the batch it went out in: a resend is the very same bytes)
+# A pending request is a tuple (target, request id hi, request id lo, holder, offset[, deadline]): the target gets
+# the answer; the frame as first encoded is at ``offset`` in holder[0], the bytes of the batch it went out in, and
+# holder[1] is that batch's deadline (None until it is written). A resend is those very bytes. The deadline is the
+# sixth item for snapshots, which have a table and a longer deadline of their own.
 TARGET = 0
-REQUEST_ID = 1
-HOLDER = 2
-OFFSET = 3
-LENGTH = 4
-DEADLINE = 5
-ATTEMPTS = 6
+HI = 1
+LO = 2
+HOLDER = 3
+OFFSET = 4
+SLOW_DEADLINE = 5
 
 
-def frame_of(entry: list) -> bytes:
+def frame_of(entry: tuple) -> bytes:
+    data = entry[HOLDER][0]
     offset = entry[OFFSET]
-    return entry[HOLDER][0][offset:offset + entry[LENGTH]]
+    return data[offset:offset + 4 + _LENGTH(data, offset)[0]]
 
 
-def parse(data: bytes | bytearray, pending: dict[int, list], slow: dict[int, list], max_frame: int,
-          done: list) -> int:
+def parse(data: bytes, pending: dict[int, tuple], slow: dict[int, tuple], max_frame: int,
+          deliver: Callable[[tuple, Result | SnapshotReport], Any]) -> int:
     """Splits ``data`` into frames, takes the request each answer belongs to out of ``pending`` (or ``slow``: the
-    snapshots) and appends ``(entry, Result | SnapshotReport)`` to ``done``.
+    snapshots) and hands it with its Result (or SnapshotReport) to ``deliver``.
 
     Returns the bytes consumed: a frame cut short waits for the next read. Answers to requests no longer pending
-    (the second answer to a resend, a protocol error for a dead frame) are dropped."""
+    (the second answer to a resend, a protocol error for a dead frame) are dropped. Raises StreamError on a frame
+    length no ledger sends (the stream is out of step: drop the connection)."""
     position = 0
     end = len(data)
-    while end - position >= 4:
-        (length,) = _LENGTH(data, position)
+    while end - position >= 12:  # every frame has its length and a header
+        length, block_length, template, schema, version = _FRAME_HEADER(data, position)
         if length < 8 or length > max_frame:
             raise StreamError(f"a frame of {length} bytes")
         following = position + 4 + length
         if following > end:
             break
-        _, block_length, template, schema, version = _FRAME_HEADER(data, position)
         if schema == SCHEMA_ID and length >= 8 + block_length:
             if template == _RESULT_TEMPLATE:
                 fields = (_RESULT(data, position + 12) if block_length >= _RESULT_BLOCK
@@ -150,47 +153,46 @@ def parse(data: bytes | bytearray, pending: dict[int, list], slow: dict[int, lis
                 if entry is None:
                     entry = slow.pop(fields[0], None)
                 if entry is not None:
-                    done.append((entry, make_result(entry[REQUEST_ID], fields)))
+                    deliver(entry, _new_result(Result, (entry[1], entry[2]) + fields))
             elif template == _SNAPSHOT_TEMPLATE:
                 correlation_id, code, sequence, size, pause = SnapshotResult.decode(
                     data, position + 12, block_length, version)
                 entry = slow.pop(correlation_id, None)
                 if entry is not None:
-                    done.append((entry, SnapshotReport(ResultCode(code), sequence, size, pause)))
+                    deliver(entry, SnapshotReport(ResultCode(code), sequence, size, pause))
         position = following
     return position
 
 
-def expired(pending: dict[int, list], now: float, settings_: Settings,
-            on_timeout: Callable[[list, LedgerTimeoutError], Any]) -> list[bytes]:
-    """Walks the requests from the oldest deadline: those past it are sent again (the same frame, the same id)
-    with a new deadline, or, after the last attempt, taken out and handed to ``on_timeout``.
-
-    Returns the frames to send again, oldest first."""
+def expired(pending: dict[int, tuple], attempts: dict[int, int], now: float, settings_: Settings,
+            ) -> tuple[list[tuple[int, tuple]], list[tuple[tuple, LedgerTimeoutError]]]:
+    """Takes out of ``pending`` the requests whose deadline has passed, walking from the oldest: those with
+    attempts left, to be sent again (the same frame: the same request id), and those that ran out, with their
+    error. ``attempts`` counts the sends of the requests sent more than once."""
     due = []
     for correlation_id, entry in pending.items():
-        if entry[DEADLINE] > now:
-            break  # deadlines grow along the table: a resend moves to its end
+        deadline = entry[HOLDER][1]
+        if deadline is None or deadline > now:
+            break  # deadlines grow along the table: a resend goes to its end
         due.append(correlation_id)
-    frames = []
+    again = []
+    failed = []
     for correlation_id in due:
         entry = pending.pop(correlation_id)
-        if entry[ATTEMPTS] >= settings_.attempts:
-            on_timeout(entry, timeout_error(entry, settings_))
-            continue
-        entry[ATTEMPTS] += 1
-        entry[DEADLINE] = now + settings_.timeout
-        pending[correlation_id] = entry
-        if entry[HOLDER][0] is not None:
-            frames.append(frame_of(entry))
-    return frames
+        sent = attempts.get(correlation_id, 1)
+        if sent >= settings_.attempts:
+            attempts.pop(correlation_id, None)
+            failed.append((entry, timeout_error(entry, sent, settings_)))
+        else:
+            attempts[correlation_id] = sent + 1
+            again.append((correlation_id, entry))
+    return again, failed
 
 
-def timeout_error(entry: list, settings_: Settings) -> LedgerTimeoutError:
-    request_id: RequestId | None = entry[REQUEST_ID]
-    which = f" (request id {request_id})" if request_id is not None else ""
-    return LedgerTimeoutError(f"no answer from {settings_.address} after {entry[ATTEMPTS]} attempts of "
-                              f"{settings_.timeout:g} s{which}")
+def timeout_error(entry: tuple, sent: int, settings_: Settings) -> LedgerTimeoutError:
+    which = f" (request id {RequestId(entry[HI], entry[LO])})" if entry[HI] or entry[LO] else ""
+    return LedgerTimeoutError(f"no answer from {settings_.address} after {sent} attempt{'s' if sent > 1 else ''} "
+                              f"of {settings_.timeout:g} s{which}")
 
 
 monotonic = time.monotonic

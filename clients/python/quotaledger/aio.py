@@ -15,6 +15,7 @@ Every operation returns an asyncio future right away (no coroutine per request):
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import ssl
@@ -23,10 +24,10 @@ from typing import Callable
 
 from ._ops import Operations
 from ._protocol import LENGTH_PREFIX, Role, TakeSnapshot
-from ._types import (AuthenticationError, ClientClosedError, LedgerConnectionError, LedgerError, RejectedError,
-                     RequestId, RequestIds, Result, SnapshotReport)
-from ._wire import (DEADLINE, DEFAULT_PORT, MAX_BACKOFF, Settings, StreamError, check_hello, expired,
-                    frame_of, hello_frame, monotonic, parse, settings, timeout_error)
+from ._types import (AuthenticationError, ClientClosedError, LedgerConnectionError, LedgerError,
+                     LedgerTimeoutError, RejectedError, RequestId, RequestIdLike, RequestIds, Result, SnapshotReport)
+from ._wire import (DEFAULT_PORT, HOLDER, MAX_BACKOFF, SLOW_DEADLINE, Settings, StreamError, check_hello,
+                    expired, frame_of, hello_frame, monotonic, parse, settings)
 
 LOG = logging.getLogger("quotaledger")
 
@@ -36,6 +37,8 @@ LedgerTimeoutError, ClientClosedError, AuthenticationError."""
 
 _Future = asyncio.Future
 _READ_SIZE = 1 << 18
+_INT64_MAX = (1 << 63) - 1
+_UINT64 = 1 << 64
 
 
 class AsyncLedgerClient(Operations["asyncio.Future[Result]"]):
@@ -53,14 +56,17 @@ class AsyncLedgerClient(Operations["asyncio.Future[Result]"]):
         self._settings = settings_
         self._loop = asyncio.get_running_loop()
         self._ids = RequestIds()
+        self._hi = self._ids.hi
+        self._lo = self._ids.counter
         self._timeout = settings_.timeout
-        self._max_frame = settings_.max_frame_length
-        self._pending: dict[int, list] = {}
-        self._slow: dict[int, list] = {}  # snapshots: one attempt, a long deadline, never resent
+        self._max_length = settings_.max_frame_length + 4
+        self._pending: dict[int, tuple] = {}
+        self._slow: dict[int, tuple] = {}  # snapshots: one attempt, a long deadline, never resent
+        self._attempts: dict[int, int] = {}  # sends of the requests sent more than once
         self._next_correlation_id = 1
         self._batch = bytearray(1 << 16)
         self._batch_length = 0
-        self._holder: list = [None]
+        self._holder: list = [None, None]
         self._flush_scheduled = False
         self._writer: asyncio.StreamWriter | None = None
         self._ready = False
@@ -112,13 +118,15 @@ class AsyncLedgerClient(Operations["asyncio.Future[Result]"]):
 
     def with_callback(self, callback: ResultCallback) -> CallbackSender:
         """The operations answered through ``callback(result, error)``, without a future per request: the
-        fastest way to keep many requests in flight. Each call returns None; refused results come as results."""
+        fastest way to keep many requests in flight. Refused results come as results; each call returns the
+        request's correlation id."""
         return CallbackSender(self, callback)
 
     def take_snapshot(self) -> asyncio.Future[SnapshotReport]:
         """Admin: snapshot the running ledger now. One attempt (never resent), up to 10 x timeout x attempts."""
         future = self._loop.create_future()
-        self._submit(TakeSnapshot, TakeSnapshot.FRAME_LENGTH, None, (), future, self._slow)
+        correlation_id = self._submit(future, self._slow, TakeSnapshot, TakeSnapshot.FRAME_LENGTH, False, ())
+        self._slow[correlation_id] += (monotonic() + self._timeout * self._settings.attempts * 10,)
         return future
 
     async def close(self) -> None:
@@ -144,21 +152,30 @@ class AsyncLedgerClient(Operations["asyncio.Future[Result]"]):
 
     # --- requests
 
-    def _request(self, message: type, frame_length: int, request_id: RequestId | None,
+    def _request(self, message: type, frame_length: int, request_id: RequestIdLike | None | bool,
                  fields: tuple) -> asyncio.Future[Result]:
         future = self._loop.create_future()
-        self._submit(message, frame_length, request_id, fields, future, self._pending)
+        self._submit(future, self._pending, message, frame_length, request_id, fields)
         return future
 
-    def _submit(self, message: type, length: int, request_id: RequestId | None, fields: tuple, target: object,
-                table: dict[int, list]) -> None:
-        """Encodes the frame into this tick's batch and registers the request; the batch goes out once the tick's
-        callbacks have run."""
+    def _submit(self, target: object, table: dict[int, tuple], message: type, length: int,
+                request_id: RequestIdLike | None | bool, fields: tuple) -> int:
+        """Encodes the frame into this tick's batch and registers the request; the batch is written once the
+        tick's callbacks have run. Returns the correlation id."""
         if self._closed:
             raise ClientClosedError("the client is closed")
-        if length > self._max_frame + 4:
+        if request_id is None:
+            hi = self._hi
+            lo = next(self._lo)
+            if lo > _INT64_MAX:
+                lo -= _UINT64
+        elif request_id is False:
+            hi = lo = 0
+        else:
+            hi, lo = RequestId.of(request_id)  # type: ignore[arg-type]
+        if length > self._max_length:
             raise ValueError(f"{message.__name__}: a frame of {length - 4} bytes, beyond the maximum "
-                             f"{self._max_frame}")
+                             f"{self._max_length - 4}")
         correlation_id = self._next_correlation_id
         batch = self._batch
         offset = self._batch_length
@@ -166,83 +183,98 @@ class AsyncLedgerClient(Operations["asyncio.Future[Result]"]):
         if end > len(batch):
             batch.extend(bytes(max(end - len(batch), len(batch))))
         try:
-            if request_id is None:
+            if request_id is False:
                 message.encode(batch, offset, correlation_id, *fields)
             else:
-                message.encode(batch, offset, correlation_id, request_id[0], request_id[1], *fields)
+                message.encode(batch, offset, correlation_id, hi, lo, *fields)
         except struct.error as ex:
             raise ValueError(f"{message.__name__}: {ex} (fields {fields})") from None
         self._next_correlation_id = correlation_id + 1
         self._batch_length = end
-        if table is self._slow:
-            deadline = monotonic() + self._timeout * self._settings.attempts * 10
-            table[correlation_id] = [target, request_id, self._holder, offset, length, deadline,
-                                     self._settings.attempts]
-        else:
-            table[correlation_id] = [target, request_id, self._holder, offset, length, monotonic() + self._timeout,
-                                     1]
+        table[correlation_id] = (target, hi, lo, self._holder, offset)
         if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+        return correlation_id
+
+    def _again(self, entries: list[tuple[int, tuple]]) -> None:
+        """Sends requests again: their very frames, copied into this tick's batch (whose deadline they get)."""
+        pending = self._pending
+        for correlation_id, entry in entries:
+            frame = frame_of(entry)
+            offset = self._batch_length
+            end = offset + len(frame)
+            if end > len(self._batch):
+                self._batch.extend(bytes(max(end - len(self._batch), len(self._batch))))
+            self._batch[offset:end] = frame
+            self._batch_length = end
+            pending[correlation_id] = (entry[0], entry[1], entry[2], self._holder, offset)
+        if entries and not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
-        """Writes the tick's batch; while reconnecting it is kept (its requests are resent once connected)."""
+        """Writes the tick's batch; while reconnecting it is kept (its requests are sent again once connected)."""
         self._flush_scheduled = False
         length = self._batch_length
         if not length:
             return
         with memoryview(self._batch) as view:
             data = bytes(view[:length])  # the transport may keep it (TLS): never the reused buffer itself
-        self._holder[0] = data
-        self._holder = [None]
+        holder = self._holder
+        holder[0] = data
+        holder[1] = monotonic() + self._timeout
+        self._holder = [None, None]
         self._batch_length = 0
         if self._ready:
             self._writer.write(data)  # type: ignore[union-attr]
 
     # --- answers
 
-    def _on_data(self, data: bytes) -> int:
-        done: list = []
-        used = parse(data, self._pending, self._slow, self._max_frame, done)
-        for entry, result in done:
-            target = entry[0]
-            if target.__class__ is _Future:
-                if not target.done():
-                    if result.__class__ is Result and result[3]:
-                        target.set_exception(RejectedError(result))
-                    else:
-                        target.set_result(result)
-            else:
-                self._call(target, result, None)
-        return used
+    def _deliver(self, entry: tuple, result: Result | SnapshotReport) -> None:
+        target = entry[0]
+        if self._attempts and result.__class__ is Result:
+            self._attempts.pop(result[2], None)  # type: ignore[index]
+        if target.__class__ is _Future:
+            if not target.done():
+                if result.__class__ is Result and result[4]:  # the code: not OK
+                    target.set_exception(RejectedError(result))  # type: ignore[arg-type]
+                else:
+                    target.set_result(result)
+        else:
+            try:
+                target(result, None)
+            except Exception as ex:  # the client carries on; the loop's exception handler hears of it
+                self._loop.call_exception_handler({"message": "quotaledger result callback failed",
+                                                   "exception": ex})
 
-    def _call(self, callback: ResultCallback, result: object, error: LedgerError | None) -> None:
-        try:
-            callback(result, error)  # type: ignore[arg-type]
-        except Exception as ex:  # the client carries on; the loop's exception handler hears of it
-            self._loop.call_exception_handler({"message": "quotaledger result callback failed", "exception": ex})
-
-    def _fail(self, entry: list, error: LedgerError) -> None:
+    def _fail(self, entry: tuple, error: LedgerError) -> None:
         target = entry[0]
         if target.__class__ is _Future:
             if not target.done():
                 target.set_exception(error)
         else:
-            self._call(target, None, error)
+            try:
+                target(None, error)
+            except Exception as ex:
+                self._loop.call_exception_handler({"message": "quotaledger result callback failed",
+                                                   "exception": ex})
 
     def _sweep(self) -> None:
-        """Every few ms: resends what timed out (the same frame), fails what ran out of attempts."""
+        """Every few ms: sends again what timed out (the same frame), fails what ran out of attempts."""
         if self._closed:
             return
         now = monotonic()
-        frames = expired(self._pending, now, self._settings, self._fail)
+        again, failed = expired(self._pending, self._attempts, now, self._settings)
+        for entry, error in failed:
+            self._fail(entry, error)
+        self._again(again)
         if self._slow:
             for correlation_id, entry in list(self._slow.items()):
-                if entry[DEADLINE] <= now:
+                if entry[SLOW_DEADLINE] <= now:
                     del self._slow[correlation_id]
-                    self._fail(entry, timeout_error(entry, self._settings))
-        if frames and self._ready:
-            self._writer.write(b"".join(frames))  # type: ignore[union-attr]
+                    self._fail(entry, LedgerTimeoutError(f"no answer to TAKE_SNAPSHOT from {self._settings.address}"
+                                                         f" within {entry[SLOW_DEADLINE] - entry[HOLDER][1]:g} s"))
         self._sweep_handle = self._loop.call_later(self._sweep_interval, self._sweep)
 
     # --- the connection
@@ -289,20 +321,20 @@ class AsyncLedgerClient(Operations["asyncio.Future[Result]"]):
         self._writer = writer
         self._role = role
         self._ready = True
-        frames = [frame_of(entry) for entry in self._pending.values()]
-        if frames:
-            writer.write(b"".join(frames))
+        self._again(list(self._pending.items()))
         self._reader_task = self._loop.create_task(self._read(reader, writer))
 
     async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         leftover = b""
+        max_frame = self._settings.max_frame_length
+        deliver = self._deliver
         try:
             while True:
                 chunk = await reader.read(_READ_SIZE)
                 if not chunk:
                     break
                 data = leftover + chunk if leftover else chunk
-                used = self._on_data(data)
+                used = parse(data, self._pending, self._slow, max_frame, deliver)
                 leftover = data[used:] if used < len(data) else b""
         except (OSError, ssl.SSLError, StreamError) as ex:
             LOG.debug("connection to %s lost: %s", self._settings.address, ex)
@@ -354,22 +386,19 @@ class AsyncLedgerClient(Operations["asyncio.Future[Result]"]):
         entries = list(self._pending.values()) + list(self._slow.values())
         self._pending.clear()
         self._slow.clear()
+        self._attempts.clear()
         for entry in entries:
             self._fail(entry, error)
 
 
-class CallbackSender(Operations[None]):
-    """The operations of an AsyncLedgerClient answered through one callback (``with_callback``)."""
+class CallbackSender(Operations[int]):
+    """The operations of an AsyncLedgerClient answered through one callback (``with_callback``); each returns
+    the request's correlation id."""
 
     def __init__(self, client: AsyncLedgerClient, callback: ResultCallback) -> None:
         self._client = client
-        self._callback = callback
-        self._ids = client._ids
-        self._submit = client._submit
-        self._pending = client._pending
-
-    def _request(self, message: type, frame_length: int, request_id: RequestId | None, fields: tuple) -> None:
-        self._submit(message, frame_length, request_id, fields, self._callback, self._pending)
+        self.callback = callback
+        self._request = functools.partial(client._submit, callback, client._pending)  # type: ignore[method-assign]
 
 
 def _tls_reason(ex: ssl.SSLError) -> str:

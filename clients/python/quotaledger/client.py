@@ -11,6 +11,7 @@ reads the answers, hands each to the request with its correlation id, resends wh
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import os
 import selectors
 import socket
@@ -22,9 +23,9 @@ from typing import Callable
 from ._ops import Operations
 from ._protocol import LENGTH_PREFIX, Role, TakeSnapshot
 from ._types import (AuthenticationError, ClientClosedError, LedgerConnectionError, LedgerError, LedgerTimeoutError,
-                     RejectedError, RequestId, RequestIds, Result, SnapshotReport)
-from ._wire import (DEADLINE, DEFAULT_PORT, MAX_BACKOFF, Settings, StreamError, check_hello, expired, frame_of,
-                    hello_frame, monotonic, parse, settings, timeout_error)
+                     RejectedError, RequestId, RequestIdLike, RequestIds, Result, SnapshotReport)
+from ._wire import (DEFAULT_PORT, HOLDER, MAX_BACKOFF, SLOW_DEADLINE, Settings, StreamError, check_hello, expired,
+                    frame_of, hello_frame, monotonic, parse, settings)
 
 ResultCallback = Callable[["Result | SnapshotReport | None", "LedgerError | None"], None]
 """Called on the client's I/O thread with the result (accepted or refused: check ``result.ok``), or with None and
@@ -62,8 +63,9 @@ class LedgerClient(Operations[Result]):
         # guards the tables, the connection, the bytes to send and the TLS state; never held while blocking
         self._lock = threading.Lock()
         self._drained = threading.Condition(self._lock)
-        self._pending: dict[int, list] = {}
-        self._slow: dict[int, list] = {}  # snapshots: one attempt, a long deadline, never resent
+        self._pending: dict[int, tuple] = {}
+        self._slow: dict[int, tuple] = {}  # snapshots: one attempt, a long deadline, never resent
+        self._attempts: dict[int, int] = {}  # sends of the requests sent more than once
         self._next_correlation_id = 1
         self._scratch = bytearray(max_frame_length + 4)
         self._out = bytearray()
@@ -112,8 +114,9 @@ class LedgerClient(Operations[Result]):
         """Admin: snapshot the running ledger now and wait until it is durable (code OK; UNAVAILABLE while
         another runs). One attempt, never resent, up to 10 x timeout x attempts."""
         waiter = _Waiter()
-        self._submit(TakeSnapshot, TakeSnapshot.FRAME_LENGTH, None, (), waiter, self._slow)
-        return waiter.wait(self._settings.timeout * self._settings.attempts * 10 + self._settings.timeout)
+        allowed = self._settings.timeout * self._settings.attempts * 10
+        self._submit(waiter, self._slow, TakeSnapshot, TakeSnapshot.FRAME_LENGTH, False, (), allowed)
+        return waiter.wait(allowed + self._settings.timeout)
 
     def close(self) -> None:
         """Closes the connection; requests still waiting fail with ClientClosedError."""
@@ -129,15 +132,25 @@ class LedgerClient(Operations[Result]):
 
     # --- requests
 
-    def _request(self, message: type, frame_length: int, request_id: RequestId | None, fields: tuple) -> Result:
+    def _request(self, message: type, frame_length: int, request_id: RequestIdLike | None | bool,
+                 fields: tuple) -> Result:
         waiter = _Waiter()
-        self._submit(message, frame_length, request_id, fields, waiter, self._pending)
+        self._submit(waiter, self._pending, message, frame_length, request_id, fields)
         s = self._settings
         # the I/O thread fails the request after its last attempt; this bound only guards against a lost thread
         return waiter.wait(s.timeout * (s.attempts + 1) + s.connect_timeout + MAX_BACKOFF)
 
-    def _submit(self, message: type, length: int, request_id: RequestId | None, fields: tuple, target: object,
-                table: dict[int, list]) -> None:
+    def _submit(self, target: Callable, table: dict[int, tuple], message: type, length: int,
+                request_id: RequestIdLike | None | bool, fields: tuple, slow: float = 0.0) -> int:
+        """Encodes and registers the request and writes it (what the socket takes now; the I/O thread writes the
+        rest). Returns the correlation id."""
+        if request_id is None:
+            hi = self._ids.hi
+            lo = self._ids.next_lo()
+        elif request_id is False:
+            hi = lo = 0
+        else:
+            hi, lo = RequestId.of(request_id)  # type: ignore[arg-type]
         if length > self._settings.max_frame_length + 4:
             raise ValueError(f"{message.__name__}: a frame of {length - 4} bytes, beyond the maximum "
                              f"{self._settings.max_frame_length}")
@@ -147,21 +160,20 @@ class LedgerClient(Operations[Result]):
                 raise ClientClosedError("the client is closed")
             correlation_id = self._next_correlation_id
             try:
-                if request_id is None:
+                if request_id is False:
                     message.encode(self._scratch, 0, correlation_id, *fields)
                 else:
-                    message.encode(self._scratch, 0, correlation_id, request_id[0], request_id[1], *fields)
+                    message.encode(self._scratch, 0, correlation_id, hi, lo, *fields)
             except struct.error as ex:
                 raise ValueError(f"{message.__name__}: {ex} (fields {fields})") from None
             self._next_correlation_id = correlation_id + 1
             with memoryview(self._scratch) as view:
                 frame = bytes(view[:length])
-            if table is self._slow:
-                deadline = monotonic() + self._settings.timeout * self._settings.attempts * 10
-                table[correlation_id] = [target, request_id, [frame], 0, length, deadline, self._settings.attempts]
+            now = monotonic()
+            if slow:
+                table[correlation_id] = (target, hi, lo, [frame, now], 0, now + slow)
             else:
-                table[correlation_id] = [target, request_id, [frame], 0, length,
-                                         monotonic() + self._settings.timeout, 1]
+                table[correlation_id] = (target, hi, lo, [frame, now + self._settings.timeout], 0)
             connection = self._connection
             if connection is not None:
                 wake = self._send(connection, frame)
@@ -169,6 +181,7 @@ class LedgerClient(Operations[Result]):
                     self._drained.wait(0.1)
         if wake:
             self._wake()
+        return correlation_id
 
     def _send(self, connection: _Connection, plain: bytes) -> bool:
         """Queues the bytes and writes what the socket takes now (non-blocking). Under the lock.
@@ -258,6 +271,7 @@ class LedgerClient(Operations[Result]):
         except OSError:
             raw = b""
         done: list = []
+        deliver = _collect(done)
         with self._lock:
             if self._connection is not connection:
                 return
@@ -268,10 +282,14 @@ class LedgerClient(Operations[Result]):
                 if tls_out:
                     self._out += tls_out
                 data = connection.inbound + plain if connection.inbound else plain
-                used = parse(data, self._pending, self._slow, self._settings.max_frame_length, done)
+                used = parse(data, self._pending, self._slow, self._settings.max_frame_length, deliver)
                 connection.inbound = data[used:]
+                if self._attempts:
+                    for _, result in done:
+                        if result.__class__ is Result:
+                            self._attempts.pop(result[2], None)
             except (ConnectionError, ssl.SSLError, StreamError):
-                # what waits is resent after the reconnect, except snapshots (never resent)
+                # what waits is sent again after the reconnect, except snapshots (never resent)
                 self._connection = None
                 self._out.clear()
                 self._drained.notify_all()
@@ -286,16 +304,19 @@ class LedgerClient(Operations[Result]):
                 entry[0](outcome, None)
 
     def _sweep(self) -> None:
-        failures: list = []
         with self._lock:
             now = monotonic()
-            frames = expired(self._pending, now, self._settings, lambda entry, error: failures.append((entry, error)))
+            again, failures = expired(self._pending, self._attempts, now, self._settings)
+            for correlation_id, entry in again:  # the same frame, a new deadline, at the end of the table
+                self._pending[correlation_id] = entry[:3] + ([entry[HOLDER][0], now + self._settings.timeout], 0)
             for correlation_id, entry in list(self._slow.items()):
-                if entry[DEADLINE] <= now:
+                if entry[SLOW_DEADLINE] <= now:
                     del self._slow[correlation_id]
-                    failures.append((entry, timeout_error(entry, self._settings)))
-            if frames and self._connection is not None:
-                self._send(self._connection, b"".join(frames))
+                    failures.append((entry, LedgerTimeoutError(
+                        f"no answer to TAKE_SNAPSHOT from {self._settings.address} within "
+                        f"{entry[SLOW_DEADLINE] - entry[HOLDER][1]:g} s")))
+            if again and self._connection is not None:
+                self._send(self._connection, b"".join(frame_of(entry) for _, entry in again))
         for entry, error in failures:
             _fail(entry, error)
 
@@ -358,6 +379,7 @@ class LedgerClient(Operations[Result]):
             entries = list(self._pending.values()) + list(self._slow.values())
             self._pending.clear()
             self._slow.clear()
+            self._attempts.clear()
             self._drained.notify_all()
         self._wake()
         if connection is not None:
@@ -366,8 +388,14 @@ class LedgerClient(Operations[Result]):
             _fail(entry, error)
 
 
-def _fail(entry: list, error: LedgerError) -> None:
+def _fail(entry: tuple, error: LedgerError) -> None:
     entry[0](None, error)
+
+
+def _collect(done: list) -> Callable[[tuple, object], None]:
+    def deliver(entry: tuple, result: object) -> None:
+        done.append((entry, result))
+    return deliver
 
 
 class _Connection:
@@ -516,25 +544,22 @@ class FutureSender(Operations["concurrent.futures.Future[Result]"]):
 
     def __init__(self, client: LedgerClient) -> None:
         self._client = client
-        self._ids = client._ids
 
-    def _request(self, message: type, frame_length: int, request_id: RequestId | None,
+    def _request(self, message: type, frame_length: int, request_id: RequestIdLike | None | bool,
                  fields: tuple) -> concurrent.futures.Future[Result]:
         future = _ResultFuture()
-        self._client._submit(message, frame_length, request_id, fields, future, self._client._pending)
+        self._client._submit(future, self._client._pending, message, frame_length, request_id, fields)
         return future
 
 
-class CallbackSender(Operations[None]):
-    """The operations of a LedgerClient answered through one callback (``with_callback``)."""
+class CallbackSender(Operations[int]):
+    """The operations of a LedgerClient answered through one callback (``with_callback``); each returns the
+    request's correlation id."""
 
     def __init__(self, client: LedgerClient, callback: ResultCallback) -> None:
         self._client = client
-        self._callback = callback
-        self._ids = client._ids
-
-    def _request(self, message: type, frame_length: int, request_id: RequestId | None, fields: tuple) -> None:
-        self._client._submit(message, frame_length, request_id, fields, self._callback, self._client._pending)
+        self.callback = callback
+        self._request = functools.partial(client._submit, callback, client._pending)  # type: ignore[method-assign]
 
 
 __all__ = ["LedgerClient", "FutureSender", "CallbackSender", "ResultCallback"]

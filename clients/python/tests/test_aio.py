@@ -70,7 +70,7 @@ class AsyncClientTest(unittest.IsolatedAsyncioTestCase):
 
         sender = self.client.with_callback(on_result)
         for _ in range(100):
-            self.assertIsNone(sender.deduct(user, SERVICE, 1))
+            self.assertIsInstance(sender.deduct(user, SERVICE, 1), int)  # the correlation id
         await asyncio.wait_for(finished.wait(), 20)
         self.assertEqual(50, answers.count(ResultCode.OK))
         self.assertEqual(50, answers.count(ResultCode.INSUFFICIENT_FUNDS))

@@ -25,7 +25,7 @@ class RequestIdsTest(unittest.TestCase):
         self.assertNotEqual(RequestIds().hi, ids.hi)
 
     def test_should_wrap_the_low_half_as_a_signed_64_bit_counter(self) -> None:
-        ids = RequestIds(hi=5, first_lo=(1 << 63) - 1)
+        ids = RequestIds(hi=5, first_lo=(1 << 63) - 1)  # as drawn: a signed 64-bit value
         self.assertEqual((1 << 63) - 1, ids.next_lo())
         self.assertEqual(-(1 << 63), ids.next_lo())
         self.assertEqual(-(1 << 63) + 1, ids.next_lo())
@@ -47,7 +47,7 @@ class ResultTest(unittest.TestCase):
     def test_should_name_its_fields(self) -> None:
         request_id = RequestId(1, 2)
         result = make_result(request_id, (77, 1, 1, 1, 10, 20, 0, 500, 5, 100, 3, 9, 0, 30, 0, 12, -1))
-        self.assertIs(request_id, result.request_id)
+        self.assertEqual(request_id, result.request_id)
         self.assertEqual(77, result.correlation_id)
         self.assertEqual(Op.DEDUCT, result.op)
         self.assertEqual(ResultCode.INSUFFICIENT_FUNDS, result.code)
