@@ -220,16 +220,26 @@ class LedgerClient(Operations[Result]):
                         registered = None
                     self._reconnect()
                     continue
-                events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self._out else 0)
-                if registered is None or registered[0] is not connection.sock:
-                    if registered is not None:
-                        selector.unregister(registered[0])
-                    selector.register(connection.sock, events)
-                    registered = (connection.sock, events)
-                elif registered[1] != events:
-                    selector.modify(connection.sock, events)
-                    registered = (connection.sock, events)
-                for key, mask in selector.select(max(0.0, next_sweep - monotonic())):
+                try:
+                    events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self._out else 0)
+                    if registered is None or registered[0] is not connection.sock:
+                        if registered is not None:
+                            selector.unregister(registered[0])
+                        selector.register(connection.sock, events)
+                        registered = (connection.sock, events)
+                    elif registered[1] != events:
+                        selector.modify(connection.sock, events)
+                        registered = (connection.sock, events)
+                    ready = selector.select(max(0.0, next_sweep - monotonic()))
+                except (OSError, ValueError, KeyError):
+                    if self._closed:
+                        break  # close() closed the socket under the selector
+                    selector.close()  # a socket closed while registered: start from a clean selector
+                    selector = selectors.DefaultSelector()
+                    selector.register(self._wakeup, selectors.EVENT_READ)
+                    registered = None
+                    continue
+                for key, mask in ready:
                     if key.fileobj is self._wakeup:
                         try:
                             while self._wakeup.recv(4096):
