@@ -109,6 +109,8 @@ _RESULT = ResultMessage.BLOCK.unpack_from
 _RESULT_DECODE = ResultMessage.decode
 _SNAPSHOT_TEMPLATE = SnapshotResult.TEMPLATE_ID
 _new_result = tuple.__new__
+_RESULT_SHORTEST = min(ResultMessage.BLOCK_LENGTHS.values())
+_SNAPSHOT_SHORTEST = min(SnapshotResult.BLOCK_LENGTHS.values())
 
 # A pending request is a tuple (target, request id hi, request id lo, holder, offset[, deadline]): the target gets
 # the answer; the frame as first encoded is at ``offset`` in holder[0], the bytes of the batch it went out in, and
@@ -147,14 +149,20 @@ def parse(data: bytes, pending: dict[int, tuple], slow: dict[int, tuple], max_fr
             break
         if schema == SCHEMA_ID and length >= 8 + block_length:
             if template == _RESULT_TEMPLATE:
-                fields = (_RESULT(data, position + 12) if block_length >= _RESULT_BLOCK
-                          else _RESULT_DECODE(data, position + 12, block_length, version))
+                if block_length >= _RESULT_BLOCK:
+                    fields = _RESULT(data, position + 12)
+                elif block_length >= _RESULT_SHORTEST:  # a version-1 Result
+                    fields = _RESULT_DECODE(data, position + 12, block_length, version)
+                else:
+                    raise StreamError(f"a Result block of {block_length} bytes")
                 entry = pending.pop(fields[0], None)
                 if entry is None:
                     entry = slow.pop(fields[0], None)
                 if entry is not None:
                     deliver(entry, _new_result(Result, (entry[1], entry[2]) + fields))
             elif template == _SNAPSHOT_TEMPLATE:
+                if block_length < _SNAPSHOT_SHORTEST:
+                    raise StreamError(f"a SnapshotResult block of {block_length} bytes")
                 correlation_id, code, sequence, size, pause = SnapshotResult.decode(
                     data, position + 12, block_length, version)
                 entry = slow.pop(correlation_id, None)

@@ -29,7 +29,8 @@ from ._wire import (DEFAULT_PORT, HOLDER, MAX_BACKOFF, SLOW_DEADLINE, Settings, 
 
 ResultCallback = Callable[["Result | SnapshotReport | None", "LedgerError | None"], None]
 """Called on the client's I/O thread with the result (accepted or refused: check ``result.ok``), or with None and
-the reason there is none (LedgerTimeoutError, ClientClosedError, AuthenticationError). Keep it short."""
+the reason there is none (LedgerTimeoutError, ClientClosedError, AuthenticationError). Keep it short, and never
+make a blocking call of the client in it (the I/O thread would wait for itself)."""
 
 _READ_SIZE = 1 << 18
 _HIGH_WATER = 4 << 20  # bytes waiting for the socket beyond which callers wait (the server reads slower)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import time
 import unittest
@@ -131,7 +132,7 @@ class AsyncRetryTest(unittest.IsolatedAsyncioTestCase):
         self.assertGreaterEqual(time.monotonic() - started, 0.35)
 
     async def test_should_reconnect_and_resend_what_waits(self) -> None:
-        client = await self.connect(timeout=10)
+        client = await self.connect(timeout=60)  # no resend by timeout within the test: the reconnect's only
         user = fresh_user()
         self.direct.credit(user, 1_000)
         self.proxy.swallow = True
@@ -141,19 +142,19 @@ class AsyncRetryTest(unittest.IsolatedAsyncioTestCase):
             await asyncio.sleep(0.02)
         self.proxy.swallow = False
         self.proxy.cut()
-        results = await asyncio.wait_for(asyncio.gather(*futures), 20)
+        results = await asyncio.wait_for(asyncio.gather(*futures), 10)
         self.assertTrue(all(r.duplicate for r in results))
         self.assertEqual(500, self.direct.query(user).balance)
         self.assertTrue(client.connected)
         self.assertEqual(490, (await client.deduct(user, SERVICE, 10)).balance)
 
     async def test_should_queue_requests_while_reconnecting(self) -> None:
-        client = await self.connect(timeout=10)
+        client = await self.connect(timeout=60)
         user = fresh_user()
         self.direct.credit(user, 100)
         self.proxy.cut()
         await asyncio.sleep(0.05)
-        result = await asyncio.wait_for(client.deduct(user, SERVICE, 1), 20)
+        result = await asyncio.wait_for(client.deduct(user, SERVICE, 1), 10)
         self.assertEqual(99, result.balance)
 
 
@@ -163,6 +164,7 @@ class AsyncTlsTest(unittest.IsolatedAsyncioTestCase):
         require_jar()
         cls.pki = Path(tempfile.mkdtemp(prefix="quotaledger-pki-"))
         cls.cert, key, cls.tool = self_signed_certificate(cls.pki)
+        print(f"\n{cls.__name__}: self-signed certificate made with {cls.tool}", file=sys.stderr)
         cls.server = LedgerServer(tls_cert=cls.cert, tls_key=key).start()
 
     @classmethod

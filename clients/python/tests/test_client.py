@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import concurrent.futures
+import sys
 import tempfile
 import threading
 import time
@@ -234,8 +234,8 @@ class RetryTest(unittest.TestCase):
     def test_should_reconnect_and_resend_what_waits_with_the_same_ids(self) -> None:
         user = fresh_user()
         self.direct.credit(user, 1_000)
-        client = LedgerClient("127.0.0.1", self.proxy.port, key_file=self.server.admin_key_file, timeout=10,
-                              reconnect_backoff=0.05)
+        client = LedgerClient("127.0.0.1", self.proxy.port, key_file=self.server.admin_key_file, timeout=60,
+                              reconnect_backoff=0.05)  # no resend by timeout within the test: the reconnect's only
         self.addCleanup(client.close)
         self.proxy.swallow = True  # the deducts are applied, their answers lost with the connection
         futures = [client.futures.deduct(user, SERVICE, 10) for _ in range(20)]
@@ -243,7 +243,7 @@ class RetryTest(unittest.TestCase):
         self.proxy.swallow = False
         accepted = self.proxy.accepted
         self.proxy.cut()
-        results = [future.result(20) for future in futures]
+        results = [future.result(10) for future in futures]
         self.assertGreater(self.proxy.accepted, accepted, "a new connection")
         self.assertTrue(all(r.duplicate for r in results))
         self.assertEqual(800, self.direct.query(user).balance)
@@ -264,6 +264,7 @@ class TlsTest(unittest.TestCase):
         require_jar()
         cls.pki = Path(tempfile.mkdtemp(prefix="quotaledger-pki-"))
         cls.cert, key, cls.tool = self_signed_certificate(cls.pki)
+        print(f"\n{cls.__name__}: self-signed certificate made with {cls.tool}", file=sys.stderr)
         cls.server = LedgerServer(tls_cert=cls.cert, tls_key=key).start()
 
     @classmethod
