@@ -26,7 +26,7 @@ from ._ops import Operations
 from ._protocol import LENGTH_PREFIX, Role, TakeSnapshot
 from ._types import (AuthenticationError, ClientClosedError, LedgerConnectionError, LedgerError,
                      LedgerTimeoutError, RejectedError, RequestId, RequestIdLike, RequestIds, Result, SnapshotReport)
-from ._wire import (DEFAULT_PORT, HOLDER, MAX_BACKOFF, SLOW_DEADLINE, Settings, StreamError, check_hello,
+from ._wire import (DEFAULT_PORT, MAX_BACKOFF, SLOW_DEADLINE, Settings, StreamError, check_hello,
                     expired, frame_of, hello_frame, monotonic, parse, settings)
 
 LOG = logging.getLogger("quotaledger")
@@ -274,7 +274,7 @@ class AsyncLedgerClient(Operations["asyncio.Future[Result]"]):
                 if entry[SLOW_DEADLINE] <= now:
                     del self._slow[correlation_id]
                     self._fail(entry, LedgerTimeoutError(f"no answer to TAKE_SNAPSHOT from {self._settings.address}"
-                                                         f" within {entry[SLOW_DEADLINE] - entry[HOLDER][1]:g} s"))
+                                                         f" within {self._timeout * self._settings.attempts * 10:g} s"))
         self._sweep_handle = self._loop.call_later(self._sweep_interval, self._sweep)
 
     # --- the connection

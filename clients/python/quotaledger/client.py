@@ -325,7 +325,7 @@ class LedgerClient(Operations[Result]):
                     del self._slow[correlation_id]
                     failures.append((entry, LedgerTimeoutError(
                         f"no answer to TAKE_SNAPSHOT from {self._settings.address} within "
-                        f"{entry[SLOW_DEADLINE] - entry[HOLDER][1]:g} s")))
+                        f"{self._settings.timeout * self._settings.attempts * 10:g} s")))
             if again and self._connection is not None:
                 self._send(self._connection, b"".join(frame_of(entry) for _, entry in again))
         for entry, error in failures:
