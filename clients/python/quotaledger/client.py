@@ -18,7 +18,7 @@ import socket
 import ssl
 import struct
 import threading
-from typing import Callable
+from typing import Any, Callable
 
 from ._ops import Operations
 from ._protocol import LENGTH_PREFIX, Role, TakeSnapshot
@@ -178,8 +178,11 @@ class LedgerClient(Operations[Result]):
             connection = self._connection
             if connection is not None:
                 wake = self._send(connection, frame)
-                while len(self._out) > _HIGH_WATER and not self._closed and self._connection is connection:
-                    self._drained.wait(0.1)
+                if wake and len(self._out) > _HIGH_WATER:
+                    self._wake()
+                    wake = False
+                    while len(self._out) > _HIGH_WATER and not self._closed and self._connection is connection:
+                        self._drained.wait(0.1)  # the server reads slower than we write: wait for the I/O thread
         if wake:
             self._wake()
         return correlation_id
@@ -527,7 +530,8 @@ class _Waiter:
         self._error = error
         self._lock.release()
 
-    def wait(self, bound: float):  # -> Result | SnapshotReport
+    def wait(self, bound: float) -> Any:
+        """The result (a Result or a SnapshotReport); raises RejectedError, or the failure."""
         if not self._lock.acquire(timeout=bound):
             raise LedgerTimeoutError(f"no answer within {bound:g} s")
         if self._error is not None:
