@@ -21,12 +21,13 @@ CLIENT_ROOT = Path(__file__).resolve().parents[1]
 REPO = CLIENT_ROOT.parents[1]
 sys.path.insert(0, str(CLIENT_ROOT))
 
-JAR = REPO / "ledger-server" / "target" / "ledger.jar"
+# scripts/ledger's jar; the one the Maven build leaves before scripts/ledger renames it will do
+JAR = next((jar for jar in (REPO / "ledger-server" / "target" / name for name in ("ledger.jar", "ledger-build.jar"))
+            if jar.exists()), REPO / "ledger-server" / "target" / "ledger.jar")
 JVM_OPTIONS = REPO / "scripts" / "jvm.options"
 
 NOT_BUILT = (f"the ledger is not built ({JAR} missing): run `mvn -q -B -pl ledger-server -am package "
-             "-Dmaven.test.skip=true` and `mv ledger-server/target/ledger-build.jar ledger-server/target/ledger.jar`, "
-             "or start `scripts/ledger serve` once")
+             "-Dmaven.test.skip=true` in the project root, or `scripts/ledger --help` once")
 
 
 def require_jar() -> None:
