@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 import tempfile
 import time
@@ -170,6 +171,7 @@ class AsyncTlsTest(unittest.IsolatedAsyncioTestCase):
     @classmethod
     def tearDownClass(cls) -> None:
         cls.server.close()
+        shutil.rmtree(cls.pki, ignore_errors=True)
 
     async def test_should_speak_tls(self) -> None:
         async with await AsyncLedgerClient.connect("127.0.0.1", self.server.port, key_file=self.server.admin_key_file,

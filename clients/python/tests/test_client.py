@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 import threading
@@ -270,6 +271,7 @@ class TlsTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls) -> None:
         cls.server.close()
+        shutil.rmtree(cls.pki, ignore_errors=True)
 
     def test_should_speak_tls_with_a_trusted_certificate(self) -> None:
         with LedgerClient("127.0.0.1", self.server.port, key_file=self.server.admin_key_file,

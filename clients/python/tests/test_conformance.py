@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,10 +23,14 @@ class ConformanceRunnerTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
         cls.server = shared_server()
-        cls.pki = Path(tempfile.mkdtemp(prefix="quotaledger-conformance-"))
+        cls.pki = Path(tempfile.mkdtemp(prefix="quotaledger-conformance-"))  # the gateway key file
         cls.gateway_file = cls.pki / "gateway.key"
         cls.gateway_file.write_text(gateway_key() + "\n")
         os.chmod(cls.gateway_file, 0o600)
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        shutil.rmtree(cls.pki, ignore_errors=True)
 
     def run_runner(self, *arguments: str, environment: bool = True) -> subprocess.CompletedProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import unittest
 import uuid
@@ -70,7 +71,7 @@ class ResultTest(unittest.TestCase):
 class ReadKeyTest(unittest.TestCase):
     def setUp(self) -> None:
         self.directory = Path(tempfile.mkdtemp())
-        self.addCleanup(lambda: [p.unlink() for p in self.directory.iterdir()] and None)
+        self.addCleanup(shutil.rmtree, self.directory, True)
 
     def write(self, name: str, text: str, mode: int = 0o600) -> Path:
         path = self.directory / name
