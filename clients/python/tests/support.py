@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import os
 import secrets
 import shutil
 import socket
@@ -25,6 +26,9 @@ sys.path.insert(0, str(CLIENT_ROOT))
 JAR = next((jar for jar in (REPO / "ledger-server" / "target" / name for name in ("ledger.jar", "ledger-build.jar"))
             if jar.exists()), REPO / "ledger-server" / "target" / "ledger.jar")
 JVM_OPTIONS = REPO / "scripts" / "jvm.options"
+# How the Maven build runs these tests (``mvn test`` packages no jar): the ledger's classes and the java to run them
+CLASSPATH = os.environ.get("LEDGER_CLASSPATH", "")
+JAVA = os.environ.get("LEDGER_JAVA", "java")
 
 NOT_BUILT = (f"the ledger is not built ({JAR} missing): run `mvn -q -B -pl ledger-server -am package "
              "-Dmaven.test.skip=true` in the project root, or `scripts/ledger --help` once")
@@ -32,6 +36,8 @@ NOT_BUILT = (f"the ledger is not built ({JAR} missing): run `mvn -q -B -pl ledge
 
 def require_jar() -> None:
     """Skips the calling test class when there is no jar to start (the only reason a live test skips)."""
+    if CLASSPATH:
+        return
     if not JAR.exists():
         raise unittest.SkipTest(NOT_BUILT)
     if shutil.which("java") is None:
@@ -52,8 +58,9 @@ class LedgerServer:
         self._log = self.data / "serve.log"
 
     def start(self, port: int = 0) -> LedgerServer:
-        command = ["java", f"@{JVM_OPTIONS}", "-Xmx384m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-jar",
-                   str(JAR), "serve", "--data", str(self.data / "ledger"), "--port", str(port), "--metrics-port", "0",
+        program = ["-cp", CLASSPATH, "io.quotaledger.cli.LedgerCli"] if CLASSPATH else ["-jar", str(JAR)]
+        command = [JAVA, f"@{JVM_OPTIONS}", "-Xmx384m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", *program,
+                   "serve", "--data", str(self.data / "ledger"), "--port", str(port), "--metrics-port", "0",
                    "--no-projector", "--dedupe-window", "65536", *self.extra]
         if self.tls_cert is not None:
             command += ["--tls-cert", str(self.tls_cert), "--tls-key", str(self.tls_key)]
