@@ -43,14 +43,14 @@ class ClientTestSuitesTest
     @Test
     void shouldPassThePythonClientsTests() throws Exception
     {
-        run(List.of("python3", "-m", "unittest", "-v", "discover", "-s", "tests", "-t", "."),
+        run(List.of("python3", "-m", "unittest", "discover", "-v", "-s", "tests"),
             ROOT.resolve("clients/python"));
     }
 
     @Test
     void shouldPassThePythonExampleGatewaysTests() throws Exception
     {
-        run(List.of("python3", "-m", "unittest", "-v", "discover", "-s", ".", "-p", "test_*.py"),
+        run(List.of("python3", "-m", "unittest", "discover", "-v", "-s", ".", "-p", "test_*.py"),
             ROOT.resolve("examples/python"));
     }
 
