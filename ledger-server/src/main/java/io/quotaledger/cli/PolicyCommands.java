@@ -96,7 +96,7 @@ final class PolicyCommands
                 "key's spend in the current period when the reset stays the same; a revoked key cannot be set.")
         int set(
             @Mixin final ClientCommands.Connection connection,
-            @Option(names = "--user", required = true) final long user,
+            @Option(names = "--user", required = true, paramLabel = "U") final long user,
             @Option(names = "--virtual-key", required = true, paramLabel = "K",
                 description = "The key's id (> 0): it belongs to the user that first sets it.") final long key,
             @Option(names = "--budget", paramLabel = "N", description = "What the key may spend per period.")
@@ -111,7 +111,7 @@ final class PolicyCommands
             @Option(names = "--services", split = ",", paramLabel = "S",
                 description = "The services the key may charge, at most " + LedgerClient.MAX_SERVICES +
                     " (default: all).") final int[] services,
-            @Option(names = "--request-id", description = REQUEST_ID) final UUID id)
+            @Option(names = "--request-id", paramLabel = "UUID", description = REQUEST_ID) final UUID id)
         {
             return Tools.run("virtual-key set", () ->
             {
@@ -135,13 +135,13 @@ final class PolicyCommands
             description = "Sets a virtual key's budget for one service, per period of the key (-1 removes it).")
         int budget(
             @Mixin final ClientCommands.Connection connection,
-            @Option(names = "--user", required = true) final long user,
+            @Option(names = "--user", required = true, paramLabel = "U") final long user,
             @Option(names = "--virtual-key", required = true, paramLabel = "K") final long key,
             @Option(names = "--service", required = true) final int service,
             @Option(names = "--budget", required = true, paramLabel = "N",
                 description = "What the key may spend on the service per period; -1 removes the budget.")
             final long budget,
-            @Option(names = "--request-id", description = REQUEST_ID) final UUID id)
+            @Option(names = "--request-id", paramLabel = "UUID", description = REQUEST_ID) final UUID id)
         {
             return ClientCommands.call("virtual-key budget", connection,
                 c -> c.blocking().setVirtualKeyServiceBudget(ClientCommands.id(id), user, key, service, budget));
@@ -151,9 +151,9 @@ final class PolicyCommands
             description = "Revokes a virtual key for good: it charges nothing from then on.")
         int revoke(
             @Mixin final ClientCommands.Connection connection,
-            @Option(names = "--user", required = true) final long user,
+            @Option(names = "--user", required = true, paramLabel = "U") final long user,
             @Option(names = "--virtual-key", required = true, paramLabel = "K") final long key,
-            @Option(names = "--request-id", description = REQUEST_ID) final UUID id)
+            @Option(names = "--request-id", paramLabel = "UUID", description = REQUEST_ID) final UUID id)
         {
             return ClientCommands.call("virtual-key revoke", connection,
                 c -> c.blocking().revokeVirtualKey(ClientCommands.id(id), user, key));
@@ -173,7 +173,7 @@ final class PolicyCommands
                 description = "The service; 0 sets the group's default.") final int service,
             @Option(names = "--multiplier", required = true, paramLabel = "M", converter = MultiplierConverter.class,
                 description = "A decimal with at most 6 decimals (1.5, 0.25).") final long multiplier,
-            @Option(names = "--request-id", description = REQUEST_ID) final UUID id)
+            @Option(names = "--request-id", paramLabel = "UUID", description = REQUEST_ID) final UUID id)
         {
             return ClientCommands.call("price set", connection,
                 c -> c.blocking().setPrice(ClientCommands.id(id), group, service, multiplier));
@@ -186,10 +186,10 @@ final class PolicyCommands
         @Command(name = "set", mixinStandardHelpOptions = true, description = "Puts a user in a price group.")
         int set(
             @Mixin final ClientCommands.Connection connection,
-            @Option(names = "--user", required = true) final long user,
+            @Option(names = "--user", required = true, paramLabel = "U") final long user,
             @Option(names = "--group", required = true, paramLabel = "G",
                 description = "The group; 0 is the default group.") final int group,
-            @Option(names = "--request-id", description = REQUEST_ID) final UUID id)
+            @Option(names = "--request-id", paramLabel = "UUID", description = REQUEST_ID) final UUID id)
         {
             return ClientCommands.call("group set", connection,
                 c -> c.blocking().setGroup(ClientCommands.id(id), user, group));
@@ -204,15 +204,16 @@ final class PolicyCommands
                 "(GCRA: a burst of the whole limit, then evenly spaced). Neither --requests nor --units removes it.")
         int set(
             @Mixin final ClientCommands.Connection connection,
-            @Option(names = "--user", required = true) final long user,
+            @Option(names = "--user", required = true, paramLabel = "U") final long user,
             @Option(names = "--virtual-key", paramLabel = "K", description = "A key of the user (default: the user).")
             final long key,
             @Option(names = "--requests", paramLabel = "N", description = "Requests per period.") final long requests,
             @Option(names = "--units", paramLabel = "N", description = "Units (or amounts) per period.")
             final long units,
-            @Option(names = "--per", required = true, paramLabel = "DURATION", converter = Tools.DurationConverter.class,
-                description = "The period: 1s, 1m, 1h...") final Duration per,
-            @Option(names = "--request-id", description = REQUEST_ID) final UUID id)
+            @Option(names = "--per", required = true, paramLabel = "DURATION",
+                converter = Tools.DurationConverter.class, description = "The period: 1s, 1m, 1h...")
+            final Duration per,
+            @Option(names = "--request-id", paramLabel = "UUID", description = REQUEST_ID) final UUID id)
         {
             return ClientCommands.call("rate set", connection,
                 c -> c.blocking().setRateLimit(ClientCommands.id(id), user, key, requests, units, per));
@@ -227,13 +228,14 @@ final class PolicyCommands
                 "in any window of --per (up to 4 windows each; the length names the window; --max 0 removes it).")
         int set(
             @Mixin final ClientCommands.Connection connection,
-            @Option(names = "--user", required = true) final long user,
+            @Option(names = "--user", required = true, paramLabel = "U") final long user,
             @Option(names = "--virtual-key", paramLabel = "K", description = "A key of the user (default: the user).")
             final long key,
             @Option(names = "--max", required = true, paramLabel = "N") final long max,
-            @Option(names = "--per", required = true, paramLabel = "DURATION", converter = Tools.DurationConverter.class,
-                description = "The window's length: 5h, 7d...") final Duration per,
-            @Option(names = "--request-id", description = REQUEST_ID) final UUID id)
+            @Option(names = "--per", required = true, paramLabel = "DURATION",
+                converter = Tools.DurationConverter.class, description = "The window's length: 5h, 7d...")
+            final Duration per,
+            @Option(names = "--request-id", paramLabel = "UUID", description = REQUEST_ID) final UUID id)
         {
             return ClientCommands.call("window set", connection,
                 c -> c.blocking().setSpendWindow(ClientCommands.id(id), user, key, max, per));
@@ -249,11 +251,11 @@ final class PolicyCommands
                 "virtual keys; --max 0 removes the cap.")
         int set(
             @Mixin final ClientCommands.Connection connection,
-            @Option(names = "--user", required = true) final long user,
+            @Option(names = "--user", required = true, paramLabel = "U") final long user,
             @Option(names = "--virtual-key", paramLabel = "K", description = "A key of the user (default: the user).")
             final long key,
             @Option(names = "--max", required = true, paramLabel = "N") final long max,
-            @Option(names = "--request-id", description = REQUEST_ID) final UUID id)
+            @Option(names = "--request-id", paramLabel = "UUID", description = REQUEST_ID) final UUID id)
         {
             return ClientCommands.call("concurrency set", connection,
                 c -> c.blocking().setConcurrency(ClientCommands.id(id), user, key, max));
