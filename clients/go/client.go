@@ -119,7 +119,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		ctx: background, cancel: cancel}
 	c.calls.New = func() any { return &Call{Done: make(chan *Call, 1)} }
 	for i := 0; i < cfg.Conns; i++ {
-		cn := &conn{client: c, pending: make(map[int64]*Call)}
+		cn := &conn{client: c, pending: newPending()}
 		c.conns = append(c.conns, cn)
 		role, err := cn.connect(ctx)
 		if err != nil {
@@ -232,7 +232,7 @@ func (c *Client) InFlight() int {
 	n := 0
 	for _, cn := range c.conns {
 		cn.mu.Lock()
-		n += len(cn.pending)
+		n += cn.pending.len()
 		cn.mu.Unlock()
 	}
 	return n
