@@ -334,7 +334,7 @@ func (cn *conn) send(call *Call) error {
 	call.corr = corr
 	call.n = n
 	call.attempts = 1
-	call.deadline = cn.client.now() + cn.client.attemptTimeout(call)
+	call.deadline = 0 // the next sweep sets it
 	cn.mu.Lock()
 	if cn.closed {
 		err := cn.closeErr
@@ -376,6 +376,10 @@ func (cn *conn) sweep(now time.Duration) {
 	var failed []*Call
 	cn.mu.Lock()
 	cn.pending.each(func(call *Call) {
+		if call.deadline == 0 {
+			call.deadline = now + cn.client.attemptTimeout(call)
+			return
+		}
 		if now < call.deadline {
 			return
 		}
