@@ -102,7 +102,7 @@ type Call struct {
 	n           int
 	attempts    int
 	maxAttempts int
-	deadline    time.Duration // since Client.start
+	deadline    time.Duration // since Client.start; 0 until the first sweep after the call was sent
 }
 
 // Dial connects every connection of the pool and authenticates it, and returns once all are ready. It fails when
@@ -119,7 +119,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		ctx: background, cancel: cancel}
 	c.calls.New = func() any { return &Call{Done: make(chan *Call, 1)} }
 	for i := 0; i < cfg.Conns; i++ {
-		cn := &conn{client: c, pending: make(map[int64]*Call)}
+		cn := &conn{client: c, pending: newPending()}
 		c.conns = append(c.conns, cn)
 		role, err := cn.connect(ctx)
 		if err != nil {
@@ -194,7 +194,7 @@ func (c *Client) Send(call *Call) {
 	if cap(call.Done) == 0 {
 		panic("ledger: Send needs a call with a buffered Done channel")
 	}
-	*call = Call{Request: call.Request, Done: call.Done}
+	call.Result, call.Err, call.snapshot, call.maxAttempts = Result{}, nil, SnapshotReport{}, 0
 	c.send(call)
 }
 
@@ -232,7 +232,7 @@ func (c *Client) InFlight() int {
 	n := 0
 	for _, cn := range c.conns {
 		cn.mu.Lock()
-		n += len(cn.pending)
+		n += cn.pending.len()
 		cn.mu.Unlock()
 	}
 	return n
@@ -303,11 +303,12 @@ func (c *Client) attemptTimeout(call *Call) time.Duration {
 }
 
 // sweep resends what timed out (the same frame: same request id) and fails what ran out of attempts, a few times per
-// Timeout.
+// Timeout. A request's deadline is set by the first sweep after it was sent (no clock read per request): it is
+// resent between Timeout and Timeout plus two sweep intervals (a quarter of Timeout at most) after it was sent.
 func (c *Client) sweep() {
-	interval := c.cfg.Timeout / 4
-	if interval > 50*time.Millisecond {
-		interval = 50 * time.Millisecond
+	interval := c.cfg.Timeout / 8
+	if interval > 25*time.Millisecond {
+		interval = 25 * time.Millisecond
 	}
 	if interval < time.Millisecond {
 		interval = time.Millisecond

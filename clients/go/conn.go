@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,7 +28,7 @@ type conn struct {
 	up     atomic.Bool
 
 	mu       sync.Mutex
-	pending  map[int64]*Call
+	pending  pending
 	out      []byte        // frames waiting for the writer; only while up
 	wake     chan struct{} // tells the current writer that out has frames
 	gen      uint64        // which connection out and wake belong to
@@ -165,13 +164,7 @@ func (cn *conn) serve(nc net.Conn, br *bufio.Reader) {
 	wake := make(chan struct{}, 1)
 	cn.wake = wake
 	cn.out = cn.out[:0]
-	corrs := make([]int64, 0, len(cn.pending))
-	for corr := range cn.pending {
-		corrs = append(corrs, corr)
-	}
-	sort.Slice(corrs, func(i, j int) bool { return corrs[i] < corrs[j] })
-	for _, corr := range corrs {
-		call := cn.pending[corr]
+	for _, call := range cn.pending.oldestFirst(nil) {
 		cn.out = append(cn.out, call.frame[:call.n]...)
 	}
 	if len(cn.out) > 0 {
@@ -223,50 +216,78 @@ func (cn *conn) write(nc net.Conn, gen uint64, wake <-chan struct{}, stop <-chan
 	}
 }
 
-// read hands each answer to its call until the connection fails.
+// read hands each answer to its call until the connection fails. It matches every whole frame that one read brought
+// (taking the lock once for them all) before it delivers them.
 func (cn *conn) read(br *bufio.Reader) {
 	var d decoder
+	var ready []*Call
 	for {
 		msg, err := readFrame(br)
 		if err != nil {
 			return
 		}
-		switch d.wrap(msg) {
-		case answerResult:
-			if call := cn.take(d.result.CorrelationId()); call != nil {
-				d.decodeResult(&call.Result)
-				call.Result.RequestID = call.requestID
-				if call.Result.Code != CodeOK {
-					call.Err = &RejectionError{Result: call.Result}
-				}
-				call.Done <- call
+		cn.mu.Lock()
+		for msg != nil && err == nil {
+			if call := cn.answer(&d, msg); call != nil {
+				ready = append(ready, call)
 			}
-		case answerSnapshot:
-			if call := cn.take(d.snapshot.CorrelationId()); call != nil {
-				d.decodeSnapshot(&call.snapshot)
-				call.Result = Result{Op: OpSnapshot, Code: call.snapshot.Code}
-				if call.snapshot.Code != CodeOK {
-					call.Err = &RejectionError{Result: call.Result}
-				}
-				call.Done <- call
+			if err = discardFrame(br, msg); err == nil {
+				msg, err = bufferedFrame(br)
 			}
 		}
-		if discardFrame(br, msg) != nil {
+		cn.mu.Unlock()
+		for i, call := range ready {
+			call.Done <- call
+			ready[i] = nil
+		}
+		ready = ready[:0]
+		if err != nil {
 			return
 		}
 	}
 }
 
-// take removes and returns the pending call with that correlation id; nil when there is none (answered already:
-// the second answer of a resent request).
-func (cn *conn) take(corr int64) *Call {
-	cn.mu.Lock()
-	call := cn.pending[corr]
-	if call != nil {
-		delete(cn.pending, corr)
+// bufferedFrame returns the next frame's message like readFrame when br holds all of it already, else nil: it
+// never waits for the connection.
+func bufferedFrame(br *bufio.Reader) ([]byte, error) {
+	if br.Buffered() < lengthPrefix {
+		return nil, nil
 	}
-	cn.mu.Unlock()
-	return call
+	prefix, _ := br.Peek(lengthPrefix)
+	if n := int(binary.LittleEndian.Uint32(prefix)); n <= maxAnswer && br.Buffered() < lengthPrefix+n {
+		return nil, nil
+	}
+	return readFrame(br)
+}
+
+// answer fills in the pending call that msg answers and returns it, removed from the pending calls; nil when msg
+// answers no call in flight (answered already: the second answer of a resent request). Under mu.
+func (cn *conn) answer(d *decoder, msg []byte) *Call {
+	switch d.wrap(msg) {
+	case answerResult:
+		call := cn.pending.take(d.result.CorrelationId())
+		if call == nil {
+			return nil
+		}
+		d.decodeResult(&call.Result)
+		call.Result.RequestID = call.requestID
+		if call.Result.Code != CodeOK {
+			call.Err = &RejectionError{Result: call.Result}
+		}
+		return call
+	case answerSnapshot:
+		call := cn.pending.take(d.snapshot.CorrelationId())
+		if call == nil {
+			return nil
+		}
+		d.decodeSnapshot(&call.snapshot)
+		call.Result = Result{Op: OpSnapshot, Code: call.snapshot.Code}
+		if call.snapshot.Code != CodeOK {
+			call.Err = &RejectionError{Result: call.Result}
+		}
+		return call
+	}
+	return nil
 }
 
 // reconnect dials again until it gets a connection (the first attempt at once, then with backoff), and returns nil
@@ -313,14 +334,14 @@ func (cn *conn) send(call *Call) error {
 	call.corr = corr
 	call.n = n
 	call.attempts = 1
-	call.deadline = cn.client.now() + cn.client.attemptTimeout(call)
+	call.deadline = 0 // the next sweep sets it
 	cn.mu.Lock()
 	if cn.closed {
 		err := cn.closeErr
 		cn.mu.Unlock()
 		return err
 	}
-	cn.pending[corr] = call
+	cn.pending.add(call)
 	cn.queue(call)
 	cn.mu.Unlock()
 	return nil
@@ -343,10 +364,10 @@ func (cn *conn) queue(call *Call) {
 func (cn *conn) abandon(call *Call) bool {
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
-	if cn.pending[call.corr] != call {
+	if cn.pending.get(call.corr) != call {
 		return false
 	}
-	delete(cn.pending, call.corr)
+	cn.pending.take(call.corr)
 	return true
 }
 
@@ -354,19 +375,23 @@ func (cn *conn) abandon(call *Call) bool {
 func (cn *conn) sweep(now time.Duration) {
 	var failed []*Call
 	cn.mu.Lock()
-	for corr, call := range cn.pending {
+	cn.pending.each(func(call *Call) {
+		if call.deadline == 0 {
+			call.deadline = now + cn.client.attemptTimeout(call)
+			return
+		}
 		if now < call.deadline {
-			continue
+			return
 		}
 		if call.attempts >= call.maxAttempts {
-			delete(cn.pending, corr)
+			cn.pending.take(call.corr)
 			failed = append(failed, call)
-			continue
+			return
 		}
 		call.attempts++
 		call.deadline = now + cn.client.attemptTimeout(call)
 		cn.queue(call)
-	}
+	})
 	cn.mu.Unlock()
 	for _, call := range failed {
 		call.Result = Result{RequestID: call.requestID, Op: call.Request.Op()}
@@ -389,11 +414,8 @@ func (cn *conn) close(err error) {
 	if cn.nc != nil {
 		cn.nc.Close()
 	}
-	failed := make([]*Call, 0, len(cn.pending))
-	for corr, call := range cn.pending {
-		delete(cn.pending, corr)
-		failed = append(failed, call)
-	}
+	failed := cn.pending.oldestFirst(nil)
+	cn.pending = newPending()
 	cn.mu.Unlock()
 	for _, call := range failed {
 		call.Result = Result{RequestID: call.requestID, Op: call.Request.Op()}
