@@ -395,7 +395,7 @@ public final class Harness implements Callable<Integer>
         }
     }
 
-    private static String java()
+    static String java()
     {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }
@@ -403,7 +403,7 @@ public final class Harness implements Callable<Integer>
     /**
      * @return this JVM's class path with absolute entries: the children run in other directories.
      */
-    private static String classPath()
+    static String classPath()
     {
         final List<String> entries = new ArrayList<>();
         for (final String entry : System.getProperty("java.class.path").split(File.pathSeparator))

@@ -3,11 +3,9 @@ package io.quotaledger.conformance;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -61,8 +59,8 @@ class ClientTestSuitesTest
         final ProcessBuilder builder = new ProcessBuilder(command).directory(directory.toFile())
             .redirectErrorStream(true).redirectOutput(log.toFile());
         final Map<String, String> environment = builder.environment();
-        environment.put("LEDGER_JAVA", Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        environment.put("LEDGER_CLASSPATH", classPath());
+        environment.put("LEDGER_JAVA", Harness.java());
+        environment.put("LEDGER_CLASSPATH", Harness.classPath());
         final Process process;
         try
         {
@@ -84,18 +82,5 @@ class ClientTestSuitesTest
         assertEquals(0, process.exitValue(), String.join(" ", command) + " in " + directory + " failed:\n" + output);
         // both clients' live tests skip with this hint when they find no ledger to start: here they must find one
         assertTrue(!output.contains("scripts/ledger --help` once"), "skipped for want of a ledger:\n" + output);
-    }
-
-    /**
-     * @return this JVM's class path with absolute entries: the children run in other directories.
-     */
-    private static String classPath()
-    {
-        final List<String> entries = new ArrayList<>();
-        for (final String entry : System.getProperty("java.class.path").split(File.pathSeparator))
-        {
-            entries.add(Path.of(entry).toAbsolutePath().toString());
-        }
-        return String.join(File.pathSeparator, entries);
     }
 }
