@@ -79,7 +79,6 @@ type Client struct {
 	conns  []*conn
 	next   atomic.Uint32
 	start  time.Time
-	quit   chan struct{}
 	cancel context.CancelFunc
 	ctx    context.Context
 	role   Role
@@ -115,7 +114,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	background, cancel := context.WithCancel(context.Background())
-	c := &Client{cfg: cfg, ids: NewIDs(), hello: hello, start: time.Now(), quit: make(chan struct{}),
+	c := &Client{cfg: cfg, ids: NewIDs(), hello: hello, start: time.Now(),
 		ctx: background, cancel: cancel}
 	c.calls.New = func() any { return &Call{Done: make(chan *Call, 1)} }
 	for i := 0; i < cfg.Conns; i++ {
@@ -153,7 +152,18 @@ func (c *Client) Do(ctx context.Context, req Request) (Result, error) {
 	}
 	call := c.calls.Get().(*Call)
 	call.Request = req
-	cn := c.send(call)
+	if !c.wait(ctx, call, c.send(call)) {
+		return Result{RequestID: call.requestID, Op: req.Op()},
+			fmt.Errorf("ledger: %s: %w", describe(req.Op(), call.requestID), ctx.Err())
+	}
+	result, err := call.Result, call.Err
+	c.release(call)
+	return result, err
+}
+
+// wait waits for call to be done, or for ctx to end; false when ctx ended first and the call was taken back from its
+// connection (it will not be done then, and must not go back to the pool).
+func (c *Client) wait(ctx context.Context, call *Call, cn *conn) bool {
 	var done <-chan struct{}
 	if ctx != nil {
 		done = ctx.Done()
@@ -162,15 +172,17 @@ func (c *Client) Do(ctx context.Context, req Request) (Result, error) {
 	case <-call.Done:
 	case <-done:
 		if cn != nil && cn.abandon(call) {
-			return Result{RequestID: call.requestID, Op: req.Op()},
-				fmt.Errorf("ledger: %s: %w", describe(req.Op(), call.requestID), ctx.Err())
+			return false
 		}
 		<-call.Done // answered meanwhile
 	}
-	result, err := call.Result, call.Err
+	return true
+}
+
+// release clears a pooled call and puts it back.
+func (c *Client) release(call *Call) {
 	*call = Call{Done: call.Done}
 	c.calls.Put(call)
-	return result, err
 }
 
 // Go sends req and returns at once; the call is sent on done when it completes (see Call). done must be buffered;
@@ -206,20 +218,11 @@ func (c *Client) Snapshot(ctx context.Context) (SnapshotReport, error) {
 	call := c.calls.Get().(*Call)
 	call.Request = takeSnapshot{}
 	call.maxAttempts = 1
-	cn := c.send(call)
-	var done <-chan struct{}
-	if ctx != nil {
-		done = ctx.Done()
-	}
-	select {
-	case <-call.Done:
-	case <-done:
-		if cn != nil && cn.abandon(call) {
-			return SnapshotReport{}, fmt.Errorf("ledger: SNAPSHOT: %w", ctx.Err())
-		}
-		<-call.Done
+	if !c.wait(ctx, call, c.send(call)) {
+		return SnapshotReport{}, fmt.Errorf("ledger: SNAPSHOT: %w", ctx.Err())
 	}
 	report, err := call.snapshot, call.Err
+	c.release(call)
 	var rejected *RejectionError
 	if errors.As(err, &rejected) {
 		report.Code = rejected.Result.Code
@@ -241,7 +244,6 @@ func (c *Client) InFlight() int {
 // Close closes every connection; requests still waiting fail with ErrClosed.
 func (c *Client) Close() error {
 	c.closed.Do(func() {
-		close(c.quit)
 		c.cancel()
 		for _, cn := range c.conns {
 			cn.close(ErrClosed)
@@ -261,9 +263,7 @@ func (c *Client) send(call *Call) *conn {
 	}
 	cn := c.pick()
 	if err := cn.send(call); err != nil {
-		call.Result = Result{RequestID: call.requestID, Op: call.Request.Op()}
-		call.Err = err
-		call.Done <- call
+		call.fail(err)
 		return nil
 	}
 	return cn
@@ -317,7 +317,7 @@ func (c *Client) sweep() {
 	defer ticker.Stop()
 	for {
 		select {
-		case <-c.quit:
+		case <-c.ctx.Done():
 			return
 		case <-ticker.C:
 			for _, cn := range c.conns {
@@ -325,4 +325,11 @@ func (c *Client) sweep() {
 			}
 		}
 	}
+}
+
+// fail completes a call without a result: Result carries only its request id and op, so it can be sent again.
+func (call *Call) fail(err error) {
+	call.Result = Result{RequestID: call.requestID, Op: call.Request.Op()}
+	call.Err = err
+	call.Done <- call
 }

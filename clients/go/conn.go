@@ -313,7 +313,7 @@ func (cn *conn) reconnect() (net.Conn, *bufio.Reader) {
 			return nil, nil
 		}
 		select {
-		case <-c.quit:
+		case <-c.ctx.Done():
 			return nil, nil
 		case <-time.After(backoff):
 		}
@@ -394,10 +394,8 @@ func (cn *conn) sweep(now time.Duration) {
 	})
 	cn.mu.Unlock()
 	for _, call := range failed {
-		call.Result = Result{RequestID: call.requestID, Op: call.Request.Op()}
-		call.Err = fmt.Errorf("%w for %s after %d attempts", ErrNoResult, describe(call.Request.Op(), call.requestID),
-			call.attempts)
-		call.Done <- call
+		call.fail(fmt.Errorf("%w for %s after %d attempts", ErrNoResult, describe(call.Request.Op(), call.requestID),
+			call.attempts))
 	}
 }
 
@@ -418,8 +416,6 @@ func (cn *conn) close(err error) {
 	cn.pending = newPending()
 	cn.mu.Unlock()
 	for _, call := range failed {
-		call.Result = Result{RequestID: call.requestID, Op: call.Request.Op()}
-		call.Err = err
-		call.Done <- call
+		call.fail(err)
 	}
 }
