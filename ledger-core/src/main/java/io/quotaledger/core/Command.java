@@ -472,12 +472,6 @@ public final class Command
         return this;
     }
 
-    public Command clearServices()
-    {
-        serviceCount = 0;
-        return this;
-    }
-
     public String toString()
     {
         final StringBuilder sb = new StringBuilder(256)

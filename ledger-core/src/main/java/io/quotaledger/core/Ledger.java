@@ -658,7 +658,7 @@ public final class Ledger
             if (key != VirtualKeys.MISSING)
             {
                 keyPeriod = keys.currentPeriod(key, now);
-                final long spent = keys.spentAt(key, now);
+                final long spent = keys.spentIn(key, keyPeriod);
                 if (keys.unlimited(key))
                 {
                     if (PolicyMath.overflows(spent, amount))
@@ -696,7 +696,7 @@ public final class Ledger
         if (reserve)
         {
             expiresAt = now + c.ttlMillis();
-            if (overflows(accounts.held(account), amount) || overflows(now, c.ttlMillis()))
+            if (PolicyMath.overflows(accounts.held(account), amount) || PolicyMath.overflows(now, c.ttlMillis()))
             {
                 return AMOUNT_OVERFLOW;
             }
@@ -870,7 +870,7 @@ public final class Ledger
             lastWait = (debt - perMicros + 999) / 1000;
             return tat;
         }
-        if (overflows(nowMicros, debt))
+        if (PolicyMath.overflows(nowMicros, debt))
         {
             lastWait = WAIT_OVERFLOW;
             return tat;
@@ -968,7 +968,7 @@ public final class Ledger
             final long excess = actual - held;
             final long excessFree = quota == FreeQuotas.MISSING ? 0 : Math.min(excess, quotas.remainingAt(quota, now));
             final long excessPaid = excess - excessFree;
-            if (overflows(balance, -excessPaid))
+            if (PolicyMath.overflows(balance, -excessPaid))
             {
                 return AMOUNT_OVERFLOW;
             }
@@ -1049,7 +1049,7 @@ public final class Ledger
         if (key != VirtualKeys.MISSING)
         {
             keyPeriod = keys.currentPeriod(key, now);
-            keySpent = keys.spentAt(key, now);
+            keySpent = keys.spentIn(key, keyPeriod);
             final boolean keyCounted = holds.keyPeriod(hold) == keyPeriod &&
                 keys.since(key) <= holds.policySequence(hold);
             serviceBudget = activeServiceBudget(key, serviceId);
@@ -1075,7 +1075,7 @@ public final class Ledger
             else
             {
                 final long excess = actual - held;
-                if (overflows(keySpent, excess) || overflows(serviceSpent, excess))
+                if (PolicyMath.overflows(keySpent, excess) || PolicyMath.overflows(serviceSpent, excess))
                 {
                     return false;
                 }
@@ -1123,7 +1123,7 @@ public final class Ledger
         for (int slot = 0; slot < LedgerConfig.MAX_SPEND_WINDOWS_PER_SUBJECT; slot++)
         {
             final int window = limits.window(limitsRecord, slot);
-            if (window != SpendWindows.MISSING && overflows(windows.sum(window, now), excess))
+            if (window != SpendWindows.MISSING && PolicyMath.overflows(windows.sum(window, now), excess))
             {
                 return false;
             }
@@ -1196,7 +1196,7 @@ public final class Ledger
             balance = accounts.balance(account);
             // balance plus everything that may still come back from holds must stay within 64 bits
             final long held = accounts.held(account);
-            if (overflows(balance, held) || overflows(balance + held, c.amount()))
+            if (PolicyMath.overflows(balance, held) || PolicyMath.overflows(balance + held, c.amount()))
             {
                 return AMOUNT_OVERFLOW;
             }
@@ -2006,19 +2006,20 @@ public final class Ledger
      */
     private void keyState(final int key, final int serviceId, final long at, final Result result)
     {
-        long remaining = keys.remainingAt(key, at);
+        final long period = keys.currentPeriod(key, at);
+        long remaining = keys.remainingIn(key, period);
         if (serviceId > 0)
         {
             final int entry = activeServiceBudget(key, serviceId);
             if (entry != ServiceBudgets.MISSING)
             {
                 final long serviceRemaining = Math.max(0, serviceBudgets.budget(entry) -
-                    serviceBudgets.spentIn(entry, keys.currentPeriod(key, at), keys.since(key)));
+                    serviceBudgets.spentIn(entry, period, keys.since(key)));
                 remaining = remaining < 0 ? serviceRemaining : Math.min(remaining, serviceRemaining);
             }
         }
         result.virtualKeyId(keys.keyId(key))
-            .keySpent(keys.spentAt(key, at))
+            .keySpent(keys.spentIn(key, period))
             .keyBudgetRemaining(remaining)
             .flags(result.flags() | (keys.revoked(key) ? Result.FLAG_KEY_REVOKED : 0) |
                 (keys.expired(key, at) ? Result.FLAG_KEY_EXPIRED : 0));
@@ -2201,11 +2202,7 @@ public final class Ledger
     private static long available(final long balance, final long creditLimit)
     {
         final long sum = balance + creditLimit;
-        return overflows(balance, creditLimit) ? Long.MAX_VALUE : sum;
+        return PolicyMath.overflows(balance, creditLimit) ? Long.MAX_VALUE : sum;
     }
 
-    private static boolean overflows(final long a, final long b)
-    {
-        return PolicyMath.overflows(a, b);
-    }
 }

@@ -206,7 +206,15 @@ final class VirtualKeys
      */
     long spentAt(final int key, final long now)
     {
-        return records.get(key, PERIOD) == currentPeriod(key, now) ? records.get(key, SPENT) : 0;
+        return spentIn(key, currentPeriod(key, now));
+    }
+
+    /**
+     * @return spend in period {@code period} (the key's current one, worked out once by the caller).
+     */
+    long spentIn(final int key, final long period)
+    {
+        return records.get(key, PERIOD) == period ? records.get(key, SPENT) : 0;
     }
 
     void spend(final int key, final long period, final long spent)
@@ -216,12 +224,12 @@ final class VirtualKeys
     }
 
     /**
-     * @return what the key may still spend at {@code now}, -1 when unlimited.
+     * @return what the key may still spend in period {@code period}, -1 when unlimited.
      */
-    long remainingAt(final int key, final long now)
+    long remainingIn(final int key, final long period)
     {
         final long budget = budget(key);
-        return budget < 0 ? -1 : Math.max(0, budget - spentAt(key, now));
+        return budget < 0 ? -1 : Math.max(0, budget - spentIn(key, period));
     }
 
     boolean revoked(final int key)
