@@ -3,6 +3,7 @@ package io.quotaledger.engine;
 import io.netty.channel.IoEventLoopGroup;
 import io.quotaledger.core.Command;
 import io.quotaledger.core.Ledger;
+import io.quotaledger.core.Op;
 import io.quotaledger.core.Result;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,6 +37,8 @@ public abstract class LedgerEngine implements AutoCloseable
 {
     private static final Logger LOG = LoggerFactory.getLogger(LedgerEngine.class);
 
+    /** Hold expiry: a TICK moves the ledger's time so due holds expire. */
+    static final CommandTranslator<Void> TICK = (slot, unused) -> slot.op(Op.TICK);
     static final CommandTranslator<Command> COPY = (slot, source) ->
     {
         final long timestamp = slot.timestamp();

@@ -103,6 +103,31 @@ public final class LedgerEvent
         return arrivalNanos;
     }
 
+    /**
+     * Fills the slot with a request: its command from {@code translator}, where its result goes, when it arrived.
+     */
+    <A> void request(
+        final CommandTranslator<A> translator,
+        final A source,
+        final ResultListener listener,
+        final long correlationId,
+        final long arrivalNanos)
+    {
+        translator.translateTo(command.reset(), source);
+        replyTo(listener, correlationId, arrivalNanos);
+        stateListener = null;
+    }
+
+    /**
+     * Fills the slot with a state request (a snapshot's): no command, no result.
+     */
+    void stateRequest(final StateListener listener)
+    {
+        command.reset();
+        replyTo(null, 0, 0);
+        stateListener = listener;
+    }
+
     void addOutcome(final Outcome outcome)
     {
         final int offset = outcomeOffset(outcomeCount);

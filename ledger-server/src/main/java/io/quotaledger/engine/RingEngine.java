@@ -8,7 +8,6 @@ import com.lmax.disruptor.YieldingWaitStrategy;
 import com.lmax.disruptor.dsl.Disruptor;
 import com.lmax.disruptor.dsl.EventHandlerGroup;
 import io.netty.channel.IoEventLoopGroup;
-import io.quotaledger.core.Op;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -86,10 +85,7 @@ final class RingEngine extends LedgerEngine
         final long sequence = ring.next();
         try
         {
-            final LedgerEvent event = ring.get(sequence);
-            event.command().reset();
-            event.replyTo(null, 0, 0);
-            event.stateListener(listener);
+            ring.get(sequence).stateRequest(listener);
         }
         finally
         {
@@ -151,7 +147,7 @@ final class RingEngine extends LedgerEngine
     {
         try
         {
-            return running && tryPublish((slot, unused) -> slot.op(Op.TICK), null, null, 0);
+            return running && tryPublish(TICK, null, null, 0);
         }
         catch (final IllegalStateException ex) // closed meanwhile
         {
@@ -168,10 +164,7 @@ final class RingEngine extends LedgerEngine
     {
         try
         {
-            final LedgerEvent event = ring.get(sequence);
-            translator.translateTo(event.command().reset(), source);
-            event.replyTo(listener, correlationId, System.nanoTime());
-            event.stateListener(null);
+            ring.get(sequence).request(translator, source, listener, correlationId, System.nanoTime());
         }
         finally
         {

@@ -13,7 +13,6 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.Future;
 import io.quotaledger.core.Command;
-import io.quotaledger.core.Op;
 import org.agrona.concurrent.EpochClock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,7 +46,6 @@ import java.util.concurrent.TimeUnit;
 final class SharedEngine extends LedgerEngine
 {
     private static final Logger LOG = LoggerFactory.getLogger(SharedEngine.class);
-    private static final CommandTranslator<Void> TICK = (slot, unused) -> slot.op(Op.TICK);
     private static final long CLOSE_TIMEOUT_SECONDS = 10;
 
     private final IoEventLoopGroup group;
@@ -211,11 +209,7 @@ final class SharedEngine extends LedgerEngine
         {
             runBatch();
         }
-        final LedgerEvent event = batch[batchCount];
-        translator.translateTo(event.command().reset(), source);
-        event.replyTo(listener, correlationId, arrivalNanos);
-        event.stateListener(null);
-        batchCount++;
+        batch[batchCount++].request(translator, source, listener, correlationId, arrivalNanos);
         scheduleBatch();
     }
 
@@ -225,10 +219,7 @@ final class SharedEngine extends LedgerEngine
         {
             runBatch();
         }
-        final LedgerEvent event = batch[batchCount++];
-        event.command().reset();
-        event.replyTo(null, 0, 0);
-        event.stateListener(listener);
+        batch[batchCount++].stateRequest(listener);
         scheduleBatch();
     }
 
