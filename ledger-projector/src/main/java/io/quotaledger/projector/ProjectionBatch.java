@@ -7,6 +7,7 @@ import io.quotaledger.core.ResultCode;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -247,7 +248,6 @@ final class ProjectionBatch
     private final Map<WindowKey, Maximum> spendWindows = new LinkedHashMap<>();
     private final Map<SubjectKey, Maximum> concurrencyCaps = new LinkedHashMap<>();
     private OutcomeType previous;
-    private long firstSequence;
     private long lastSequence;
     private long lastTimestamp;
     private final UnsafeBuffer lastOutcome = new UnsafeBuffer(new byte[Outcome.LENGTH]);
@@ -285,10 +285,6 @@ final class ProjectionBatch
      */
     void add(final long sequence, final Outcome o)
     {
-        if (outcomes == 0)
-        {
-            firstSequence = sequence;
-        }
         outcomes++;
         lastSequence = sequence;
         lastTimestamp = o.timestamp();
@@ -512,11 +508,6 @@ final class ProjectionBatch
         return outcomes == 0;
     }
 
-    long firstSequence()
-    {
-        return firstSequence;
-    }
-
     long lastSequence()
     {
         return lastSequence;
@@ -624,7 +615,7 @@ final class ProjectionBatch
     /**
      * @return holds opened in this batch and still open at its end.
      */
-    Iterable<Hold> opened()
+    Collection<Hold> opened()
     {
         return opened.values();
     }

@@ -542,9 +542,7 @@ public final class ProjectorStore implements AutoCloseable
                 .bind("key", array("bigint", key))
                 .execute();
         }
-        final List<ProjectionBatch.Hold> holds = new ArrayList<>();
-        batch.opened().forEach(holds::add);
-        final int n = holds.size();
+        final int n = batch.opened().size();
         if (n == 0)
         {
             return;
@@ -557,9 +555,9 @@ public final class ProjectorStore implements AutoCloseable
         final long[] opened = new long[n];
         final long[] expires = new long[n];
         final long[] key = new long[n];
-        for (int i = 0; i < n; i++)
+        int i = 0;
+        for (final ProjectionBatch.Hold hold : batch.opened())
         {
-            final ProjectionBatch.Hold hold = holds.get(i);
             id[i] = hold.holdId();
             user[i] = hold.userId();
             service[i] = hold.serviceId();
@@ -568,6 +566,7 @@ public final class ProjectorStore implements AutoCloseable
             opened[i] = hold.openedAt();
             expires[i] = hold.expiresAt();
             key[i] = hold.virtualKeyId();
+            i++;
         }
         h.createUpdate(
             "INSERT INTO open_holds (hold_id, user_id, service_id, from_free, from_balance, opened_at, expires_at, " +

@@ -470,40 +470,46 @@ final class JournalCommand implements Callable<Integer>
     }
 
     /**
-     * Result code names, in any case.
+     * Names of an enum's constants, in any case; an unknown one is refused with every name it could have been.
      */
-    static final class CodeConverter implements CommandLine.ITypeConverter<ResultCode>
+    abstract static class NameConverter<E extends Enum<E>> implements CommandLine.ITypeConverter<E>
     {
-        public ResultCode convert(final String value)
+        private final Class<E> type;
+        private final String what;
+
+        NameConverter(final Class<E> type, final String what)
+        {
+            this.type = type;
+            this.what = what;
+        }
+
+        public E convert(final String value)
         {
             try
             {
-                return ResultCode.valueOf(value.trim().toUpperCase(Locale.ROOT));
+                return Enum.valueOf(type, value.trim().toUpperCase(Locale.ROOT));
             }
             catch (final IllegalArgumentException ex)
             {
-                throw new CommandLine.TypeConversionException("'" + value + "' is not a result code; one of " +
-                    java.util.Arrays.toString(ResultCode.values()));
+                throw new CommandLine.TypeConversionException("'" + value + "' is not " + what + "; one of " +
+                    java.util.Arrays.toString(type.getEnumConstants()));
             }
         }
     }
 
-    /**
-     * Outcome type names, in any case.
-     */
-    static final class TypeConverter implements CommandLine.ITypeConverter<OutcomeType>
+    static final class CodeConverter extends NameConverter<ResultCode>
     {
-        public OutcomeType convert(final String value)
+        CodeConverter()
         {
-            try
-            {
-                return OutcomeType.valueOf(value.trim().toUpperCase(Locale.ROOT));
-            }
-            catch (final IllegalArgumentException ex)
-            {
-                throw new CommandLine.TypeConversionException("'" + value + "' is not an outcome type; one of " +
-                    java.util.Arrays.toString(OutcomeType.values()));
-            }
+            super(ResultCode.class, "a result code");
+        }
+    }
+
+    static final class TypeConverter extends NameConverter<OutcomeType>
+    {
+        TypeConverter()
+        {
+            super(OutcomeType.class, "an outcome type");
         }
     }
 }
