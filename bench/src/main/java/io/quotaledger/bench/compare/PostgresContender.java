@@ -207,20 +207,19 @@ final class PostgresContender extends PooledContender
         final Long[] users = new Long[n];
         final Long[] budgets = new Long[n];
         final Long[] emissions = new Long[n];
-        final long limitMicros = Scenario.KEY_RATE_MILLIS * 1000;
         for (int key = 0; key < n; key++)
         {
             keys[key] = scenario.keyId(key);
             users[key] = scenario.userIdOfTarget(key);
             budgets[key] = scenario.keyBudget(key);
-            emissions[key] = (limitMicros + scenario.keyRequests(key) - 1) / scenario.keyRequests(key);
+            emissions[key] = scenario.keyEmissionMicros(key);
         }
         try (PreparedStatement p = c.prepareStatement("INSERT INTO virtual_key SELECT k, u, false, 0, b, ?, ?, 0, " +
             "0, e, ?, 0 FROM unnest(?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[]) AS t(k, u, b, e)"))
         {
             p.setLong(1, Scenario.KEY_RESET_MILLIS);
             p.setLong(2, System.currentTimeMillis()); // the budget periods count from the key's creation
-            p.setLong(3, limitMicros);
+            p.setLong(3, Scenario.KEY_RATE_MICROS);
             p.setArray(4, c.createArrayOf("bigint", keys));
             p.setArray(5, c.createArrayOf("bigint", users));
             p.setArray(6, c.createArrayOf("bigint", budgets));

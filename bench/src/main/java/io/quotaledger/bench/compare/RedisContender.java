@@ -253,7 +253,6 @@ final class RedisContender extends PipelinedContender
         final long now = System.currentTimeMillis(); // the keys' budget periods count from their creation
         for (int key = 0; key < scenario.keys(); key++)
         {
-            final long limitMicros = Scenario.KEY_RATE_MILLIS * 1000;
             pending.add(redis.hset(virtualKey(scenario.keyId(key)), Map.ofEntries(
                 Map.entry("user", Long.toString(scenario.userIdOfTarget(key))),
                 Map.entry("revoked", "0"),
@@ -263,9 +262,8 @@ final class RedisContender extends PipelinedContender
                 Map.entry("anchor", Long.toString(now)),
                 Map.entry("period", "0"),
                 Map.entry("spent", "0"),
-                Map.entry("emission_us", Long.toString((limitMicros + scenario.keyRequests(key) - 1) /
-                    scenario.keyRequests(key))),
-                Map.entry("limit_us", Long.toString(limitMicros)),
+                Map.entry("emission_us", Long.toString(scenario.keyEmissionMicros(key))),
+                Map.entry("limit_us", Long.toString(Scenario.KEY_RATE_MICROS)),
                 Map.entry("tat_us", "0"))));
             if (pending.size() == BATCH)
             {

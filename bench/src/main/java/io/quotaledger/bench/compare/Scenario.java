@@ -133,6 +133,8 @@ public final class Scenario
     static final long KEY_RESET_MILLIS = 30L * 86_400_000L;
     /** The keys' rate limits count requests per day (the limits below divide it into whole microseconds). */
     static final long KEY_RATE_MILLIS = 86_400_000L;
+    /** {@link #KEY_RATE_MILLIS} in microseconds, the unit the contenders' GCRA counts in. */
+    static final long KEY_RATE_MICROS = KEY_RATE_MILLIS * 1000;
     /** Requests a key with a tight budget can pay for; its budget leaves one unit over, too little for another. */
     static final long KEY_BUDGET_REQUESTS = 5;
     /** Requests a rate-limited key admits per day. */
@@ -151,12 +153,7 @@ public final class Scenario
     static Scenario virtualKeys(final int users, final long seed)
     {
         final int keys = users * KEYS_PER_USER;
-        final Random random = new Random(seed);
-        final int[] sequence = new int[Math.max(1 << 20, keys)];
-        for (int i = 0; i < sequence.length; i++)
-        {
-            sequence[i] = random.nextInt(keys);
-        }
+        final int[] sequence = Workload.Distribution.UNIFORM.sequence(keys, Math.max(1 << 20, keys), seed);
         final Scenario s = new Scenario("virtual-key", String.format(java.util.Locale.ROOT,
             "%,d users x %d virtual keys, each with a budget and a rate limit: 80%% with room to spare, 10%% with a " +
             "budget for %d requests, 10%% limited to %d requests a day", users, KEYS_PER_USER,
@@ -315,6 +312,14 @@ public final class Scenario
     public long keyRequests(final int key)
     {
         return keyRequests[key];
+    }
+
+    /**
+     * @return the key's GCRA emission interval in microseconds, rounded up as the ledger rounds it.
+     */
+    public long keyEmissionMicros(final int key)
+    {
+        return (KEY_RATE_MICROS + keyRequests(key) - 1) / keyRequests(key);
     }
 
     /**
