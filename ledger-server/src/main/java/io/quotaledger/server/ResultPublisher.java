@@ -198,14 +198,10 @@ final class ResultPublisher implements Runnable
         out.ensureWritable(RESULT_FRAME_LENGTH);
         final UnsafeBuffer frame = new UnsafeBuffer(out.memoryAddress() + out.writerIndex(), RESULT_FRAME_LENGTH);
         final MessageHeaderEncoder header = new MessageHeaderEncoder();
-        final ResultEncoder encoder = new ResultEncoder()
-            .wrapAndApplyHeader(frame, Integer.BYTES, header)
-            .correlationId(correlationId)
-            .op(op)
-            .code(code);
-        encoder.flags().clear();
-        encoder.fromFree(0).fromBalance(0).returned(0).balance(0).held(0).creditLimit(0).freeRemaining(0)
-            .virtualKeyId(0).units(0).amount(0).retryAfterMillis(0).keySpent(0).keyBudgetRemaining(0);
+        final ResultEncoder encoder = new ResultEncoder().wrapAndApplyHeader(frame, Integer.BYTES, header);
+        // every field but these three is 0, including those a newer schema adds
+        frame.setMemory(encoder.offset(), ResultEncoder.BLOCK_LENGTH, (byte)0);
+        encoder.correlationId(correlationId).op(op).code(code);
         out.writerIndex(out.writerIndex() + finish(frame, header, version));
     }
 }
