@@ -23,7 +23,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from quotaledger import (AuthenticationError, LedgerClient, LedgerError, Period, RejectedError,  # noqa: E402
-                         RequestId, Result, read_key)
+                         RequestId, Result, ResultCode, read_key)
+from quotaledger._wire import hello_frame  # noqa: E402
 
 CLIENT = "python"
 WRONG_KEY = "qlk_conformance-wrong-key"
@@ -75,13 +76,7 @@ NUMBERS = {"fromFree": "from_free", "fromBalance": "from_balance", "returned": "
            "virtualKeyId": "virtual_key_id", "units": "units", "amount": "amount",
            "retryAfterMillis": "retry_after_millis", "keySpent": "key_spent",
            "keyBudgetRemaining": "key_budget_remaining"}
-CODES = {"OK": 0, "INSUFFICIENT_FUNDS": 1, "UNKNOWN_ACCOUNT": 2, "FROZEN": 3, "UNKNOWN_HOLD": 4,
-         "HOLD_ALREADY_CLOSED": 5, "INVALID_AMOUNT": 6, "INVALID_ARGUMENT": 7, "AMOUNT_OVERFLOW": 8,
-         "REQUEST_ID_CONFLICT": 9, "CAPACITY_EXCEEDED": 10, "INTERNAL_ERROR": 11, "UNAVAILABLE": 12,
-         "UNKNOWN_VIRTUAL_KEY": 13, "VIRTUAL_KEY_REVOKED": 14, "VIRTUAL_KEY_EXPIRED": 15, "SERVICE_NOT_ALLOWED": 16,
-         "VIRTUAL_KEY_BUDGET_EXCEEDED": 17, "RATE_LIMITED": 18, "CONCURRENCY_LIMITED": 19,
-         "SPEND_WINDOW_EXCEEDED": 30, "UNAUTHENTICATED": 20, "FORBIDDEN": 21, "MALFORMED": 22,
-         "UNKNOWN_MESSAGE": 23, "UNSUPPORTED_VERSION": 24, "TOO_MANY_IN_FLIGHT": 25}
+CODES = {code.name: code.value for code in ResultCode}  # the schema's names, protocol errors included
 RAW_TIMEOUT = 10.0
 
 
@@ -258,8 +253,7 @@ class Scenario:
         with socket.create_connection((self.env.host, self.env.port), timeout=RAW_TIMEOUT) as sock:
             reader = _Frames(sock)
             if raw.get("afterHello"):
-                key = self.env.keys[self.document.get("connectAs", "admin")].encode("ascii")
-                sock.sendall(struct.pack("<IHHHHqHH", 8 + 10 + 2 + len(key), 10, 1, 7070, 2, 0, 2, len(key)) + key)
+                sock.sendall(hello_frame(self.env.keys[self.document.get("connectAs", "admin")]))
                 hello = reader.next()
                 if hello is None or hello[0] != 2 or hello[1][8] != 0:
                     raise StepFailed("the Hello before the raw bytes was not answered OK")
@@ -274,7 +268,7 @@ class Scenario:
                 code = block[9] if template == 30 else block[8]
                 differences = []
                 if code != CODES.get(expect["code"], -1):
-                    differences.append(f"code: expected {expect['code']}, got {_code_name(code)}")
+                    differences.append(f"code: expected {expect['code']}, got {ResultCode(code).name}")
                 if "correlationId" in expect:
                     (correlation_id,) = struct.unpack_from("<q", block)
                     if correlation_id != expect["correlationId"]:
@@ -374,13 +368,6 @@ def _only(step: dict[str, Any], allowed: set[str]) -> None:
     unknown = set(step) - allowed
     if unknown:
         raise StepFailed(f"unknown field {', '.join(sorted(unknown))}")
-
-
-def _code_name(code: int) -> str:
-    for name, value in CODES.items():
-        if value == code:
-            return name
-    return f"UNKNOWN_{code}"
 
 
 def scenario_files(arguments: list[str]) -> list[Path]:

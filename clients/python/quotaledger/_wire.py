@@ -203,7 +203,15 @@ def timeout_error(entry: tuple, sent: int, settings_: Settings) -> LedgerTimeout
                               f"of {settings_.timeout:g} s{which}")
 
 
+def tls_reason(ex: _ssl.SSLError) -> str:
+    """Why a TLS handshake failed, in words, with a hint when the server does not speak TLS at all."""
+    reason = getattr(ex, "verify_message", None) or ex.reason or str(ex)
+    if ex.reason == "WRONG_VERSION_NUMBER":
+        return f"{reason} (the server does not speak TLS?)"
+    return str(reason)
+
+
 monotonic = time.monotonic
 
 __all__ = ["Settings", "settings", "hello_frame", "check_hello", "parse", "expired", "StreamError", "Result",
-           "MIN_FRAME", "DEFAULT_PORT", "MAX_BACKOFF", "monotonic"]
+           "MIN_FRAME", "DEFAULT_PORT", "MAX_BACKOFF", "monotonic", "tls_reason"]

@@ -27,7 +27,7 @@ from ._protocol import LENGTH_PREFIX, Role, TakeSnapshot
 from ._types import (AuthenticationError, ClientClosedError, LedgerConnectionError, LedgerError,
                      LedgerTimeoutError, RejectedError, RequestId, RequestIdLike, RequestIds, Result, SnapshotReport)
 from ._wire import (DEFAULT_PORT, MAX_BACKOFF, SLOW_DEADLINE, Settings, StreamError, check_hello,
-                    expired, frame_of, hello_frame, monotonic, parse, settings)
+                    expired, frame_of, hello_frame, monotonic, parse, settings, tls_reason)
 
 LOG = logging.getLogger("quotaledger")
 
@@ -288,7 +288,7 @@ class AsyncLedgerClient(Operations["asyncio.Future[Result]"]):
                                         limit=_READ_SIZE * 4),
                 s.connect_timeout)
         except ssl.SSLError as ex:
-            raise LedgerConnectionError(f"TLS handshake with {s.address} failed: {_tls_reason(ex)}") from None
+            raise LedgerConnectionError(f"TLS handshake with {s.address} failed: {tls_reason(ex)}") from None
         except asyncio.TimeoutError:
             raise LedgerConnectionError(f"no connection to {s.address} within {s.connect_timeout:g} s") from None
         except OSError as ex:
@@ -401,11 +401,6 @@ class CallbackSender(Operations[int]):
         self._request = functools.partial(client._submit, callback, client._pending)  # type: ignore[method-assign]
 
 
-def _tls_reason(ex: ssl.SSLError) -> str:
-    reason = getattr(ex, "verify_message", None) or ex.reason or str(ex)
-    if ex.reason == "WRONG_VERSION_NUMBER":
-        return f"{reason} (the server does not speak TLS?)"
-    return str(reason)
 
 
 __all__ = ["AsyncLedgerClient", "CallbackSender", "ResultCallback"]

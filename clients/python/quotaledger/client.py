@@ -25,7 +25,7 @@ from ._protocol import LENGTH_PREFIX, Role, TakeSnapshot
 from ._types import (AuthenticationError, ClientClosedError, LedgerConnectionError, LedgerError, LedgerTimeoutError,
                      RejectedError, RequestId, RequestIdLike, RequestIds, Result, SnapshotReport)
 from ._wire import (DEFAULT_PORT, HOLDER, MAX_BACKOFF, SLOW_DEADLINE, Settings, StreamError, check_hello, expired,
-                    frame_of, hello_frame, monotonic, parse, settings)
+                    frame_of, hello_frame, monotonic, parse, settings, tls_reason)
 
 ResultCallback = Callable[["Result | SnapshotReport | None", "LedgerError | None"], None]
 """Called on the client's I/O thread with the result (accepted or refused: check ``result.ok``), or with None and
@@ -441,10 +441,7 @@ class _Connection:
                     self._incoming.write(raw)
             self._flush_blocking()
         except ssl.SSLError as ex:
-            reason = getattr(ex, "verify_message", None) or ex.reason or str(ex)
-            if ex.reason == "WRONG_VERSION_NUMBER":
-                reason = f"{reason} (the server does not speak TLS?)"
-            raise LedgerConnectionError(f"TLS handshake with {s.address} failed: {reason}") from None
+            raise LedgerConnectionError(f"TLS handshake with {s.address} failed: {tls_reason(ex)}") from None
         except OSError as ex:
             raise LedgerConnectionError(f"TLS handshake with {s.address} failed: {ex.strerror or ex}") from None
 

@@ -22,6 +22,8 @@ CLIENT_ROOT = Path(__file__).resolve().parents[1]
 REPO = CLIENT_ROOT.parents[1]
 sys.path.insert(0, str(CLIENT_ROOT))
 
+from quotaledger._wire import hello_frame  # noqa: E402
+
 # scripts/ledger's jar; the one the Maven build leaves before scripts/ledger renames it will do
 JAR = next((jar for jar in (REPO / "ledger-server" / "target" / name for name in ("ledger.jar", "ledger-build.jar"))
             if jar.exists()), REPO / "ledger-server" / "target" / "ledger.jar")
@@ -125,8 +127,7 @@ class LedgerServer:
 
 def hello(port: int, key: str) -> int:
     """The code a plain Hello with the key gets (255: no answer)."""
-    encoded = key.encode()
-    frame = struct.pack("<IHHHHqHH", 8 + 10 + 2 + len(encoded), 10, 1, 7070, 2, 0, 2, len(encoded)) + encoded
+    frame = hello_frame(key)
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(frame)
         answer = b""
