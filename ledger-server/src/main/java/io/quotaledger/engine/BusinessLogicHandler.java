@@ -23,8 +23,12 @@ import java.util.function.BooleanSupplier;
  * changed. The failing command's outcomes are dropped (the journal never sees them), it and every command after it
  * are answered UNAVAILABLE without being applied, no state is handed out for snapshots, and {@link #failure()} says
  * why, until a restart recovers the state from the journal.
+ *
+ * <p>This is the one host of the core: the Disruptor engines run it as their first handler, and the replicated
+ * ledger ({@code io.quotaledger.cluster.LedgerClusteredService}) calls it for each command of the cluster's log, with
+ * the log's timestamp as its clock.
  */
-final class BusinessLogicHandler implements EventHandler<LedgerEvent>, OutcomeSink
+public final class BusinessLogicHandler implements EventHandler<LedgerEvent>, OutcomeSink
 {
     private static final Logger LOG = LoggerFactory.getLogger(BusinessLogicHandler.class);
     private static final long REFUSED_TICK_RETRY_MILLIS = 1_000;
@@ -43,7 +47,7 @@ final class BusinessLogicHandler implements EventHandler<LedgerEvent>, OutcomeSi
     /** Why the writer stopped; null while it works. */
     private volatile String failure;
 
-    BusinessLogicHandler(final EngineConfig config, final AtomicLong internalErrors)
+    public BusinessLogicHandler(final EngineConfig config, final AtomicLong internalErrors)
     {
         this.ledger = config.ledgerFactory().apply(config.ledger(), this);
         this.clock = config.clock();
@@ -54,12 +58,20 @@ final class BusinessLogicHandler implements EventHandler<LedgerEvent>, OutcomeSi
         this.nextExpiry = ledger.nextExpiry();
     }
 
-    Ledger ledger()
+    public Ledger ledger()
     {
         return ledger;
     }
 
-    long nextExpiry()
+    /**
+     * @return the time of the last command applied: the floor under the next one's.
+     */
+    public long lastTimestamp()
+    {
+        return lastTimestamp;
+    }
+
+    public long nextExpiry()
     {
         return nextExpiry;
     }
@@ -72,7 +84,7 @@ final class BusinessLogicHandler implements EventHandler<LedgerEvent>, OutcomeSi
     /**
      * @return why the writer stopped on a bug, or null while it works. Any thread.
      */
-    String failure()
+    public String failure()
     {
         return failure;
     }

@@ -45,15 +45,24 @@ public abstract class LedgerEngine implements AutoCloseable
         slot.copyFrom(source).timestamp(timestamp);
     };
 
+    /** Null when the ledger lives elsewhere. */
     final BusinessLogicHandler businessLogic;
     final AtomicLong internalErrors = new AtomicLong();
     final AtomicLong stageErrors = new AtomicLong();
     final LoggingExceptionHandler stageFailures = new LoggingExceptionHandler(stageErrors);
-    volatile boolean running = true;
+    protected volatile boolean running = true;
 
     LedgerEngine(final EngineConfig config)
     {
         businessLogic = new BusinessLogicHandler(config, internalErrors);
+    }
+
+    /**
+     * For an engine whose ledger lives elsewhere (a cluster's members): it forwards requests and relays results.
+     */
+    protected LedgerEngine()
+    {
+        businessLogic = null;
     }
 
     /**
@@ -143,6 +152,10 @@ public abstract class LedgerEngine implements AutoCloseable
         {
             throw new IllegalStateException("the ledger belongs to the business-logic thread until close()");
         }
+        if (businessLogic == null)
+        {
+            throw new IllegalStateException("this engine's ledger lives in the cluster's members");
+        }
         return businessLogic.ledger();
     }
 
@@ -168,9 +181,10 @@ public abstract class LedgerEngine implements AutoCloseable
     /**
      * @return why the business logic stopped (a bug: an exception or a failed assertion, naming the command), or
      * null while it runs. Once stopped nothing more is applied and every result is UNAVAILABLE, until a restart
-     * recovers from the journal, which holds nothing of the failed command. Any thread.
+     * recovers from the journal, which holds nothing of the failed command. Any thread. An engine whose ledger lives
+     * elsewhere says why it cannot reach it.
      */
-    public final String failure()
+    public String failure()
     {
         return businessLogic.failure();
     }
@@ -204,9 +218,9 @@ public abstract class LedgerEngine implements AutoCloseable
      * @return whether the calling thread is the one that runs the business logic, where waiting for a result would
      * wait forever.
      */
-    abstract boolean onLedgerThread();
+    protected abstract boolean onLedgerThread();
 
-    final void ensureRunning()
+    protected final void ensureRunning()
     {
         if (!running)
         {

@@ -31,7 +31,7 @@ public final class LedgerEvent
     private long arrivalNanos;
     private StateListener stateListener;
 
-    LedgerEvent(final int maxOutcomes)
+    public LedgerEvent(final int maxOutcomes)
     {
         this.maxOutcomes = maxOutcomes;
         this.outcomes = new UnsafeBuffer(new byte[Math.min(USUAL_OUTCOMES, maxOutcomes) * Outcome.LENGTH]);

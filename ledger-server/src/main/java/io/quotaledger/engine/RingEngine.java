@@ -135,7 +135,7 @@ final class RingEngine extends LedgerEngine
         }
     }
 
-    boolean onLedgerThread()
+    protected boolean onLedgerThread()
     {
         return threads.contains(Thread.currentThread());
     }

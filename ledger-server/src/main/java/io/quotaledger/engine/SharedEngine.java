@@ -189,7 +189,7 @@ final class SharedEngine extends LedgerEngine
         }
     }
 
-    boolean onLedgerThread()
+    protected boolean onLedgerThread()
     {
         return loop.inEventLoop();
     }

@@ -1,0 +1,451 @@
+package io.quotaledger.cluster;
+
+import io.aeron.AeronCounters;
+import io.aeron.archive.Archive;
+import io.aeron.archive.ArchiveThreadingMode;
+import io.aeron.archive.client.AeronArchive;
+import io.aeron.cluster.ClusteredMediaDriver;
+import io.aeron.cluster.ConsensusModule;
+import io.aeron.cluster.ElectionState;
+import io.aeron.cluster.service.Cluster;
+import io.aeron.cluster.service.ClusteredServiceContainer;
+import io.aeron.driver.MediaDriver;
+import io.aeron.driver.ThreadingMode;
+import io.aeron.security.AuthorisationService;
+import io.quotaledger.core.LedgerConfig;
+import io.quotaledger.journal.DataDir;
+import io.quotaledger.journal.Durability;
+import net.openhft.chronicle.queue.RollCycle;
+import org.agrona.CloseHelper;
+import org.agrona.concurrent.NoOpLock;
+import org.agrona.concurrent.status.CountersReader;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * One member of the replicated ledger, all in this process: an embedded media driver, archive and consensus module
+ * (Aeron Cluster's Raft) and the ledger as its clustered service ({@link LedgerClusteredService}). The gateway side
+ * of the node, a {@link ClusterEngine}, connects to the cluster like any cluster client. Everything is set in the
+ * {@link Context}, checked by {@link Context#conclude()}.
+ */
+public final class ClusterNode implements AutoCloseable
+{
+    private static final Logger LOG = LoggerFactory.getLogger(ClusterNode.class);
+
+    private final Context context;
+    private final LedgerClusteredService service;
+    private final ClusteredMediaDriver driver;
+    private final ClusteredServiceContainer container;
+
+    private ClusterNode(final Context context)
+    {
+        this.context = context;
+        final ClusterMembers.Member me = context.members().member(context.memberId());
+        final String aeronDir = context.aeronDir().toString();
+        final File clusterDir = context.dataDir().root().resolve("cluster").toFile();
+        final File archiveDir = context.dataDir().root().resolve("archive").toFile();
+        service = new LedgerClusteredService(context.ledger(), context.dataDir(), context.rollCycle(), context.onFatal());
+
+        final MediaDriver.Context driverContext = new MediaDriver.Context()
+            .aeronDirectoryName(aeronDir)
+            .dirDeleteOnStart(true) // this node's own directory: whatever a killed process left is stale
+            .dirDeleteOnShutdown(true)
+            .threadingMode(ThreadingMode.SHARED)
+            .termBufferSparseFile(true)
+            .errorHandler(ex -> LOG.warn("media driver: {}", ex.toString()));
+
+        final Archive.Context archiveContext = new Archive.Context()
+            .aeronDirectoryName(aeronDir)
+            .archiveDir(archiveDir)
+            .archiveId(me.id())
+            .controlChannel("aeron:udp?endpoint=" + me.endpoint(ClusterMembers.ARCHIVE))
+            .localControlChannel("aeron:ipc?term-length=64k")
+            .replicationChannel("aeron:udp?endpoint=" + me.host() + ":0")
+            .recordingEventsEnabled(false)
+            .threadingMode(ArchiveThreadingMode.SHARED)
+            .fileSyncLevel(context.durability() == Durability.FSYNC ? 1 : 0)
+            .catalogFileSyncLevel(context.durability() == Durability.FSYNC ? 1 : 0)
+            .errorHandler(ex -> LOG.warn("archive: {}", ex.toString()));
+
+        final AeronArchive.Context localArchive = new AeronArchive.Context()
+            .lock(NoOpLock.INSTANCE)
+            .controlRequestChannel(archiveContext.localControlChannel())
+            .controlRequestStreamId(archiveContext.localControlStreamId())
+            .controlResponseChannel(archiveContext.localControlChannel())
+            .aeronDirectoryName(aeronDir);
+
+        final ConsensusModule.Context consensusContext = new ConsensusModule.Context()
+            .clusterMemberId(me.id())
+            .clusterMembers(context.members().consensusMembers())
+            .clusterDir(clusterDir)
+            .archiveContext(localArchive.clone())
+            .serviceCount(1)
+            .ingressChannel("aeron:udp")
+            .logChannel("aeron:udp?term-length=" + context.logTermLength())
+            .replicationChannel("aeron:udp?endpoint=" + me.host() + ":0")
+            .leaderHeartbeatTimeoutNs(context.leaderHeartbeatTimeoutNs())
+            .leaderHeartbeatIntervalNs(context.leaderHeartbeatIntervalNs())
+            .electionTimeoutNs(context.electionTimeoutNs())
+            .electionStatusIntervalNs(context.electionStatusIntervalNs())
+            .authorisationServiceSupplier(() -> AuthorisationService.ALLOW_ALL) // ingress is the members' own side
+            .errorHandler(ex -> LOG.warn("consensus module: {}", ex.toString()));
+
+        final ClusteredServiceContainer.Context serviceContext = new ClusteredServiceContainer.Context()
+            .aeronDirectoryName(aeronDir)
+            .archiveContext(localArchive.clone())
+            .clusterDir(clusterDir)
+            .clusteredService(service)
+            .serviceId(0)
+            .errorHandler(ex -> LOG.error("ledger service: {}", ex.toString(), ex));
+
+        ClusteredMediaDriver launched = null;
+        try
+        {
+            launched = launchWithRetry(driverContext, archiveContext, consensusContext);
+            container = ClusteredServiceContainer.launch(serviceContext);
+        }
+        catch (final RuntimeException ex)
+        {
+            CloseHelper.quietClose(launched);
+            throw ex;
+        }
+        driver = launched;
+        LOG.info("cluster member {} of {} started: ingress {}, data in {}, media driver in {}", me.id(),
+            context.members(), me.endpoint(ClusterMembers.INGRESS), context.dataDir(), aeronDir);
+    }
+
+    /**
+     * Starts the member.
+     */
+    public static ClusterNode launch(final Context context)
+    {
+        context.conclude();
+        return new ClusterNode(context);
+    }
+
+    public Context context()
+    {
+        return context;
+    }
+
+    public LedgerClusteredService service()
+    {
+        return service;
+    }
+
+    /**
+     * @return the counters of this node's media driver (role, commit position, election state).
+     */
+    public CountersReader counters()
+    {
+        return driver.mediaDriver().context().countersManager();
+    }
+
+    /**
+     * @return what this member's consensus module says of itself.
+     */
+    public Status status()
+    {
+        final Status status = new Status();
+        counters().forEach((counterId, typeId, keyBuffer, label) ->
+        {
+            final long value = counters().getCounterValue(counterId);
+            switch (typeId)
+            {
+                case AeronCounters.CLUSTER_NODE_ROLE_TYPE_ID -> status.role = roleName(value);
+                case AeronCounters.CLUSTER_COMMIT_POSITION_TYPE_ID -> status.commitPosition = value;
+                case AeronCounters.CLUSTER_ELECTION_STATE_TYPE_ID -> status.electionState = value;
+                case AeronCounters.CLUSTER_ELECTION_COUNT_TYPE_ID -> status.elections = value;
+                case AeronCounters.CLUSTER_SNAPSHOT_COUNTER_TYPE_ID -> status.snapshots = value;
+                case AeronCounters.CLUSTER_CONSENSUS_MODULE_STATE_TYPE_ID -> status.moduleState = value;
+                default ->
+                {
+                }
+            }
+        });
+        status.memberId = context.memberId();
+        status.appliedSequence = service.appliedSequence();
+        status.journaledSequence = service.journaledSequence();
+        return status;
+    }
+
+    /**
+     * A member's view of itself, for metrics, health and {@code ledger cluster status}.
+     */
+    public static final class Status
+    {
+        public int memberId;
+        public String role = "unknown";
+        public long commitPosition = -1;
+        /** {@code io.aeron.cluster.ElectionState} code; 17 (CLOSED) when no election is running. */
+        public long electionState = -1;
+        public long elections;
+        public long snapshots;
+        /** {@code io.aeron.cluster.ConsensusModule.State} code; 1 is ACTIVE. */
+        public long moduleState = -1;
+        public long appliedSequence;
+        public long journaledSequence;
+
+        public String electionStateName()
+        {
+            return electionState < 0 ? "unknown" : ElectionState.get(electionState).name().toLowerCase();
+        }
+    }
+
+    private static String roleName(final long code)
+    {
+        return code >= 0 && code <= 2 ? Cluster.Role.get(code).name().toLowerCase() : "unknown";
+    }
+
+    public void close()
+    {
+        CloseHelper.closeAll(container, driver);
+    }
+
+    private static ClusteredMediaDriver launchWithRetry(
+        final MediaDriver.Context driverContext,
+        final Archive.Context archiveContext,
+        final ConsensusModule.Context consensusContext)
+    {
+        // a member killed with SIGKILL leaves "active" mark files that age out in about 10 s
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true)
+        {
+            try
+            {
+                return ClusteredMediaDriver.launch(driverContext.clone(), archiveContext.clone(),
+                    consensusContext.clone());
+            }
+            catch (final RuntimeException ex)
+            {
+                final String message = String.valueOf(ex.getMessage());
+                if (!message.contains("active") || System.nanoTime() > deadline)
+                {
+                    throw ex;
+                }
+                LOG.info("waiting for the mark files of a stopped run to age out: {}", message);
+                sleep(1_000);
+            }
+        }
+    }
+
+    private static void sleep(final long millis)
+    {
+        try
+        {
+            Thread.sleep(millis);
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while starting the cluster member", ex);
+        }
+    }
+
+    /**
+     * Everything a member needs, validated and completed by {@link #conclude()}.
+     */
+    public static final class Context
+    {
+        private int memberId = -1;
+        private ClusterMembers members;
+        private DataDir dataDir;
+        private Path aeronDir;
+        private LedgerConfig ledger = new LedgerConfig();
+        private Durability durability = Durability.PROCESS;
+        private RollCycle rollCycle;
+        private String logTermLength = "16m";
+        private long leaderHeartbeatTimeoutNs = TimeUnit.SECONDS.toNanos(1);
+        private long leaderHeartbeatIntervalNs = TimeUnit.MILLISECONDS.toNanos(100);
+        private long electionTimeoutNs = TimeUnit.MILLISECONDS.toNanos(500);
+        private long electionStatusIntervalNs = TimeUnit.MILLISECONDS.toNanos(50);
+        private Consumer<String> onFatal;
+
+        /**
+         * Checks the settings and fills in the defaults that depend on others.
+         *
+         * @throws IllegalArgumentException naming the setting that is wrong.
+         */
+        public Context conclude()
+        {
+            Objects.requireNonNull(members, "cluster members");
+            Objects.requireNonNull(dataDir, "data directory");
+            Objects.requireNonNull(rollCycle, "roll cycle");
+            Objects.requireNonNull(onFatal, "onFatal");
+            members.member(memberId); // throws for an id out of range
+            ledger.validate();
+            if (leaderHeartbeatIntervalNs >= leaderHeartbeatTimeoutNs)
+            {
+                throw new IllegalArgumentException("the leader's heartbeat interval must be below its timeout");
+            }
+            if (aeronDir == null)
+            {
+                final Path shm = Path.of("/dev/shm");
+                final Path parent = Files.isDirectory(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir"));
+                final String tag = Integer.toHexString(dataDir.root().toAbsolutePath().normalize().hashCode());
+                aeronDir = parent.resolve("quotaledger-" + memberId + "-" + tag);
+            }
+            return this;
+        }
+
+        public int memberId()
+        {
+            return memberId;
+        }
+
+        public Context memberId(final int memberId)
+        {
+            this.memberId = memberId;
+            return this;
+        }
+
+        public ClusterMembers members()
+        {
+            return members;
+        }
+
+        public Context members(final ClusterMembers members)
+        {
+            this.members = members;
+            return this;
+        }
+
+        public DataDir dataDir()
+        {
+            return dataDir;
+        }
+
+        public Context dataDir(final DataDir dataDir)
+        {
+            this.dataDir = dataDir;
+            return this;
+        }
+
+        /**
+         * @return the media driver's directory (tmpfs where there is one): this member's alone.
+         */
+        public Path aeronDir()
+        {
+            return aeronDir;
+        }
+
+        public Context aeronDir(final Path aeronDir)
+        {
+            this.aeronDir = aeronDir;
+            return this;
+        }
+
+        public LedgerConfig ledger()
+        {
+            return ledger;
+        }
+
+        public Context ledger(final LedgerConfig ledger)
+        {
+            this.ledger = ledger;
+            return this;
+        }
+
+        /**
+         * @return PROCESS: the log survives a killed process (the page cache); FSYNC: the archive syncs the log to
+         * disk as it records, so it survives the host (a majority must still hold each committed request).
+         */
+        public Durability durability()
+        {
+            return durability;
+        }
+
+        public Context durability(final Durability durability)
+        {
+            this.durability = durability;
+            return this;
+        }
+
+        public RollCycle rollCycle()
+        {
+            return rollCycle;
+        }
+
+        public Context rollCycle(final RollCycle rollCycle)
+        {
+            this.rollCycle = rollCycle;
+            return this;
+        }
+
+        public String logTermLength()
+        {
+            return logTermLength;
+        }
+
+        public Context logTermLength(final String logTermLength)
+        {
+            this.logTermLength = logTermLength;
+            return this;
+        }
+
+        public long leaderHeartbeatTimeoutNs()
+        {
+            return leaderHeartbeatTimeoutNs;
+        }
+
+        public Context leaderHeartbeatTimeoutNs(final long leaderHeartbeatTimeoutNs)
+        {
+            this.leaderHeartbeatTimeoutNs = leaderHeartbeatTimeoutNs;
+            return this;
+        }
+
+        public long leaderHeartbeatIntervalNs()
+        {
+            return leaderHeartbeatIntervalNs;
+        }
+
+        public Context leaderHeartbeatIntervalNs(final long leaderHeartbeatIntervalNs)
+        {
+            this.leaderHeartbeatIntervalNs = leaderHeartbeatIntervalNs;
+            return this;
+        }
+
+        public long electionTimeoutNs()
+        {
+            return electionTimeoutNs;
+        }
+
+        public Context electionTimeoutNs(final long electionTimeoutNs)
+        {
+            this.electionTimeoutNs = electionTimeoutNs;
+            return this;
+        }
+
+        public long electionStatusIntervalNs()
+        {
+            return electionStatusIntervalNs;
+        }
+
+        public Context electionStatusIntervalNs(final long electionStatusIntervalNs)
+        {
+            this.electionStatusIntervalNs = electionStatusIntervalNs;
+            return this;
+        }
+
+        public Consumer<String> onFatal()
+        {
+            return onFatal;
+        }
+
+        /**
+         * @param onFatal stops the member when the ledger service cannot go on (a bug, a journal it cannot write).
+         */
+        public Context onFatal(final Consumer<String> onFatal)
+        {
+            this.onFatal = onFatal;
+            return this;
+        }
+    }
+}

@@ -1,0 +1,148 @@
+package io.quotaledger.cluster;
+
+import io.aeron.cluster.client.AeronCluster;
+import io.quotaledger.core.Command;
+import io.quotaledger.core.LedgerConfig;
+import io.quotaledger.core.Op;
+import io.quotaledger.core.Result;
+import io.quotaledger.core.ResultCode;
+import io.quotaledger.journal.DataDir;
+import io.quotaledger.journal.JournalReader;
+import io.quotaledger.journal.Journals;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Three members in this JVM (each with its own media driver, archive and consensus module): requests through any
+ * member's engine are applied once on every member, in the same order, and survive the leader's loss.
+ */
+class ClusterInProcessTest
+{
+    @TempDir
+    Path dir;
+
+    private final ClusterNode[] nodes = new ClusterNode[3];
+    private final ClusterEngine[] engines = new ClusterEngine[3];
+    private ClusterMembers members;
+
+    @AfterEach
+    void tearDown()
+    {
+        for (int i = 0; i < 3; i++)
+        {
+            close(i);
+        }
+    }
+
+    @Test
+    void shouldApplyOnEveryMemberAndSurviveTheLeadersLoss() throws Exception
+    {
+        final int base = 20_000 + (int)(ProcessHandle.current().pid() % 2_000) * 10;
+        members = ClusterMembers.parse("localhost:" + base + ",localhost:" + (base + 10) + ",localhost:" + (base + 20));
+        for (int i = 0; i < 3; i++)
+        {
+            start(i);
+        }
+        final Result credit = execute(0, new Command().op(Op.CREDIT).requestId(1, 1).userId(7).amount(1_000));
+        assertEquals(ResultCode.OK, credit.code(), credit.toString());
+        for (int n = 0; n < 50; n++)
+        {
+            final Result deduct = execute(n % 3,
+                new Command().op(Op.DEDUCT).requestId(2, n).userId(7).serviceId(1).amount(10));
+            assertEquals(ResultCode.OK, deduct.code(), deduct.toString());
+        }
+        // a retry is answered from the dedupe window, on any member
+        final Result retry = execute(2, new Command().op(Op.DEDUCT).requestId(2, 0).userId(7).serviceId(1).amount(10));
+        assertTrue(retry.duplicate(), retry.toString());
+        assertEquals(500, execute(1, new Command().op(Op.QUERY).userId(7)).balance());
+
+        int leader = -1;
+        for (int i = 0; i < 3; i++)
+        {
+            if ("leader".equals(nodes[i].status().role))
+            {
+                leader = i;
+            }
+        }
+        assertTrue(leader >= 0);
+        close(leader);
+        final int survivor = (leader + 1) % 3;
+        final Result after = execute(survivor,
+            new Command().op(Op.DEDUCT).requestId(3, 1).userId(7).serviceId(1).amount(100));
+        assertEquals(ResultCode.OK, after.code(), after.toString());
+        assertEquals(400, after.balance());
+
+        start(leader); // rejoins and catches up
+        final Result query = execute(leader, new Command().op(Op.QUERY).userId(7));
+        assertEquals(400, query.balance());
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (nodes[leader].service().appliedSequence() != nodes[survivor].service().appliedSequence() &&
+            System.nanoTime() < deadline)
+        {
+            Thread.sleep(20);
+        }
+        assertEquals(nodes[survivor].service().appliedSequence(), nodes[leader].service().appliedSequence());
+        for (int i = 0; i < 3; i++)
+        {
+            close(i);
+        }
+        long expected = -1;
+        for (int i = 0; i < 3; i++)
+        {
+            final DataDir data = new DataDir(dir.resolve("node" + i));
+            Journals.refreshListing(data);
+            try (JournalReader reader = JournalReader.open(data))
+            {
+                final long last = reader.lastSequence();
+                if (expected < 0)
+                {
+                    expected = last;
+                }
+                assertEquals(expected, last, "journal of member " + i);
+            }
+        }
+    }
+
+    private Result execute(final int node, final Command command) throws Exception
+    {
+        return engines[node].execute(command, 30, TimeUnit.SECONDS);
+    }
+
+    private void start(final int i)
+    {
+        nodes[i] = ClusterNode.launch(new ClusterNode.Context()
+            .memberId(i)
+            .members(members)
+            .dataDir(new DataDir(dir.resolve("node" + i)))
+            .ledger(new LedgerConfig().expectedAccounts(1024).dedupeWindowCount(1 << 12))
+            .rollCycle(Journals.rollCycle("DAILY"))
+            .onFatal(why -> { throw new AssertionError(why); }));
+        engines[i] = new ClusterEngine(new AeronCluster.Context()
+            .aeronDirectoryName(nodes[i].context().aeronDir().toString())
+            .ingressChannel("aeron:udp")
+            .ingressEndpoints(members.ingressEndpoints())
+            .egressChannel("aeron:udp?endpoint=localhost:0"),
+            1024, () -> { }, TimeUnit.SECONDS.toNanos(1), TimeUnit.SECONDS.toNanos(20));
+    }
+
+    private void close(final int i)
+    {
+        if (engines[i] != null)
+        {
+            engines[i].close();
+            engines[i] = null;
+        }
+        if (nodes[i] != null)
+        {
+            nodes[i].close();
+            nodes[i] = null;
+        }
+    }
+}
