@@ -2,8 +2,11 @@ package io.quotaledger.client;
 
 import io.netty.channel.EventLoopGroup;
 
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Settings of a {@link LedgerClient}. Fluent accessors.
@@ -22,6 +25,7 @@ public final class ClientConfig
     private Duration reconnectBackoff = Duration.ofMillis(100);
     private int maxFrameLength = 4096;
     private EventLoopGroup eventLoopGroup;
+    private List<InetSocketAddress> endpoints = List.of();
 
     public String host()
     {
@@ -31,6 +35,50 @@ public final class ClientConfig
     public ClientConfig host(final String host)
     {
         this.host = host;
+        return this;
+    }
+
+    /**
+     * @return the ledgers to try in turn, {@link #host()}:{@link #port()} alone unless {@link #endpoints(String)}
+     * named several (the members of a cluster).
+     */
+    public List<InetSocketAddress> endpoints()
+    {
+        return endpoints.isEmpty() ? List.of(InetSocketAddress.createUnresolved(host, port)) : endpoints;
+    }
+
+    /**
+     * Several ledgers to connect to, in this order: the members of a cluster. When a connection fails or drops the
+     * client goes on to the next one and resends every unanswered request there with the same request id.
+     *
+     * @param spec {@code host:port,host:port,...}.
+     * @throws IllegalArgumentException when an entry is not host:port.
+     */
+    public ClientConfig endpoints(final String spec)
+    {
+        final List<InetSocketAddress> parsed = new ArrayList<>();
+        for (final String entry : spec.split(","))
+        {
+            final String trimmed = entry.trim();
+            final int colon = trimmed.lastIndexOf(':');
+            final int endpointPort;
+            try
+            {
+                endpointPort = colon <= 0 ? -1 : Integer.parseInt(trimmed.substring(colon + 1));
+            }
+            catch (final NumberFormatException ex)
+            {
+                throw new IllegalArgumentException("endpoint '" + trimmed + "' is not host:port");
+            }
+            if (endpointPort < 1 || endpointPort > 65_535)
+            {
+                throw new IllegalArgumentException("endpoint '" + trimmed + "' is not host:port (port 1-65535)");
+            }
+            parsed.add(InetSocketAddress.createUnresolved(trimmed.substring(0, colon), endpointPort));
+        }
+        endpoints = List.copyOf(parsed);
+        host = parsed.get(0).getHostString();
+        port = parsed.get(0).getPort();
         return this;
     }
 

@@ -52,6 +52,7 @@ import io.quotaledger.protocol.TakeSnapshotEncoder;
 import io.quotaledger.protocol.UnfreezeEncoder;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.net.InetSocketAddress;
 import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -167,6 +168,7 @@ public final class LedgerClient implements AutoCloseable
     private volatile boolean ready;
     private volatile boolean closed;
     private long backoffNanos;
+    private int endpointIndex;
     private int batchCapacity = MIN_BATCH; // I/O thread only
 
     // guarded by the lock: the pending requests, the batch being filled, the encoders and the request being encoded
@@ -229,7 +231,7 @@ public final class LedgerClient implements AutoCloseable
                 {
                     if (tls != null)
                     {
-                        ch.pipeline().addLast(tls.newHandler(ch.alloc(), config.host(), config.port()));
+                        ch.pipeline().addLast(tls.newHandler(ch.alloc(), endpoint().getHostString(), endpoint().getPort()));
                     }
                     ch.pipeline().addLast(new ResponseHandler());
                 }
@@ -256,7 +258,7 @@ public final class LedgerClient implements AutoCloseable
         }
         try
         {
-            client.open().sync();
+            client.openFirst();
             client.firstHello.get(config.connectTimeout().toMillis() + config.timeout().toMillis(),
                 TimeUnit.MILLISECONDS);
             return client;
@@ -266,7 +268,7 @@ public final class LedgerClient implements AutoCloseable
             client.close();
             final Throwable cause = ex instanceof ExecutionException ? ex.getCause() : ex;
             throw cause instanceof LedgerClientException ? (LedgerClientException)cause :
-                new LedgerClientException("cannot connect to " + config.host() + ":" + config.port() + ": " +
+                new LedgerClientException("cannot connect to " + client.endpointName() + ": " +
                 cause, cause);
         }
     }
@@ -1499,9 +1501,33 @@ public final class LedgerClient implements AutoCloseable
         return scheduleFlush();
     }
 
+    /**
+     * Connects to the first endpoint that takes the connection.
+     */
+    private void openFirst() throws InterruptedException
+    {
+        final int endpoints = config.endpoints().size();
+        for (int i = 1; ; i++)
+        {
+            final ChannelFuture connecting = open().await();
+            if (connecting.isSuccess())
+            {
+                return;
+            }
+            if (i == endpoints)
+            {
+                throw new LedgerClientException("cannot connect to " + (endpoints == 1 ? endpointName() :
+                    "any of " + endpoints + " endpoints, last " + endpointName()) + ": " + connecting.cause(),
+                    connecting.cause());
+            }
+            endpointIndex++;
+        }
+    }
+
     private ChannelFuture open()
     {
-        final ChannelFuture connecting = bootstrap.connect(config.host(), config.port());
+        final InetSocketAddress endpoint = endpoint();
+        final ChannelFuture connecting = bootstrap.connect(endpoint.getHostString(), endpoint.getPort());
         connecting.addListener(f ->
         {
             if (f.isSuccess())
@@ -1516,6 +1542,21 @@ public final class LedgerClient implements AutoCloseable
             }
         });
         return connecting;
+    }
+
+    /**
+     * @return the ledger to connect to now: the endpoints in turn, one further after each failed or lost connection.
+     */
+    private InetSocketAddress endpoint()
+    {
+        final List<InetSocketAddress> endpoints = config.endpoints();
+        return endpoints.get(endpointIndex % endpoints.size());
+    }
+
+    private String endpointName()
+    {
+        final InetSocketAddress endpoint = endpoint();
+        return endpoint.getHostString() + ":" + endpoint.getPort();
     }
 
     private void sendHello(final Channel ch)
@@ -1535,8 +1576,13 @@ public final class LedgerClient implements AutoCloseable
         {
             return;
         }
-        final long delay = backoffNanos;
-        backoffNanos = Math.min(MAX_BACKOFF_NANOS, backoffNanos * 2);
+        endpointIndex++; // a cluster: the next member; one ledger: the same one again
+        final boolean wrapped = endpointIndex % config.endpoints().size() == 0;
+        final long delay = config.endpoints().size() > 1 && !wrapped ? 0 : backoffNanos;
+        if (wrapped)
+        {
+            backoffNanos = Math.min(MAX_BACKOFF_NANOS, backoffNanos * 2);
+        }
         group.schedule(this::open, delay, TimeUnit.NANOSECONDS);
     }
 
@@ -1769,7 +1815,7 @@ public final class LedgerClient implements AutoCloseable
                 ResultView.resultCode(result.codeRaw()) == ResultCode.UNSUPPORTED_VERSION)
             {
                 // the Hello's answer from a server older than this client: it closes the connection next
-                firstHello.completeExceptionally(new LedgerClientException(config.host() + ":" + config.port() +
+                firstHello.completeExceptionally(new LedgerClientException(endpointName() +
                     " does not speak protocol version " + HelloEncoder.SCHEMA_VERSION + " (an older ledger)"));
                 return;
             }
@@ -1818,8 +1864,8 @@ public final class LedgerClient implements AutoCloseable
                 // the real reason (an untrusted certificate, a name it does not carry, not TLS at all), not the close
                 final String why = handshake.cause() instanceof NotSslRecordException ?
                     "the server does not speak TLS" : rootMessage(handshake.cause());
-                firstHello.completeExceptionally(new LedgerClientException("TLS handshake with " + config.host() +
-                    ":" + config.port() + " failed: " + why, handshake.cause()));
+                firstHello.completeExceptionally(new LedgerClientException("TLS handshake with " + endpointName() +
+                    " failed: " + why, handshake.cause()));
             }
             ctx.fireUserEventTriggered(event);
         }
@@ -1829,8 +1875,8 @@ public final class LedgerClient implements AutoCloseable
             ready = false;
             if (!firstHello.isDone())
             {
-                firstHello.completeExceptionally(new LedgerClientException("connection closed by " + config.host() +
-                    ":" + config.port() + " before Hello (is it full, or does it expect TLS?)"));
+                firstHello.completeExceptionally(new LedgerClientException("connection closed by " + endpointName() +
+                    " before Hello (is it full, or does it expect TLS?)"));
             }
             reconnectLater();
         }

@@ -1,9 +1,13 @@
 package io.quotaledger.cli;
 
+import io.quotaledger.cluster.ClusterMembers;
+import io.quotaledger.cluster.ClusterMetrics;
+import io.quotaledger.cluster.ClusterNode;
+import io.quotaledger.cluster.ClusterRuntime;
 import io.quotaledger.core.LedgerConfig;
 import io.quotaledger.engine.EngineConfig;
-import io.quotaledger.engine.JournalStage;
 import io.quotaledger.engine.LedgerEngine;
+import io.quotaledger.engine.LedgerHost;
 import io.quotaledger.engine.LedgerRuntime;
 import io.quotaledger.engine.Threading;
 import io.quotaledger.journal.DataDir;
@@ -203,6 +207,25 @@ final class ServeCommand implements Callable<Integer>
             "in DIR/damaged. For one start, once no copy can be restored (docs/operations.md).")
     boolean acceptJournalLoss;
 
+    @Option(names = "--cluster-members", paramLabel = "HOST:PORT,...",
+        description = "Run as one member of a replicated cluster (Aeron Cluster): every member's host and first " +
+            "UDP port, in member id order, the same list on every member. Each member uses " +
+            ClusterMembers.PORTS_PER_MEMBER + " UDP ports from its own (docs/cluster.md).")
+    String clusterMembers;
+
+    @Option(names = "--cluster-member-id", paramLabel = "N",
+        description = "This member's id: its position in --cluster-members, from 0.")
+    Integer clusterMemberId;
+
+    @Option(names = "--cluster-timeout-ms", defaultValue = "1000",
+        description = "Milliseconds without the leader's heartbeat before the members elect another; heartbeats " +
+            "go every tenth of it, an election waits half of it (default: ${DEFAULT-VALUE}).")
+    long clusterTimeoutMillis;
+
+    @Option(names = "--aeron-dir", paramLabel = "DIR",
+        description = "The cluster member's media driver directory, this member's alone (default: under /dev/shm).")
+    Path aeronDir;
+
     @Option(names = "--no-projector",
         description = "Do not project the journal into PostgreSQL (ledger project can do it later).")
     boolean noProjector;
@@ -211,7 +234,12 @@ final class ServeCommand implements Callable<Integer>
      * What serve runs with, every option checked: built before anything is created, recovered or bound.
      */
     private record Plan(
-        DataDir dir, Path keysPath, ServerConfig server, EngineConfig engine, LedgerRuntime.Settings runtime)
+        DataDir dir,
+        Path keysPath,
+        ServerConfig server,
+        EngineConfig engine,
+        LedgerRuntime.Settings runtime,
+        ClusterNode.Context cluster)
     {
     }
 
@@ -308,7 +336,61 @@ final class ServeCommand implements Callable<Integer>
         canListen("--metrics-port", metricsPort);
         return new Plan(dir, keysPath, serverConfig, engineConfig,
             new LedgerRuntime.Settings(dir, mode, rollCycle, snapshotEvery, snapshotMinutes, keepSnapshots,
-                journalReserveMib << 20, acceptJournalLoss));
+                journalReserveMib << 20, acceptJournalLoss),
+            cluster(dir, mode, rollCycle, engineConfig.ledger()));
+    }
+
+    /**
+     * @return the cluster member's settings, or null to run alone.
+     */
+    private ClusterNode.Context cluster(
+        final DataDir dir, final Durability mode, final RollCycle rollCycle, final LedgerConfig ledger)
+        throws Tools.ToolException
+    {
+        if (clusterMembers == null && clusterMemberId == null)
+        {
+            require(aeronDir == null, "--aeron-dir applies to a cluster member (--cluster-members)");
+            return null;
+        }
+        require(clusterMembers != null && clusterMemberId != null,
+            "a cluster member needs both --cluster-members and --cluster-member-id");
+        require(clusterTimeoutMillis >= 100 && clusterTimeoutMillis <= 600_000,
+            "--cluster-timeout-ms must be 100 to 600000, not " + clusterTimeoutMillis);
+        require(!acceptJournalLoss, "--accept-journal-loss does not apply to a cluster member: its state comes " +
+            "from the cluster's log and snapshots, and its journal is rebuilt from them");
+        final long timeoutNs = TimeUnit.MILLISECONDS.toNanos(clusterTimeoutMillis);
+        try
+        {
+            return new ClusterNode.Context()
+                .members(ClusterMembers.parse(clusterMembers))
+                .memberId(clusterMemberId)
+                .dataDir(dir)
+                .aeronDir(aeronDir)
+                .ledger(ledger)
+                .durability(mode)
+                .rollCycle(rollCycle)
+                .leaderHeartbeatTimeoutNs(timeoutNs)
+                .leaderHeartbeatIntervalNs(timeoutNs / 10)
+                .electionTimeoutNs(timeoutNs / 2)
+                .electionStatusIntervalNs(timeoutNs / 20)
+                .onFatal(ServeCommand::stopMember)
+                .conclude();
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new Tools.ToolException(Tools.EXIT_USAGE, ex.getMessage());
+        }
+    }
+
+    /**
+     * A cluster member that cannot apply the log as the others do leaves at once, without a word more to anyone:
+     * the others go on, and a restart rebuilds it from the cluster.
+     */
+    private static void stopMember(final String why)
+    {
+        System.err.println("ledger serve: cluster member stopping: " + why);
+        System.err.flush();
+        Runtime.getRuntime().halt(Tools.EXIT_FAILURE);
     }
 
     /**
@@ -424,10 +506,12 @@ final class ServeCommand implements Callable<Integer>
         final ServerMetrics metrics = new ServerMetrics();
         final LedgerServer server = new LedgerServer(plan.server(), keys, metrics);
         final Durability mode = plan.runtime().durability();
-        final LedgerRuntime runtime;
+        final LedgerHost host;
         try
         {
-            runtime = LedgerRuntime.start(plan.runtime(), plan.engine().replyBatchEnd(server.replyBatchEnd()));
+            host = plan.cluster() == null ?
+                LedgerRuntime.start(plan.runtime(), plan.engine().replyBatchEnd(server.replyBatchEnd())) :
+                ClusterRuntime.start(plan.cluster(), plan.engine().ringSize(), server.replyBatchEnd());
         }
         catch (final JournalCorruptedException ex)
         {
@@ -435,28 +519,32 @@ final class ServeCommand implements Callable<Integer>
             return Tools.EXIT_FAILURE;
         }
         metrics.info("ledger_threading", "The threading mode the ledger runs in", "mode",
-            runtime.engine().threading().label());
+            host.engine().threading().label());
         metrics.gauge("ledger_ring_fill", "Requests waiting in the engine (ring slots, or batch and hand-offs)",
-            () -> runtime.engine().ringFill());
+            () -> host.engine().ringFill());
         metrics.gauge("ledger_ring_size", "Ring slots (largest batch in shared threading)",
-            () -> runtime.engine().ringSize());
+            () -> host.engine().ringSize());
         metrics.gauge("ledger_journal_sequence", "Sequence of the last outcome in the journal",
-            () -> runtime.journal().lastSequence());
+            host::journalSequence);
         metrics.gauge("ledger_journal_failed", "1 once the journal has failed (restart needed)",
-            () -> runtime.journal().failure() == null ? 0 : 1);
+            () -> host.journalFailure() == null ? 0 : 1);
         metrics.gauge("ledger_journal_low_on_space", "1 while the journal is short of disk space (changes refused)",
-            () -> runtime.journal().lowOnSpace() == null ? 0 : 1);
+            () -> host.lowOnSpace() == null ? 0 : 1);
         metrics.gauge("ledger_journal_space_ahead_bytes", "Disk space allocated ahead of the journal's end",
-            () -> runtime.journal().appender().spaceAhead());
+            host::journalSpaceAhead);
         final FileStore dataStore = Files.getFileStore(dir.journal());
         metrics.gauge("ledger_data_free_bytes", "Usable space on the file system of the data directory",
             () -> usableSpace(dataStore));
         metrics.gauge("ledger_internal_errors", "Commands that hit a bug in the ledger (the first one stops it)",
-            () -> runtime.engine().internalErrors());
+            () -> host.engine().internalErrors());
         metrics.gauge("ledger_stopped", "1 once a bug stopped the ledger: every request UNAVAILABLE (restart needed)",
-            () -> runtime.engine().failure() == null ? 0 : 1);
+            () -> host.engine().failure() == null ? 0 : 1);
         metrics.gauge("ledger_snapshot_pause_seconds", "Business-thread pause of the last snapshot",
-            () -> runtime.snapshotter().lastPauseNanos() / 1e9);
+            () -> host.lastSnapshotPauseNanos() / 1e9);
+        if (host instanceof ClusterRuntime member)
+        {
+            ClusterMetrics.register(metrics, member);
+        }
 
         final MetricsHttpServer http;
         ServeProjection projection = null;
@@ -464,18 +552,18 @@ final class ServeCommand implements Callable<Integer>
         {
             if (!noProjector)
             {
-                projection = ServeProjection.start(database, dir, () -> runtime.journal().lastSequence(),
-                    !runtime.recovery().acceptedLoss().isEmpty(), metrics);
+                projection = ServeProjection.start(database, dir, host::journalSequence,
+                    !host.acceptedLoss().isEmpty(), metrics);
             }
-            server.start(runtime.engine(), runtime.snapshotter()::snapshot);
+            server.start(host.engine(), host::snapshot);
             final ServeProjection projected = projection;
             http = new MetricsHttpServer(bind, metricsPort, metrics,
-                () -> health(runtime.engine(), runtime.journal(), server.connections(), projected));
+                () -> health(host, server.connections(), projected));
         }
         catch (final Exception ex)
         {
             server.close();
-            runtime.close();
+            host.close();
             if (projection != null)
             {
                 projection.close();
@@ -489,7 +577,7 @@ final class ServeCommand implements Callable<Integer>
         {
             LOG.info("stopping");
             server.close();      // no new requests; connections close, so requests in flight go unanswered
-            runtime.close();     // drain the ring: everything accepted is journaled (a retry gets its result)
+            host.close();        // drain the ring: everything accepted is journaled (a retry gets its result)
             http.close();
             String projected = "";
             if (projecting != null)
@@ -498,17 +586,16 @@ final class ServeCommand implements Callable<Integer>
                 projected = ", " + projecting.state();
             }
             LOG.info(String.format(Locale.ROOT, "stopped: journal at sequence %,d%s",
-                runtime.journal().lastSequence(),
+                host.journalSequence(),
                 projected));
             stopped.countDown();
         }, "ledger-shutdown"));
 
         System.out.printf("ledger serving %s:%d (metrics http://%s:%d/metrics, health /health), data %s, %s, " +
             "threading %s%n", bind, server.port(), bind, http.port(), dir, mode.name().toLowerCase(Locale.ROOT),
-            runtime.engine().threading().label());
-        System.out.printf("  recovered %,d accounts at journal sequence %,d%n",
-            runtime.recovery().ledger().accountCount(), runtime.recovery().lastSequence());
-        for (final String loss : runtime.recovery().acceptedLoss())
+            host.engine().threading().label());
+        System.out.printf("  %s%n", host.recoveredSummary());
+        for (final String loss : host.acceptedLoss())
         {
             System.out.printf("  ACCEPTED JOURNAL LOSS: %s%n", loss);
         }
@@ -534,16 +621,17 @@ final class ServeCommand implements Callable<Integer>
      * journal is short of disk space; 200 otherwise.
      */
     static MetricsHttpServer.Health health(
-        final LedgerEngine engine, final JournalStage journal, final int connections, final ServeProjection projected)
+        final LedgerHost host, final int connections, final ServeProjection projected)
     {
+        final LedgerEngine engine = host.engine();
         final String stopped = engine.failure();
-        final String journalFailure = journal.failure();
+        final String journalFailure = host.journalFailure();
         final String failure = stopped != null ? stopped : journalFailure;
-        final String lowOnSpace = journal.lowOnSpace();
+        final String lowOnSpace = host.lowOnSpace();
         final StringBuilder json = new StringBuilder(256)
             .append("{\"status\":\"").append(stopped != null ? "stopped" : journalFailure != null ?
                 "journal-failed" : lowOnSpace != null ? "journal-low-on-space" : "ok").append('"')
-            .append(",\"journalSequence\":").append(journal.lastSequence())
+            .append(",\"journalSequence\":").append(host.journalSequence())
             .append(",\"connections\":").append(connections)
             .append(",\"threading\":\"").append(engine.threading().label()).append('"')
             .append(",\"ringFill\":").append(engine.ringFill());
@@ -554,6 +642,10 @@ final class ServeCommand implements Callable<Integer>
         else if (lowOnSpace != null)
         {
             json.append(",\"lowOnSpace\":").append(Tools.quote(lowOnSpace));
+        }
+        if (host instanceof ClusterRuntime member)
+        {
+            json.append(",\"cluster\":").append(ClusterMetrics.json(member));
         }
         if (projected != null)
         {

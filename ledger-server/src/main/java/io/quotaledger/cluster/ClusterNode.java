@@ -23,8 +23,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.File;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -43,6 +49,7 @@ public final class ClusterNode implements AutoCloseable
     private final LedgerClusteredService service;
     private final ClusteredMediaDriver driver;
     private final ClusteredServiceContainer container;
+    private final FileLock lock;
 
     private ClusterNode(final Context context)
     {
@@ -105,15 +112,18 @@ public final class ClusterNode implements AutoCloseable
             .serviceId(0)
             .errorHandler(ex -> LOG.error("ledger service: {}", ex.toString(), ex));
 
+        lock = lockDataDir(context.dataDir().root());
         ClusteredMediaDriver launched = null;
         try
         {
+            clearStaleMarkFiles(clusterDir, archiveDir);
             launched = launchWithRetry(driverContext, archiveContext, consensusContext);
             container = ClusteredServiceContainer.launch(serviceContext);
         }
         catch (final RuntimeException ex)
         {
             CloseHelper.quietClose(launched);
+            CloseHelper.quietClose(lock.channel());
             throw ex;
         }
         driver = launched;
@@ -173,6 +183,8 @@ public final class ClusterNode implements AutoCloseable
         status.memberId = context.memberId();
         status.appliedSequence = service.appliedSequence();
         status.journaledSequence = service.journaledSequence();
+        status.snapshotSequence = service.snapshotSequence();
+        status.snapshotChecksum = service.snapshotChecksum();
         return status;
     }
 
@@ -192,6 +204,9 @@ public final class ClusterNode implements AutoCloseable
         public long moduleState = -1;
         public long appliedSequence;
         public long journaledSequence;
+        /** The outcome sequence of the member's last snapshot, -1 when none since it started. */
+        public long snapshotSequence;
+        public long snapshotChecksum;
 
         public String electionStateName()
         {
@@ -206,7 +221,65 @@ public final class ClusterNode implements AutoCloseable
 
     public void close()
     {
-        CloseHelper.closeAll(container, driver);
+        CloseHelper.closeAll(container, driver, lock.channel());
+    }
+
+    /**
+     * Holds the data directory for this process's life: no other member process can run on it, so mark files found
+     * at start belong to a process that is gone.
+     */
+    private static FileLock lockDataDir(final Path root)
+    {
+        try
+        {
+            Files.createDirectories(root);
+            final FileChannel channel = FileChannel.open(root.resolve("member.lock"), StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE);
+            final FileLock lock = channel.tryLock();
+            if (lock == null)
+            {
+                channel.close();
+                throw new IllegalStateException("another cluster member runs on " + root);
+            }
+            return lock;
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("cannot lock " + root + ": " + ex.getMessage(), ex);
+        }
+    }
+
+    /**
+     * A member killed with SIGKILL leaves its mark files looking alive for Aeron's liveness timeout (10 s), and a
+     * restart within it is refused. Holding the directory's lock, we know they are stale: they are kept aside, as
+     * {@code *.prev} (their error logs may say why the member died), and the restart goes on at once.
+     */
+    private static void clearStaleMarkFiles(final File clusterDir, final File archiveDir)
+    {
+        for (final File dir : new File[]{ clusterDir, archiveDir })
+        {
+            final File[] marks = dir.listFiles((d, name) -> name.endsWith("mark.dat") || name.contains("mark-service"));
+            if (marks == null)
+            {
+                continue;
+            }
+            for (final File mark : marks)
+            {
+                if (mark.getName().endsWith(".prev"))
+                {
+                    continue;
+                }
+                try
+                {
+                    Files.move(mark.toPath(), mark.toPath().resolveSibling(mark.getName() + ".prev"),
+                        StandardCopyOption.REPLACE_EXISTING);
+                }
+                catch (final IOException ex)
+                {
+                    LOG.warn("cannot set the stale mark file {} aside: {}", mark, ex.toString());
+                }
+            }
+        }
     }
 
     private static ClusteredMediaDriver launchWithRetry(
@@ -266,6 +339,7 @@ public final class ClusterNode implements AutoCloseable
         private long leaderHeartbeatIntervalNs = TimeUnit.MILLISECONDS.toNanos(100);
         private long electionTimeoutNs = TimeUnit.MILLISECONDS.toNanos(500);
         private long electionStatusIntervalNs = TimeUnit.MILLISECONDS.toNanos(50);
+        private long requestTimeoutNs = TimeUnit.SECONDS.toNanos(10);
         private Consumer<String> onFatal;
 
         /**
@@ -431,6 +505,21 @@ public final class ClusterNode implements AutoCloseable
         public Context electionStatusIntervalNs(final long electionStatusIntervalNs)
         {
             this.electionStatusIntervalNs = electionStatusIntervalNs;
+            return this;
+        }
+
+        /**
+         * @return how long the member's gateway side waits for the cluster to answer a request before answering
+         * UNAVAILABLE (meanwhile it resends it to each new leader).
+         */
+        public long requestTimeoutNs()
+        {
+            return requestTimeoutNs;
+        }
+
+        public Context requestTimeoutNs(final long requestTimeoutNs)
+        {
+            this.requestTimeoutNs = requestTimeoutNs;
             return this;
         }
 

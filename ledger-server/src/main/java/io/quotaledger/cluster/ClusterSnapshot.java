@@ -55,8 +55,10 @@ final class ClusterSnapshot
 
     /**
      * Writes the snapshot into the cluster's snapshot publication, waiting out back-pressure.
+     *
+     * @return the ledger's checksum, as written in the header.
      */
-    static void write(
+    static long write(
         final ExclusivePublication publication,
         final IdleStrategy idle,
         final Ledger ledger,
@@ -74,7 +76,8 @@ final class ClusterSnapshot
         header.putLong(8, lastSequence, ORDER);
         header.putLong(16, lastTimestamp, ORDER);
         header.putLong(24, expiryDeadline, ORDER);
-        header.putLong(32, ledger.checksum(), ORDER);
+        final long checksum = ledger.checksum();
+        header.putLong(32, checksum, ORDER);
         header.putLong(40, written, ORDER);
         final long[] settings = settings(ledger.config());
         for (int i = 0; i < SETTINGS; i++)
@@ -87,6 +90,7 @@ final class ClusterSnapshot
         {
             offer(publication, idle, bytes, offset, Math.min(chunk, written - offset));
         }
+        return checksum;
     }
 
     /**

@@ -67,6 +67,9 @@ public final class LedgerClusteredService implements ClusteredService
     private volatile Cluster.Role role = Cluster.Role.FOLLOWER;
     private volatile long appliedSequence;
     private volatile boolean fatal;
+    private volatile String failure;
+    private volatile long snapshotSequence = -1;
+    private volatile long snapshotChecksum;
 
     /**
      * @param config    the ledger's settings: every node must have the same (a snapshot says so when not).
@@ -106,7 +109,7 @@ public final class LedgerClusteredService implements ClusteredService
             .lastTimestamp(state.lastTimestamp());
         businessLogic = new BusinessLogicHandler(engineConfig, internalErrors);
         appliedSequence = state.lastSequence();
-        LOG.info("cluster member {}: {} accounts at outcome {} ({}), journal at outcome {}", cluster.memberId(),
+        LOG.info("ledger service: {} accounts at outcome {} ({}), journal at outcome {}",
             state.ledger().accountCount(), state.lastSequence(),
             snapshotImage == null ? "no snapshot" : "from the cluster's snapshot", journaled);
     }
@@ -162,14 +165,17 @@ public final class LedgerClusteredService implements ClusteredService
     public void onTakeSnapshot(final ExclusivePublication snapshotPublication)
     {
         flushJournal();
-        ClusterSnapshot.write(snapshotPublication, cluster.idleStrategy(), businessLogic.ledger(), appliedSequence,
-            businessLogic.lastTimestamp(), expiryDeadline);
-        LOG.info("snapshot at outcome {} ({} accounts)", appliedSequence, businessLogic.ledger().accountCount());
+        final long checksum = ClusterSnapshot.write(snapshotPublication, cluster.idleStrategy(),
+            businessLogic.ledger(), appliedSequence, businessLogic.lastTimestamp(), expiryDeadline);
+        snapshotSequence = appliedSequence;
+        snapshotChecksum = checksum;
+        LOG.info("snapshot at outcome {} ({} accounts, checksum {})", appliedSequence,
+            businessLogic.ledger().accountCount(), Long.toHexString(checksum));
     }
 
     public void onRoleChange(final Cluster.Role newRole)
     {
-        LOG.info("cluster member {} is now {}", cluster.memberId(), newRole);
+        LOG.info("this member is now {}", newRole);
         role = newRole;
     }
 
@@ -206,11 +212,43 @@ public final class LedgerClusteredService implements ClusteredService
     }
 
     /**
+     * @return the outcome sequence of this member's last snapshot since it started, -1 when none. Any thread.
+     */
+    public long snapshotSequence()
+    {
+        return snapshotSequence;
+    }
+
+    /**
+     * @return the ledger's checksum in this member's last snapshot: members agree when taken at the same sequence.
+     */
+    public long snapshotChecksum()
+    {
+        return snapshotChecksum;
+    }
+
+    /**
      * @return outcomes in this node's journal (flushed or not). Any thread.
      */
     public long journaledSequence()
     {
         return journal == null ? 0 : journal.lastSequence();
+    }
+
+    /**
+     * @return why this member stopped applying the log (a bug, a journal it cannot write), or null. Any thread.
+     */
+    public String failure()
+    {
+        return failure;
+    }
+
+    /**
+     * @return disk space allocated ahead of the journal's end, in bytes. Any thread.
+     */
+    public long journalSpaceAhead()
+    {
+        return journal == null ? 0 : journal.spaceAhead();
     }
 
     /**
@@ -355,6 +393,7 @@ public final class LedgerClusteredService implements ClusteredService
             return;
         }
         fatal = true;
+        failure = why;
         LOG.error("STOPPING cluster member: {}. The other members go on; restart this one to rebuild it from the " +
             "cluster's snapshot and log.", why);
         onFatal.accept(why);

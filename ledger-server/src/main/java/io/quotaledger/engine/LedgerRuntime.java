@@ -1,5 +1,9 @@
 package io.quotaledger.engine;
 
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+
 import io.quotaledger.core.Ledger;
 import io.quotaledger.core.OutcomeSink;
 import io.quotaledger.journal.DataDir;
@@ -19,7 +23,7 @@ import java.util.concurrent.TimeUnit;
  * The durable ledger: recovers the state from the data directory (newest good snapshot, then the journal), starts
  * the engine with the journal stage first after the business logic, and takes snapshots. Started and closed as one.
  */
-public final class LedgerRuntime implements AutoCloseable
+public final class LedgerRuntime implements LedgerHost
 {
     private static final Logger LOG = LoggerFactory.getLogger(LedgerRuntime.class);
 
@@ -141,6 +145,47 @@ public final class LedgerRuntime implements AutoCloseable
     public Recovery.Result recovery()
     {
         return recovery;
+    }
+
+    public long journalSequence()
+    {
+        return journal.lastSequence();
+    }
+
+    public String journalFailure()
+    {
+        return journal.failure();
+    }
+
+    public String lowOnSpace()
+    {
+        return journal.lowOnSpace();
+    }
+
+    public long journalSpaceAhead()
+    {
+        return journal.appender().spaceAhead();
+    }
+
+    public CompletableFuture<Snapshotter.Snapshot> snapshot()
+    {
+        return snapshotter.snapshot();
+    }
+
+    public long lastSnapshotPauseNanos()
+    {
+        return snapshotter.lastPauseNanos();
+    }
+
+    public String recoveredSummary()
+    {
+        return String.format(Locale.ROOT, "recovered %,d accounts at journal sequence %,d",
+            recovery.ledger().accountCount(), recovery.lastSequence());
+    }
+
+    public List<String> acceptedLoss()
+    {
+        return recovery.acceptedLoss();
     }
 
     /**

@@ -8,6 +8,8 @@ import io.quotaledger.core.ResultCode;
 import io.quotaledger.engine.EngineConfig;
 import io.quotaledger.engine.JournalStage;
 import io.quotaledger.engine.LedgerEngine;
+import io.quotaledger.engine.LedgerHost;
+import io.quotaledger.engine.Snapshotter;
 import io.quotaledger.engine.Threading;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.Durability;
@@ -19,6 +21,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -55,14 +59,14 @@ class ServeHealthTest
         try
         {
             engine.execute(new Command().op(Op.CREDIT).requestId(1, 1).userId(1).amount(10), 10, TimeUnit.SECONDS);
-            final MetricsHttpServer.Health ok = ServeCommand.health(engine, journal, 3, null);
+            final MetricsHttpServer.Health ok = ServeCommand.health(host(engine, journal), 3, null);
             assertTrue(ok.healthy(), ok.json());
             assertTrue(ok.json().startsWith("{\"status\":\"ok\""), ok.json());
             assertTrue(ok.json().contains("\"threading\":\"" + threading.label() + "\""), ok.json());
 
             assertEquals(ResultCode.UNAVAILABLE, engine.execute(new Command().op(Op.CREDIT).requestId(1, 2).userId(1)
                 .amount(POISON), 10, TimeUnit.SECONDS).code());
-            final MetricsHttpServer.Health stopped = ServeCommand.health(engine, journal, 3, null);
+            final MetricsHttpServer.Health stopped = ServeCommand.health(host(engine, journal), 3, null);
             assertFalse(stopped.healthy());
             assertTrue(stopped.json().startsWith("{\"status\":\"stopped\""), stopped.json());
             assertTrue(stopped.json().contains("\"failure\":\"the ledger failed on Command{op=CREDIT"),
@@ -74,5 +78,63 @@ class ServeHealthTest
             engine.close();
             journal.close();
         }
+    }
+
+    /**
+     * The engine and journal as serve sees them.
+     */
+    private static LedgerHost host(final LedgerEngine engine, final JournalStage journal)
+    {
+        return new LedgerHost()
+        {
+            public LedgerEngine engine()
+            {
+                return engine;
+            }
+
+            public long journalSequence()
+            {
+                return journal.lastSequence();
+            }
+
+            public String journalFailure()
+            {
+                return journal.failure();
+            }
+
+            public String lowOnSpace()
+            {
+                return journal.lowOnSpace();
+            }
+
+            public long journalSpaceAhead()
+            {
+                return journal.appender().spaceAhead();
+            }
+
+            public CompletableFuture<Snapshotter.Snapshot> snapshot()
+            {
+                return CompletableFuture.failedFuture(new UnsupportedOperationException());
+            }
+
+            public long lastSnapshotPauseNanos()
+            {
+                return 0;
+            }
+
+            public String recoveredSummary()
+            {
+                return "";
+            }
+
+            public List<String> acceptedLoss()
+            {
+                return List.of();
+            }
+
+            public void close()
+            {
+            }
+        };
     }
 }

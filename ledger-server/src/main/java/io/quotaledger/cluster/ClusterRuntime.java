@@ -1,0 +1,135 @@
+package io.quotaledger.cluster;
+
+import io.aeron.cluster.client.AeronCluster;
+import io.quotaledger.engine.LedgerEngine;
+import io.quotaledger.engine.LedgerHost;
+import io.quotaledger.engine.Snapshotter;
+import org.agrona.CloseHelper;
+
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One member of the replicated ledger as {@code ledger serve} runs it: the {@link ClusterNode} (consensus, log,
+ * the ledger service and this member's journal) and its gateway side, a {@link ClusterEngine} on the member's own
+ * media driver. Started and closed as one.
+ */
+public final class ClusterRuntime implements LedgerHost
+{
+    private final ClusterNode node;
+    private final ClusterEngine engine;
+
+    private ClusterRuntime(final ClusterNode node, final ClusterEngine engine)
+    {
+        this.node = node;
+        this.engine = engine;
+    }
+
+    /**
+     * Starts the member, then its gateway side.
+     *
+     * @param context       the member's settings.
+     * @param capacity      requests the gateway side holds waiting or in flight; a power of two.
+     * @param replyBatchEnd where the server flushes after a batch of results.
+     */
+    public static ClusterRuntime start(final ClusterNode.Context context, final int capacity,
+        final Runnable replyBatchEnd)
+    {
+        final ClusterNode node = ClusterNode.launch(context);
+        try
+        {
+            final ClusterMembers.Member me = context.members().member(context.memberId());
+            final long resendAfterNs = 2 * context.leaderHeartbeatTimeoutNs();
+            final ClusterEngine engine = new ClusterEngine(new AeronCluster.Context()
+                .aeronDirectoryName(context.aeronDir().toString())
+                .ingressChannel("aeron:udp")
+                .ingressEndpoints(context.members().ingressEndpoints())
+                .egressChannel("aeron:udp?endpoint=" + me.host() + ":0")
+                .messageTimeoutNs(TimeUnit.SECONDS.toNanos(5)),
+                capacity, replyBatchEnd, resendAfterNs, context.requestTimeoutNs());
+            return new ClusterRuntime(node, engine);
+        }
+        catch (final RuntimeException ex)
+        {
+            CloseHelper.quietClose(node);
+            throw ex;
+        }
+    }
+
+    public ClusterNode node()
+    {
+        return node;
+    }
+
+    public LedgerEngine engine()
+    {
+        return engine;
+    }
+
+    /**
+     * @return the member the cluster says leads, -1 while none is known.
+     */
+    public int leaderMemberId()
+    {
+        return engine.leaderMemberId();
+    }
+
+    public long journalSequence()
+    {
+        return node.service().journaledSequence();
+    }
+
+    public String journalFailure()
+    {
+        return node.service().failure();
+    }
+
+    public String lowOnSpace()
+    {
+        return null; // the member's journal is rebuilt from the log: a full disk stops the member (journalFailure)
+    }
+
+    public long journalSpaceAhead()
+    {
+        return node.service().journalSpaceAhead();
+    }
+
+    /**
+     * Asks the cluster for a snapshot on every member; completes when the leader says it is taken.
+     */
+    public CompletableFuture<Snapshotter.Snapshot> snapshot()
+    {
+        final long start = System.nanoTime();
+        return engine.requestSnapshot().thenApply(answer ->
+        {
+            if (!"OK".equals(answer))
+            {
+                throw new IllegalStateException("the cluster did not take the snapshot: " + answer);
+            }
+            return new Snapshotter.Snapshot(null, node.service().appliedSequence(), 0, 0, System.nanoTime() - start);
+        });
+    }
+
+    public long lastSnapshotPauseNanos()
+    {
+        return 0;
+    }
+
+    public String recoveredSummary()
+    {
+        return String.format(Locale.ROOT, "cluster member %d of %s; journal at outcome %,d", node.context().memberId(),
+            node.context().members(), journalSequence());
+    }
+
+    public List<String> acceptedLoss()
+    {
+        return List.of();
+    }
+
+    public void close()
+    {
+        CloseHelper.closeAll(engine, node);
+    }
+}
