@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
     subcommands = {
         ServeCommand.class,
         StatusCommand.class,
+        ClusterCommand.class,
         ProjectCommand.class,
         DemoCommand.class,
         ReplayCommand.class,

@@ -38,19 +38,7 @@ final class StatusCommand implements Callable<Integer>
     {
         return Tools.run("status", () ->
         {
-            final HttpResponse<String> response;
-            try
-            {
-                response = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build().send(
-                    HttpRequest.newBuilder(URI.create("http://" + host + ":" + metricsPort + "/health"))
-                        .timeout(Duration.ofSeconds(5)).GET().build(),
-                    HttpResponse.BodyHandlers.ofString());
-            }
-            catch (final java.io.IOException ex)
-            {
-                throw new Tools.ToolException(Tools.EXIT_USAGE, "no ledger answers on " + host + ":" + metricsPort +
-                    " (" + ex.getMessage() + ")");
-            }
+            final HttpResponse<String> response = health(host, metricsPort);
             final String body = response.body();
             if (json)
             {
@@ -88,9 +76,29 @@ final class StatusCommand implements Callable<Integer>
     }
 
     /**
+     * @return the answer of a ledger's {@code GET /health}.
+     * @throws Tools.ToolException (usage) when nothing answers there.
+     */
+    static HttpResponse<String> health(final String host, final int metricsPort) throws Exception
+    {
+        try
+        {
+            return HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build().send(
+                HttpRequest.newBuilder(URI.create("http://" + host + ":" + metricsPort + "/health"))
+                    .timeout(Duration.ofSeconds(5)).GET().build(),
+                HttpResponse.BodyHandlers.ofString());
+        }
+        catch (final java.io.IOException ex)
+        {
+            throw new Tools.ToolException(Tools.EXIT_USAGE, "no ledger answers on " + host + ":" + metricsPort +
+                " (" + ex.getMessage() + ")");
+        }
+    }
+
+    /**
      * @return a field's raw value from the flat health document (its strings hold no nested quotes).
      */
-    private static String field(final String json, final String name)
+    static String field(final String json, final String name)
     {
         final Matcher m = Pattern.compile("\"" + name + "\":(\"(?:[^\"\\\\]|\\\\.)*\"|[^,}]*)").matcher(json);
         if (!m.find())

@@ -87,6 +87,9 @@ public final class ClusterEngine extends LedgerEngine
     private final long scanIntervalNs;
     private long lastScanNanos;
     private long lastKeepAliveNs;
+    /** When the cluster last said anything on the egress: a reply, an event, a new leader. */
+    private long lastEgressNanos;
+    private long connectedNanos;
     private volatile int leaderMemberId = NONE;
     private volatile String unreachable = "not connected to the cluster yet";
     private volatile CompletableFuture<String> snapshotRequest;
@@ -293,7 +296,12 @@ public final class ClusterEngine extends LedgerEngine
             // queued until the cluster is reached, or expired
             return (scan ? expire(now) : 0) + takeFromRing(now);
         }
-        work += cluster.pollEgress();
+        final int egress = cluster.pollEgress();
+        if (egress > 0)
+        {
+            lastEgressNanos = now;
+        }
+        work += egress;
         work += takeFromRing(now);
         if (unsentCount > 0)
         {
@@ -302,6 +310,15 @@ public final class ClusterEngine extends LedgerEngine
         if (scan)
         {
             work += resendOverdue(now);
+            if (inFlight > 0 && now - lastEgressNanos > resendAfterNs * 3 / 2 && now - connectedNanos > resendAfterNs)
+            {
+                // requests wait and the cluster says nothing: our session may be with a leader that no longer is
+                // one (a new leader's event can be missed); a new session finds the current leader
+                LOG.warn("no word from the cluster for {} ms with {} requests waiting: opening a new session",
+                    TimeUnit.NANOSECONDS.toMillis(now - lastEgressNanos), inFlight);
+                CloseHelper.quietClose(cluster);
+                return work + 1;
+            }
         }
         if (now - lastKeepAliveNs > TimeUnit.SECONDS.toNanos(1))
         {
@@ -358,6 +375,8 @@ public final class ClusterEngine extends LedgerEngine
             }
             connecting = null;
             cluster = connected;
+            connectedNanos = System.nanoTime();
+            lastEgressNanos = connectedNanos;
             leaderMemberId = connected.leaderMemberId();
             unreachable = null;
             LOG.info("connected to the cluster: session {}, leader member {}", connected.clusterSessionId(),

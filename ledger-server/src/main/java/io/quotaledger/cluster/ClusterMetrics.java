@@ -44,10 +44,11 @@ public final class ClusterMetrics
         return String.format(Locale.ROOT,
             "{\"memberId\":%d,\"members\":\"%s\",\"role\":\"%s\",\"leaderMemberId\":%d,\"commitPosition\":%d," +
             "\"electionState\":\"%s\",\"elections\":%d,\"snapshots\":%d,\"appliedSequence\":%d," +
-            "\"journaledSequence\":%d,\"snapshotSequence\":%d,\"snapshotChecksum\":\"%016x\"}",
+            "\"journaledSequence\":%d,\"snapshotSequence\":%d,\"snapshotChecksum\":\"%016x\",\"snapshotCrc\":\"%08x\"}",
             status.memberId, member.node().context().members(), status.role, member.leaderMemberId(),
             status.commitPosition, status.electionStateName(), status.elections, status.snapshots,
-            status.appliedSequence, status.journaledSequence, status.snapshotSequence, status.snapshotChecksum);
+            status.appliedSequence, status.journaledSequence, status.snapshotSequence, status.snapshotChecksum,
+            status.snapshotCrc);
     }
 
     private static int roleCode(final String role)

@@ -185,6 +185,7 @@ public final class ClusterNode implements AutoCloseable
         status.journaledSequence = service.journaledSequence();
         status.snapshotSequence = service.snapshotSequence();
         status.snapshotChecksum = service.snapshotChecksum();
+        status.snapshotCrc = service.snapshotCrc();
         return status;
     }
 
@@ -207,6 +208,8 @@ public final class ClusterNode implements AutoCloseable
         /** The outcome sequence of the member's last snapshot, -1 when none since it started. */
         public long snapshotSequence;
         public long snapshotChecksum;
+        /** CRC-32C of the member's last snapshot's bytes. */
+        public long snapshotCrc;
 
         public String electionStateName()
         {

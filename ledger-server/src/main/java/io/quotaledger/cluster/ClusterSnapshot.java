@@ -11,6 +11,7 @@ import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteOrder;
+import java.util.zip.CRC32C;
 
 /**
  * The replicated ledger's snapshot, taken through the cluster's snapshot mechanism: a header, then the ledger's own
@@ -56,7 +57,8 @@ final class ClusterSnapshot
     /**
      * Writes the snapshot into the cluster's snapshot publication, waiting out back-pressure.
      *
-     * @return the ledger's checksum, as written in the header.
+     * @return a CRC-32C of every byte written (header and state): equal on members whose snapshots are
+     * byte-for-byte the same.
      */
     static long write(
         final ExclusivePublication publication,
@@ -90,7 +92,10 @@ final class ClusterSnapshot
         {
             offer(publication, idle, bytes, offset, Math.min(chunk, written - offset));
         }
-        return checksum;
+        final CRC32C crc = new CRC32C();
+        crc.update(header.byteArray(), 0, HEADER_LENGTH);
+        crc.update(bytes.byteArray(), 0, written);
+        return crc.getValue();
     }
 
     /**

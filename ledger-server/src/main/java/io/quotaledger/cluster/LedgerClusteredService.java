@@ -70,6 +70,7 @@ public final class LedgerClusteredService implements ClusteredService
     private volatile String failure;
     private volatile long snapshotSequence = -1;
     private volatile long snapshotChecksum;
+    private volatile long snapshotCrc;
 
     /**
      * @param config    the ledger's settings: every node must have the same (a snapshot says so when not).
@@ -165,12 +166,13 @@ public final class LedgerClusteredService implements ClusteredService
     public void onTakeSnapshot(final ExclusivePublication snapshotPublication)
     {
         flushJournal();
-        final long checksum = ClusterSnapshot.write(snapshotPublication, cluster.idleStrategy(),
+        final long crc = ClusterSnapshot.write(snapshotPublication, cluster.idleStrategy(),
             businessLogic.ledger(), appliedSequence, businessLogic.lastTimestamp(), expiryDeadline);
         snapshotSequence = appliedSequence;
-        snapshotChecksum = checksum;
-        LOG.info("snapshot at outcome {} ({} accounts, checksum {})", appliedSequence,
-            businessLogic.ledger().accountCount(), Long.toHexString(checksum));
+        snapshotChecksum = businessLogic.ledger().checksum();
+        snapshotCrc = crc;
+        LOG.info("snapshot at outcome {} ({} accounts, state checksum {}, snapshot crc {})", appliedSequence,
+            businessLogic.ledger().accountCount(), Long.toHexString(snapshotChecksum), Long.toHexString(crc));
     }
 
     public void onRoleChange(final Cluster.Role newRole)
@@ -225,6 +227,14 @@ public final class LedgerClusteredService implements ClusteredService
     public long snapshotChecksum()
     {
         return snapshotChecksum;
+    }
+
+    /**
+     * @return a CRC-32C of this member's last snapshot's bytes: members agree when their snapshots are identical.
+     */
+    public long snapshotCrc()
+    {
+        return snapshotCrc;
     }
 
     /**

@@ -110,6 +110,82 @@ class ClusterInProcessTest
         }
     }
 
+    @Test
+    void shouldWriteTheSameSnapshotBytesOnEveryMemberAlsoAfterOneLoadedASnapshot() throws Exception
+    {
+        final int base = 24_000 + (int)(ProcessHandle.current().pid() % 2_000) * 10;
+        members = ClusterMembers.parse("localhost:" + base + ",localhost:" + (base + 10) + ",localhost:" + (base + 20));
+        for (int i = 0; i < 3; i++)
+        {
+            start(i);
+        }
+        long id = 0;
+        for (int round = 0; round < 2; round++)
+        {
+            // every table: accounts, free quotas, holds, prices, groups, keys, limits, windows
+            for (int u = 1; u <= 40; u++)
+            {
+                final int node = u % 3;
+                run(node, new Command().op(Op.CREDIT).requestId(9, ++id).userId(u).amount(10_000));
+                run(node, new Command().op(Op.GRANT).requestId(9, ++id).userId(u).serviceId(u % 7 + 1).amount(50)
+                    .period(io.quotaledger.core.Period.DAY));
+                run(node, new Command().op(Op.SET_PRICE).requestId(9, ++id).groupId(u % 5 + 1 + round * 10)
+                    .serviceId(u % 7 + 1).multiplier(1_500_000));
+                run(node, new Command().op(Op.SET_GROUP).requestId(9, ++id).userId(u).groupId(u % 5 + 1));
+                run(node, new Command().op(Op.SET_VIRTUAL_KEY).requestId(9, ++id).userId(u)
+                    .virtualKeyId(1_000L * u + round).amount(5_000).resetPeriod(io.quotaledger.core.Period.MONTH));
+                run(node, new Command().op(Op.SET_RATE_LIMIT).requestId(9, ++id).userId(u)
+                    .virtualKeyId(1_000L * u + round).requests(1_000).units(1_000_000).perMillis(60_000));
+                run(node, new Command().op(Op.SET_SPEND_WINDOW).requestId(9, ++id).userId(u)
+                    .virtualKeyId(1_000L * u + round).amount(100_000).perMillis(3_600_000));
+                run(node, new Command().op(Op.RESERVE).requestId(9, ++id).userId(u).serviceId(1).amount(10)
+                    .ttlMillis(60_000)); // the hold's id is the reserve's request id
+                if (u % 2 == 0)
+                {
+                    run(node, new Command().op(Op.SETTLE).requestId(9, ++id).userId(u).holdId(9, id - 1).amount(5));
+                }
+                run(node, new Command().op(Op.DEDUCT).requestId(9, ++id).userId(u).serviceId(u % 7 + 1)
+                    .virtualKeyId(1_000L * u + round).units(30));
+            }
+            final long[] crcs = snapshotEverywhere();
+            assertEquals(crcs[0], crcs[1], "members 0 and 1 wrote different snapshot bytes");
+            assertEquals(crcs[1], crcs[2], "members 1 and 2 wrote different snapshot bytes");
+            if (round == 0)
+            {
+                close(0);
+                start(0); // loads the snapshot just taken, then the log after it
+            }
+        }
+    }
+
+    /**
+     * @return each member's CRC of the snapshot the cluster takes now, once all three have taken it.
+     */
+    private long[] snapshotEverywhere() throws Exception
+    {
+        final long before = nodes[1].service().snapshotSequence();
+        assertEquals("OK", engines[1].requestSnapshot().get(30, TimeUnit.SECONDS));
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        final long[] crcs = new long[3];
+        for (int i = 0; i < 3; i++)
+        {
+            while (nodes[i].service().snapshotSequence() == before ||
+                nodes[i].service().snapshotSequence() != nodes[1].service().snapshotSequence())
+            {
+                assertTrue(System.nanoTime() < deadline, "member " + i + " took no snapshot");
+                Thread.sleep(10);
+            }
+            crcs[i] = nodes[i].service().snapshotCrc();
+        }
+        return crcs;
+    }
+
+    private void run(final int node, final Command command) throws Exception
+    {
+        final Result result = execute(node, command);
+        assertTrue(result.accepted(), command + " -> " + result);
+    }
+
     private Result execute(final int node, final Command command) throws Exception
     {
         return engines[node].execute(command, 30, TimeUnit.SECONDS);

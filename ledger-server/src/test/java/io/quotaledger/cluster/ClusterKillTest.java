@@ -370,8 +370,8 @@ class ClusterKillTest
             for (int i = 0; i < MEMBERS; i++)
             {
                 final String health = health(i);
-                seen[i] = health == null ? null :
-                    number(health, "snapshotSequence") + "/" + text(health, "snapshotChecksum");
+                seen[i] = health == null ? null : number(health, "snapshotSequence") + "/" +
+                    text(health, "snapshotChecksum") + "/" + text(health, "snapshotCrc");
             }
             if (seen[0] != null && !seen[0].startsWith("-1") && seen[0].equals(seen[1]) && seen[1].equals(seen[2]))
             {
