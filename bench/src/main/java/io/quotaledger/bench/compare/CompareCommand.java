@@ -78,7 +78,8 @@ public final class CompareCommand implements Callable<Integer>
     int connections = 2;
 
     @Option(names = "--systems", split = ",", paramLabel = "NAME", description = "Systems to run, of: " +
-        "ledger-process, ledger-fsync, pg-for-update, pg-conditional, redis, pg-fsync-off (the two PostgreSQL " +
+        "ledger-process, ledger-fsync, ledger-cluster (three members on this machine), pg-for-update, " +
+        "pg-conditional, redis, pg-fsync-off (the two PostgreSQL " +
         "designs with fsync off, for reference). Default: all.")
     List<String> systems = List.of(ALL_SYSTEMS);
 
@@ -98,7 +99,7 @@ public final class CompareCommand implements Callable<Integer>
     private boolean stopped;
 
     private static final String[] ALL_SYSTEMS = {
-        "ledger-process", "ledger-fsync", "pg-for-update", "pg-conditional", "redis", "pg-fsync-off" };
+        "ledger-process", "ledger-fsync", "ledger-cluster", "pg-for-update", "pg-conditional", "redis", "pg-fsync-off" };
 
     private CompareCommand()
     {
@@ -153,6 +154,10 @@ public final class CompareCommand implements Callable<Integer>
             if (systems.contains("ledger-fsync"))
             {
                 primaries.add(ledger(Durability.FSYNC, scratch));
+            }
+            if (systems.contains("ledger-cluster"))
+            {
+                primaries.add(cluster(scratch));
             }
             if (systems.contains("pg-for-update"))
             {
@@ -468,8 +473,23 @@ public final class CompareCommand implements Callable<Integer>
         flags.add("-Xms2g");
         flags.add("-Xmx2g");
         return new LedgerContender(durability, scratch.resolve("ledger-" + durability.name().toLowerCase(
-            java.util.Locale.ROOT)), freePort(), freePort(), connections, flags,
-            (users != null ? users : 100_000) * 8, ledgerOptions);
+            java.util.Locale.ROOT)), freePort(), freePort(), 0, connections, flags,
+            (users != null ? users : 100_000) * 8, ledgerOptions, 1);
+    }
+
+    /**
+     * Three members, each its own JVM with a 1 GiB heap (three 2 GiB heaps would not be this machine's budget for
+     * one system), ports from one free block: protocol, metrics, then five UDP ports per member.
+     */
+    private LedgerContender cluster(final Path scratch) throws IOException
+    {
+        final List<String> flags = new ArrayList<>(jvmFlags());
+        flags.add("-Xms1g");
+        flags.add("-Xmx1g");
+        final int members = 3;
+        final int base = freePorts(members * 7);
+        return new LedgerContender(Durability.PROCESS, scratch.resolve("ledger-cluster"), base, base + members,
+            base + 2 * members, connections, flags, (users != null ? users : 100_000) * 8, ledgerOptions, members);
     }
 
     /** The module and export flags this JVM was started with (scripts/jvm.options), for the JVMs it starts. */
@@ -512,6 +532,36 @@ public final class CompareCommand implements Callable<Integer>
         {
             return socket.getLocalPort();
         }
+    }
+
+    /**
+     * @return the first of {@code count} consecutive ports free for TCP and UDP on loopback.
+     */
+    static int freePorts(final int count) throws IOException
+    {
+        final java.util.Random random = new java.util.Random();
+        for (int attempt = 0; attempt < 1_000; attempt++)
+        {
+            final int base = 20_000 + random.nextInt(30_000);
+            boolean free = true;
+            for (int p = base; p < base + count && free; p++)
+            {
+                try (ServerSocket tcp = new ServerSocket(p, 1, InetAddress.getLoopbackAddress());
+                    java.net.DatagramSocket udp = new java.net.DatagramSocket(p, InetAddress.getLoopbackAddress()))
+                {
+                    free = tcp.getLocalPort() == p && udp.getLocalPort() == p;
+                }
+                catch (final IOException ex)
+                {
+                    free = false;
+                }
+            }
+            if (free)
+            {
+                return base;
+            }
+        }
+        throw new IOException("no " + count + " consecutive free ports on loopback");
     }
 
     private String commandLine()

@@ -28,6 +28,10 @@ import java.util.concurrent.TimeUnit;
  * requests in flight over a few connections, not a thread per request. Driven by {@link PipelinedContender}, as Redis
  * is. In the virtual-key scenario the keys are set up with the client's SetVirtualKey and SetRateLimit and every
  * DEDUCT names its key: the ledger checks the key and charges key and user in one step.
+ *
+ * <p>With three members it is the replicated ledger ({@code ledger serve --cluster-members ...}, Aeron Cluster): three
+ * JVMs on this machine, connection i to member i mod 3 (each member forwards to the leader), and a result only once a
+ * majority has the request in its log.
  */
 final class LedgerContender extends PipelinedContender
 {
@@ -40,18 +44,28 @@ final class LedgerContender extends PipelinedContender
     private final List<String> jvmOptions;
     private final int expectedAccounts;
     private final List<String> serveOptions;
+    private final int members;
+    private final int clusterPort;
     private final List<LedgerClient> clients = new ArrayList<>();
-    private Process process;
+    private final List<Process> processes = new ArrayList<>();
 
     /**
      * @param jvmOptions       for the server's JVM (the project's @argfile and heap).
      * @param expectedAccounts accounts to preallocate for.
      */
+    /**
+     * @param port        the first member's protocol port; member i listens on port + i.
+     * @param metricsPort likewise for metrics.
+     * @param clusterPort the first member's cluster base port (five UDP ports each), unused for one member.
+     * @param members     1: the ledger alone; 3: a cluster.
+     */
     LedgerContender(final Durability durability, final Path dir, final int port, final int metricsPort,
-        final int connections, final List<String> jvmOptions, final int expectedAccounts,
-        final List<String> serveOptions)
+        final int clusterPort, final int connections, final List<String> jvmOptions, final int expectedAccounts,
+        final List<String> serveOptions, final int members)
     {
         super(connections);
+        this.clusterPort = clusterPort;
+        this.members = members;
         this.serveOptions = List.copyOf(serveOptions);
         this.durability = durability;
         this.dir = dir;
@@ -64,13 +78,23 @@ final class LedgerContender extends PipelinedContender
     @Override
     public String name()
     {
-        return "ledger (" + durability.name().toLowerCase(java.util.Locale.ROOT) + ")";
+        return members > 1 ? "ledger cluster (" + members + " members, " +
+            durability.name().toLowerCase(java.util.Locale.ROOT) + ")" :
+            "ledger (" + durability.name().toLowerCase(java.util.Locale.ROOT) + ")";
     }
 
     @Override
     public List<String> settings()
     {
-        return List.of(
+        final List<String> settings = new ArrayList<>();
+        if (members > 1)
+        {
+            settings.add(members + " cluster members (ledger serve --cluster-members ...), each in its own JVM on " +
+                "this machine: all of them share its cores with the load generator; connection i goes to member i " +
+                "mod " + members + ", which forwards through the cluster's ingress to the leader; a result leaves " +
+                "once a majority has logged the request and the leader has applied it");
+        }
+        settings.addAll(List.of(
             "ledger serve --durability " + durability.name().toLowerCase(java.util.Locale.ROOT) + " --no-projector" +
             (serveOptions.isEmpty() ? "" : " " + String.join(" ", serveOptions)) + ", " +
             "own JVM (" + String.join(" ", jvmOptions.stream().filter(o -> o.startsWith("-X")).toList()) + "), " +
@@ -79,38 +103,104 @@ final class LedgerContender extends PipelinedContender
                 : "journal written to the page cache (mmap) before the results leave: survives kill -9",
             "virtual-key scenario: keys set up with SetVirtualKey (a budget per 30 days) and SetRateLimit (requests " +
             "per day), every DEDUCT through its key: the ledger checks the key (this user's, not revoked, not " +
-            "expired), the rate limit, the key's budget and the user's funds, and charges key and user in one step");
+            "expired), the rate limit, the key's budget and the user's funds, and charges key and user in one step"));
+        return settings;
     }
 
     @Override
     public void start() throws Exception
     {
         Files.createDirectories(dir);
-        final List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.addAll(jvmOptions);
-        command.addAll(List.of("-cp", System.getProperty("java.class.path"), LedgerCli.class.getName(), "serve",
-            "--data", dir.toString(), "--port", Integer.toString(port),
-            "--metrics-port", Integer.toString(metricsPort), "--durability",
-            durability.name().toLowerCase(java.util.Locale.ROOT), "--no-projector",
-            "--expected-accounts", Integer.toString(expectedAccounts), "--snapshot-every", "0"));
-        command.addAll(serveOptions);
-        final Path log = dir.resolve("serve.log");
-        process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        final long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
-        while (!Files.readString(log, StandardCharsets.UTF_8).contains("ledger serving"))
+        final String key = members > 1 ? shareOneKey() : null;
+        final String clusterMembers = members > 1 ? clusterMembers() : null;
+        for (int member = 0; member < members; member++)
         {
-            if (!process.isAlive() || System.nanoTime() > deadline)
+            final Path data = members > 1 ? dir.resolve("member" + member) : dir;
+            Files.createDirectories(data);
+            final List<String> command = new ArrayList<>();
+            command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            command.addAll(jvmOptions);
+            command.addAll(List.of("-cp", System.getProperty("java.class.path"), LedgerCli.class.getName(), "serve",
+                "--data", data.toString(), "--port", Integer.toString(port + member),
+                "--metrics-port", Integer.toString(metricsPort + member), "--durability",
+                durability.name().toLowerCase(java.util.Locale.ROOT), "--no-projector",
+                "--expected-accounts", Integer.toString(expectedAccounts), "--snapshot-every", "0"));
+            if (members > 1)
             {
-                throw new IOException("ledger serve did not start; its output:\n" + tail(log));
+                command.addAll(List.of("--cluster-members", clusterMembers, "--cluster-member-id",
+                    Integer.toString(member), "--aeron-dir", dir.resolve("aeron-" + member).toString()));
             }
-            Thread.sleep(50);
+            command.addAll(serveOptions);
+            final Path log = data.resolve("serve.log");
+            processes.add(new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start());
         }
-        final String key = Files.readString(dir.resolve("admin.key")).strip(); // written by serve on first start
+        final long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
+        for (int member = 0; member < members; member++)
+        {
+            final Path log = (members > 1 ? dir.resolve("member" + member) : dir).resolve("serve.log");
+            while (!Files.exists(log) || !Files.readString(log, StandardCharsets.UTF_8).contains("ledger serving"))
+            {
+                if (!processes.get(member).isAlive() || System.nanoTime() > deadline)
+                {
+                    throw new IOException("ledger serve did not start; its output:\n" + tail(log));
+                }
+                Thread.sleep(50);
+            }
+        }
+        // written by serve on first start (one ledger), or shared by the members
+        final String apiKey = key != null ? key : Files.readString(dir.resolve("admin.key")).strip();
         for (int i = 0; i < connections; i++)
         {
-            clients.add(LedgerClient.connect(new ClientConfig().port(port).apiKey(key)
+            clients.add(LedgerClient.connect(new ClientConfig().port(port + i % members).apiKey(apiKey)
                 .timeout(Duration.ofSeconds(10))));
+        }
+        if (members > 1)
+        {
+            awaitLeader(clients.get(0), deadline);
+        }
+    }
+
+    /**
+     * @return the admin key every member's keys file holds, written before the members start.
+     */
+    private String shareOneKey() throws IOException
+    {
+        final String key = io.quotaledger.server.ApiKeys.generate();
+        for (int member = 0; member < members; member++)
+        {
+            final Path data = dir.resolve("member" + member);
+            Files.createDirectories(data);
+            io.quotaledger.server.ApiKeys.append(data.resolve("keys"), io.quotaledger.protocol.Role.ADMIN, key,
+                "compare");
+        }
+        return key;
+    }
+
+    /**
+     * @return the members' cluster addresses: five UDP ports each, above the metrics ports.
+     */
+    private String clusterMembers()
+    {
+        final StringBuilder spec = new StringBuilder();
+        for (int member = 0; member < members; member++)
+        {
+            spec.append(member == 0 ? "" : ",").append("localhost:").append(clusterPort + member * 5);
+        }
+        return spec.toString();
+    }
+
+    /**
+     * Waits until the cluster answers: a member's engine says UNAVAILABLE until it has found the leader.
+     */
+    private static void awaitLeader(final LedgerClient client, final long deadline) throws Exception
+    {
+        while (client.query(1, Scenario.SERVICE).get(30, TimeUnit.SECONDS).code() == ResultCode.UNAVAILABLE)
+        {
+            if (System.nanoTime() > deadline)
+            {
+                throw new IOException("the cluster found no leader in " + START_TIMEOUT);
+            }
+            Thread.sleep(100);
         }
     }
 
@@ -220,15 +310,18 @@ final class LedgerContender extends PipelinedContender
             client.close();
         }
         clients.clear();
-        if (process != null)
+        for (final Process process : processes)
         {
             process.destroy();
+        }
+        for (final Process process : processes)
+        {
             if (!process.waitFor(60, TimeUnit.SECONDS))
             {
                 process.destroyForcibly();
             }
-            process = null;
         }
+        processes.clear();
         BenchSupport.deleteRecursively(dir);
     }
 

@@ -1,7 +1,8 @@
 package io.quotaledger.bench.compare;
 
 import io.quotaledger.journal.Durability;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
@@ -19,13 +20,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class LedgerContenderTest
 {
-    @Test
-    void shouldAdmitExactlyWhatEachVirtualKeyAllows(@TempDir final Path dir) throws Exception
+    @ParameterizedTest(name = "{0} member(s)")
+    @ValueSource(ints = { 1, 3 })
+    void shouldAdmitExactlyWhatEachVirtualKeyAllows(final int members, @TempDir final Path dir) throws Exception
     {
         final List<String> flags = new ArrayList<>(CompareCommand.jvmFlags());
-        flags.add("-Xmx512m");
-        try (LedgerContender ledger = new LedgerContender(Durability.PROCESS, dir.resolve("ledger"),
-            CompareCommand.freePort(), CompareCommand.freePort(), 2, flags, 1_000, List.of()))
+        flags.add(members == 1 ? "-Xmx512m" : "-Xmx384m");
+        final int base = CompareCommand.freePorts(7 * members);
+        try (LedgerContender ledger = new LedgerContender(Durability.PROCESS, dir.resolve("ledger"), base,
+            base + members, base + 2 * members, 2, flags, 1_000, List.of("--dedupe-window", "65536"), members))
         {
             ledger.start();
             final Scenario keyed = Scenario.virtualKeys(10, 7); // 20 keys: 2 with a tight budget, 2 rate-limited
