@@ -629,7 +629,8 @@ final class ServeCommand implements Callable<Integer>
         final String failure = stopped != null ? stopped : journalFailure;
         final String lowOnSpace = host.lowOnSpace();
         final StringBuilder json = new StringBuilder(256)
-            .append("{\"status\":\"").append(stopped != null ? "stopped" : journalFailure != null ?
+            .append("{\"status\":\"").append(stopped != null ? (host instanceof ClusterRuntime ?
+                "cluster-unreachable" : "stopped") : journalFailure != null ?
                 "journal-failed" : lowOnSpace != null ? "journal-low-on-space" : "ok").append('"')
             .append(",\"journalSequence\":").append(host.journalSequence())
             .append(",\"connections\":").append(connections)
