@@ -30,6 +30,7 @@ import org.slf4j.LoggerFactory;
 
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * A member's gateway side: the same {@link LedgerEngine} the TCP server drives in single-node mode, but the ledger
@@ -47,6 +48,7 @@ public final class ClusterEngine extends LedgerEngine
 {
     private static final Logger LOG = LoggerFactory.getLogger(ClusterEngine.class);
     private static final int NONE = -1;
+    private static final long SNAPSHOT_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(120);
 
     /**
      * A ring slot: what a producer hands to the sending thread.
@@ -92,8 +94,10 @@ public final class ClusterEngine extends LedgerEngine
     private long connectedNanos;
     private volatile int leaderMemberId = NONE;
     private volatile String unreachable = "not connected to the cluster yet";
-    private volatile CompletableFuture<String> snapshotRequest;
-    private CompletableFuture<String> pendingSnapshot;
+    /** A snapshot asked for and not yet answered: requests meanwhile share it. */
+    private final AtomicReference<CompletableFuture<String>> snapshotRequest = new AtomicReference<>();
+    private boolean snapshotSent;
+    private long snapshotSentNanos;
     private final EventPoller.Handler<Slot> take = this::take;
     private long takeNanos;
     private int taken;
@@ -179,8 +183,8 @@ public final class ClusterEngine extends LedgerEngine
     public CompletableFuture<String> requestSnapshot()
     {
         final CompletableFuture<String> request = new CompletableFuture<>();
-        snapshotRequest = request; // picked up by the sending thread
-        return request;
+        final CompletableFuture<String> asked = snapshotRequest.compareAndExchange(null, request);
+        return asked != null ? asked : request; // picked up by the sending thread
     }
 
     public Threading threading()
@@ -325,18 +329,16 @@ public final class ClusterEngine extends LedgerEngine
             lastKeepAliveNs = now;
             cluster.sendKeepAlive();
         }
-        final CompletableFuture<String> snapshot = snapshotRequest;
-        if (snapshot != null)
+        final CompletableFuture<String> snapshot = snapshotRequest.get();
+        if (snapshot != null && !snapshotSent)
         {
-            snapshotRequest = null;
-            if (!cluster.sendAdminRequestToTakeASnapshot(snapshot.hashCode()))
-            {
-                snapshot.complete("the cluster did not take the request (back-pressure); try again");
-            }
-            else
-            {
-                pendingSnapshot = snapshot;
-            }
+            snapshotSent = cluster.sendAdminRequestToTakeASnapshot(now); // retried next time when back-pressured
+            snapshotSentNanos = now;
+        }
+        else if (snapshot != null && now - snapshotSentNanos > SNAPSHOT_TIMEOUT_NS)
+        {
+            answerSnapshot("no answer from the cluster within " +
+                TimeUnit.NANOSECONDS.toSeconds(SNAPSHOT_TIMEOUT_NS) + " s");
         }
         if (work > 0)
         {
@@ -534,6 +536,12 @@ public final class ClusterEngine extends LedgerEngine
         listener.onResult(correlationIds[index], arrivals[index], commands[index], result);
     }
 
+    private void answerSnapshot(final String answer)
+    {
+        snapshotSent = false;
+        snapshotRequest.getAndSet(null).complete(answer);
+    }
+
     private final class Egress implements EgressListener
     {
         public void onMessage(
@@ -599,11 +607,9 @@ public final class ClusterEngine extends LedgerEngine
             final int payloadOffset,
             final int payloadLength)
         {
-            final CompletableFuture<String> snapshot = pendingSnapshot;
-            if (snapshot != null && requestType == AdminRequestType.SNAPSHOT)
+            if (requestType == AdminRequestType.SNAPSHOT && snapshotSent)
             {
-                pendingSnapshot = null;
-                snapshot.complete(responseCode == AdminResponseCode.OK ? "OK" : responseCode + ": " + message);
+                answerSnapshot(responseCode == AdminResponseCode.OK ? "OK" : responseCode + ": " + message);
             }
         }
     }
