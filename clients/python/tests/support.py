@@ -209,7 +209,8 @@ public class Export {
 
 class Proxy:
     """A TCP proxy in front of the ledger for failure tests: it can drop the next N answers (whole Result frames,
-    so the stream stays in step), hold every answer back, or cut every connection."""
+    so the stream stays in step), hold every answer back, cut every connection, or close for good (a cluster member
+    that dies: connecting to it is refused from then on)."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
@@ -303,6 +304,12 @@ class Proxy:
         self.cut()
 
 
+def closed_port() -> int:
+    """A loopback port nothing listens on: connecting to it is refused (an endpoint that is down)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        return listener.getsockname()[1]
+
+
 def wait_until(condition, timeout: float = 10.0, message: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -313,4 +320,4 @@ def wait_until(condition, timeout: float = 10.0, message: str = "condition") -> 
 
 
 __all__ = ["LedgerServer", "Proxy", "shared_server", "gateway_key", "fresh_user", "self_signed_certificate",
-           "require_jar", "wait_until", "REPO", "CLIENT_ROOT", "JAR"]
+           "require_jar", "wait_until", "closed_port", "REPO", "CLIENT_ROOT", "JAR"]

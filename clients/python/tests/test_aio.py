@@ -10,7 +10,7 @@ import time
 import unittest
 from pathlib import Path
 
-from support import (LedgerServer, Proxy, fresh_user, gateway_key, require_jar, self_signed_certificate,
+from support import (LedgerServer, Proxy, closed_port, fresh_user, gateway_key, require_jar, self_signed_certificate,
                      shared_server)
 
 from quotaledger import (AsyncLedgerClient, AuthenticationError, ClientClosedError, LedgerClient,
@@ -148,6 +148,34 @@ class AsyncRetryTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(500, self.direct.query(user).balance)
         self.assertTrue(client.connected)
         self.assertEqual(490, (await client.deduct(user, SERVICE, 10)).balance)
+
+    async def test_should_connect_to_the_first_endpoint_that_takes_the_connection(self) -> None:
+        endpoints = [f"127.0.0.1:{closed_port()}", f"127.0.0.1:{self.server.port}"]
+        async with await AsyncLedgerClient.connect(endpoints=endpoints,
+                                                   key_file=self.server.admin_key_file) as client:
+            self.assertEqual(5, (await client.credit(fresh_user(), 5)).balance)
+        with self.assertRaises(LedgerConnectionError) as caught:
+            await AsyncLedgerClient.connect(endpoints=f"127.0.0.1:{closed_port()},127.0.0.1:{closed_port()}", key="k")
+        self.assertIn("cannot connect to any of 2 endpoints", str(caught.exception))
+
+    async def test_should_fail_over_to_the_next_endpoint_and_resend_what_waits_with_the_same_ids(self) -> None:
+        second = Proxy(self.server.port)  # the proxies: two members of a cluster, as the client sees them
+        self.addCleanup(second.close)
+        client = await self.connect(timeout=60,  # only the failover resends
+                                    endpoints=[f"127.0.0.1:{self.proxy.port}", f"127.0.0.1:{second.port}"])
+        user = fresh_user()
+        self.direct.credit(user, 100)
+        self.proxy.swallow = True  # the deducts are applied, their answers die with the member
+        futures = [client.deduct(user, SERVICE, 10) for _ in range(5)]
+        deadline = time.monotonic() + 10
+        while self.direct.query(user).balance != 50 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        self.proxy.close()
+        results = await asyncio.wait_for(asyncio.gather(*futures), 10)
+        self.assertTrue(all(r.duplicate for r in results), "answered as retries of applied requests")
+        self.assertEqual([90, 80, 70, 60, 50], [r.balance for r in results])
+        self.assertEqual(40, (await client.deduct(user, SERVICE, 10)).balance)
+        self.assertEqual(1, second.accepted, "one connection to the next endpoint")
 
     async def test_should_queue_requests_while_reconnecting(self) -> None:
         client = await self.connect(timeout=60)
