@@ -10,8 +10,8 @@ import time
 import unittest
 from pathlib import Path
 
-from support import (LedgerServer, Proxy, closed_port, fresh_user, gateway_key, require_jar, self_signed_certificate,
-                     shared_server)
+from support import (LedgerCluster, LedgerServer, Proxy, closed_port, fresh_user, gateway_key, require_jar,
+                     self_signed_certificate, shared_server)
 
 from quotaledger import (AsyncLedgerClient, AuthenticationError, ClientClosedError, LedgerClient,
                          LedgerConnectionError, LedgerTimeoutError, Op, Period, RejectedError, RequestId, ResultCode,
@@ -185,6 +185,37 @@ class AsyncRetryTest(unittest.IsolatedAsyncioTestCase):
         await asyncio.sleep(0.05)
         result = await asyncio.wait_for(client.deduct(user, SERVICE, 1), 10)
         self.assertEqual(99, result.balance)
+
+
+class AsyncClusterFailoverTest(unittest.IsolatedAsyncioTestCase):
+    def setUp(self) -> None:
+        require_jar()
+        self.cluster = LedgerCluster(3)
+        self.addCleanup(self.cluster.close)
+
+    async def test_should_resend_what_waits_on_another_member_when_one_is_killed(self) -> None:
+        leader = self.cluster.leader()
+        follower, other = self.cluster.members[(leader + 1) % 3], self.cluster.members[(leader + 2) % 3]
+        proxy = Proxy(follower.port)  # holds the follower's answers back, so that they die with it
+        self.addCleanup(proxy.close)
+        endpoints = [f"127.0.0.1:{port}" for port in (proxy.port, other.port, self.cluster.members[leader].port)]
+        client = await AsyncLedgerClient.connect(endpoints=endpoints, key=self.cluster.admin_key, timeout=60)
+        self.addAsyncCleanup(client.close)
+        direct = LedgerClient("127.0.0.1", other.port, key=self.cluster.admin_key)
+        self.addCleanup(direct.close)
+        user = fresh_user()
+        await client.credit(user, 100)
+        proxy.swallow = True
+        futures = [client.deduct(user, SERVICE, 10) for _ in range(5)]
+        deadline = time.monotonic() + 30
+        while direct.query(user).balance != 50 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        follower.kill()
+        proxy.close()
+        results = await asyncio.wait_for(asyncio.gather(*futures), 30)
+        self.assertTrue(all(r.duplicate for r in results), "answered as retries of applied requests")
+        self.assertEqual([90, 80, 70, 60, 50], [r.balance for r in results])
+        self.assertEqual(40, (await client.deduct(user, SERVICE, 10)).balance)
 
 
 class AsyncTlsTest(unittest.IsolatedAsyncioTestCase):

@@ -10,7 +10,7 @@ import time
 import unittest
 from pathlib import Path
 
-from support import (LedgerServer, Proxy, closed_port, fresh_user, gateway_key, require_jar,
+from support import (LedgerCluster, LedgerServer, Proxy, closed_port, fresh_user, gateway_key, require_jar,
                      self_signed_certificate, shared_server, wait_until)
 
 from quotaledger import (AuthenticationError, ClientClosedError, LedgerClient, LedgerConnectionError,
@@ -283,6 +283,35 @@ class RetryTest(unittest.TestCase):
             future.result(5)
         with self.assertRaises(ClientClosedError):
             self.client.query(1)
+
+
+class ClusterFailoverTest(unittest.TestCase):
+    def setUp(self) -> None:
+        require_jar()
+        self.cluster = LedgerCluster(3)
+        self.addCleanup(self.cluster.close)
+
+    def test_should_resend_what_waits_on_another_member_when_one_is_killed(self) -> None:
+        leader = self.cluster.leader()
+        follower, other = self.cluster.members[(leader + 1) % 3], self.cluster.members[(leader + 2) % 3]
+        proxy = Proxy(follower.port)  # holds the follower's answers back, so that they die with it
+        self.addCleanup(proxy.close)
+        endpoints = [f"127.0.0.1:{port}" for port in (proxy.port, other.port, self.cluster.members[leader].port)]
+        client = LedgerClient(endpoints=endpoints, key=self.cluster.admin_key, timeout=60)  # only failover resends
+        self.addCleanup(client.close)
+        direct = LedgerClient("127.0.0.1", other.port, key=self.cluster.admin_key)
+        self.addCleanup(direct.close)
+        user = fresh_user()
+        client.credit(user, 100)
+        proxy.swallow = True
+        futures = [client.futures.deduct(user, SERVICE, 10) for _ in range(5)]
+        wait_until(lambda: direct.query(user).balance == 50, 30, "the cluster to commit the deducts")
+        follower.kill()
+        proxy.close()
+        results = [future.result(30) for future in futures]
+        self.assertTrue(all(r.duplicate for r in results), "answered as retries of applied requests")
+        self.assertEqual([90, 80, 70, 60, 50], [r.balance for r in results])
+        self.assertEqual(40, client.deduct(user, SERVICE, 10).balance)
 
 
 class TlsTest(unittest.TestCase):
