@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,12 +13,19 @@ import (
 
 // Config says where the ledger is and how to talk to it. Only Key is required.
 type Config struct {
-	// Addr is the ledger's host:port; default "127.0.0.1:7070".
+	// Addr is the ledger's host:port; default "127.0.0.1:7070". Endpoints, when not empty, replaces it.
 	Addr string
+	// Endpoints are several ledgers, host:port each, to connect to in this order: the members of a cluster (any
+	// member takes connections and passes requests to its leader). Each connection is made to the first endpoint
+	// that takes it. When a connection fails or drops, the next endpoint is dialled at once and every unanswered
+	// request is sent there again with the same request id (the cluster answers a retry of an applied request with
+	// its first result, marked Duplicate); ReconnectBackoff is waited, and doubled, only after every endpoint was
+	// tried. Empty: Addr alone.
+	Endpoints []string
 	// Key is the API key sent in Hello (see ReadKey for reading it the way the ledger CLI does).
 	Key string
 	// TLS, when not nil, makes every connection TLS from the first byte (the ledger serves TLS with
-	// `ledger serve --tls-cert --tls-key`). An empty ServerName is taken from Addr.
+	// `ledger serve --tls-cert --tls-key`). An empty ServerName is taken from the endpoint being dialled.
 	TLS *tls.Config
 	// Conns is how many connections the client keeps (default 1). Requests go to them in turn; each connection
 	// pipelines its own.
@@ -30,15 +38,25 @@ type Config struct {
 	Attempts int
 	// DialTimeout bounds connecting, the TLS handshake and the Hello; default 5 s.
 	DialTimeout time.Duration
-	// ReconnectBackoff is the wait after a failed reconnect, doubling up to 5 s; default 100 ms.
+	// ReconnectBackoff is the wait after a failed reconnect (after a failed round of every endpoint), doubling up
+	// to 5 s; default 100 ms.
 	ReconnectBackoff time.Duration
 }
 
 const maxBackoff = 5 * time.Second
 
-func (c Config) withDefaults() Config {
+func (c Config) withDefaults() (Config, error) {
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:7070"
+	}
+	if len(c.Endpoints) == 0 {
+		c.Endpoints = []string{c.Addr}
+	}
+	c.Endpoints = append([]string(nil), c.Endpoints...) // the caller's slice may change later
+	for _, endpoint := range c.Endpoints {
+		if _, _, err := net.SplitHostPort(endpoint); err != nil {
+			return c, fmt.Errorf("ledger: endpoint %q is not host:port: %w", endpoint, err)
+		}
 	}
 	if c.Conns <= 0 {
 		c.Conns = 1
@@ -55,7 +73,7 @@ func (c Config) withDefaults() Config {
 	if c.ReconnectBackoff <= 0 {
 		c.ReconnectBackoff = 100 * time.Millisecond
 	}
-	return c
+	return c, nil
 }
 
 var (
@@ -105,10 +123,14 @@ type Call struct {
 }
 
 // Dial connects every connection of the pool and authenticates it, and returns once all are ready. It fails when
-// the ledger cannot be reached within Config.DialTimeout, or refuses the key (errors.Is(err, ErrUnauthenticated)),
-// or speaks only protocol version 1 (errors.Is(err, ErrUnsupportedVersion)). ctx bounds the dialling only.
+// no endpoint can be reached within Config.DialTimeout (each), or the ledger refuses the key (errors.Is(err,
+// ErrUnauthenticated)), or speaks only protocol version 1 (errors.Is(err, ErrUnsupportedVersion)). ctx bounds the
+// dialling only.
 func Dial(ctx context.Context, cfg Config) (*Client, error) {
-	cfg = cfg.withDefaults()
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
 	hello, err := encodeHello(cfg.Key)
 	if err != nil {
 		return nil, err

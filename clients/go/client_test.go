@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"net"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -370,6 +371,116 @@ func TestReconnectAfterTheLedgerRestarts(t *testing.T) {
 	if !r.Duplicate || r.Balance != 100 {
 		t.Fatalf("a retry from before the restart: %+v", r)
 	}
+}
+
+func TestDialSkipsAnEndpointThatIsDown(t *testing.T) {
+	s := server(t)
+	c := dial(t, ledger.Config{Endpoints: []string{closedPort(t), s.Addr}, Key: s.AdminKey})
+	u := user()
+	if r := do(t, c, ledger.Credit{UserID: u, Amount: 100}); r.Balance != 100 {
+		t.Fatalf("through the second endpoint: %+v", r)
+	}
+}
+
+func TestFailoverResendsWhatWasInFlightOnTheNextEndpoint(t *testing.T) {
+	s := server(t)
+	a, b := newProxy(t, s.Addr), newProxy(t, s.Addr) // two members of a cluster, as the client sees them
+	c := dial(t, ledger.Config{Endpoints: []string{a.addr(), b.addr()}, Key: s.AdminKey, Timeout: time.Minute})
+	direct := dial(t, ledger.Config{Addr: s.Addr, Key: s.AdminKey})
+	u := user()
+	do(t, c, ledger.Credit{UserID: u, Amount: 100})
+	if a.connections() != 1 || b.connections() != 0 {
+		t.Fatalf("connections to a, b: %d, %d; want the first endpoint", a.connections(), b.connections())
+	}
+
+	a.hold()
+	calls := make([]*ledger.Call, 5)
+	for i := range calls {
+		calls[i] = c.Go(ledger.Deduct{UserID: u, ServiceID: 1, Amount: 10}, nil)
+	}
+	for do(t, direct, ledger.Query{UserID: u}).Balance != 50 {
+		time.Sleep(time.Millisecond) // until the ledger has applied them all; their answers are held back
+	}
+	a.stop() // the member dies with the answers: the client goes on to b and resends there
+	balances := map[int64]bool{}
+	for i, call := range calls {
+		var done *ledger.Call
+		select {
+		case done = <-call.Done:
+		case <-time.After(15 * time.Second): // well before the client's own timeout: only the failover resends
+			t.Fatalf("deduct %d not sent again on the next endpoint", i)
+		}
+		if done.Err != nil || !done.Result.Duplicate { // Duplicate: the ledger saw the same request id again
+			t.Fatalf("deduct %d after the failover: %+v, %v", i, done.Result, done.Err)
+		}
+		balances[done.Result.Balance] = true
+	}
+	if len(balances) != 5 || !balances[50] || !balances[90] {
+		t.Fatalf("the original results are balances 90 to 50, one each: %v", balances)
+	}
+	if r := do(t, c, ledger.Deduct{UserID: u, ServiceID: 1, Amount: 10}); r.Balance != 40 || r.Duplicate {
+		t.Fatalf("a new request after the failover: %+v", r)
+	}
+	if b.connections() != 1 {
+		t.Fatalf("connections to b: %d, want 1", b.connections())
+	}
+}
+
+func TestFailoverToAnotherClusterMemberWhenOneIsKilled(t *testing.T) {
+	cluster := ledgertest.StartCluster(t, 3)
+	leader, err := cluster.Leader(time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	follower, other := cluster.Members[(leader+1)%3], cluster.Members[(leader+2)%3]
+	p := newProxy(t, follower.Addr) // holds the follower's answers back, so that they die with it
+	c := dial(t, ledger.Config{Endpoints: []string{p.addr(), other.Addr, cluster.Members[leader].Addr},
+		Key: cluster.AdminKey, Timeout: time.Minute})
+	direct := dial(t, ledger.Config{Addr: other.Addr, Key: cluster.AdminKey})
+	u := user()
+	do(t, c, ledger.Credit{UserID: u, Amount: 100})
+
+	p.hold()
+	calls := make([]*ledger.Call, 5)
+	for i := range calls {
+		calls[i] = c.Go(ledger.Deduct{UserID: u, ServiceID: 1, Amount: 10}, nil)
+	}
+	for do(t, direct, ledger.Query{UserID: u}).Balance != 50 {
+		time.Sleep(time.Millisecond) // until the cluster has committed them all
+	}
+	follower.Kill()
+	p.stop()
+	balances := map[int64]bool{}
+	for i, call := range calls {
+		var done *ledger.Call
+		select {
+		case done = <-call.Done:
+		case <-time.After(30 * time.Second): // before the client's own timeout: only the failover resends
+			t.Fatalf("deduct %d not sent again to another member", i)
+		}
+		if done.Err != nil || !done.Result.Duplicate { // the replicated dedupe window knows the request id
+			t.Fatalf("deduct %d after the failover: %+v, %v", i, done.Result, done.Err)
+		}
+		balances[done.Result.Balance] = true
+	}
+	if len(balances) != 5 || !balances[50] || !balances[90] {
+		t.Fatalf("the original results are balances 90 to 50, one each: %v", balances)
+	}
+	if r := do(t, c, ledger.Deduct{UserID: u, ServiceID: 1, Amount: 10}); r.Balance != 40 || r.Duplicate {
+		t.Fatalf("a new request after the failover: %+v", r)
+	}
+}
+
+// closedPort returns a loopback host:port that nothing listens on: connecting to it is refused.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }
 
 func TestWrongKeyIsRefusedAtDial(t *testing.T) {

@@ -21,7 +21,8 @@ const maxAnswer = 4096
 // conn is one connection of the pool and the requests in flight on it. A request is encoded once, into its Call,
 // and its frame copied into out, which the writer goroutine swaps for an empty buffer and writes with one Write:
 // whatever callers sent while the previous Write ran goes out together. The reader goroutine matches answers to
-// calls by correlation id. When the connection drops, run makes a new one and sends every pending frame again.
+// calls by correlation id. When the connection drops, run makes a new one (to the next endpoint) and sends every
+// pending frame again.
 type conn struct {
 	client *Client
 	corr   atomic.Int64
@@ -33,40 +34,64 @@ type conn struct {
 	wake     chan struct{} // tells the current writer that out has frames
 	gen      uint64        // which connection out and wake belong to
 	nc       net.Conn
+	endpoint int // which of Config.Endpoints the connection goes to; only connect and run's goroutine use it
 	closed   bool
 	closeErr error
 }
 
-// connect dials and authenticates the first connection, then leaves it to run.
+// connect dials and authenticates the first connection, trying the endpoints in order until one takes it, then
+// leaves it to run.
 func (cn *conn) connect(ctx context.Context) (Role, error) {
-	nc, br, role, err := cn.dial(ctx)
-	if err != nil {
-		return role, err
+	endpoints := cn.client.cfg.Endpoints
+	var err error
+	for cn.endpoint = 0; cn.endpoint < len(endpoints); cn.endpoint++ {
+		var nc net.Conn
+		var br *bufio.Reader
+		var role Role
+		if nc, br, role, err = cn.dial(ctx); err == nil {
+			go cn.run(nc, br)
+			return role, nil
+		}
+		if refused(err) || ctx.Err() != nil {
+			return RoleNone, err
+		}
 	}
-	go cn.run(nc, br)
-	return role, nil
+	if len(endpoints) > 1 {
+		return RoleNone, fmt.Errorf("ledger: cannot connect to any of %d endpoints, the last: %w", len(endpoints), err)
+	}
+	return RoleNone, err
 }
 
-// dial connects (TLS included) and exchanges Hello and HelloResult, within Config.DialTimeout.
+// refused reports whether err is the ledger's answer to the Hello (a refused key, an older ledger): no other
+// endpoint or later attempt answers differently, since a cluster's members share their keys and version.
+func refused(err error) bool {
+	var rejection *RejectionError
+	return errors.As(err, &rejection) || errors.Is(err, ErrUnsupportedVersion)
+}
+
+// dial connects (TLS included) to the current endpoint and exchanges Hello and HelloResult, within
+// Config.DialTimeout.
 func (cn *conn) dial(ctx context.Context) (net.Conn, *bufio.Reader, Role, error) {
 	cfg := &cn.client.cfg
+	addr := cfg.Endpoints[cn.endpoint]
 	ctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	defer cancel()
 	var nc net.Conn
 	var err error
 	dialer := &net.Dialer{}
 	if cfg.TLS != nil {
-		nc, err = (&tls.Dialer{NetDialer: dialer, Config: cfg.TLS}).DialContext(ctx, "tcp", cfg.Addr)
+		// an empty ServerName is taken from addr: the name of the endpoint in use
+		nc, err = (&tls.Dialer{NetDialer: dialer, Config: cfg.TLS}).DialContext(ctx, "tcp", addr)
 	} else {
-		nc, err = dialer.DialContext(ctx, "tcp", cfg.Addr)
+		nc, err = dialer.DialContext(ctx, "tcp", addr)
 	}
 	if err != nil {
-		return nil, nil, RoleNone, fmt.Errorf("ledger: cannot connect to %s: %w", cfg.Addr, err)
+		return nil, nil, RoleNone, fmt.Errorf("ledger: cannot connect to %s: %w", addr, err)
 	}
 	deadline, _ := ctx.Deadline()
 	_ = nc.SetDeadline(deadline)
 	br := bufio.NewReaderSize(nc, 64<<10)
-	role, err := cn.hello(nc, br)
+	role, err := cn.hello(nc, br, addr)
 	if err != nil {
 		nc.Close()
 		return nil, nil, role, err
@@ -76,8 +101,7 @@ func (cn *conn) dial(ctx context.Context) (net.Conn, *bufio.Reader, Role, error)
 }
 
 // hello authenticates a new connection with the client's key, speaking protocol version 2.
-func (cn *conn) hello(nc net.Conn, br *bufio.Reader) (Role, error) {
-	addr := cn.client.cfg.Addr
+func (cn *conn) hello(nc net.Conn, br *bufio.Reader, addr string) (Role, error) {
 	if _, err := nc.Write(cn.client.hello); err != nil {
 		return RoleNone, fmt.Errorf("ledger: %s: sending Hello: %w", addr, err)
 	}
@@ -290,35 +314,43 @@ func (cn *conn) answer(d *decoder, msg []byte) *Call {
 	return nil
 }
 
-// reconnect dials again until it gets a connection (the first attempt at once, then with backoff), and returns nil
-// when the client closes or the ledger refuses the key, failing every pending call then.
+// reconnect dials again until it gets a connection, and returns nil when the client closes or the ledger refuses
+// the key, failing every pending call then. It goes through the endpoints at once, from the one after the endpoint
+// whose connection dropped, and waits the backoff (doubling) after each round of them all: with one endpoint, the
+// first attempt is at once and each further one after the backoff.
 func (cn *conn) reconnect() (net.Conn, *bufio.Reader) {
 	c := cn.client
+	endpoints := len(c.cfg.Endpoints)
 	backoff := c.cfg.ReconnectBackoff
-	for {
+	for tried := 0; ; tried++ {
+		if tried > 0 && tried%endpoints == 0 {
+			select {
+			case <-c.ctx.Done():
+				return nil, nil
+			case <-time.After(backoff):
+			}
+			if backoff *= 2; backoff > maxBackoff {
+				backoff = maxBackoff
+			}
+		}
 		cn.mu.Lock()
 		closed := cn.closed
 		cn.mu.Unlock()
 		if closed {
 			return nil, nil
 		}
+		cn.endpoint = (cn.endpoint + 1) % endpoints
 		nc, br, _, err := cn.dial(c.ctx)
 		if err == nil {
 			return nc, br
 		}
-		var refused *RejectionError
-		if errors.As(err, &refused) || errors.Is(err, ErrUnsupportedVersion) {
+		if refused(err) {
 			// a refused key does not get better by retrying: whatever waits fails with the reason
 			cn.close(err)
 			return nil, nil
 		}
-		select {
-		case <-c.ctx.Done():
+		if c.ctx.Err() != nil {
 			return nil, nil
-		case <-time.After(backoff):
-		}
-		if backoff *= 2; backoff > maxBackoff {
-			backoff = maxBackoff
 		}
 	}
 }

@@ -5,7 +5,8 @@
 // of requests on each (their results matched by correlation id), coalesces the writes of every goroutine into few
 // syscalls, resends a request that got no result within Config.Timeout or whose connection dropped (the very same
 // request: same request id, so the ledger answers the retry with the original result and never charges twice), and
-// reconnects in the background.
+// reconnects in the background. Config.Endpoints names the members of a cluster: a connection that fails or drops
+// goes on to the next member, and what was unanswered is resent there with the same request ids.
 //
 //	key, err := ledger.ReadKey("", "data") // --key-file, else LEDGER_KEY, else data/admin.key, like the CLI
 //	client, err := ledger.Dial(ctx, ledger.Config{Addr: "ledger:7070", Key: key, Conns: 2})

@@ -10,17 +10,19 @@ import (
 
 // proxy sits between a client and the ledger to make the failures a client must survive, deterministically: it can
 // hold the ledger's answers back (many requests in flight, a context deadline), drop answers (a lost result, so the
-// client resends), and cut every connection (a reconnect).
+// client resends), cut every connection (a reconnect), and stop for good (a cluster member that dies: the client
+// fails over to its next endpoint).
 type proxy struct {
 	ln     net.Listener
 	target string
 
-	mu      sync.Mutex
-	changed *sync.Cond
-	held    bool
-	drop    int
-	conns   map[net.Conn]struct{}
-	dropped int
+	mu       sync.Mutex
+	changed  *sync.Cond
+	held     bool
+	drop     int
+	conns    map[net.Conn]struct{}
+	dropped  int
+	accepted int
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -31,11 +33,21 @@ func newProxy(t *testing.T, target string) *proxy {
 	p := &proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
 	p.changed = sync.NewCond(&p.mu)
 	go p.accept()
-	t.Cleanup(func() {
-		ln.Close()
-		p.cut()
-	})
+	t.Cleanup(p.stop)
 	return p
+}
+
+// stop closes the listener and every connection: connecting to it is refused from now on.
+func (p *proxy) stop() {
+	p.ln.Close()
+	p.cut()
+}
+
+// connections is how many client connections the proxy accepted.
+func (p *proxy) connections() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.accepted
 }
 
 func (p *proxy) addr() string {
@@ -93,6 +105,7 @@ func (p *proxy) accept() {
 			continue
 		}
 		p.mu.Lock()
+		p.accepted++
 		p.conns[client] = struct{}{}
 		p.conns[server] = struct{}{}
 		p.mu.Unlock()

@@ -1,10 +1,13 @@
 package ledger
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -201,5 +204,27 @@ func TestReadKeyLikeTheCLI(t *testing.T) {
 	}
 	if _, err := ReadKeyFile(empty); err == nil {
 		t.Fatal("a key from a blank file")
+	}
+}
+
+// Dial tries every endpoint in turn and, when none takes the connection, says how many it tried and the last one's
+// reason; a malformed endpoint is refused before any is dialled.
+func TestDialNamesTheEndpointsItCouldNotReach(t *testing.T) {
+	closed := make([]string, 2)
+	for i := range closed {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		closed[i] = ln.Addr().String()
+		ln.Close()
+	}
+	_, err := Dial(context.Background(), Config{Endpoints: closed, Key: "qlk_test", DialTimeout: 5 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "any of 2 endpoints") || !strings.Contains(err.Error(), closed[1]) {
+		t.Fatalf("no endpoint up: %v", err)
+	}
+	_, err = Dial(context.Background(), Config{Endpoints: []string{closed[0], "ledger-without-port"}, Key: "qlk_test"})
+	if err == nil || !strings.Contains(err.Error(), `endpoint "ledger-without-port" is not host:port`) {
+		t.Fatalf("a malformed endpoint: %v", err)
 	}
 }

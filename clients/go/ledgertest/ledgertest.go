@@ -1,6 +1,6 @@
 // Package ledgertest starts a live ledger for tests: `scripts/ledger serve` of this repository on a free port, with
-// a fresh data directory, an admin key and a gateway key. A test that needs one calls Start; it is skipped, with a
-// message saying how to build it, when the ledger's jar is not built.
+// a fresh data directory, an admin key and a gateway key. A test that needs one calls Start (StartCluster: the members
+// of a replicated ledger); it is skipped, with a message saying how to build it, when the ledger's jar is not built.
 package ledgertest
 
 import (
@@ -37,6 +37,7 @@ type Options struct {
 type Server struct {
 	Addr           string // host:port of the protocol
 	Port           int
+	MetricsAddr    string // host:port of /metrics and /health
 	Dir            string // the data directory
 	AdminKey       string
 	GatewayKey     string
@@ -54,7 +55,7 @@ type Server struct {
 // startTimeout bounds the start; scripts/ledger first rebuilds the jar when the sources are newer.
 const startTimeout = 3 * time.Minute
 
-var serving = regexp.MustCompile(`ledger serving (\S+):(\d+) `)
+var serving = regexp.MustCompile(`ledger serving (\S+):(\d+) \(metrics http://([^/\s]+)/`)
 
 // ErrNotBuilt is New's error when the ledger's jar is not built: Start skips the test then.
 var ErrNotBuilt = errors.New("ledgertest: the ledger is not built: build it with " +
@@ -78,6 +79,11 @@ func Start(t testing.TB, opts Options) *Server {
 // New starts `scripts/ledger serve` on a free port, in a new temporary data directory, with keys of both roles;
 // Close stops it and removes the directory. LEDGER_JAVA_OPTS (default -Xmx256m here) passes JVM options.
 func New(opts Options) (*Server, error) {
+	return newServer(opts, newKey(), newKey())
+}
+
+// newServer starts a ledger whose keys file holds these keys.
+func newServer(opts Options, adminKey, gatewayKey string) (*Server, error) {
 	root, err := Root()
 	if err != nil {
 		return nil, err
@@ -90,7 +96,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{root: root, opts: opts, base: base, Dir: filepath.Join(base, "data")}
-	s.AdminKey, s.GatewayKey = newKey(), newKey()
+	s.AdminKey, s.GatewayKey = adminKey, gatewayKey
 	s.AdminKeyFile = filepath.Join(s.Dir, "admin.key")
 	s.GatewayKeyFile = filepath.Join(base, "gateway.key")
 	if err := s.writeKeys(); err != nil {
@@ -163,6 +169,16 @@ func (s *Server) Stop() {
 	s.cmd = nil
 }
 
+// Kill kills the ledger (SIGKILL: a crash, nothing drained or closed).
+func (s *Server) Kill() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd = nil
+}
+
 // Output is what the ledger printed so far, stdout and stderr.
 func (s *Server) Output() string {
 	return s.output.String()
@@ -208,6 +224,7 @@ func (s *Server) start(port int) error {
 	select {
 	case m := <-found:
 		s.Addr = m[1] + ":" + m[2]
+		s.MetricsAddr = m[3]
 		s.Port, _ = strconv.Atoi(m[2])
 		return nil
 	case <-s.exited:

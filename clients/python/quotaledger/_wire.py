@@ -3,11 +3,12 @@ and the table of requests waiting for theirs."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import ssl as _ssl
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 from ._keys import read_key
 from ._protocol import (FRAME_HEADER, HEADER, HEADER_LENGTH, LENGTH_PREFIX, SCHEMA_ID, SCHEMA_VERSION, Hello,
@@ -26,8 +27,8 @@ MIN_FRAME = 16
 class Settings:
     """How a client connects and retries (the keyword arguments of both clients)."""
 
-    host: str
-    port: int
+    endpoints: tuple[tuple[str, int], ...]
+    """The ledgers to connect to, (host, port) each, in this order: one ledger, or the members of a cluster."""
     key: str
     ssl: _ssl.SSLContext | None
     server_hostname: str | None
@@ -39,13 +40,60 @@ class Settings:
 
     @property
     def address(self) -> str:
-        return f"{self.host}:{self.port}"
+        """Every endpoint, for messages about the client as a whole."""
+        return ",".join(endpoint_name(endpoint) for endpoint in self.endpoints)
 
 
-def settings(host: str, port: int, key: str | None, key_file: str | os.PathLike[str] | None,
-             data_dir: str | os.PathLike[str], tls: bool | _ssl.SSLContext, cafile: str | os.PathLike[str] | None,
-             server_hostname: str | None, timeout: float, attempts: int, connect_timeout: float,
-             reconnect_backoff: float, max_frame_length: int) -> Settings:
+def endpoint_name(endpoint: tuple[str, int]) -> str:
+    host, port = endpoint
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def parse_endpoints(spec: str | Iterable[str]) -> tuple[tuple[str, int], ...]:
+    """``"host:port,host:port"`` or a sequence of ``"host:port"`` as (host, port) pairs; ValueError naming a
+    malformed entry."""
+    entries = spec.split(",") if isinstance(spec, str) else list(spec)
+    parsed = []
+    for entry in entries:
+        host, _, port = entry.strip().rpartition(":")
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]  # [IPv6]:port
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"endpoint {entry.strip()!r} is not host:port (port 1-65535)")
+        parsed.append((host, int(port)))
+    if not parsed:
+        raise ValueError("endpoints is empty: give host:port for every ledger")
+    return tuple(parsed)
+
+
+def reconnect_plan(settings_: Settings, lost: int) -> Iterator[tuple[int, float]]:
+    """The endpoints to try in turn after the connection to endpoint ``lost`` failed, each with the seconds to wait
+    before it: the next endpoints at once (a cluster: another member), ``lost`` itself last, and the backoff (from
+    reconnect_backoff, doubling to MAX_BACKOFF) only before each further round of them all. With one endpoint,
+    the backoff before every attempt."""
+    count = len(settings_.endpoints)
+    delay = settings_.reconnect_backoff
+    for attempt in itertools.count():
+        wait = 0.0
+        if attempt % count == 0 and (attempt or count == 1):
+            wait = delay
+            delay = min(delay * 2, MAX_BACKOFF)
+        yield (lost + 1 + attempt) % count, wait
+
+
+def unreachable(settings_: Settings, last: LedgerConnectionError) -> LedgerConnectionError:
+    """The error of a first connection that no endpoint took: with several, how many were tried and the last
+    one's reason."""
+    if len(settings_.endpoints) == 1:
+        return last
+    return LedgerConnectionError(f"cannot connect to any of {len(settings_.endpoints)} endpoints "
+                                 f"({settings_.address}); the last: {last}")
+
+
+def settings(host: str, port: int, endpoints: str | Iterable[str] | None, key: str | None,
+             key_file: str | os.PathLike[str] | None, data_dir: str | os.PathLike[str], tls: bool | _ssl.SSLContext,
+             cafile: str | os.PathLike[str] | None, server_hostname: str | None, timeout: float, attempts: int,
+             connect_timeout: float, reconnect_backoff: float, max_frame_length: int) -> Settings:
     api_key = read_key(key, key_file, data_dir)
     try:
         encoded = api_key.encode("ascii")
@@ -62,8 +110,8 @@ def settings(host: str, port: int, key: str | None, key_file: str | os.PathLike[
         context = _ssl.create_default_context(cafile=os.fspath(cafile) if cafile is not None else None)
     else:
         context = None
-    return Settings(host, port, api_key, context, server_hostname, timeout, attempts, connect_timeout,
-                    reconnect_backoff, max_frame_length)
+    return Settings(parse_endpoints(endpoints) if endpoints is not None else ((host, port),), api_key, context,
+                    server_hostname, timeout, attempts, connect_timeout, reconnect_backoff, max_frame_length)
 
 
 def hello_frame(key: str) -> bytes:
@@ -213,5 +261,6 @@ def tls_reason(ex: _ssl.SSLError) -> str:
 
 monotonic = time.monotonic
 
-__all__ = ["Settings", "settings", "hello_frame", "check_hello", "parse", "expired", "StreamError", "Result",
-           "MIN_FRAME", "DEFAULT_PORT", "MAX_BACKOFF", "monotonic", "tls_reason"]
+__all__ = ["Settings", "settings", "endpoint_name", "parse_endpoints", "reconnect_plan", "unreachable", "hello_frame",
+           "check_hello", "parse", "expired", "StreamError", "Result", "MIN_FRAME", "DEFAULT_PORT", "MAX_BACKOFF",
+           "monotonic", "tls_reason"]

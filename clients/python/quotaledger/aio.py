@@ -20,14 +20,14 @@ import logging
 import os
 import ssl
 import struct
-from typing import Callable
+from typing import Callable, Iterable
 
 from ._ops import Operations
 from ._protocol import LENGTH_PREFIX, Role, TakeSnapshot
 from ._types import (AuthenticationError, ClientClosedError, LedgerConnectionError, LedgerError,
                      LedgerTimeoutError, RejectedError, RequestId, RequestIdLike, RequestIds, Result, SnapshotReport)
-from ._wire import (DEFAULT_PORT, MAX_BACKOFF, SLOW_DEADLINE, Settings, StreamError, check_hello,
-                    expired, frame_of, hello_frame, monotonic, parse, settings, tls_reason)
+from ._wire import (DEFAULT_PORT, SLOW_DEADLINE, Settings, StreamError, check_hello, endpoint_name, expired,
+                    frame_of, hello_frame, monotonic, parse, reconnect_plan, settings, tls_reason, unreachable)
 
 LOG = logging.getLogger("quotaledger")
 
@@ -48,6 +48,11 @@ class AsyncLedgerClient(Operations["asyncio.Future[Result]"]):
     ``timeout`` seconds, up to ``attempts`` sends in all, and after a reconnect: the ledger answers a repeated id
     with the original result (``duplicate``), so a retry never charges twice. A lost connection is reopened in the
     background, with backoff from ``reconnect_backoff`` doubling to 5 s. A refused key closes the client.
+
+    ``endpoints`` names the members of a cluster instead of ``host`` and ``port``: the client connects to the first
+    that takes the connection, and when a connection fails or drops it goes on to the next one at once and sends
+    every unanswered request there again with the same request id (the cluster answers a retry of an applied
+    request with its first result, ``duplicate``); the backoff is waited, and doubled, only after trying them all.
 
     Use it from the event loop that connected it only."""
 
@@ -72,6 +77,7 @@ class AsyncLedgerClient(Operations["asyncio.Future[Result]"]):
         self._ready = False
         self._closed = False
         self._role = Role.NONE
+        self._endpoint = 0  # which of the settings' endpoints the connection goes to
         self._hello = hello_frame(settings_.key)
         self._reader_task: asyncio.Task | None = None
         self._reconnect_task: asyncio.Task | None = None
@@ -80,19 +86,33 @@ class AsyncLedgerClient(Operations["asyncio.Future[Result]"]):
 
     @classmethod
     async def connect(cls, host: str = "127.0.0.1", port: int = DEFAULT_PORT, key: str | None = None, *,
+                      endpoints: str | Iterable[str] | None = None,
                       key_file: str | os.PathLike[str] | None = None, data_dir: str | os.PathLike[str] = "data",
                       tls: bool | ssl.SSLContext = False, cafile: str | os.PathLike[str] | None = None,
                       server_hostname: str | None = None, timeout: float = 2.0, attempts: int = 3,
                       connect_timeout: float = 5.0, reconnect_backoff: float = 0.1,
                       max_frame_length: int = 4096) -> AsyncLedgerClient:
-        """Connects and authenticates. The key: ``key``, else ``key_file``'s first line, else LEDGER_KEY, else
-        ``data_dir``/admin.key (as the CLI). TLS with ``tls=True`` (the system's CAs, or ``cafile``'s) or an
-        ssl.SSLContext; ``server_hostname`` is the name the certificate must carry (default: host).
+        """Connects and authenticates. ``endpoints``: ``"host:port,host:port"`` or a sequence of ``"host:port"``,
+        tried in this order (replaces ``host`` and ``port``). The key: ``key``, else ``key_file``'s first line, else
+        LEDGER_KEY, else ``data_dir``/admin.key (as the CLI). TLS with ``tls=True`` (the system's CAs, or
+        ``cafile``'s) or an ssl.SSLContext; ``server_hostname`` is the name the certificate must carry (default:
+        the host of the endpoint in use).
 
-        Raises LedgerConnectionError (unreachable, closed, TLS failure, an older ledger), AuthenticationError."""
-        client = cls(settings(host, port, key, key_file, data_dir, tls, cafile, server_hostname, timeout, attempts,
-                              connect_timeout, reconnect_backoff, max_frame_length))
-        reader, writer, role = await client._open()
+        Raises LedgerConnectionError (no endpoint reachable, closed, TLS failure, an older ledger),
+        AuthenticationError, ValueError (a malformed endpoint)."""
+        client = cls(settings(host, port, endpoints, key, key_file, data_dir, tls, cafile, server_hostname, timeout,
+                              attempts, connect_timeout, reconnect_backoff, max_frame_length))
+        last = None
+        for index in range(len(client._settings.endpoints)):
+            try:
+                reader, writer, role = await client._open(index)
+                break
+            except AuthenticationError:
+                raise  # the members of a cluster share their keys: no other endpoint answers otherwise
+            except LedgerConnectionError as ex:
+                last = ex
+        else:
+            raise unreachable(client._settings, last)  # type: ignore[arg-type]
         client._start(reader, writer, role)
         client._sweep_handle = client._loop.call_later(client._sweep_interval, client._sweep)
         return client
@@ -279,40 +299,44 @@ class AsyncLedgerClient(Operations["asyncio.Future[Result]"]):
 
     # --- the connection
 
-    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, Role]:
+    async def _open(self, index: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, Role]:
+        """Connects to endpoint ``index`` and authenticates; it becomes the endpoint in use."""
         s = self._settings
+        host, port = s.endpoints[index]
+        address = endpoint_name(s.endpoints[index])
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(s.host, s.port, ssl=s.ssl,
-                                        server_hostname=(s.server_hostname or s.host) if s.ssl else None,
+                asyncio.open_connection(host, port, ssl=s.ssl,
+                                        server_hostname=(s.server_hostname or host) if s.ssl else None,
                                         limit=_READ_SIZE * 4),
                 s.connect_timeout)
         except ssl.SSLError as ex:
-            raise LedgerConnectionError(f"TLS handshake with {s.address} failed: {tls_reason(ex)}") from None
+            raise LedgerConnectionError(f"TLS handshake with {address} failed: {tls_reason(ex)}") from None
         except asyncio.TimeoutError:
-            raise LedgerConnectionError(f"no connection to {s.address} within {s.connect_timeout:g} s") from None
+            raise LedgerConnectionError(f"no connection to {address} within {s.connect_timeout:g} s") from None
         except OSError as ex:
-            raise LedgerConnectionError(f"cannot connect to {s.address}: {ex.strerror or ex}") from None
+            raise LedgerConnectionError(f"cannot connect to {address}: {ex.strerror or ex}") from None
         try:
             writer.write(self._hello)
             # a refused key is answered after a pause of about a second
             head = await asyncio.wait_for(reader.readexactly(4), s.connect_timeout + 2)
             (length,) = LENGTH_PREFIX.unpack(head)
             if not 8 <= length <= s.max_frame_length:
-                raise LedgerConnectionError(f"{s.address} answered Hello with a {length}-byte frame: not a quota "
+                raise LedgerConnectionError(f"{address} answered Hello with a {length}-byte frame: not a quota "
                                             "ledger?")
             body = await asyncio.wait_for(reader.readexactly(length), s.connect_timeout)
-            role = check_hello(body, s.address)
+            role = check_hello(body, address)
         except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
             writer.close()
-            raise LedgerConnectionError(f"connection closed by {s.address} before Hello (is it full, or does it "
+            raise LedgerConnectionError(f"connection closed by {address} before Hello (is it full, or does it "
                                         "expect TLS?)") from None
         except asyncio.TimeoutError:
             writer.close()
-            raise LedgerConnectionError(f"no answer to Hello from {s.address}") from None
+            raise LedgerConnectionError(f"no answer to Hello from {address}") from None
         except LedgerError:
             writer.close()
             raise
+        self._endpoint = index
         return reader, writer, role
 
     def _start(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, role: Role) -> None:
@@ -337,7 +361,7 @@ class AsyncLedgerClient(Operations["asyncio.Future[Result]"]):
                 used = parse(data, self._pending, self._slow, max_frame, deliver)
                 leftover = data[used:] if used < len(data) else b""
         except (OSError, ssl.SSLError, StreamError) as ex:
-            LOG.debug("connection to %s lost: %s", self._settings.address, ex)
+            LOG.debug("connection to %s lost: %s", endpoint_name(self._settings.endpoints[self._endpoint]), ex)
         if self._writer is writer and not self._closed:
             self._lost()
 
@@ -345,26 +369,26 @@ class AsyncLedgerClient(Operations["asyncio.Future[Result]"]):
         self._ready = False
         if self._writer is not None:
             self._writer.close()
-        lost = LedgerConnectionError(f"connection to {self._settings.address} lost while a snapshot ran")
+        lost = LedgerConnectionError(f"connection to {endpoint_name(self._settings.endpoints[self._endpoint])} lost "
+                                     "while a snapshot ran")
         for entry in self._slow.values():
             self._fail(entry, lost)
         self._slow.clear()
         self._reconnect_task = self._loop.create_task(self._reconnect())
 
     async def _reconnect(self) -> None:
-        delay = self._settings.reconnect_backoff
-        while not self._closed:
-            await asyncio.sleep(delay)
+        for index, delay in reconnect_plan(self._settings, self._endpoint):
+            if delay:
+                await asyncio.sleep(delay)
             if self._closed:
                 return
             try:
-                reader, writer, role = await self._open()
+                reader, writer, role = await self._open(index)
             except AuthenticationError as ex:
                 self._shutdown(ex)
                 return
             except LedgerConnectionError as ex:
-                LOG.debug("reconnecting to %s: %s", self._settings.address, ex)
-                delay = min(delay * 2, MAX_BACKOFF)
+                LOG.debug("reconnecting: %s", ex)
                 continue
             if self._closed:
                 writer.close()

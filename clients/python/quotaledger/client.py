@@ -18,14 +18,15 @@ import socket
 import ssl
 import struct
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from ._ops import Operations
 from ._protocol import LENGTH_PREFIX, Role, TakeSnapshot
 from ._types import (AuthenticationError, ClientClosedError, LedgerConnectionError, LedgerError, LedgerTimeoutError,
                      RejectedError, RequestId, RequestIdLike, RequestIds, Result, SnapshotReport)
-from ._wire import (DEFAULT_PORT, HOLDER, MAX_BACKOFF, SLOW_DEADLINE, Settings, StreamError, check_hello, expired,
-                    frame_of, hello_frame, monotonic, parse, settings, tls_reason)
+from ._wire import (DEFAULT_PORT, HOLDER, MAX_BACKOFF, SLOW_DEADLINE, Settings, StreamError, check_hello,
+                    endpoint_name, expired, frame_of, hello_frame, monotonic, parse, reconnect_plan, settings,
+                    tls_reason, unreachable)
 
 ResultCallback = Callable[["Result | SnapshotReport | None", "LedgerError | None"], None]
 """Called on the client's I/O thread with the result (accepted or refused: check ``result.ok``), or with None and
@@ -45,19 +46,29 @@ class LedgerClient(Operations[Result]):
     id), up to ``attempts`` sends in all, and so is every unanswered request after a reconnect: the ledger answers
     a repeated id with the original result (``duplicate``), so a retry never charges twice. Then
     LedgerTimeoutError. A lost connection is reopened in the background (backoff from ``reconnect_backoff``,
-    doubling to 5 s); a refused key closes the client (AuthenticationError)."""
+    doubling to 5 s); a refused key closes the client (AuthenticationError).
+
+    ``endpoints`` names the members of a cluster instead of ``host`` and ``port``: the client connects to the first
+    that takes the connection, and when a connection fails or drops it goes on to the next one at once and sends
+    every unanswered request there again with the same request id (the cluster answers a retry of an applied
+    request with its first result, ``duplicate``); the backoff is waited, and doubled, only after trying them
+    all."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT, key: str | None = None, *,
+                 endpoints: str | Iterable[str] | None = None,
                  key_file: str | os.PathLike[str] | None = None, data_dir: str | os.PathLike[str] = "data",
                  tls: bool | ssl.SSLContext = False, cafile: str | os.PathLike[str] | None = None,
                  server_hostname: str | None = None, timeout: float = 2.0, attempts: int = 3,
                  connect_timeout: float = 5.0, reconnect_backoff: float = 0.1, max_frame_length: int = 4096) -> None:
-        """Connects and authenticates. The key: ``key``, else ``key_file``'s first line, else LEDGER_KEY, else
-        ``data_dir``/admin.key (as the CLI). TLS with ``tls=True`` (the system's CAs, or ``cafile``'s) or an
-        ssl.SSLContext; ``server_hostname`` is the name the certificate must carry (default: host).
+        """Connects and authenticates. ``endpoints``: ``"host:port,host:port"`` or a sequence of ``"host:port"``,
+        tried in this order (replaces ``host`` and ``port``). The key: ``key``, else ``key_file``'s first line, else
+        LEDGER_KEY, else ``data_dir``/admin.key (as the CLI). TLS with ``tls=True`` (the system's CAs, or
+        ``cafile``'s) or an ssl.SSLContext; ``server_hostname`` is the name the certificate must carry (default:
+        the host of the endpoint in use).
 
-        Raises LedgerConnectionError (unreachable, closed, TLS failure, an older ledger), AuthenticationError."""
-        self._settings = settings(host, port, key, key_file, data_dir, tls, cafile, server_hostname, timeout,
+        Raises LedgerConnectionError (no endpoint reachable, closed, TLS failure, an older ledger),
+        AuthenticationError, ValueError (a malformed endpoint)."""
+        self._settings = settings(host, port, endpoints, key, key_file, data_dir, tls, cafile, server_hostname, timeout,
                                   attempts, connect_timeout, reconnect_backoff, max_frame_length)
         self._ids = RequestIds()
         self._hello = hello_frame(self._settings.key)
@@ -72,13 +83,14 @@ class LedgerClient(Operations[Result]):
         self._out = bytearray()
         self._closed = False
         self._stop = threading.Event()
+        self._endpoint = 0  # which of the settings' endpoints the connection goes to; only the opening thread sets it
         self._waker, self._wakeup = socket.socketpair()
         self._waker.setblocking(False)
         self._wakeup.setblocking(False)
         self.futures = FutureSender(self)
         """The same operations, each returning a concurrent.futures.Future (rejections as RejectedError)."""
         try:
-            self._connection: _Connection | None = self._open()
+            self._connection: _Connection | None = self._open_first()
         except BaseException:
             self._waker.close()
             self._wakeup.close()
@@ -139,7 +151,7 @@ class LedgerClient(Operations[Result]):
         self._submit(waiter, self._pending, message, frame_length, request_id, fields)
         s = self._settings
         # the I/O thread fails the request after its last attempt; this bound only guards against a lost thread
-        return waiter.wait(s.timeout * (s.attempts + 1) + s.connect_timeout + MAX_BACKOFF)
+        return waiter.wait(s.timeout * (s.attempts + 1) + s.connect_timeout * len(s.endpoints) + MAX_BACKOFF)
 
     def _submit(self, target: Callable, table: dict[int, tuple], message: type, length: int,
                 request_id: RequestIdLike | None | bool, fields: tuple, slow: float = 0.0) -> int:
@@ -308,7 +320,8 @@ class LedgerClient(Operations[Result]):
                 self._out.clear()
                 self._drained.notify_all()
                 connection.close()
-                lost = LedgerConnectionError(f"connection to {self._settings.address} lost while a snapshot ran")
+                lost = LedgerConnectionError(f"connection to {endpoint_name(self._settings.endpoints[self._endpoint])} "
+                                             "lost while a snapshot ran")
                 done.extend((entry, lost) for entry in self._slow.values())
                 self._slow.clear()
         for entry, outcome in done:
@@ -335,9 +348,9 @@ class LedgerClient(Operations[Result]):
             _fail(entry, error)
 
     def _reconnect(self) -> None:
-        """Opens a new connection with backoff, sweeping meanwhile; then resends what waits, oldest first."""
-        delay = self._settings.reconnect_backoff
-        while not self._closed:
+        """Opens a new connection (the endpoints in turn, sweeping while it waits); then resends what waits, oldest
+        first."""
+        for index, delay in reconnect_plan(self._settings, self._endpoint):
             retry_at = monotonic() + delay
             while not self._closed and monotonic() < retry_at:
                 self._stop.wait(min(0.05, max(0.0, retry_at - monotonic())))
@@ -345,12 +358,11 @@ class LedgerClient(Operations[Result]):
             if self._closed:
                 return
             try:
-                connection = self._open()
+                connection = self._open(index)
             except AuthenticationError as ex:
                 self._shutdown(ex)
                 return
             except LedgerConnectionError:
-                delay = min(delay * 2, MAX_BACKOFF)
                 continue
             with self._lock:
                 if self._closed:
@@ -363,21 +375,37 @@ class LedgerClient(Operations[Result]):
                     self._send(connection, b"".join(frames))
             return
 
-    def _open(self) -> _Connection:
+    def _open_first(self) -> _Connection:
+        """The first connection: the endpoints in order, until one takes it."""
+        last = None
+        for index in range(len(self._settings.endpoints)):
+            try:
+                return self._open(index)
+            except AuthenticationError:
+                raise  # the members of a cluster share their keys: no other endpoint answers otherwise
+            except LedgerConnectionError as ex:
+                last = ex
+        raise unreachable(self._settings, last)  # type: ignore[arg-type]
+
+    def _open(self, index: int) -> _Connection:
+        """Connects to endpoint ``index`` and authenticates; it becomes the endpoint in use."""
         s = self._settings
+        host, port = s.endpoints[index]
+        address = endpoint_name(s.endpoints[index])
         try:
-            sock = socket.create_connection((s.host, s.port), timeout=s.connect_timeout)
+            sock = socket.create_connection((host, port), timeout=s.connect_timeout)
         except socket.timeout:
-            raise LedgerConnectionError(f"no connection to {s.address} within {s.connect_timeout:g} s") from None
+            raise LedgerConnectionError(f"no connection to {address} within {s.connect_timeout:g} s") from None
         except OSError as ex:
-            raise LedgerConnectionError(f"cannot connect to {s.address}: {ex.strerror or ex}") from None
+            raise LedgerConnectionError(f"cannot connect to {address}: {ex.strerror or ex}") from None
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            connection = _Connection(sock, s)
+            connection = _Connection(sock, s, host, address)
             connection.send_blocking(self._hello)
             # a refused key is answered after a pause of about a second
-            connection.role = check_hello(connection.read_frame_blocking(s.connect_timeout + 2), s.address)
+            connection.role = check_hello(connection.read_frame_blocking(s.connect_timeout + 2), address)
             sock.setblocking(False)
+            self._endpoint = index
             return connection
         except BaseException:
             sock.close()
@@ -416,17 +444,17 @@ class _Connection:
     """A connected socket, TLS through memory BIOs: the SSL object is only touched under the client's lock, so
     callers can write while the I/O thread reads (an SSLSocket may not be used by two threads at once)."""
 
-    def __init__(self, sock: socket.socket, s: Settings) -> None:
+    def __init__(self, sock: socket.socket, s: Settings, host: str, address: str) -> None:
         self.sock = sock
         self.inbound = b""
         self.role = Role.NONE
-        self._address = s.address
+        self._address = address
         self._tls: ssl.SSLObject | None = None
         if s.ssl is None:
             return
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
-        self._tls = s.ssl.wrap_bio(self._incoming, self._outgoing, server_hostname=s.server_hostname or s.host)
+        self._tls = s.ssl.wrap_bio(self._incoming, self._outgoing, server_hostname=s.server_hostname or host)
         try:
             while True:
                 try:
@@ -436,14 +464,14 @@ class _Connection:
                     self._flush_blocking()
                     raw = sock.recv(_READ_SIZE)
                     if not raw:
-                        raise LedgerConnectionError(f"TLS handshake with {s.address} failed: the connection was "
+                        raise LedgerConnectionError(f"TLS handshake with {address} failed: the connection was "
                                                     "closed (does the server speak TLS?)") from None
                     self._incoming.write(raw)
             self._flush_blocking()
         except ssl.SSLError as ex:
-            raise LedgerConnectionError(f"TLS handshake with {s.address} failed: {tls_reason(ex)}") from None
+            raise LedgerConnectionError(f"TLS handshake with {address} failed: {tls_reason(ex)}") from None
         except OSError as ex:
-            raise LedgerConnectionError(f"TLS handshake with {s.address} failed: {ex.strerror or ex}") from None
+            raise LedgerConnectionError(f"TLS handshake with {address} failed: {ex.strerror or ex}") from None
 
     def _flush_blocking(self) -> None:
         data = self._outgoing.read()

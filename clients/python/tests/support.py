@@ -1,10 +1,11 @@
-"""Test support: a live ``ledger serve`` (the jar the build makes, started by the test), keys, a self-signed
-certificate, and a TCP proxy that can drop answers or cut connections (timeouts, retries, reconnects)."""
+"""Test support: a live ``ledger serve`` (the jar the build makes, started by the test), a cluster of them, keys, a
+self-signed certificate, and a TCP proxy that can drop answers or cut connections (timeouts, retries, reconnects)."""
 
 from __future__ import annotations
 
 import atexit
 import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -16,6 +17,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 from pathlib import Path
 
 CLIENT_ROOT = Path(__file__).resolve().parents[1]
@@ -56,6 +58,7 @@ class LedgerServer:
         self.tls_key = tls_key
         self.extra = extra
         self.port = 0
+        self.metrics_port = 0
         self.process: subprocess.Popen | None = None
         self._log = self.data / "serve.log"
 
@@ -78,6 +81,8 @@ class LedgerServer:
             if line.startswith(b"ledger serving "):
                 address = line.split()[2].decode()
                 self.port = int(address.rsplit(":", 1)[1])
+                metrics = line.split(b"http://", 1)[1].split(b"/", 1)[0].decode()
+                self.metrics_port = int(metrics.rsplit(":", 1)[1])
                 threading.Thread(target=self._drain, daemon=True).start()
                 return self
         self.stop()
@@ -108,6 +113,20 @@ class LedgerServer:
             time.sleep(0.2)
         raise RuntimeError("the ledger did not take the new key")
 
+    def kill(self) -> None:
+        """SIGKILL: a crash, nothing drained or closed."""
+        if self.process is not None:
+            self.process.kill()
+        self.stop()
+
+    def role(self) -> str | None:
+        """The cluster role its /health reports ("leader", "follower", ...), None when it does not answer."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/health", timeout=2) as response:
+                return json.load(response).get("cluster", {}).get("role")
+        except (OSError, ValueError):
+            return None
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
@@ -123,6 +142,76 @@ class LedgerServer:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.data, ignore_errors=True)
+
+
+PORTS_PER_MEMBER = 5  # consecutive UDP ports a cluster member uses from its base port (docs/cluster.md)
+
+
+class LedgerCluster:
+    """The members of a replicated ledger (``ledger serve --cluster-members ... --cluster-member-id N``) on
+    loopback, started at once, sharing one admin key."""
+
+    def __init__(self, members: int = 3) -> None:
+        self.admin_key = "qlk_test_" + secrets.token_urlsafe(24)
+        base = free_udp_ports(members * PORTS_PER_MEMBER)
+        spec = ",".join(f"localhost:{base + i * PORTS_PER_MEMBER}" for i in range(members))
+        self.members = [LedgerServer(extra=("--cluster-members", spec, "--cluster-member-id", str(i)))
+                        for i in range(members)]
+        digest = hashlib.sha256(self.admin_key.encode()).hexdigest()
+        for member in self.members:
+            member.extra += ("--aeron-dir", str(member.data / "aeron"))
+            (member.data / "ledger").mkdir()
+            (member.data / "ledger" / "keys").write_text(f"admin {digest} py-test-cluster\n")
+            member.admin_key_file.write_text(self.admin_key + "\n")
+        errors: list[BaseException] = []
+
+        def start(member: LedgerServer) -> None:
+            try:
+                member.start()
+            except BaseException as ex:  # raised below, on the caller's thread
+                errors.append(ex)
+
+        threads = [threading.Thread(target=start, args=(member,)) for member in self.members]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            self.close()
+            raise errors[0]
+        self.leader()
+
+    def leader(self, timeout: float = 60.0) -> int:
+        """The index of the member that says it leads, once one does."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for i, member in enumerate(self.members):
+                if member.process is not None and member.role() == "leader":
+                    return i
+            time.sleep(0.05)
+        raise RuntimeError(f"no cluster member leads within {timeout:g} s")
+
+    def close(self) -> None:
+        for member in self.members:
+            member.close()
+
+
+def free_udp_ports(count: int) -> int:
+    """A base port with ``count`` free UDP ports on loopback from it."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + count > 65535:
+            continue
+        try:
+            for port in range(base, base + count):
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+                    taken.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free range of UDP ports")
 
 
 def hello(port: int, key: str) -> int:
@@ -209,7 +298,8 @@ public class Export {
 
 class Proxy:
     """A TCP proxy in front of the ledger for failure tests: it can drop the next N answers (whole Result frames,
-    so the stream stays in step), hold every answer back, or cut every connection."""
+    so the stream stays in step), hold every answer back, cut every connection, or close for good (a cluster member
+    that dies: connecting to it is refused from then on)."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
@@ -303,6 +393,12 @@ class Proxy:
         self.cut()
 
 
+def closed_port() -> int:
+    """A loopback port nothing listens on: connecting to it is refused (an endpoint that is down)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        return listener.getsockname()[1]
+
+
 def wait_until(condition, timeout: float = 10.0, message: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -312,5 +408,5 @@ def wait_until(condition, timeout: float = 10.0, message: str = "condition") -> 
     raise AssertionError(f"timed out waiting for {message}")
 
 
-__all__ = ["LedgerServer", "Proxy", "shared_server", "gateway_key", "fresh_user", "self_signed_certificate",
-           "require_jar", "wait_until", "REPO", "CLIENT_ROOT", "JAR"]
+__all__ = ["LedgerServer", "LedgerCluster", "Proxy", "shared_server", "gateway_key", "fresh_user",
+           "self_signed_certificate", "require_jar", "wait_until", "closed_port", "REPO", "CLIENT_ROOT", "JAR"]

@@ -10,8 +10,8 @@ import time
 import unittest
 from pathlib import Path
 
-from support import (LedgerServer, Proxy, fresh_user, gateway_key, require_jar, self_signed_certificate,
-                     shared_server)
+from support import (LedgerCluster, LedgerServer, Proxy, closed_port, fresh_user, gateway_key, require_jar,
+                     self_signed_certificate, shared_server)
 
 from quotaledger import (AsyncLedgerClient, AuthenticationError, ClientClosedError, LedgerClient,
                          LedgerConnectionError, LedgerTimeoutError, Op, Period, RejectedError, RequestId, ResultCode,
@@ -149,6 +149,34 @@ class AsyncRetryTest(unittest.IsolatedAsyncioTestCase):
         self.assertTrue(client.connected)
         self.assertEqual(490, (await client.deduct(user, SERVICE, 10)).balance)
 
+    async def test_should_connect_to_the_first_endpoint_that_takes_the_connection(self) -> None:
+        endpoints = [f"127.0.0.1:{closed_port()}", f"127.0.0.1:{self.server.port}"]
+        async with await AsyncLedgerClient.connect(endpoints=endpoints,
+                                                   key_file=self.server.admin_key_file) as client:
+            self.assertEqual(5, (await client.credit(fresh_user(), 5)).balance)
+        with self.assertRaises(LedgerConnectionError) as caught:
+            await AsyncLedgerClient.connect(endpoints=f"127.0.0.1:{closed_port()},127.0.0.1:{closed_port()}", key="k")
+        self.assertIn("cannot connect to any of 2 endpoints", str(caught.exception))
+
+    async def test_should_fail_over_to_the_next_endpoint_and_resend_what_waits_with_the_same_ids(self) -> None:
+        second = Proxy(self.server.port)  # the proxies: two members of a cluster, as the client sees them
+        self.addCleanup(second.close)
+        client = await self.connect(timeout=60,  # only the failover resends
+                                    endpoints=[f"127.0.0.1:{self.proxy.port}", f"127.0.0.1:{second.port}"])
+        user = fresh_user()
+        self.direct.credit(user, 100)
+        self.proxy.swallow = True  # the deducts are applied, their answers die with the member
+        futures = [client.deduct(user, SERVICE, 10) for _ in range(5)]
+        deadline = time.monotonic() + 10
+        while self.direct.query(user).balance != 50 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        self.proxy.close()
+        results = await asyncio.wait_for(asyncio.gather(*futures), 10)
+        self.assertTrue(all(r.duplicate for r in results), "answered as retries of applied requests")
+        self.assertEqual([90, 80, 70, 60, 50], [r.balance for r in results])
+        self.assertEqual(40, (await client.deduct(user, SERVICE, 10)).balance)
+        self.assertEqual(1, second.accepted, "one connection to the next endpoint")
+
     async def test_should_queue_requests_while_reconnecting(self) -> None:
         client = await self.connect(timeout=60)
         user = fresh_user()
@@ -157,6 +185,37 @@ class AsyncRetryTest(unittest.IsolatedAsyncioTestCase):
         await asyncio.sleep(0.05)
         result = await asyncio.wait_for(client.deduct(user, SERVICE, 1), 10)
         self.assertEqual(99, result.balance)
+
+
+class AsyncClusterFailoverTest(unittest.IsolatedAsyncioTestCase):
+    def setUp(self) -> None:
+        require_jar()
+        self.cluster = LedgerCluster(3)
+        self.addCleanup(self.cluster.close)
+
+    async def test_should_resend_what_waits_on_another_member_when_one_is_killed(self) -> None:
+        leader = self.cluster.leader()
+        follower, other = self.cluster.members[(leader + 1) % 3], self.cluster.members[(leader + 2) % 3]
+        proxy = Proxy(follower.port)  # holds the follower's answers back, so that they die with it
+        self.addCleanup(proxy.close)
+        endpoints = [f"127.0.0.1:{port}" for port in (proxy.port, other.port, self.cluster.members[leader].port)]
+        client = await AsyncLedgerClient.connect(endpoints=endpoints, key=self.cluster.admin_key, timeout=60)
+        self.addAsyncCleanup(client.close)
+        direct = LedgerClient("127.0.0.1", other.port, key=self.cluster.admin_key)
+        self.addCleanup(direct.close)
+        user = fresh_user()
+        await client.credit(user, 100)
+        proxy.swallow = True
+        futures = [client.deduct(user, SERVICE, 10) for _ in range(5)]
+        deadline = time.monotonic() + 30
+        while direct.query(user).balance != 50 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        follower.kill()
+        proxy.close()
+        results = await asyncio.wait_for(asyncio.gather(*futures), 30)
+        self.assertTrue(all(r.duplicate for r in results), "answered as retries of applied requests")
+        self.assertEqual([90, 80, 70, 60, 50], [r.balance for r in results])
+        self.assertEqual(40, (await client.deduct(user, SERVICE, 10)).balance)
 
 
 class AsyncTlsTest(unittest.IsolatedAsyncioTestCase):

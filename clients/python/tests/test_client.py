@@ -10,8 +10,8 @@ import time
 import unittest
 from pathlib import Path
 
-from support import (LedgerServer, Proxy, fresh_user, gateway_key, require_jar, self_signed_certificate,
-                     shared_server, wait_until)
+from support import (LedgerCluster, LedgerServer, Proxy, closed_port, fresh_user, gateway_key, require_jar,
+                     self_signed_certificate, shared_server, wait_until)
 
 from quotaledger import (AuthenticationError, ClientClosedError, LedgerClient, LedgerConnectionError,
                          LedgerTimeoutError, Op, Period, RejectedError, RequestId, ResultCode, Role)
@@ -189,6 +189,14 @@ class BlockingClientTest(unittest.TestCase):
             LedgerClient("127.0.0.1", 1, "k", connect_timeout=2)
         self.assertIn("cannot connect to 127.0.0.1:1", str(caught.exception))
 
+    def test_should_connect_to_the_first_endpoint_that_takes_the_connection(self) -> None:
+        endpoints = f"127.0.0.1:{closed_port()},127.0.0.1:{self.server.port}"
+        with LedgerClient(endpoints=endpoints, key_file=self.server.admin_key_file) as client:
+            self.assertEqual(5, client.credit(fresh_user(), 5).balance)
+        with self.assertRaises(LedgerConnectionError) as caught:
+            LedgerClient(endpoints=[f"127.0.0.1:{closed_port()}", f"127.0.0.1:{closed_port()}"], key="k")
+        self.assertIn("cannot connect to any of 2 endpoints", str(caught.exception))
+
     def test_should_refuse_a_field_out_of_range_before_sending(self) -> None:
         with self.assertRaises(ValueError):
             self.client.deduct(1 << 63, SERVICE, 1)
@@ -249,6 +257,24 @@ class RetryTest(unittest.TestCase):
         self.assertTrue(all(r.duplicate for r in results))
         self.assertEqual(800, self.direct.query(user).balance)
 
+    def test_should_fail_over_to_the_next_endpoint_and_resend_what_waits_with_the_same_ids(self) -> None:
+        user = fresh_user()
+        self.direct.credit(user, 100)
+        second = Proxy(self.server.port)  # a and b: two members of a cluster, as the client sees them
+        self.addCleanup(second.close)
+        client = LedgerClient(endpoints=[f"127.0.0.1:{self.proxy.port}", f"127.0.0.1:{second.port}"],
+                              key_file=self.server.admin_key_file, timeout=60)  # only the failover resends
+        self.addCleanup(client.close)
+        self.proxy.swallow = True  # the deducts are applied, their answers die with the member
+        futures = [client.futures.deduct(user, SERVICE, 10) for _ in range(5)]
+        wait_until(lambda: self.direct.query(user).balance == 50, 10, "the deducts to be applied")
+        self.proxy.close()
+        results = [future.result(10) for future in futures]
+        self.assertTrue(all(r.duplicate for r in results), "answered as retries of applied requests")
+        self.assertEqual([90, 80, 70, 60, 50], [r.balance for r in results])
+        self.assertEqual(40, client.deduct(user, SERVICE, 10).balance)
+        self.assertEqual(1, second.accepted, "one connection to the next endpoint")
+
     def test_should_fail_waiting_requests_when_closed(self) -> None:
         self.proxy.swallow = True
         future = self.client.futures.query(1)
@@ -257,6 +283,35 @@ class RetryTest(unittest.TestCase):
             future.result(5)
         with self.assertRaises(ClientClosedError):
             self.client.query(1)
+
+
+class ClusterFailoverTest(unittest.TestCase):
+    def setUp(self) -> None:
+        require_jar()
+        self.cluster = LedgerCluster(3)
+        self.addCleanup(self.cluster.close)
+
+    def test_should_resend_what_waits_on_another_member_when_one_is_killed(self) -> None:
+        leader = self.cluster.leader()
+        follower, other = self.cluster.members[(leader + 1) % 3], self.cluster.members[(leader + 2) % 3]
+        proxy = Proxy(follower.port)  # holds the follower's answers back, so that they die with it
+        self.addCleanup(proxy.close)
+        endpoints = [f"127.0.0.1:{port}" for port in (proxy.port, other.port, self.cluster.members[leader].port)]
+        client = LedgerClient(endpoints=endpoints, key=self.cluster.admin_key, timeout=60)  # only failover resends
+        self.addCleanup(client.close)
+        direct = LedgerClient("127.0.0.1", other.port, key=self.cluster.admin_key)
+        self.addCleanup(direct.close)
+        user = fresh_user()
+        client.credit(user, 100)
+        proxy.swallow = True
+        futures = [client.futures.deduct(user, SERVICE, 10) for _ in range(5)]
+        wait_until(lambda: direct.query(user).balance == 50, 30, "the cluster to commit the deducts")
+        follower.kill()
+        proxy.close()
+        results = [future.result(30) for future in futures]
+        self.assertTrue(all(r.duplicate for r in results), "answered as retries of applied requests")
+        self.assertEqual([90, 80, 70, 60, 50], [r.balance for r in results])
+        self.assertEqual(40, client.deduct(user, SERVICE, 10).balance)
 
 
 class TlsTest(unittest.TestCase):

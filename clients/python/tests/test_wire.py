@@ -8,7 +8,9 @@ import support  # noqa: F401  (puts the package on the path)
 
 from quotaledger import LedgerTimeoutError, ResultCode, SnapshotReport
 from quotaledger import _protocol as protocol
-from quotaledger._wire import Settings, StreamError, expired, frame_of, parse
+from quotaledger._wire import (Settings, StreamError, expired, frame_of, parse, parse_endpoints, reconnect_plan,
+                               unreachable)
+from quotaledger._types import LedgerConnectionError
 
 
 def result_frame(correlation_id: int, code: int = 0, balance: int = 0) -> bytes:
@@ -71,7 +73,7 @@ class ParseTest(unittest.TestCase):
 
 class ExpiredTest(unittest.TestCase):
     def test_should_send_again_until_the_last_attempt_then_fail(self) -> None:
-        settings = Settings("h", 1, "k", None, None, 1.0, 2, 1.0, 0.1, 4096)
+        settings = Settings((("h", 1),), "k", None, None, 1.0, 2, 1.0, 0.1, 4096)
         batch = result_frame(1) + result_frame(2)
         sent = [batch, 10.0]
         later = [batch, 20.0]
@@ -91,9 +93,35 @@ class ExpiredTest(unittest.TestCase):
         self.assertEqual({2: 2}, attempts)
 
     def test_should_leave_a_batch_not_written_yet(self) -> None:
-        settings = Settings("h", 1, "k", None, None, 1.0, 2, 1.0, 0.1, 4096)
+        settings = Settings((("h", 1),), "k", None, None, 1.0, 2, 1.0, 0.1, 4096)
         pending = {1: ("a", 0, 0, [None, None], 0)}
         self.assertEqual(([], []), expired(pending, {}, 1e9, settings))
+
+
+class EndpointsTest(unittest.TestCase):
+    def test_should_read_endpoints_as_a_list_or_one_string(self) -> None:
+        expected = (("ledger-1", 7070), ("10.0.0.2", 7071), ("::1", 7072))
+        self.assertEqual(expected, parse_endpoints("ledger-1:7070, 10.0.0.2:7071,[::1]:7072"))
+        self.assertEqual(expected, parse_endpoints(["ledger-1:7070", "10.0.0.2:7071", "[::1]:7072"]))
+        for wrong in ("ledger-1", "ledger-1:", ":7070", "ledger-1:0", "ledger-1:65536", "ledger-1:x", ""):
+            with self.assertRaises(ValueError, msg=wrong):
+                parse_endpoints(["a:1", wrong])
+
+    def test_should_go_to_the_next_endpoints_at_once_and_back_off_after_each_round(self) -> None:
+        three = Settings((("a", 1), ("b", 2), ("c", 3)), "k", None, None, 1.0, 2, 1.0, 0.1, 4096)
+        plan = reconnect_plan(three, 1)  # the connection to b dropped
+        self.assertEqual([(2, 0.0), (0, 0.0), (1, 0.0), (2, 0.1), (0, 0.0), (1, 0.0), (2, 0.2)],
+                         [next(plan) for _ in range(7)])
+        one = Settings((("a", 1),), "k", None, None, 1.0, 2, 1.0, 2.0, 4096)
+        plan = reconnect_plan(one, 0)
+        self.assertEqual([(0, 2.0), (0, 4.0), (0, 5.0), (0, 5.0)], [next(plan) for _ in range(4)])
+
+    def test_should_say_how_many_endpoints_it_tried(self) -> None:
+        last = LedgerConnectionError("cannot connect to b:2: refused")
+        two = Settings((("a", 1), ("b", 2)), "k", None, None, 1.0, 2, 1.0, 0.1, 4096)
+        self.assertEqual("cannot connect to any of 2 endpoints (a:1,b:2); the last: cannot connect to b:2: refused",
+                         str(unreachable(two, last)))
+        self.assertIs(last, unreachable(Settings((("b", 2),), "k", None, None, 1.0, 2, 1.0, 0.1, 4096), last))
 
 
 if __name__ == "__main__":
