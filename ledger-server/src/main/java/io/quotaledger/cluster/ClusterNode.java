@@ -12,7 +12,9 @@ import io.aeron.cluster.service.ClusteredServiceContainer;
 import io.aeron.driver.MediaDriver;
 import io.aeron.driver.ThreadingMode;
 import io.aeron.security.AuthorisationService;
+import io.quotaledger.core.Ledger;
 import io.quotaledger.core.LedgerConfig;
+import io.quotaledger.core.OutcomeSink;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.Durability;
 import net.openhft.chronicle.queue.RollCycle;
@@ -33,6 +35,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
 import java.util.function.Consumer;
 
 /**
@@ -58,7 +61,8 @@ public final class ClusterNode implements AutoCloseable
         final String aeronDir = context.aeronDir().toString();
         final File clusterDir = context.dataDir().root().resolve("cluster").toFile();
         final File archiveDir = context.dataDir().root().resolve("archive").toFile();
-        service = new LedgerClusteredService(context.ledger(), context.dataDir(), context.rollCycle(), context.onFatal());
+        service = new LedgerClusteredService(context.ledger(), context.dataDir(), context.rollCycle(), context.onFatal(),
+            context.ledgerFactory());
 
         final MediaDriver.Context driverContext = new MediaDriver.Context()
             .aeronDirectoryName(aeronDir)
@@ -344,6 +348,7 @@ public final class ClusterNode implements AutoCloseable
         private long electionStatusIntervalNs = TimeUnit.MILLISECONDS.toNanos(50);
         private long requestTimeoutNs = TimeUnit.SECONDS.toNanos(10);
         private Consumer<String> onFatal;
+        private BiFunction<LedgerConfig, OutcomeSink, Ledger> ledgerFactory = Ledger::new;
 
         /**
          * Checks the settings and fills in the defaults that depend on others.
@@ -523,6 +528,20 @@ public final class ClusterNode implements AutoCloseable
         public Context requestTimeoutNs(final long requestTimeoutNs)
         {
             this.requestTimeoutNs = requestTimeoutNs;
+            return this;
+        }
+
+        public BiFunction<LedgerConfig, OutcomeSink, Ledger> ledgerFactory()
+        {
+            return ledgerFactory;
+        }
+
+        /**
+         * @param ledgerFactory makes the member's ledger; {@code Ledger::new} unless a test wraps its outcome sink.
+         */
+        public Context ledgerFactory(final BiFunction<LedgerConfig, OutcomeSink, Ledger> ledgerFactory)
+        {
+            this.ledgerFactory = ledgerFactory;
             return this;
         }
 

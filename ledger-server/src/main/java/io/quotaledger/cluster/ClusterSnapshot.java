@@ -39,15 +39,37 @@ final class ClusterSnapshot
     private static final int CHUNK = 64 * 1024;
 
     /**
-     * What a snapshot restores besides the ledger.
+     * A snapshot as read from the cluster: the ledger's bytes, to load into a ledger of this member's configuration,
+     * and what it restores besides the ledger. {@link #NONE} when the member starts without one.
      *
-     * @param ledger         the ledger as of the snapshot.
+     * @param bytes          the ledger's snapshot, null for none.
+     * @param checksum       the ledger's checksum when it was taken.
      * @param lastSequence   the sequence of the last outcome it includes.
      * @param lastTimestamp  the time floor.
      * @param expiryDeadline the deadline of the scheduled expiry timer, Long.MAX_VALUE when none.
      */
-    record State(Ledger ledger, long lastSequence, long lastTimestamp, long expiryDeadline)
+    record State(UnsafeBuffer bytes, long checksum, long lastSequence, long lastTimestamp, long expiryDeadline)
     {
+        static final State NONE = new State(null, 0, 0, 0, Long.MAX_VALUE);
+
+        /**
+         * Loads the snapshot (if any) into a new ledger.
+         *
+         * @throws IllegalStateException when it does not load to the checksum it was taken with.
+         */
+        Ledger restore(final Ledger ledger)
+        {
+            if (bytes != null)
+            {
+                ledger.loadSnapshot(bytes, 0, bytes.capacity());
+                if (ledger.checksum() != checksum)
+                {
+                    throw new IllegalStateException("the cluster's snapshot loads to checksum " +
+                        Long.toHexString(ledger.checksum()) + " but was taken at " + Long.toHexString(checksum));
+                }
+            }
+            return ledger;
+        }
     }
 
     private ClusterSnapshot()
@@ -99,10 +121,10 @@ final class ClusterSnapshot
     }
 
     /**
-     * Reads a snapshot into a new ledger of this node's configuration.
+     * Reads a snapshot taken with this member's configuration.
      *
-     * @throws IllegalStateException when the snapshot is not one of ours, was taken with other behaviour-changing
-     *                               settings, or does not load to the checksum it was taken with.
+     * @throws IllegalStateException when the snapshot is not one of ours or was taken with other behaviour-changing
+     *                               settings.
      */
     static State load(final Image image, final IdleStrategy idle, final LedgerConfig config)
     {
@@ -130,15 +152,8 @@ final class ClusterSnapshot
                     "settings (they change answers, retries included)");
             }
         }
-        final Ledger ledger = new Ledger(config, io.quotaledger.core.OutcomeSink.NONE);
-        ledger.loadSnapshot(loader.bytes, 0, loader.bytes.capacity());
-        final long checksum = h.getLong(32, ORDER);
-        if (ledger.checksum() != checksum)
-        {
-            throw new IllegalStateException("the cluster's snapshot loads to checksum " +
-                Long.toHexString(ledger.checksum()) + " but was taken at " + Long.toHexString(checksum));
-        }
-        return new State(ledger, h.getLong(8, ORDER), h.getLong(16, ORDER), h.getLong(24, ORDER));
+        return new State(loader.bytes, h.getLong(32, ORDER), h.getLong(8, ORDER), h.getLong(16, ORDER),
+            h.getLong(24, ORDER));
     }
 
     private static final String[] SETTING_NAMES = {

@@ -10,6 +10,7 @@ import io.aeron.logbuffer.Header;
 import io.quotaledger.core.Ledger;
 import io.quotaledger.core.LedgerConfig;
 import io.quotaledger.core.Op;
+import io.quotaledger.core.OutcomeSink;
 import io.quotaledger.core.ResultCode;
 import io.quotaledger.engine.BusinessLogicHandler;
 import io.quotaledger.engine.EngineConfig;
@@ -28,6 +29,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiFunction;
 import java.util.function.Consumer;
 
 /**
@@ -53,6 +55,7 @@ public final class LedgerClusteredService implements ClusteredService
     private final DataDir dir;
     private final RollCycle rollCycle;
     private final Consumer<String> onFatal;
+    private final BiFunction<LedgerConfig, OutcomeSink, Ledger> ledgerFactory;
     private final LedgerEvent event;
     private final UnsafeBuffer reply = new UnsafeBuffer(new byte[ClusterMessages.REPLY_LENGTH]);
     private final AtomicLong internalErrors = new AtomicLong();
@@ -77,10 +80,16 @@ public final class LedgerClusteredService implements ClusteredService
      * @param dir       this node's data directory: its outcome journal.
      * @param rollCycle how often the journal starts a new file.
      * @param onFatal   stops the node, given why: called once, on the service's thread.
+     * @param ledgerFactory makes the member's ledger ({@code Ledger::new}; tests wrap its outcome sink).
      */
     public LedgerClusteredService(
-        final LedgerConfig config, final DataDir dir, final RollCycle rollCycle, final Consumer<String> onFatal)
+        final LedgerConfig config,
+        final DataDir dir,
+        final RollCycle rollCycle,
+        final Consumer<String> onFatal,
+        final BiFunction<LedgerConfig, OutcomeSink, Ledger> ledgerFactory)
     {
+        this.ledgerFactory = ledgerFactory;
         this.config = config;
         this.dir = dir;
         this.rollCycle = rollCycle;
@@ -91,8 +100,7 @@ public final class LedgerClusteredService implements ClusteredService
     public void onStart(final Cluster cluster, final Image snapshotImage)
     {
         this.cluster = cluster;
-        final ClusterSnapshot.State state = snapshotImage == null ?
-            new ClusterSnapshot.State(new Ledger(config, io.quotaledger.core.OutcomeSink.NONE), 0, 0, Long.MAX_VALUE) :
+        final ClusterSnapshot.State state = snapshotImage == null ? ClusterSnapshot.State.NONE :
             ClusterSnapshot.load(snapshotImage, cluster.idleStrategy(), config);
         expiryDeadline = state.expiryDeadline();
         journal = openJournal(state.lastSequence());
@@ -101,17 +109,13 @@ public final class LedgerClusteredService implements ClusteredService
             .ledger(config)
             .clock(() -> logTime)
             .acceptingChanges(() -> true) // the same answer on every node: a local disk never decides
-            .ledgerFactory((ledgerConfig, sink) ->
-            {
-                state.ledger().outcomeSink(sink);
-                return state.ledger();
-            })
+            .ledgerFactory((ledgerConfig, sink) -> state.restore(ledgerFactory.apply(ledgerConfig, sink)))
             .lastSequence(state.lastSequence())
             .lastTimestamp(state.lastTimestamp());
         businessLogic = new BusinessLogicHandler(engineConfig, internalErrors);
         appliedSequence = state.lastSequence();
         LOG.info("ledger service: {} accounts at outcome {} ({}), journal at outcome {}",
-            state.ledger().accountCount(), state.lastSequence(),
+            businessLogic.ledger().accountCount(), state.lastSequence(),
             snapshotImage == null ? "no snapshot" : "from the cluster's snapshot", journaled);
     }
 
@@ -146,7 +150,7 @@ public final class LedgerClusteredService implements ClusteredService
             return;
         }
         apply(timestamp);
-        if (session != null)
+        if (session != null && !fatal) // a member that failed says nothing more: the request is resent to the next leader
         {
             reply(session, correlationId);
         }
@@ -168,9 +172,9 @@ public final class LedgerClusteredService implements ClusteredService
         flushJournal();
         final long crc = ClusterSnapshot.write(snapshotPublication, cluster.idleStrategy(),
             businessLogic.ledger(), appliedSequence, businessLogic.lastTimestamp(), expiryDeadline);
-        snapshotSequence = appliedSequence;
         snapshotChecksum = businessLogic.ledger().checksum();
         snapshotCrc = crc;
+        snapshotSequence = appliedSequence; // last: a reader that sees it sees the two above
         LOG.info("snapshot at outcome {} ({} accounts, state checksum {}, snapshot crc {})", appliedSequence,
             businessLogic.ledger().accountCount(), Long.toHexString(snapshotChecksum), Long.toHexString(crc));
     }

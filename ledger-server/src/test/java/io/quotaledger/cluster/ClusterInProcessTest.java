@@ -2,6 +2,7 @@ package io.quotaledger.cluster;
 
 import io.aeron.cluster.client.AeronCluster;
 import io.quotaledger.core.Command;
+import io.quotaledger.core.Ledger;
 import io.quotaledger.core.LedgerConfig;
 import io.quotaledger.core.Op;
 import io.quotaledger.core.Result;
@@ -30,6 +31,9 @@ class ClusterInProcessTest
 
     private final ClusterNode[] nodes = new ClusterNode[3];
     private final ClusterEngine[] engines = new ClusterEngine[3];
+    private static final long POISON = 666;
+    private int poisoned = -1;
+    private java.util.function.Consumer<String> onFatal = why -> { throw new AssertionError(why); };
     private ClusterMembers members;
 
     @AfterEach
@@ -158,6 +162,36 @@ class ClusterInProcessTest
         }
     }
 
+    @Test
+    void shouldStopAMemberWhoseLedgerFailsAndGoOnWithTheOthers() throws Exception
+    {
+        final int base = 28_000 + (int)(ProcessHandle.current().pid() % 2_000) * 10;
+        members = ClusterMembers.parse("localhost:" + base + ",localhost:" + (base + 10) + ",localhost:" + (base + 20));
+        final java.util.concurrent.CompletableFuture<String> stopped = new java.util.concurrent.CompletableFuture<>();
+        poisoned = 0;
+        onFatal = why ->
+        {
+            stopped.complete(why);
+            new Thread(() -> close(0)).start(); // what serve does: the member leaves at once
+        };
+        for (int i = 0; i < 3; i++)
+        {
+            start(i);
+        }
+        run(1, new Command().op(Op.CREDIT).requestId(5, 1).userId(3).amount(1_000));
+        // member 0's ledger fails on this amount (a bug on one member): it stops, the others apply it
+        final Result result = execute(2, new Command().op(Op.CREDIT).requestId(5, 2).userId(3).amount(POISON));
+        assertEquals(ResultCode.OK, result.code(), result.toString());
+        assertTrue(stopped.get(30, TimeUnit.SECONDS).contains("test: a bug"), stopped.get());
+        assertEquals(1_000 + POISON, execute(1, new Command().op(Op.QUERY).userId(3)).balance());
+        final DataDir data = new DataDir(dir.resolve("node0"));
+        Journals.refreshListing(data);
+        try (JournalReader reader = JournalReader.open(data))
+        {
+            assertEquals(1, reader.lastSequence(), "member 0's journal holds nothing of the failed command");
+        }
+    }
+
     /**
      * @return each member's CRC of the snapshot the cluster takes now, once all three have taken it.
      */
@@ -199,7 +233,15 @@ class ClusterInProcessTest
             .dataDir(new DataDir(dir.resolve("node" + i)))
             .ledger(new LedgerConfig().expectedAccounts(1024).dedupeWindowCount(1 << 12))
             .rollCycle(Journals.rollCycle("DAILY"))
-            .onFatal(why -> { throw new AssertionError(why); }));
+            .onFatal(onFatal)
+            .ledgerFactory((config, sink) -> i != poisoned ? new Ledger(config, sink) : new Ledger(config, outcome ->
+            {
+                if (outcome.amount() == POISON)
+                {
+                    throw new IllegalStateException("test: a bug");
+                }
+                sink.onOutcome(outcome);
+            })));
         engines[i] = new ClusterEngine(new AeronCluster.Context()
             .aeronDirectoryName(nodes[i].context().aeronDir().toString())
             .ingressChannel("aeron:udp")
