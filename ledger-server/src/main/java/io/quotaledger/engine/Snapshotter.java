@@ -187,6 +187,7 @@ public final class Snapshotter implements AutoCloseable
         final UnsafeBuffer copy;
         final int length;
         final long checksum;
+        final long copied;
         try
         {
             final int needed = ledger.snapshotLength();
@@ -196,6 +197,7 @@ public final class Snapshotter implements AutoCloseable
             }
             copy = new UnsafeBuffer(buffer, 0, needed);
             length = ledger.writeSnapshot(copy, 0);
+            copied = System.nanoTime();
             checksum = ledger.checksum();
         }
         catch (final RuntimeException | OutOfMemoryError ex)
@@ -204,7 +206,8 @@ public final class Snapshotter implements AutoCloseable
             result.completeExceptionally(ex);
             return;
         }
-        final long pause = System.nanoTime() - start;
+        final long end = System.nanoTime();
+        final long pause = end - start;
         lastPauseNanos = pause;
         writer.execute(() ->
         {
@@ -215,8 +218,10 @@ public final class Snapshotter implements AutoCloseable
                 store.prune(keep, recoveredFrom);
                 lastSnapshotSequence = sequence;
                 lastSnapshotNanos = System.nanoTime();
-                LOG.info("snapshot {} at sequence {}: {} MiB, business thread paused {} ms", file.getFileName(),
-                    sequence, length >> 20, TimeUnit.NANOSECONDS.toMillis(pause));
+                LOG.info("snapshot {} at sequence {}: {} MiB, business thread paused {} ms ({} ms copying, {} ms " +
+                    "taking the state checksum)", file.getFileName(), sequence, length >> 20,
+                    TimeUnit.NANOSECONDS.toMillis(pause), TimeUnit.NANOSECONDS.toMillis(copied - start),
+                    TimeUnit.NANOSECONDS.toMillis(end - copied));
                 result.complete(new Snapshot(file, sequence, length, pause, System.nanoTime() - requested));
             }
             catch (final Exception | OutOfMemoryError ex)
