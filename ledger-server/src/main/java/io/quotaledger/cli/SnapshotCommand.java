@@ -29,8 +29,7 @@ import java.util.concurrent.TimeUnit;
         "Takes a snapshot: offline, or of a running ledger with --running.",
         "",
         "Offline (only while `ledger serve` is stopped) it recovers the state (newest good snapshot, then the " +
-            "journal), writes it to DIR/snapshots/ and deletes all but the newest --keep snapshots and the one it " +
-            "started from.",
+            "journal), writes it to DIR/snapshots/ and deletes all but the newest --keep snapshots.",
         "With --running it asks the ledger at --host/--port (an admin key from --key-file, LEDGER_KEY or " +
             "DIR/admin.key) to snapshot itself; its own --keep-snapshots setting applies.",
         "" })
@@ -113,7 +112,7 @@ final class SnapshotCommand implements Callable<Integer>
         final long checksum = ledger.checksum();
         final SnapshotStore store = new SnapshotStore(dir);
         final Path file = store.write(recovered.lastSequence(), recovered.lastTimestamp(), checksum, buffer, length);
-        store.prune(keep, recovered.snapshot() == null ? 0 : recovered.snapshot().sequence());
+        store.prune(keep);
         final long size = Files.size(file);
 
         if (json)
