@@ -183,6 +183,11 @@ public final class Snapshotter implements AutoCloseable
         final long requested,
         final CompletableFuture<Snapshot> result)
     {
+        if (recoveredFrom > 0 && sequence == recoveredFrom)
+        {
+            writer.execute(() -> keepRecoveredFrom(requested, result));
+            return;
+        }
         final long start = System.nanoTime();
         final UnsafeBuffer copy;
         final int length;
@@ -233,6 +238,36 @@ public final class Snapshotter implements AutoCloseable
                 inProgress.set(false);
             }
         });
+    }
+
+    /**
+     * Nothing has changed since the snapshot the state was recovered from: that file, which loaded and checked out,
+     * is the snapshot, rather than a new copy (not checked) written over it.
+     */
+    private void keepRecoveredFrom(final long requested, final CompletableFuture<Snapshot> result)
+    {
+        try
+        {
+            for (final SnapshotStore.Info info : store.list())
+            {
+                if (info.sequence() == recoveredFrom)
+                {
+                    result.complete(new Snapshot(info.path(), recoveredFrom, info.payloadLength(), 0,
+                        System.nanoTime() - requested));
+                    return;
+                }
+            }
+            result.completeExceptionally(new IllegalStateException("the snapshot the state was recovered from, at " +
+                "sequence " + recoveredFrom + ", is gone from " + store.folder()));
+        }
+        catch (final Exception ex)
+        {
+            result.completeExceptionally(ex);
+        }
+        finally
+        {
+            inProgress.set(false);
+        }
     }
 
     private void awaitJournal(final long sequence) throws InterruptedException

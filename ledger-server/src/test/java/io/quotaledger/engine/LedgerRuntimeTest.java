@@ -21,6 +21,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
@@ -29,6 +30,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -167,6 +169,31 @@ class LedgerRuntimeTest
             }
             assertTrue(second.snapshotter().lastSnapshotSequence() >= snapshot + every,
                 "periodic snapshot at " + second.snapshotter().lastSnapshotSequence());
+        }
+        finally
+        {
+            second.close();
+        }
+    }
+
+    @Test
+    void shouldNotWriteOverTheSnapshotItStartedFromWhenNothingChanged() throws Exception
+    {
+        final LedgerRuntime first = start(Durability.PROCESS);
+        randomWorkload(first.engine(), 16, 3_000);
+        final Snapshotter.Snapshot taken = first.snapshotter().snapshot().get(30, TimeUnit.SECONDS);
+        first.close();
+        final byte[] before = Files.readAllBytes(taken.file());
+        Files.setLastModifiedTime(taken.file(), FileTime.fromMillis(1_000_000));
+
+        final LedgerRuntime second = start(Durability.PROCESS);
+        try
+        {
+            final Snapshotter.Snapshot again = second.snapshotter().snapshot().get(30, TimeUnit.SECONDS);
+            assertEquals(taken.file(), again.file());
+            assertEquals(taken.sequence(), again.sequence());
+            assertEquals(1_000_000, Files.getLastModifiedTime(taken.file()).toMillis(), "not written again");
+            assertArrayEquals(before, Files.readAllBytes(taken.file()));
         }
         finally
         {
