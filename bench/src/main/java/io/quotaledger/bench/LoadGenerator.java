@@ -106,6 +106,7 @@ public final class LoadGenerator
         long amount = 1;
         long credit = Workload.OPENING_BALANCE;
         long grant = Workload.FREE_ALLOWANCE;
+        int keysPerUser;
         boolean setup = true;
         long seed = 42;
         int ringSlots;
@@ -151,6 +152,7 @@ public final class LoadGenerator
                     case "--amount" -> o.amount = Long.parseLong(BenchSupport.value(args, ++i, arg));
                     case "--credit" -> o.credit = Long.parseLong(BenchSupport.value(args, ++i, arg));
                     case "--grant" -> o.grant = Long.parseLong(BenchSupport.value(args, ++i, arg));
+                    case "--keys-per-user" -> o.keysPerUser = Integer.parseInt(BenchSupport.value(args, ++i, arg));
                     case "--no-setup" -> o.setup = false;
                     case "--seed" -> o.seed = Long.parseLong(BenchSupport.value(args, ++i, arg));
                     case "--ring-slots" -> o.ringSlots = (int)count(BenchSupport.value(args, ++i, arg));
@@ -199,6 +201,10 @@ public final class LoadGenerator
             {
                 throw new IllegalArgumentException(
                     "--connections, --window, --users and --rate must be positive, 1 <= --threads <= --connections");
+            }
+            if (keysPerUser < 0)
+            {
+                throw new IllegalArgumentException("--keys-per-user must be 0 or more: " + keysPerUser);
             }
             if (hotShare < 0 || hotShare > 1 || hotSet <= 0 || hotSet > 1)
             {
@@ -275,6 +281,9 @@ public final class LoadGenerator
                   --service ID --amount N what each DEDUCT charges (default service 1, amount 1)
                   --credit N --grant N    set-up: CREDIT every user N (default 2^50), GRANT N free units a month
                                           on the service (default 1000, 0 for none)
+                  --keys-per-user K       set-up: also K virtual keys per user (ids from 1, a budget of 2^50 a
+                                          month), each with a rate limit; the DEDUCTs go through none of them
+                                          (default 0). 1m users with 2: the state of `footprint --policy`
                   --no-setup              skip the set-up (accounts funded by an earlier run)
                   --seed N                user sequences (default 42)
                 output:
@@ -879,29 +888,45 @@ public final class LoadGenerator
     {
         final long begin = System.nanoTime();
         final boolean grant = options.grant > 0;
-        System.err.printf(Locale.ROOT, "set-up: CREDIT %,d users%s ...%n", options.users,
-            grant ? " and GRANT " + options.grant + " a month on service " + options.serviceId : "");
+        final int keys = options.keysPerUser;
+        System.err.printf(Locale.ROOT, "set-up: CREDIT %,d users%s%s ...%n", options.users,
+            grant ? " and GRANT " + options.grant + " a month on service " + options.serviceId : "",
+            keys > 0 ? ", " + keys + " virtual key(s) each with a rate limit" : "");
         final SetupHandler handler = new SetupHandler();
         try (LedgerClient client = LedgerClient.connect(clientConfig(options, host, port, key)))
         {
             final RequestIds ids = client.requestIds();
-            final long total = grant ? 2L * options.users : options.users;
+            final int perUser = 1 + (grant ? 1 : 0) + 2 * keys;
             long sent = 0;
-            for (; sent < total && handler.failure == null; sent++)
+            for (long user = 1; user <= options.users && handler.failure == null; user++)
             {
-                while (sent - handler.answered.get() >= SETUP_BATCH)
+                for (int i = 0; i < perUser; i++, sent++)
                 {
-                    LockSupport.parkNanos(50_000);
-                }
-                final long user = (grant ? sent / 2 : sent) + 1;
-                if (grant && (sent & 1) == 1)
-                {
-                    client.grant(ids.hi(), ids.nextLo(), user, options.serviceId, options.grant, Period.MONTH,
-                        handler);
-                }
-                else
-                {
-                    client.credit(ids.hi(), ids.nextLo(), user, options.credit, handler);
+                    while (sent - handler.answered.get() >= SETUP_BATCH)
+                    {
+                        LockSupport.parkNanos(50_000);
+                    }
+                    final int policy = i - 1 - (grant ? 1 : 0);
+                    final long keyId = (user - 1) * keys + policy / 2 + 1;
+                    if (i == 0)
+                    {
+                        client.credit(ids.hi(), ids.nextLo(), user, options.credit, handler);
+                    }
+                    else if (policy < 0)
+                    {
+                        client.grant(ids.hi(), ids.nextLo(), user, options.serviceId, options.grant, Period.MONTH,
+                            handler);
+                    }
+                    else if ((policy & 1) == 0)
+                    {
+                        client.setVirtualKey(ids.hi(), ids.nextLo(), user, keyId, Workload.KEY_BUDGET, false,
+                            Period.MONTH, 0, 0, null, handler);
+                    }
+                    else
+                    {
+                        client.setRateLimit(ids.hi(), ids.nextLo(), user, keyId, Workload.RATE_REQUESTS,
+                            Workload.RATE_UNITS, Workload.RATE_MILLIS, handler);
+                    }
                 }
             }
             while (handler.answered.get() < sent)

@@ -5,6 +5,7 @@ import io.quotaledger.core.Ledger;
 import io.quotaledger.core.LedgerConfig;
 import io.quotaledger.core.OutcomeSink;
 import io.quotaledger.core.Result;
+import org.agrona.concurrent.UnsafeBuffer;
 import org.openjdk.jol.info.GraphLayout;
 
 import java.io.PrintStream;
@@ -26,9 +27,10 @@ import java.util.Locale;
  * is set, a few thousand entries of each kind, counts in the accounts' stage: a fraction of a byte per entry at 1M).
  *
  * <p>Whether it fits: the ledger's state, plus the full default dedupe window (preallocated: an empty ledger with the
- * default window minus one with a window of one), counted twice while a snapshot is taken (the snapshotter checks
- * each snapshot by loading it into a second ledger), plus the snapshot's copy buffer (its length and an eighth to
- * grow), against the 2 GiB the launcher gives the server by default.
+ * default window minus one with a window of one), plus the snapshot's copy buffer (its length and an eighth to grow),
+ * which the snapshotter holds while a snapshot is taken, against the 2 GiB the launcher gives the server by default.
+ * And what a snapshot of the final state holds the business-logic thread: the copy into that buffer and the state
+ * checksum the snapshotter takes with it, each timed on the same thread (the best of a few, after one to warm up).
  */
 final class PolicyFootprint
 {
@@ -36,6 +38,10 @@ final class PolicyFootprint
     static final int KEYS_PER_USER = 2;
     /** The launcher's default heap (scripts/ledger: -Xmx2g). */
     static final long DEFAULT_HEAP_BYTES = 2L << 30;
+    /** Snapshot pauses timed at the end, the first one to warm up. */
+    private static final int PAUSE_RUNS = 4;
+    /** Where the timed checksums go, so that none is optimised away. */
+    private static volatile long consumed;
 
     private PolicyFootprint()
     {
@@ -58,9 +64,18 @@ final class PolicyFootprint
      * @param stages         the accounts, then keys, rate limits and spend windows, each after the one before.
      * @param dedupeBytes    the default dedupe window, preallocated.
      * @param snapshotBytes  the ledger's snapshot length at the end.
+     * @param copyNanos      the snapshot's copy of the final state into its buffer.
+     * @param checksumNanos  the state checksum of the final state.
      * @param footprint      JOL's table of the final ledger by class.
      */
-    record Figures(int users, List<Stage> stages, long dedupeBytes, long snapshotBytes, String footprint)
+    record Figures(
+        int users,
+        List<Stage> stages,
+        long dedupeBytes,
+        long snapshotBytes,
+        long copyNanos,
+        long checksumNanos,
+        String footprint)
     {
         /**
          * @param stage 1 (keys), 2 (rate limits) or 3 (spend windows).
@@ -90,11 +105,11 @@ final class PolicyFootprint
         }
 
         /**
-         * @return the heap a snapshot needs at its peak: the state, its check copy and the copy buffer.
+         * @return the heap a snapshot needs at its peak: the state and the copy buffer.
          */
         long peakBytes()
         {
-            return 2 * stateBytes() + snapshotBytes + snapshotBytes / 8;
+            return stateBytes() + snapshotBytes + snapshotBytes / 8;
         }
 
         boolean fits()
@@ -118,9 +133,12 @@ final class PolicyFootprint
                     stage.retainedBytes());
             }
             out.printf(Locale.ROOT, "  state with the full default dedupe window (%,d bytes): %,d bytes; while a " +
-                "snapshot is taken (a second copy to check it, and a %,d-byte buffer): %,d bytes of the %,d-byte " +
-                "default heap: %s%n", dedupeBytes, stateBytes(), snapshotBytes + snapshotBytes / 8, peakBytes(),
-                DEFAULT_HEAP_BYTES, fits() ? "fits" : "DOES NOT FIT");
+                "snapshot is taken (and a %,d-byte buffer): %,d bytes of the %,d-byte default heap: %s%n",
+                dedupeBytes, stateBytes(), snapshotBytes + snapshotBytes / 8, peakBytes(), DEFAULT_HEAP_BYTES,
+                fits() ? "fits" : "DOES NOT FIT");
+            out.printf(Locale.ROOT, "  snapshot pause of the final state (business-logic thread): %.1f ms = copy " +
+                "%.1f ms + state checksum %.1f ms%n", (copyNanos + checksumNanos) / 1e6, copyNanos / 1e6,
+                checksumNanos / 1e6);
         }
 
         String json()
@@ -142,8 +160,9 @@ final class PolicyFootprint
                     stage.entries(), stage.retainedBytes(), stage.heapBytes()));
             }
             return json.append(String.format(Locale.ROOT, "],\"dedupeWindowBytes\":%d,\"stateBytes\":%d," +
-                "\"snapshotBytes\":%d,\"snapshotPeakBytes\":%d,\"defaultHeapBytes\":%d,\"fits\":%b}", dedupeBytes,
-                stateBytes(), snapshotBytes, peakBytes(), DEFAULT_HEAP_BYTES, fits())).toString();
+                "\"snapshotBytes\":%d,\"snapshotPeakBytes\":%d,\"defaultHeapBytes\":%d,\"fits\":%b," +
+                "\"snapshotCopyNanos\":%d,\"snapshotChecksumNanos\":%d}", dedupeBytes, stateBytes(), snapshotBytes,
+                peakBytes(), DEFAULT_HEAP_BYTES, fits(), copyNanos, checksumNanos)).toString();
         }
     }
 
@@ -189,8 +208,26 @@ final class PolicyFootprint
             process(ledger, Workload.spendWindow(command.reset().timestamp(Workload.START_MILLIS), i, 0), result);
         }
         stages.add(stage("the spend windows", users, ledger));
-        return new Figures(users, stages, dedupeBytes, ledger.snapshotLength(),
-            GraphLayout.parseInstance(ledger).toFootprint());
+        final String footprint = GraphLayout.parseInstance(ledger).toFootprint();
+
+        final int length = ledger.snapshotLength();
+        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[length + length / 8]);
+        long copyNanos = Long.MAX_VALUE;
+        long checksumNanos = Long.MAX_VALUE;
+        for (int i = 0; i < PAUSE_RUNS; i++)
+        {
+            final long start = System.nanoTime();
+            ledger.writeSnapshot(buffer, 0);
+            final long copied = System.nanoTime();
+            consumed = ledger.checksum();
+            final long end = System.nanoTime();
+            if (i > 0)
+            {
+                copyNanos = Math.min(copyNanos, copied - start);
+                checksumNanos = Math.min(checksumNanos, end - copied);
+            }
+        }
+        return new Figures(users, stages, dedupeBytes, length, copyNanos, checksumNanos, footprint);
     }
 
     /**

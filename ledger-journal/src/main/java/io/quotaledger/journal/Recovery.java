@@ -167,7 +167,10 @@ public final class Recovery
                     catch (final IOException | RuntimeException ex)
                     {
                         rejected.add(info.path().getFileName() + ": " + ex.getMessage());
-                        ledger = newLedger.get(); // a failed load may have half-filled it
+                        // a failed load may have half-filled it: let go of it before a fresh one is built, so
+                        // that falling back needs no more heap than the load did
+                        ledger = null;
+                        ledger = newLedger.get();
                     }
                 }
             }

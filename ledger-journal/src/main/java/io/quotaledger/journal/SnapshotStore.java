@@ -194,10 +194,25 @@ public final class SnapshotStore
      */
     public void prune(final int keep) throws IOException
     {
+        prune(keep, 0);
+    }
+
+    /**
+     * Deletes all but the newest {@code keep} snapshots and the one at {@code keepSequence}, and leftover temporary
+     * files. A snapshot is checked only when loaded: keeping the one recovery started from (which loaded and checked
+     * out) leaves recovery a snapshot to fall back to, with the journal after it, should the newer ones not load.
+     *
+     * @param keepSequence the sequence of a snapshot to keep whatever its age; 0 for none.
+     */
+    public void prune(final int keep, final long keepSequence) throws IOException
+    {
         final List<Info> snapshots = list();
         for (int i = keep; i < snapshots.size(); i++)
         {
-            Files.deleteIfExists(snapshots.get(i).path());
+            if (snapshots.get(i).sequence() != keepSequence)
+            {
+                Files.deleteIfExists(snapshots.get(i).path());
+            }
         }
         if (Files.isDirectory(folder))
         {

@@ -147,6 +147,20 @@ class SnapshotRecoveryTest
         }
     }
 
+    @Test
+    void shouldKeepTheSnapshotRecoveryStartedFromWhenPruning() throws Exception
+    {
+        setUp();
+        for (final int at : new int[] { 100, 200, 300, 400 })
+        {
+            source.snapshot(store, at);
+        }
+        store.prune(2, 100);
+        assertEquals(List.of(400L, 300L, 100L), store.list().stream().map(SnapshotStore.Info::sequence).toList());
+        store.prune(1, 0);
+        assertEquals(List.of(400L), store.list().stream().map(SnapshotStore.Info::sequence).toList());
+    }
+
     @ParameterizedTest
     @EnumSource(Damage.class)
     void shouldRejectADamagedSnapshot(final Damage kind) throws Exception

@@ -107,7 +107,8 @@ final class ServeCommand implements Callable<Integer>
             "UNAVAILABLE before any write can fail; at least what the ring holds in flight (default: that).")
     long journalReserveMib;
 
-    @Option(names = "--keep-snapshots", defaultValue = "3", description = "Snapshots kept (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--keep-snapshots", defaultValue = "3",
+        description = "Snapshots kept, besides the one the ledger started from (default: ${DEFAULT-VALUE}).")
     int keepSnapshots;
 
     @Option(names = "--ring-size", defaultValue = "16384", description = "Ring slots, a power of two (default: ${DEFAULT-VALUE}).")

@@ -1,8 +1,6 @@
 package io.quotaledger.engine;
 
 import io.quotaledger.core.Ledger;
-import io.quotaledger.core.LedgerConfig;
-import io.quotaledger.core.OutcomeSink;
 import io.quotaledger.journal.SnapshotStore;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.slf4j.Logger;
@@ -17,11 +15,14 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
 
 /**
- * Takes snapshots of a running engine: the business-logic thread only copies the state into a buffer kept from one
- * snapshot to the next (the pause, which is measured). A background thread loads the copy into a scratch ledger
- * (which proves it loads, and gives the state checksum for the header without holding the business thread), waits
- * until the journal holds every outcome the copy includes, then writes the file and prunes old ones. One snapshot
- * at a time; periodic snapshots every N outcomes or M minutes. Memory: the copy, plus a second ledger while checking.
+ * Takes snapshots of a running engine: the business-logic thread copies the state into a buffer kept from one
+ * snapshot to the next and takes the state checksum for the header (the pause, which is measured). A background
+ * thread waits until the journal holds every outcome the copy includes, then writes the file and prunes old ones.
+ * One snapshot at a time; periodic snapshots every N outcomes or M minutes. Memory: the state plus the copy, never a
+ * second ledger (one would not fit the default heap at a million users with keys). That the copy loads back into the
+ * checksum is checked where a ledger is built anyway: at recovery, which passes over a snapshot that does not and
+ * falls back to an older one or the journal, and by {@code ledger verify} and {@code ledger archive}. So that a
+ * fallback always has somewhere to go, pruning keeps the snapshot this run recovered from: it loaded and checked out.
  */
 public final class Snapshotter implements AutoCloseable
 {
@@ -33,7 +34,7 @@ public final class Snapshotter implements AutoCloseable
      * @param file        the snapshot file.
      * @param sequence    last outcome it includes.
      * @param bytes       payload size.
-     * @param pauseNanos  how long the business-logic thread was held copying the state.
+     * @param pauseNanos  how long the business-logic thread was held copying the state and taking its checksum.
      * @param totalNanos  from request to a durable file.
      */
     public record Snapshot(Path file, long sequence, long bytes, long pauseNanos, long totalNanos)
@@ -46,6 +47,7 @@ public final class Snapshotter implements AutoCloseable
     private final int keep;
     private final ScheduledExecutorService writer;
     private final AtomicBoolean inProgress = new AtomicBoolean();
+    private final long recoveredFrom;
     private volatile long lastSnapshotSequence;
     private volatile long lastSnapshotNanos = System.nanoTime();
     private volatile long lastPauseNanos;
@@ -53,9 +55,10 @@ public final class Snapshotter implements AutoCloseable
 
     /**
      * @param journaledSequence    the journal's last durable sequence: a snapshot is final only once it is reached.
-     * @param keep                 snapshots to keep; older ones are deleted after each new one.
+     * @param keep                 snapshots to keep; older ones are deleted after each new one, except the one the
+     *                             state was recovered from.
      * @param lastSnapshotSequence the sequence of the snapshot the state was recovered from (0 for none): periodic
-     *                             snapshots count outcomes from there, replayed ones included.
+     *                             snapshots count outcomes from there, replayed ones included, and it is kept.
      */
     public Snapshotter(
         final LedgerEngine engine,
@@ -69,6 +72,7 @@ public final class Snapshotter implements AutoCloseable
         this.journaledSequence = journaledSequence;
         this.keep = keep;
         this.lastSnapshotSequence = lastSnapshotSequence;
+        this.recoveredFrom = lastSnapshotSequence;
         this.writer = Executors.newSingleThreadScheduledExecutor(runnable ->
         {
             final Thread thread = new Thread(runnable, "ledger-snapshot");
@@ -179,9 +183,16 @@ public final class Snapshotter implements AutoCloseable
         final long requested,
         final CompletableFuture<Snapshot> result)
     {
+        if (recoveredFrom > 0 && sequence == recoveredFrom)
+        {
+            writer.execute(() -> keepRecoveredFrom(requested, result));
+            return;
+        }
         final long start = System.nanoTime();
         final UnsafeBuffer copy;
         final int length;
+        final long checksum;
+        final long copied;
         try
         {
             final int needed = ledger.snapshotLength();
@@ -191,6 +202,8 @@ public final class Snapshotter implements AutoCloseable
             }
             copy = new UnsafeBuffer(buffer, 0, needed);
             length = ledger.writeSnapshot(copy, 0);
+            copied = System.nanoTime();
+            checksum = ledger.checksum();
         }
         catch (final RuntimeException | OutOfMemoryError ex)
         {
@@ -198,23 +211,22 @@ public final class Snapshotter implements AutoCloseable
             result.completeExceptionally(ex);
             return;
         }
-        final long pause = System.nanoTime() - start;
+        final long end = System.nanoTime();
+        final long pause = end - start;
         lastPauseNanos = pause;
-        final LedgerConfig config = ledger.config();
         writer.execute(() ->
         {
             try
             {
-                final Ledger check = new Ledger(config, OutcomeSink.NONE);
-                check.loadSnapshot(copy, 0, length);
-                final long checksum = check.checksum();
                 awaitJournal(sequence);
                 final Path file = store.write(sequence, timestamp, checksum, copy, length);
-                store.prune(keep);
+                store.prune(keep, recoveredFrom);
                 lastSnapshotSequence = sequence;
                 lastSnapshotNanos = System.nanoTime();
-                LOG.info("snapshot {} at sequence {}: {} MiB, business thread paused {} ms", file.getFileName(),
-                    sequence, length >> 20, TimeUnit.NANOSECONDS.toMillis(pause));
+                LOG.info("snapshot {} at sequence {}: {} MiB, business thread paused {} ms ({} ms copying, {} ms " +
+                    "taking the state checksum)", file.getFileName(), sequence, length >> 20,
+                    TimeUnit.NANOSECONDS.toMillis(pause), TimeUnit.NANOSECONDS.toMillis(copied - start),
+                    TimeUnit.NANOSECONDS.toMillis(end - copied));
                 result.complete(new Snapshot(file, sequence, length, pause, System.nanoTime() - requested));
             }
             catch (final Exception | OutOfMemoryError ex)
@@ -226,6 +238,36 @@ public final class Snapshotter implements AutoCloseable
                 inProgress.set(false);
             }
         });
+    }
+
+    /**
+     * Nothing has changed since the snapshot the state was recovered from: that file, which loaded and checked out,
+     * is the snapshot, rather than a new copy (not checked) written over it.
+     */
+    private void keepRecoveredFrom(final long requested, final CompletableFuture<Snapshot> result)
+    {
+        try
+        {
+            for (final SnapshotStore.Info info : store.list())
+            {
+                if (info.sequence() == recoveredFrom)
+                {
+                    result.complete(new Snapshot(info.path(), recoveredFrom, info.payloadLength(), 0,
+                        System.nanoTime() - requested));
+                    return;
+                }
+            }
+            result.completeExceptionally(new IllegalStateException("the snapshot the state was recovered from, at " +
+                "sequence " + recoveredFrom + ", is gone from " + store.folder()));
+        }
+        catch (final Exception ex)
+        {
+            result.completeExceptionally(ex);
+        }
+        finally
+        {
+            inProgress.set(false);
+        }
     }
 
     private void awaitJournal(final long sequence) throws InterruptedException

@@ -10,6 +10,8 @@ import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.Durability;
 import io.quotaledger.journal.JournalCorruptedException;
 import io.quotaledger.journal.Journals;
+import io.quotaledger.journal.SnapshotStore;
+import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.Parameter;
@@ -19,12 +21,16 @@ import org.junit.jupiter.params.provider.EnumSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.Arrays;
 import java.util.Comparator;
+import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -168,6 +174,70 @@ class LedgerRuntimeTest
         {
             second.close();
         }
+    }
+
+    @Test
+    void shouldNotWriteOverTheSnapshotItStartedFromWhenNothingChanged() throws Exception
+    {
+        final LedgerRuntime first = start(Durability.PROCESS);
+        randomWorkload(first.engine(), 16, 3_000);
+        final Snapshotter.Snapshot taken = first.snapshotter().snapshot().get(30, TimeUnit.SECONDS);
+        first.close();
+        final byte[] before = Files.readAllBytes(taken.file());
+        Files.setLastModifiedTime(taken.file(), FileTime.fromMillis(1_000_000));
+
+        final LedgerRuntime second = start(Durability.PROCESS);
+        try
+        {
+            final Snapshotter.Snapshot again = second.snapshotter().snapshot().get(30, TimeUnit.SECONDS);
+            assertEquals(taken.file(), again.file());
+            assertEquals(taken.sequence(), again.sequence());
+            assertEquals(1_000_000, Files.getLastModifiedTime(taken.file()).toMillis(), "not written again");
+            assertArrayEquals(before, Files.readAllBytes(taken.file()));
+        }
+        finally
+        {
+            second.close();
+        }
+    }
+
+    // the snapshotter no longer loads each snapshot it writes (that took a second ledger's heap): a snapshot that does
+    // not load back into its checksum is found at recovery, which must then find the one it started from before
+    @Test
+    void shouldFallBackToTheSnapshotItStartedFromWhenNewerOnesDoNotLoad() throws Exception
+    {
+        final LedgerRuntime first = start(Durability.PROCESS);
+        randomWorkload(first.engine(), 11, 5_000);
+        final long started = first.snapshotter().snapshot().get(30, TimeUnit.SECONDS).sequence();
+        first.close();
+
+        final LedgerRuntime second = start(Durability.PROCESS);
+        assertEquals(started, second.recovery().snapshot().sequence());
+        for (int i = 0; i < 3; i++)
+        {
+            randomWorkload(second.engine(), 12 + i, 2_000);
+            assertNotNull(second.snapshotter().snapshot().get(30, TimeUnit.SECONDS));
+        }
+        final long before = checksumAfterClose(second);
+        final SnapshotStore store = new SnapshotStore(new DataDir(dir));
+        final List<SnapshotStore.Info> kept = store.list();
+        assertEquals(3, kept.size(), "the 2 newest and the one it started from: " + kept);
+        assertEquals(started, kept.get(2).sequence());
+
+        // the newer two are intact files whose state does not match their checksum, as a snapshot bug would write
+        for (final SnapshotStore.Info info : kept.subList(0, 2))
+        {
+            final byte[] file = Files.readAllBytes(info.path());
+            final byte[] payload = Arrays.copyOfRange(file, file.length - (int)info.payloadLength(), file.length);
+            store.write(info.sequence(), info.timestamp(), info.checksum() + 1, new UnsafeBuffer(payload),
+                payload.length);
+        }
+        final LedgerRuntime third = start(Durability.PROCESS);
+        assertEquals(started, third.recovery().snapshot().sequence());
+        assertEquals(2, third.recovery().rejectedSnapshots().size(), third.recovery().rejectedSnapshots().toString());
+        assertTrue(third.recovery().rejectedSnapshots().get(0).contains("state checksum"),
+            third.recovery().rejectedSnapshots().toString());
+        assertEquals(before, checksumAfterClose(third));
     }
 
     @Test
