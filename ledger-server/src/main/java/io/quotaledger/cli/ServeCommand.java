@@ -95,7 +95,8 @@ final class ServeCommand implements Callable<Integer>
     String roll;
 
     @Option(names = "--snapshot-every", defaultValue = "10000000",
-        description = "Snapshot after this many changes; 0 turns it off (default: ${DEFAULT-VALUE}).")
+        description = "Snapshot after this many changes; 0 turns it off. In a cluster the leader asks every member " +
+            "for one (default: ${DEFAULT-VALUE}).")
     long snapshotEvery;
 
     @Option(names = "--snapshot-minutes", defaultValue = "60",
@@ -107,7 +108,8 @@ final class ServeCommand implements Callable<Integer>
             "UNAVAILABLE before any write can fail; at least what the ring holds in flight (default: that).")
     long journalReserveMib;
 
-    @Option(names = "--keep-snapshots", defaultValue = "3", description = "Snapshots kept (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--keep-snapshots", defaultValue = "3", description = "Snapshots kept (default: " +
+        "${DEFAULT-VALUE}); a cluster member keeps its last two and the log from the older one (docs/cluster.md).")
     int keepSnapshots;
 
     @Option(names = "--ring-size", defaultValue = "16384", description = "Ring slots, a power of two (default: ${DEFAULT-VALUE}).")
@@ -369,6 +371,8 @@ final class ServeCommand implements Callable<Integer>
                 .ledger(ledger)
                 .durability(mode)
                 .rollCycle(rollCycle)
+                .snapshotEveryOutcomes(snapshotEvery)
+                .snapshotEveryMinutes(snapshotMinutes)
                 .leaderHeartbeatTimeoutNs(timeoutNs)
                 .leaderHeartbeatIntervalNs(timeoutNs / 10)
                 .electionTimeoutNs(timeoutNs / 2)

@@ -69,6 +69,7 @@ public final class LedgerClusteredService implements ClusteredService
     private volatile boolean fatal;
     private volatile String failure;
     private volatile long snapshotSequence = -1;
+    private volatile long lastSnapshotSequence;
     private volatile long snapshotChecksum;
     private volatile long snapshotCrc;
 
@@ -110,6 +111,7 @@ public final class LedgerClusteredService implements ClusteredService
             .lastTimestamp(state.lastTimestamp());
         businessLogic = new BusinessLogicHandler(engineConfig, internalErrors);
         appliedSequence = state.lastSequence();
+        lastSnapshotSequence = state.lastSequence();
         LOG.info("ledger service: {} accounts at outcome {} ({}), journal at outcome {}",
             state.ledger().accountCount(), state.lastSequence(),
             snapshotImage == null ? "no snapshot" : "from the cluster's snapshot", journaled);
@@ -169,6 +171,7 @@ public final class LedgerClusteredService implements ClusteredService
         final long crc = ClusterSnapshot.write(snapshotPublication, cluster.idleStrategy(),
             businessLogic.ledger(), appliedSequence, businessLogic.lastTimestamp(), expiryDeadline);
         snapshotSequence = appliedSequence;
+        lastSnapshotSequence = appliedSequence;
         snapshotChecksum = businessLogic.ledger().checksum();
         snapshotCrc = crc;
         LOG.info("snapshot at outcome {} ({} accounts, state checksum {}, snapshot crc {})", appliedSequence,
@@ -219,6 +222,14 @@ public final class LedgerClusteredService implements ClusteredService
     public long snapshotSequence()
     {
         return snapshotSequence;
+    }
+
+    /**
+     * @return the outcome sequence of the last snapshot this member took or started from (0 for none). Any thread.
+     */
+    public long lastSnapshotSequence()
+    {
+        return lastSnapshotSequence;
     }
 
     /**
