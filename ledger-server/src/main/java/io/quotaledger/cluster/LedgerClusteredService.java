@@ -170,10 +170,11 @@ public final class LedgerClusteredService implements ClusteredService
         flushJournal();
         final long crc = ClusterSnapshot.write(snapshotPublication, cluster.idleStrategy(),
             businessLogic.ledger(), appliedSequence, businessLogic.lastTimestamp(), expiryDeadline);
-        snapshotSequence = appliedSequence;
-        lastSnapshotSequence = appliedSequence;
         snapshotChecksum = businessLogic.ledger().checksum();
         snapshotCrc = crc;
+        // last: who sees a sequence change sees the checksum and CRC that go with it
+        snapshotSequence = appliedSequence;
+        lastSnapshotSequence = appliedSequence;
         LOG.info("snapshot at outcome {} ({} accounts, state checksum {}, snapshot crc {})", appliedSequence,
             businessLogic.ledger().accountCount(), Long.toHexString(snapshotChecksum), Long.toHexString(crc));
     }

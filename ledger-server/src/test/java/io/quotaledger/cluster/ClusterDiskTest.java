@@ -149,11 +149,20 @@ class ClusterDiskTest
         load(0);
         snapshotEverywhere();
         final int stale = (leader() + 1) % 3;
+        final long stalePosition = nodes[stale].status().commitPosition;
         close(stale);
         for (int round = 1; round <= 3; round++)
         {
             load(round);
             snapshotEverywhere();
+        }
+        for (int i = 0; i < 3; i++)
+        {
+            final int member = i;
+            if (i != stale)
+            {
+                awaitTrue(() -> logStart(member) > stalePosition, "member " + i + " kept the log the stale one needs");
+            }
         }
         start(stale);
         // the log it misses is purged everywhere: it waits for a catch-up the leader cannot replay, and stays behind
