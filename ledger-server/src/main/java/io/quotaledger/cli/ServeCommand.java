@@ -95,7 +95,8 @@ final class ServeCommand implements Callable<Integer>
     String roll;
 
     @Option(names = "--snapshot-every", defaultValue = "10000000",
-        description = "Snapshot after this many changes; 0 turns it off (default: ${DEFAULT-VALUE}).")
+        description = "Snapshot after this many changes; 0 turns it off. In a cluster the leader asks every member " +
+            "for one (default: ${DEFAULT-VALUE}).")
     long snapshotEvery;
 
     @Option(names = "--snapshot-minutes", defaultValue = "60",
@@ -108,7 +109,8 @@ final class ServeCommand implements Callable<Integer>
     long journalReserveMib;
 
     @Option(names = "--keep-snapshots", defaultValue = "3",
-        description = "Snapshots kept, besides the one the ledger started from (default: ${DEFAULT-VALUE}).")
+        description = "Snapshots kept, besides the one the ledger started from (default: ${DEFAULT-VALUE}); a " +
+            "cluster member keeps its last two and the log from the older one (docs/cluster.md).")
     int keepSnapshots;
 
     @Option(names = "--ring-size", defaultValue = "16384", description = "Ring slots, a power of two (default: ${DEFAULT-VALUE}).")
@@ -370,6 +372,8 @@ final class ServeCommand implements Callable<Integer>
                 .ledger(ledger)
                 .durability(mode)
                 .rollCycle(rollCycle)
+                .snapshotEveryOutcomes(snapshotEvery)
+                .snapshotEveryMinutes(snapshotMinutes)
                 .leaderHeartbeatTimeoutNs(timeoutNs)
                 .leaderHeartbeatIntervalNs(timeoutNs / 10)
                 .electionTimeoutNs(timeoutNs / 2)

@@ -11,6 +11,7 @@ import io.aeron.cluster.service.Cluster;
 import io.aeron.cluster.service.ClusteredServiceContainer;
 import io.aeron.driver.MediaDriver;
 import io.aeron.driver.ThreadingMode;
+import io.aeron.logbuffer.LogBufferDescriptor;
 import io.aeron.security.AuthorisationService;
 import io.quotaledger.core.Ledger;
 import io.quotaledger.core.LedgerConfig;
@@ -18,7 +19,9 @@ import io.quotaledger.core.OutcomeSink;
 import io.quotaledger.journal.DataDir;
 import io.quotaledger.journal.Durability;
 import net.openhft.chronicle.queue.RollCycle;
+import org.agrona.BitUtil;
 import org.agrona.CloseHelper;
+import org.agrona.SystemUtil;
 import org.agrona.concurrent.NoOpLock;
 import org.agrona.concurrent.status.CountersReader;
 import org.slf4j.Logger;
@@ -47,11 +50,13 @@ import java.util.function.Consumer;
 public final class ClusterNode implements AutoCloseable
 {
     private static final Logger LOG = LoggerFactory.getLogger(ClusterNode.class);
+    private static final long PURGE_CHECK_INTERVAL_MS = 500;
 
     private final Context context;
     private final LedgerClusteredService service;
     private final ClusteredMediaDriver driver;
     private final ClusteredServiceContainer container;
+    private final ClusterPurger purger;
     private final FileLock lock;
 
     private ClusterNode(final Context context)
@@ -80,6 +85,7 @@ public final class ClusterNode implements AutoCloseable
             .localControlChannel("aeron:ipc?term-length=64k")
             .replicationChannel("aeron:udp?endpoint=" + me.host() + ":0")
             .recordingEventsEnabled(false)
+            .segmentFileLength(context.archiveSegmentLength())
             .threadingMode(ArchiveThreadingMode.SHARED)
             .fileSyncLevel(context.durability() == Durability.FSYNC ? 1 : 0)
             .catalogFileSyncLevel(context.durability() == Durability.FSYNC ? 1 : 0)
@@ -131,6 +137,8 @@ public final class ClusterNode implements AutoCloseable
             throw ex;
         }
         driver = launched;
+        purger = new ClusterPurger(clusterDir, consensusContext.clusterId(), localArchive.clone(), counters());
+        purger.start(PURGE_CHECK_INTERVAL_MS);
         LOG.info("cluster member {} of {} started: ingress {}, data in {}, media driver in {}", me.id(),
             context.members(), me.endpoint(ClusterMembers.INGRESS), context.dataDir(), aeronDir);
     }
@@ -228,7 +236,7 @@ public final class ClusterNode implements AutoCloseable
 
     public void close()
     {
-        CloseHelper.closeAll(container, driver, lock.channel());
+        CloseHelper.closeAll(purger, container, driver, lock.channel());
     }
 
     /**
@@ -342,6 +350,9 @@ public final class ClusterNode implements AutoCloseable
         private Durability durability = Durability.PROCESS;
         private RollCycle rollCycle;
         private String logTermLength = "16m";
+        private int archiveSegmentLength = Archive.Configuration.SEGMENT_FILE_LENGTH_DEFAULT;
+        private long snapshotEveryOutcomes;
+        private long snapshotEveryMinutes;
         private long leaderHeartbeatTimeoutNs = TimeUnit.SECONDS.toNanos(1);
         private long leaderHeartbeatIntervalNs = TimeUnit.MILLISECONDS.toNanos(100);
         private long electionTimeoutNs = TimeUnit.MILLISECONDS.toNanos(500);
@@ -366,6 +377,23 @@ public final class ClusterNode implements AutoCloseable
             if (leaderHeartbeatIntervalNs >= leaderHeartbeatTimeoutNs)
             {
                 throw new IllegalArgumentException("the leader's heartbeat interval must be below its timeout");
+            }
+            final long termLength = SystemUtil.parseSize("log term length", logTermLength);
+            if (!BitUtil.isPowerOfTwo(termLength) || termLength < LogBufferDescriptor.TERM_MIN_LENGTH ||
+                termLength > LogBufferDescriptor.TERM_MAX_LENGTH)
+            {
+                throw new IllegalArgumentException("the log term length must be a power of two from 64k to 1g, not " +
+                    logTermLength);
+            }
+            if (!BitUtil.isPowerOfTwo(archiveSegmentLength) || archiveSegmentLength < termLength ||
+                archiveSegmentLength > LogBufferDescriptor.TERM_MAX_LENGTH)
+            {
+                throw new IllegalArgumentException("the archive's segment length must be a power of two from the " +
+                    "log term length (" + logTermLength + ") to 1g, not " + archiveSegmentLength);
+            }
+            if (snapshotEveryOutcomes < 0 || snapshotEveryMinutes < 0)
+            {
+                throw new IllegalArgumentException("snapshot intervals must be 0 (off) or more");
             }
             if (aeronDir == null)
             {
@@ -469,6 +497,48 @@ public final class ClusterNode implements AutoCloseable
         public Context logTermLength(final String logTermLength)
         {
             this.logTermLength = logTermLength;
+            return this;
+        }
+
+        /**
+         * @return the length of the archive's segment files: the log is purged a whole segment at a time.
+         */
+        public int archiveSegmentLength()
+        {
+            return archiveSegmentLength;
+        }
+
+        public Context archiveSegmentLength(final int archiveSegmentLength)
+        {
+            this.archiveSegmentLength = archiveSegmentLength;
+            return this;
+        }
+
+        /**
+         * @return the leader asks the cluster for a snapshot after this many outcomes since the last one (0: off).
+         */
+        public long snapshotEveryOutcomes()
+        {
+            return snapshotEveryOutcomes;
+        }
+
+        public Context snapshotEveryOutcomes(final long snapshotEveryOutcomes)
+        {
+            this.snapshotEveryOutcomes = snapshotEveryOutcomes;
+            return this;
+        }
+
+        /**
+         * @return the leader asks the cluster for a snapshot after this many minutes with changes (0: off).
+         */
+        public long snapshotEveryMinutes()
+        {
+            return snapshotEveryMinutes;
+        }
+
+        public Context snapshotEveryMinutes(final long snapshotEveryMinutes)
+        {
+            this.snapshotEveryMinutes = snapshotEveryMinutes;
             return this;
         }
 

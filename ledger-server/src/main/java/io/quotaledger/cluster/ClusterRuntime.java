@@ -1,14 +1,19 @@
 package io.quotaledger.cluster;
 
 import io.aeron.cluster.client.AeronCluster;
+import io.aeron.cluster.service.Cluster;
 import io.quotaledger.engine.LedgerEngine;
 import io.quotaledger.engine.LedgerHost;
 import io.quotaledger.engine.Snapshotter;
 import org.agrona.CloseHelper;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -18,13 +23,38 @@ import java.util.concurrent.TimeUnit;
  */
 public final class ClusterRuntime implements LedgerHost
 {
+    private static final Logger LOG = LoggerFactory.getLogger(ClusterRuntime.class);
+    /** A snapshot asked for and not seen within this is asked for again (the leader may have changed meanwhile). */
+    private static final long SNAPSHOT_WAIT_NS = TimeUnit.MINUTES.toNanos(1);
+
     private final ClusterNode node;
     private final ClusterEngine engine;
+    private final ScheduledExecutorService snapshotTimer;
+    private long seenSnapshotSequence;
+    private long seenSnapshotNanos = System.nanoTime();
+    private long requestedNanos;
+    private volatile boolean requested;
 
     private ClusterRuntime(final ClusterNode node, final ClusterEngine engine)
     {
         this.node = node;
         this.engine = engine;
+        final ClusterNode.Context context = node.context();
+        if (context.snapshotEveryOutcomes() > 0 || context.snapshotEveryMinutes() > 0)
+        {
+            seenSnapshotSequence = node.service().lastSnapshotSequence();
+            snapshotTimer = Executors.newSingleThreadScheduledExecutor(runnable ->
+            {
+                final Thread thread = new Thread(runnable, "ledger-cluster-snapshot");
+                thread.setDaemon(true);
+                return thread;
+            });
+            snapshotTimer.scheduleWithFixedDelay(this::snapshotIfDue, 1, 1, TimeUnit.SECONDS);
+        }
+        else
+        {
+            snapshotTimer = null;
+        }
     }
 
     /**
@@ -112,6 +142,44 @@ public final class ClusterRuntime implements LedgerHost
         });
     }
 
+    /**
+     * Periodic snapshots: the member that leads asks the cluster for one when {@link Snapshotter#isDue} says so,
+     * counting from the last snapshot this member took (every member takes each one) or started from. The others
+     * only watch, so one snapshot is taken, not one per member.
+     */
+    private void snapshotIfDue()
+    {
+        final LedgerClusteredService service = node.service();
+        final long now = System.nanoTime();
+        final long taken = service.lastSnapshotSequence();
+        if (taken != seenSnapshotSequence)
+        {
+            seenSnapshotSequence = taken;
+            seenSnapshotNanos = now;
+            requested = false;
+        }
+        if (service.role() != Cluster.Role.LEADER || service.failure() != null ||
+            (requested && now - requestedNanos < SNAPSHOT_WAIT_NS))
+        {
+            return;
+        }
+        final ClusterNode.Context context = node.context();
+        if (Snapshotter.isDue(service.appliedSequence() - taken, now - seenSnapshotNanos,
+            context.snapshotEveryOutcomes(), context.snapshotEveryMinutes()))
+        {
+            requested = true;
+            requestedNanos = now;
+            engine.requestSnapshot().whenComplete((answer, ex) ->
+            {
+                if (ex != null || !"OK".equals(answer))
+                {
+                    LOG.warn("the cluster did not take the periodic snapshot: {}", ex != null ? ex.toString() : answer);
+                    requested = false; // asked again at the next check
+                }
+            });
+        }
+    }
+
     public long lastSnapshotPauseNanos()
     {
         return 0;
@@ -130,6 +198,10 @@ public final class ClusterRuntime implements LedgerHost
 
     public void close()
     {
+        if (snapshotTimer != null)
+        {
+            snapshotTimer.shutdownNow();
+        }
         CloseHelper.closeAll(engine, node);
     }
 }

@@ -72,6 +72,7 @@ public final class LedgerClusteredService implements ClusteredService
     private volatile boolean fatal;
     private volatile String failure;
     private volatile long snapshotSequence = -1;
+    private volatile long lastSnapshotSequence;
     private volatile long snapshotChecksum;
     private volatile long snapshotCrc;
 
@@ -114,6 +115,7 @@ public final class LedgerClusteredService implements ClusteredService
             .lastTimestamp(state.lastTimestamp());
         businessLogic = new BusinessLogicHandler(engineConfig, internalErrors);
         appliedSequence = state.lastSequence();
+        lastSnapshotSequence = state.lastSequence();
         LOG.info("ledger service: {} accounts at outcome {} ({}), journal at outcome {}",
             businessLogic.ledger().accountCount(), state.lastSequence(),
             snapshotImage == null ? "no snapshot" : "from the cluster's snapshot", journaled);
@@ -174,7 +176,9 @@ public final class LedgerClusteredService implements ClusteredService
             businessLogic.ledger(), appliedSequence, businessLogic.lastTimestamp(), expiryDeadline);
         snapshotChecksum = businessLogic.ledger().checksum();
         snapshotCrc = crc;
-        snapshotSequence = appliedSequence; // last: a reader that sees it sees the two above
+        // last: who sees a sequence change sees the checksum and CRC that go with it
+        snapshotSequence = appliedSequence;
+        lastSnapshotSequence = appliedSequence;
         LOG.info("snapshot at outcome {} ({} accounts, state checksum {}, snapshot crc {})", appliedSequence,
             businessLogic.ledger().accountCount(), Long.toHexString(snapshotChecksum), Long.toHexString(crc));
     }
@@ -223,6 +227,14 @@ public final class LedgerClusteredService implements ClusteredService
     public long snapshotSequence()
     {
         return snapshotSequence;
+    }
+
+    /**
+     * @return the outcome sequence of the last snapshot this member took or started from (0 for none). Any thread.
+     */
+    public long lastSnapshotSequence()
+    {
+        return lastSnapshotSequence;
     }
 
     /**

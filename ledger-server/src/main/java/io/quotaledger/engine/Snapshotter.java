@@ -134,10 +134,24 @@ public final class Snapshotter implements AutoCloseable
      */
     boolean due(final long sequence, final long everyOutcomes, final long everyMinutes, final long nowNanos)
     {
-        final long since = sequence - lastSnapshotSequence;
-        final boolean byCount = everyOutcomes > 0 && since >= everyOutcomes;
-        final boolean byTime = everyMinutes > 0 && since > 0 &&
-            nowNanos - lastSnapshotNanos >= TimeUnit.MINUTES.toNanos(everyMinutes);
+        return isDue(sequence - lastSnapshotSequence, nowNanos - lastSnapshotNanos, everyOutcomes, everyMinutes);
+    }
+
+    /**
+     * The rule for periodic snapshots, also the cluster's.
+     *
+     * @param outcomesSince outcomes applied since the last snapshot.
+     * @param nanosSince    time since the last snapshot.
+     * @param everyOutcomes snapshot after this many outcomes; 0: off.
+     * @param everyMinutes  snapshot after this many minutes, when there was any outcome; 0: off.
+     * @return whether a snapshot is due.
+     */
+    public static boolean isDue(
+        final long outcomesSince, final long nanosSince, final long everyOutcomes, final long everyMinutes)
+    {
+        final boolean byCount = everyOutcomes > 0 && outcomesSince >= everyOutcomes;
+        final boolean byTime = everyMinutes > 0 && outcomesSince > 0 &&
+            nanosSince >= TimeUnit.MINUTES.toNanos(everyMinutes);
         return byCount || byTime;
     }
 
