@@ -89,7 +89,10 @@ public final class ClusterEngine extends LedgerEngine
     private final long scanIntervalNs;
     private long lastScanNanos;
     private long lastKeepAliveNs;
-    /** When the cluster last said anything on the egress: a reply, an event, a new leader. */
+    /**
+     * When the cluster last said anything on the egress (a reply, an event, a new leader), or when a request began to
+     * wait for it, whichever came last.
+     */
     private long lastEgressNanos;
     private long connectedNanos;
     private volatile int leaderMemberId = NONE;
@@ -314,7 +317,7 @@ public final class ClusterEngine extends LedgerEngine
         if (scan)
         {
             work += resendOverdue(now);
-            if (inFlight > 0 && now - lastEgressNanos > resendAfterNs * 3 / 2 && now - connectedNanos > resendAfterNs)
+            if (inFlight > 0 && now - lastEgressNanos > resendAfterNs && now - connectedNanos > resendAfterNs)
             {
                 // requests wait and the cluster says nothing: our session may be with a leader that no longer is
                 // one (a new leader's event can be missed); a new session finds the current leader
@@ -428,7 +431,10 @@ public final class ClusterEngine extends LedgerEngine
         arrivals[index] = slot.arrivalNanos;
         slot.listener = null;
         generations[index]++;
-        inFlight++;
+        if (inFlight++ == 0)
+        {
+            lastEgressNanos = takeNanos; // the cluster's silence counts from when something waits for it
+        }
         taken++;
         if (cluster == null || !send(index, takeNanos))
         {

@@ -161,6 +161,7 @@ class ClusterKillTest
                 longestGapAfterKill.set(0);
                 killNanos = System.nanoTime();
                 members[victim].kill();
+                saveLog(victim, cycle);
                 final long failoverMillis = awaitFailover();
                 failovers.add(failoverMillis);
                 killNanos = Long.MAX_VALUE;
@@ -190,6 +191,10 @@ class ClusterKillTest
             }
             final SnapshotReport snapshot = clients.get(0).snapshot().get(60, TimeUnit.SECONDS);
             assertEquals(ResultCode.OK, snapshot.code(), snapshot.toString());
+            for (int i = 0; i < MEMBERS; i++)
+            {
+                saveLog(i, cycles + 1);
+            }
             final String checksums = awaitSameSnapshot();
             checkJournals(checksums);
             final long[] sorted = failovers.stream().mapToLong(Long::longValue).sorted().toArray();
@@ -271,6 +276,17 @@ class ClusterKillTest
                 "member " + i + "'s journal rebuilds another state");
         }
         System.out.println("every member's journal rebuilds the snapshot's state at sequence " + parts[0]);
+    }
+
+    /**
+     * Keeps what a member printed (its log) in target/cluster-test-logs, for a look at a slow failover.
+     */
+    private void saveLog(final int member, final int run) throws IOException
+    {
+        final Path logs = Path.of("target", "cluster-test-logs");
+        java.nio.file.Files.createDirectories(logs);
+        java.nio.file.Files.writeString(logs.resolve("member" + member + "-until-" + run + ".log"),
+            members[member].output());
     }
 
     private void acknowledge(final int user)
