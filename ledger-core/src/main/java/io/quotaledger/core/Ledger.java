@@ -603,15 +603,16 @@ public final class Ledger
         {
             return UNKNOWN_ACCOUNT;
         }
+        // the lookups that do not depend on each other's records come first, so their cache misses overlap
+        final int serviceId = c.serviceId();
+        final int key = c.virtualKeyId() == 0 ? VirtualKeys.MISSING : keys.find(c.virtualKeyId());
+        final int quota = quotas.find(account, serviceId);
         if (accounts.frozen(account))
         {
             return FROZEN;
         }
-        final int serviceId = c.serviceId();
-        int key = VirtualKeys.MISSING;
         if (c.virtualKeyId() != 0)
         {
-            key = keys.find(c.virtualKeyId());
             final ResultCode keyCode = usableKey(key, c.userId(), serviceId);
             if (keyCode != OK)
             {
@@ -684,7 +685,6 @@ public final class Ledger
             }
         }
 
-        final int quota = quotas.find(account, serviceId);
         final long fromFree = quota == FreeQuotas.MISSING ? 0 : Math.min(amount, quotas.remainingAt(quota, now));
         final long fromBalance = amount - fromFree;
         final long balance = accounts.balance(account);
