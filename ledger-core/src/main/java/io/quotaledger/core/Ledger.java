@@ -605,8 +605,10 @@ public final class Ledger
         }
         // the lookups that do not depend on each other's records come first, so their cache misses overlap
         final int serviceId = c.serviceId();
-        final int key = c.virtualKeyId() == 0 ? VirtualKeys.MISSING : keys.find(c.virtualKeyId());
+        final long keyLocation = c.virtualKeyId() == 0 ? VirtualKeys.NOT_FOUND : keys.locate(c.virtualKeyId());
+        final int key = VirtualKeys.keyOf(keyLocation);
         final int quota = quotas.find(account, serviceId);
+        final long freeRemaining = quota == FreeQuotas.MISSING ? 0 : quotas.remainingAt(quota, now);
         if (accounts.frozen(account))
         {
             return FROZEN;
@@ -641,7 +643,12 @@ public final class Ledger
         long serviceSpentAfter = 0;
         if (touchesPolicy)
         {
-            final int keyLimits = key == VirtualKeys.MISSING ? Limits.MISSING : keys.limits(key);
+            final int keyLimits = VirtualKeys.limitsOf(keyLocation);
+            // the windows are read first, as soon as the amount is known (their records are likely cache misses),
+            // but a rate limit or a cap refuses before them, with its own retry time
+            final boolean windowsFit = windowsAdmit(userLimits, amount) & windowsAdmit(keyLimits, amount);
+            final long windowsRetryAfter = retryAfterMillis;
+            retryAfterMillis = 0;
             final ResultCode rateCode = admitRates(userLimits, keyLimits, c.units() > 0 ? c.units() : amount);
             if (rateCode != OK)
             {
@@ -652,8 +659,9 @@ public final class Ledger
             {
                 return CONCURRENCY_LIMITED;
             }
-            if (!windowsAdmit(userLimits, amount) | !windowsAdmit(keyLimits, amount))
+            if (!windowsFit)
             {
+                retryAfterMillis = windowsRetryAfter;
                 return SPEND_WINDOW_EXCEEDED;
             }
             if (key != VirtualKeys.MISSING)
@@ -685,7 +693,7 @@ public final class Ledger
             }
         }
 
-        final long fromFree = quota == FreeQuotas.MISSING ? 0 : Math.min(amount, quotas.remainingAt(quota, now));
+        final long fromFree = Math.min(amount, freeRemaining);
         final long fromBalance = amount - fromFree;
         final long balance = accounts.balance(account);
         if (fromBalance > available(balance, accounts.creditLimit(account)))
