@@ -58,6 +58,7 @@ final class VirtualKeys
     private static final long LIMITS_MASK = ~(REVOKED_BIT | OPEN_HOLDS_MASK);
     private static final int LIST_STRIDE = Command.MAX_SERVICES + 1;
 
+    private final PeriodMemo periods = new PeriodMemo();
     private final Long2LongHashMap indexById;
     private final LongRecords records;
     private int[] lists;
@@ -225,7 +226,9 @@ final class VirtualKeys
 
     long currentPeriod(final int key, final long now)
     {
-        return periodId(records.get(key, RESET), records.get(key, ANCHOR), now);
+        final long resetCode = records.get(key, RESET);
+        return resetCode < 0 ? periods.periodId(Period.fromCode((int)-resetCode), now) :
+            periodId(resetCode, records.get(key, ANCHOR), now);
     }
 
     long period(final int key)
