@@ -89,8 +89,10 @@ public final class Ledger
     private int knownAccount = UNKNOWN;
     private int knownQuota = UNKNOWN;
     private int knownHold = UNKNOWN;
-    // The same for the POLICY_APPLIED that follows: the key and its service budget; consumed by applyPolicy.
-    private int knownKey = UNKNOWN;
+    // The same for the POLICY_APPLIED that follows: the key's location (VirtualKeys.locate) and its service budget;
+    // consumed by applyPolicy.
+    private static final long UNKNOWN_LOCATION = Long.MIN_VALUE;
+    private long knownKeyLocation = UNKNOWN_LOCATION;
     private int knownServiceBudget = UNKNOWN;
 
     // Set by a decision that touches policy: policyOutcome is to follow the outcome it decided.
@@ -751,7 +753,7 @@ public final class Ledger
                 .keyRequestsTat(keyRequestsTat)
                 .keyUnitsTat(keyUnitsTat)
                 .fingerprint(fingerprint);
-            knownKey = key;
+            knownKeyLocation = keyLocation;
             knownServiceBudget = serviceBudget;
             policyPending = true;
         }
@@ -905,7 +907,7 @@ public final class Ledger
      */
     private boolean windowsAdmit(final int limitsRecord, final long amount)
     {
-        if (limitsRecord == Limits.MISSING)
+        if (limitsRecord == Limits.MISSING || !limits.hasWindows(limitsRecord))
         {
             return true;
         }
@@ -1047,9 +1049,10 @@ public final class Ledger
         final long held = holds.amount(hold);
         final int serviceId = holds.serviceId(hold);
         final long keyId = holds.virtualKeyId(hold);
-        final int key = keyId == 0 ? VirtualKeys.MISSING : keys.find(keyId);
+        final long keyLocation = keyId == 0 ? VirtualKeys.NOT_FOUND : keys.locate(keyId);
+        final int key = VirtualKeys.keyOf(keyLocation);
         final int userLimits = accounts.limits(account);
-        final int keyLimits = key == VirtualKeys.MISSING ? Limits.MISSING : keys.limits(key);
+        final int keyLimits = VirtualKeys.limitsOf(keyLocation);
         long keyPeriod = 0;
         long keySpent = 0;
         long serviceSpent = 0;
@@ -1113,7 +1116,7 @@ public final class Ledger
             .keyRequestsTat(keyLimits == Limits.MISSING ? 0 : limits.tatRequests(keyLimits))
             .keyUnitsTat(keyLimits == Limits.MISSING ? 0 : limits.tatUnits(keyLimits))
             .fingerprint(fingerprint);
-        knownKey = key;
+        knownKeyLocation = keyLocation;
         knownServiceBudget = serviceBudget;
         policyPending = true;
         return true;
@@ -1718,13 +1721,14 @@ public final class Ledger
         policyFollowed = followed;
         final long at = o.timestamp();
         final int userLimits = accounts.limits(lastAppliedAccount);
-        final int key = knownKey != UNKNOWN ? knownKey :
-            o.virtualKeyId() == 0 ? VirtualKeys.MISSING : keys.find(o.virtualKeyId());
+        final long keyLocation = knownKeyLocation != UNKNOWN_LOCATION ? knownKeyLocation :
+            o.virtualKeyId() == 0 ? VirtualKeys.NOT_FOUND : keys.locate(o.virtualKeyId());
+        final int key = VirtualKeys.keyOf(keyLocation);
+        final int keyLimits = VirtualKeys.limitsOf(keyLocation);
         final int serviceBudget = knownServiceBudget != UNKNOWN ? knownServiceBudget :
             key == VirtualKeys.MISSING ? ServiceBudgets.MISSING : activeServiceBudget(key, o.serviceId());
-        knownKey = UNKNOWN;
+        knownKeyLocation = UNKNOWN_LOCATION;
         knownServiceBudget = UNKNOWN;
-        final int keyLimits = key == VirtualKeys.MISSING ? Limits.MISSING : keys.limits(key);
         if (userLimits != Limits.MISSING)
         {
             limits.tats(userLimits, o.userRequestsTat(), o.userUnitsTat());
@@ -1790,7 +1794,7 @@ public final class Ledger
 
     private void addToWindows(final int limitsRecord, final long at, final long amount)
     {
-        if (limitsRecord == Limits.MISSING || amount == 0)
+        if (limitsRecord == Limits.MISSING || amount == 0 || !limits.hasWindows(limitsRecord))
         {
             return;
         }
