@@ -30,9 +30,7 @@ final class FreeQuotas
     private final Long2LongHashMap indexByKey;
     private long[] data;
     private int count;
-    // the last period computed per period type: consecutive commands mostly share a timestamp
-    private final long[] memoTime = { Long.MIN_VALUE, Long.MIN_VALUE, Long.MIN_VALUE, Long.MIN_VALUE };
-    private final long[] memoPeriodKey = new long[4];
+    private final PeriodMemo periods = new PeriodMemo();
 
     FreeQuotas(final int expectedQuotas)
     {
@@ -110,14 +108,8 @@ final class FreeQuotas
     long currentPeriodKey(final int quota, final long now)
     {
         final long stored = periodKey(quota);
-        final int typeCode = (int)(stored & 0xFF);
-        if (memoTime[typeCode] != now)
-        {
-            final Period type = Period.fromCode(typeCode);
-            memoPeriodKey[typeCode] = periodKey(type, type.periodId(now), 0);
-            memoTime[typeCode] = now;
-        }
-        return memoPeriodKey[typeCode] | (stored & GENERATION_MASK);
+        final Period type = periodType(stored);
+        return periodKey(type, periods.periodId(type, now), 0) | (stored & GENERATION_MASK);
     }
 
     /**

@@ -89,8 +89,10 @@ public final class Ledger
     private int knownAccount = UNKNOWN;
     private int knownQuota = UNKNOWN;
     private int knownHold = UNKNOWN;
-    // The same for the POLICY_APPLIED that follows: the key and its service budget; consumed by applyPolicy.
-    private int knownKey = UNKNOWN;
+    // The same for the POLICY_APPLIED that follows: the key's location (VirtualKeys.locate) and its service budget;
+    // consumed by applyPolicy.
+    private static final long UNKNOWN_LOCATION = Long.MIN_VALUE;
+    private long knownKeyLocation = UNKNOWN_LOCATION;
     private int knownServiceBudget = UNKNOWN;
 
     // Set by a decision that touches policy: policyOutcome is to follow the outcome it decided.
@@ -603,15 +605,18 @@ public final class Ledger
         {
             return UNKNOWN_ACCOUNT;
         }
+        // the lookups that do not depend on each other's records come first, so their cache misses overlap
+        final int serviceId = c.serviceId();
+        final long keyLocation = c.virtualKeyId() == 0 ? VirtualKeys.NOT_FOUND : keys.locate(c.virtualKeyId());
+        final int key = VirtualKeys.keyOf(keyLocation);
+        final int quota = quotas.find(account, serviceId);
+        final long freeRemaining = quota == FreeQuotas.MISSING ? 0 : quotas.remainingAt(quota, now);
         if (accounts.frozen(account))
         {
             return FROZEN;
         }
-        final int serviceId = c.serviceId();
-        int key = VirtualKeys.MISSING;
         if (c.virtualKeyId() != 0)
         {
-            key = keys.find(c.virtualKeyId());
             final ResultCode keyCode = usableKey(key, c.userId(), serviceId);
             if (keyCode != OK)
             {
@@ -640,7 +645,12 @@ public final class Ledger
         long serviceSpentAfter = 0;
         if (touchesPolicy)
         {
-            final int keyLimits = key == VirtualKeys.MISSING ? Limits.MISSING : keys.limits(key);
+            final int keyLimits = VirtualKeys.limitsOf(keyLocation);
+            // the windows are read first, as soon as the amount is known (their records are likely cache misses),
+            // but a rate limit or a cap refuses before them, with its own retry time
+            final boolean windowsFit = windowsAdmit(userLimits, amount) & windowsAdmit(keyLimits, amount);
+            final long windowsRetryAfter = retryAfterMillis;
+            retryAfterMillis = 0;
             final ResultCode rateCode = admitRates(userLimits, keyLimits, c.units() > 0 ? c.units() : amount);
             if (rateCode != OK)
             {
@@ -651,8 +661,9 @@ public final class Ledger
             {
                 return CONCURRENCY_LIMITED;
             }
-            if (!windowsAdmit(userLimits, amount) | !windowsAdmit(keyLimits, amount))
+            if (!windowsFit)
             {
+                retryAfterMillis = windowsRetryAfter;
                 return SPEND_WINDOW_EXCEEDED;
             }
             if (key != VirtualKeys.MISSING)
@@ -684,8 +695,7 @@ public final class Ledger
             }
         }
 
-        final int quota = quotas.find(account, serviceId);
-        final long fromFree = quota == FreeQuotas.MISSING ? 0 : Math.min(amount, quotas.remainingAt(quota, now));
+        final long fromFree = Math.min(amount, freeRemaining);
         final long fromBalance = amount - fromFree;
         final long balance = accounts.balance(account);
         if (fromBalance > available(balance, accounts.creditLimit(account)))
@@ -743,7 +753,7 @@ public final class Ledger
                 .keyRequestsTat(keyRequestsTat)
                 .keyUnitsTat(keyUnitsTat)
                 .fingerprint(fingerprint);
-            knownKey = key;
+            knownKeyLocation = keyLocation;
             knownServiceBudget = serviceBudget;
             policyPending = true;
         }
@@ -897,7 +907,7 @@ public final class Ledger
      */
     private boolean windowsAdmit(final int limitsRecord, final long amount)
     {
-        if (limitsRecord == Limits.MISSING)
+        if (limitsRecord == Limits.MISSING || !limits.hasWindows(limitsRecord))
         {
             return true;
         }
@@ -1039,9 +1049,10 @@ public final class Ledger
         final long held = holds.amount(hold);
         final int serviceId = holds.serviceId(hold);
         final long keyId = holds.virtualKeyId(hold);
-        final int key = keyId == 0 ? VirtualKeys.MISSING : keys.find(keyId);
+        final long keyLocation = keyId == 0 ? VirtualKeys.NOT_FOUND : keys.locate(keyId);
+        final int key = VirtualKeys.keyOf(keyLocation);
         final int userLimits = accounts.limits(account);
-        final int keyLimits = key == VirtualKeys.MISSING ? Limits.MISSING : keys.limits(key);
+        final int keyLimits = VirtualKeys.limitsOf(keyLocation);
         long keyPeriod = 0;
         long keySpent = 0;
         long serviceSpent = 0;
@@ -1105,7 +1116,7 @@ public final class Ledger
             .keyRequestsTat(keyLimits == Limits.MISSING ? 0 : limits.tatRequests(keyLimits))
             .keyUnitsTat(keyLimits == Limits.MISSING ? 0 : limits.tatUnits(keyLimits))
             .fingerprint(fingerprint);
-        knownKey = key;
+        knownKeyLocation = keyLocation;
         knownServiceBudget = serviceBudget;
         policyPending = true;
         return true;
@@ -1710,13 +1721,14 @@ public final class Ledger
         policyFollowed = followed;
         final long at = o.timestamp();
         final int userLimits = accounts.limits(lastAppliedAccount);
-        final int key = knownKey != UNKNOWN ? knownKey :
-            o.virtualKeyId() == 0 ? VirtualKeys.MISSING : keys.find(o.virtualKeyId());
+        final long keyLocation = knownKeyLocation != UNKNOWN_LOCATION ? knownKeyLocation :
+            o.virtualKeyId() == 0 ? VirtualKeys.NOT_FOUND : keys.locate(o.virtualKeyId());
+        final int key = VirtualKeys.keyOf(keyLocation);
+        final int keyLimits = VirtualKeys.limitsOf(keyLocation);
         final int serviceBudget = knownServiceBudget != UNKNOWN ? knownServiceBudget :
             key == VirtualKeys.MISSING ? ServiceBudgets.MISSING : activeServiceBudget(key, o.serviceId());
-        knownKey = UNKNOWN;
+        knownKeyLocation = UNKNOWN_LOCATION;
         knownServiceBudget = UNKNOWN;
-        final int keyLimits = key == VirtualKeys.MISSING ? Limits.MISSING : keys.limits(key);
         if (userLimits != Limits.MISSING)
         {
             limits.tats(userLimits, o.userRequestsTat(), o.userUnitsTat());
@@ -1782,7 +1794,7 @@ public final class Ledger
 
     private void addToWindows(final int limitsRecord, final long at, final long amount)
     {
-        if (limitsRecord == Limits.MISSING || amount == 0)
+        if (limitsRecord == Limits.MISSING || amount == 0 || !limits.hasWindows(limitsRecord))
         {
             return;
         }

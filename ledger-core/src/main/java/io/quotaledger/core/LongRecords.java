@@ -84,6 +84,14 @@ final class LongRecords
         return Integer.BYTES + count * stride * Long.BYTES;
     }
 
+    /**
+     * @return where {@link #writeSnapshot} puts a record's field, in bytes from where the snapshot starts.
+     */
+    int snapshotOffset(final int record, final int field)
+    {
+        return Integer.BYTES + (record * stride + field) * Long.BYTES;
+    }
+
     int writeSnapshot(final MutableDirectBuffer buffer, final int offset)
     {
         int p = offset;

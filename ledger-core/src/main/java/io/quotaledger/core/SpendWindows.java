@@ -124,10 +124,13 @@ final class SpendWindows
         final int base = window * STRIDE;
         final long current = Math.floorDiv(now, width(data[base + LENGTH]));
         final long newest = data[base + NEWEST];
+        final long first = Math.max(newest, current) - (BUCKETS - 1);
         long sum = 0;
-        for (long b = Math.max(newest - (BUCKETS - 1), current - (BUCKETS - 1)); b <= newest; b++)
+        int slot = (int)Math.floorMod(first, BUCKETS);
+        for (long b = first; b <= newest; b++)
         {
-            sum = PolicyMath.saturatingAdd(sum, data[base + RING + (int)Math.floorMod(b, BUCKETS)]);
+            sum = PolicyMath.saturatingAdd(sum, data[base + RING + slot]);
+            slot = slot == BUCKETS - 1 ? 0 : slot + 1; // no division per bucket
         }
         return sum;
     }

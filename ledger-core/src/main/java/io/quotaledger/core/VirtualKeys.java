@@ -9,7 +9,9 @@ import java.util.Arrays;
 
 /**
  * Virtual keys (the end users' API keys) in flat arrays, found by key id through a primitive map. A key is never
- * removed (a revoked key keeps its record), so its index is a stable handle. A record is 11 longs:
+ * removed (a revoked key keeps its record), so its index is a stable handle. The map's value holds the key's index
+ * (low 32 bits) and its {@link Limits} record + 1 (high 32 bits, 0: none), so that one probe tells a charge where
+ * both records are and it can fetch them at the same time. A record is 11 longs:
  *
  * <pre>
  * KEY_ID, USER_ID
@@ -21,7 +23,8 @@ import java.util.Arrays;
  * EXPIRES_AT   0 never
  * SINCE        the policy sequence number when SPENT started counting (creation or a change of RESET): a hold
  *              opened before that never gives back to it
- * STATE        revoked (bit 63) | limits record + 1 (bits 32-62, 0: none) | open holds (bits 0-31)
+ * STATE        revoked (bit 63) | open holds (bits 0-31); snapshots and the checksum also carry the limits
+ *              record + 1 in bits 32-62, as this word held it before it moved to the map
  * EXTRA        service list + 1 (bits 0-31, 0: every service allowed) | per-service budgets (bits 32-63)
  * </pre>
  *
@@ -31,6 +34,9 @@ import java.util.Arrays;
 final class VirtualKeys
 {
     static final int MISSING = -1;
+
+    /** What {@link #locate} returns for an unknown key: index {@link #MISSING}, no limits. */
+    static final long NOT_FOUND = 0xFFFF_FFFFL;
 
     private static final float LOAD_FACTOR = 0.65f;
 
@@ -49,8 +55,10 @@ final class VirtualKeys
 
     private static final long REVOKED_BIT = Long.MIN_VALUE;
     private static final long OPEN_HOLDS_MASK = 0xFFFF_FFFFL;
+    private static final long LIMITS_MASK = ~(REVOKED_BIT | OPEN_HOLDS_MASK);
     private static final int LIST_STRIDE = Command.MAX_SERVICES + 1;
 
+    private final PeriodMemo periods = new PeriodMemo();
     private final Long2LongHashMap indexById;
     private final LongRecords records;
     private int[] lists;
@@ -58,7 +66,7 @@ final class VirtualKeys
 
     VirtualKeys(final int expectedKeys)
     {
-        indexById = new Long2LongHashMap(Hashing.mapCapacity(expectedKeys, LOAD_FACTOR), LOAD_FACTOR, MISSING);
+        indexById = new Long2LongHashMap(Hashing.mapCapacity(expectedKeys, LOAD_FACTOR), LOAD_FACTOR, NOT_FOUND);
         records = new LongRecords(STRIDE, expectedKeys);
         lists = new int[16 * LIST_STRIDE];
     }
@@ -104,7 +112,37 @@ final class VirtualKeys
 
     int find(final long keyId)
     {
-        return (int)indexById.get(keyId);
+        return keyOf(indexById.get(keyId));
+    }
+
+    /**
+     * @return where the key and its limits are, for {@link #keyOf} and {@link #limitsOf}; {@link #NOT_FOUND} when
+     * there is no such key.
+     */
+    long locate(final long keyId)
+    {
+        return indexById.get(keyId);
+    }
+
+    /**
+     * @return the key's index in a {@link #locate} result, {@link #MISSING} for {@link #NOT_FOUND}.
+     */
+    static int keyOf(final long location)
+    {
+        return (int)location;
+    }
+
+    /**
+     * @return the key's limits record in a {@link #locate} result, {@link Limits#MISSING} when it has none.
+     */
+    static int limitsOf(final long location)
+    {
+        return (int)(location >>> 32) - 1;
+    }
+
+    private static long location(final int key, final int limits)
+    {
+        return ((long)(limits + 1) << 32) | key;
     }
 
     int create(final long keyId, final long userId)
@@ -112,7 +150,7 @@ final class VirtualKeys
         final int key = records.add();
         records.set(key, KEY_ID, keyId);
         records.set(key, USER_ID, userId);
-        indexById.put(keyId, key);
+        indexById.put(keyId, location(key, Limits.MISSING));
         return key;
     }
 
@@ -188,7 +226,9 @@ final class VirtualKeys
 
     long currentPeriod(final int key, final long now)
     {
-        return periodId(records.get(key, RESET), records.get(key, ANCHOR), now);
+        final long resetCode = records.get(key, RESET);
+        return resetCode < 0 ? periods.periodId(Period.fromCode((int)-resetCode), now) :
+            periodId(resetCode, records.get(key, ANCHOR), now);
     }
 
     long period(final int key)
@@ -247,13 +287,20 @@ final class VirtualKeys
      */
     int limits(final int key)
     {
-        return (int)((records.get(key, STATE) & ~REVOKED_BIT) >>> 32) - 1;
+        return limitsOf(indexById.get(records.get(key, KEY_ID)));
     }
 
     void limits(final int key, final int limits)
     {
-        final long kept = records.get(key, STATE) & (REVOKED_BIT | OPEN_HOLDS_MASK);
-        records.set(key, STATE, kept | ((long)(limits + 1) << 32));
+        indexById.put(records.get(key, KEY_ID), location(key, limits));
+    }
+
+    /**
+     * @return the STATE word as snapshots and the checksum have it: with the limits record + 1 in bits 32-62.
+     */
+    private long storedState(final int key)
+    {
+        return records.get(key, STATE) | ((long)(limits(key) + 1) << 32);
     }
 
     int openHolds(final int key)
@@ -372,7 +419,8 @@ final class VirtualKeys
             long h = Hashing.mix(records.get(k, 0));
             for (int f = 1; f < STRIDE; f++)
             {
-                h = Hashing.combine(h, f == EXTRA ? records.get(k, f) >>> 32 : records.get(k, f)); // not the list index
+                final long field = f == STATE ? storedState(k) : records.get(k, f);
+                h = Hashing.combine(h, f == EXTRA ? field >>> 32 : field); // not the list index
             }
             for (int i = 0, n = serviceCount(k); i < n; i++)
             {
@@ -394,6 +442,10 @@ final class VirtualKeys
     int writeSnapshot(final MutableDirectBuffer buffer, final int offset)
     {
         int p = offset + records.writeSnapshot(buffer, offset);
+        for (int key = 0, count = records.count(); key < count; key++)
+        {
+            buffer.putLong(offset + records.snapshotOffset(key, STATE), storedState(key), ByteOrder.LITTLE_ENDIAN);
+        }
         buffer.putInt(p, listCount, ByteOrder.LITTLE_ENDIAN);
         p += Integer.BYTES;
         for (int i = 0, n = listCount * LIST_STRIDE; i < n; i++)
@@ -411,7 +463,9 @@ final class VirtualKeys
         indexById.clear();
         for (int key = 0; key < count; key++)
         {
-            indexById.put(records.get(key, KEY_ID), key);
+            final long state = records.get(key, STATE);
+            records.set(key, STATE, state & ~LIMITS_MASK);
+            indexById.put(records.get(key, KEY_ID), location(key, (int)((state & LIMITS_MASK) >>> 32) - 1));
         }
         final int rows = buffer.getInt(p, ByteOrder.LITTLE_ENDIAN);
         p += Integer.BYTES;
