@@ -101,6 +101,20 @@ public final class LedgerClusteredService implements ClusteredService
     public void onStart(final Cluster cluster, final Image snapshotImage)
     {
         this.cluster = cluster;
+        try
+        {
+            start(snapshotImage);
+        }
+        catch (final RuntimeException ex)
+        {
+            // e.g. a snapshot taken with other settings, a damaged journal: the member must not serve
+            stop("cannot start: " + ex.getMessage());
+            throw ex;
+        }
+    }
+
+    private void start(final Image snapshotImage)
+    {
         final ClusterSnapshot.State state = snapshotImage == null ? ClusterSnapshot.State.NONE :
             ClusterSnapshot.load(snapshotImage, cluster.idleStrategy(), config);
         expiryDeadline = state.expiryDeadline();

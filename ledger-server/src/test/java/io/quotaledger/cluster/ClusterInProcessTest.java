@@ -33,6 +33,7 @@ class ClusterInProcessTest
     private final ClusterEngine[] engines = new ClusterEngine[3];
     private static final long POISON = 666;
     private int poisoned = -1;
+    private int dedupeWindow = 1 << 12;
     private java.util.function.Consumer<String> onFatal = why -> { throw new AssertionError(why); };
     private ClusterMembers members;
 
@@ -192,6 +193,40 @@ class ClusterInProcessTest
         }
     }
 
+    @Test
+    void shouldExpireHoldsOnAClusterTimerAndRefuseASnapshotOfOtherSettings() throws Exception
+    {
+        final int base = 32_000 + (int)(ProcessHandle.current().pid() % 2_000) * 10;
+        members = ClusterMembers.parse("localhost:" + base + ",localhost:" + (base + 10) + ",localhost:" + (base + 20));
+        for (int i = 0; i < 3; i++)
+        {
+            start(i);
+        }
+        run(0, new Command().op(Op.CREDIT).requestId(6, 1).userId(4).amount(1_000));
+        run(1, new Command().op(Op.RESERVE).requestId(6, 2).userId(4).serviceId(1).amount(300).ttlMillis(300));
+        assertEquals(300, execute(2, new Command().op(Op.QUERY).userId(4)).held());
+        // no request comes: the cluster's timer expires the hold on every member, at the same log position
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (nodes[0].service().appliedSequence() < 3 || nodes[1].service().appliedSequence() < 3 ||
+            nodes[2].service().appliedSequence() < 3)
+        {
+            assertTrue(System.nanoTime() < deadline, "the hold did not expire on every member");
+            Thread.sleep(20);
+        }
+        final Result after = execute(2, new Command().op(Op.QUERY).userId(4));
+        assertEquals(0, after.held(), after.toString());
+        assertEquals(1_000, after.balance(), after.toString());
+        snapshotEverywhere();
+
+        close(0);
+        final java.util.concurrent.CompletableFuture<String> refused = new java.util.concurrent.CompletableFuture<>();
+        onFatal = refused::complete;
+        dedupeWindow = 1 << 13;
+        start(0); // the cluster's snapshot says 4096
+        assertTrue(refused.get(30, TimeUnit.SECONDS).contains("dedupe-window = 4096 but this node is set to 8192"),
+            refused.get());
+    }
+
     /**
      * @return each member's CRC of the snapshot the cluster takes now, once all three have taken it.
      */
@@ -231,7 +266,7 @@ class ClusterInProcessTest
             .memberId(i)
             .members(members)
             .dataDir(new DataDir(dir.resolve("node" + i)))
-            .ledger(new LedgerConfig().expectedAccounts(1024).dedupeWindowCount(1 << 12))
+            .ledger(new LedgerConfig().expectedAccounts(1024).dedupeWindowCount(dedupeWindow))
             .rollCycle(Journals.rollCycle("DAILY"))
             .onFatal(onFatal)
             .ledgerFactory((config, sink) -> i != poisoned ? new Ledger(config, sink) : new Ledger(config, outcome ->
