@@ -619,9 +619,6 @@ public final class Ledger
         final int serviceId = c.serviceId();
         final long keyLocation = c.virtualKeyId() == 0 ? VirtualKeys.NOT_FOUND : keys.locate(c.virtualKeyId());
         final int key = VirtualKeys.keyOf(keyLocation);
-        final int keyLimits = VirtualKeys.limitsOf(keyLocation);
-        // the key's windows are two records behind the key map: their room is read before anything waits
-        final long keyWindowsRoom = windowsRoom(keyLimits);
         final int quota = quotas.find(account, serviceId);
         final long freeRemaining = quota == FreeQuotas.MISSING ? 0 : quotas.remainingAt(quota, now);
         if (accounts.frozen(account))
@@ -659,16 +656,12 @@ public final class Ledger
         long serviceSpentAfter = 0;
         if (touchesPolicy)
         {
-            // a rate limit or a cap refuses before the windows, with its own retry time
-            final boolean windowsFit = amount <= Math.min(windowsRoom(userLimits), keyWindowsRoom);
-            long windowsRetryAfter = 0;
-            if (!windowsFit)
-            {
-                windowsRetryAfter(userLimits, amount);
-                windowsRetryAfter(keyLimits, amount);
-                windowsRetryAfter = retryAfterMillis;
-                retryAfterMillis = 0;
-            }
+            final int keyLimits = VirtualKeys.limitsOf(keyLocation);
+            // the windows are read first, as soon as the amount is known (their records are likely cache misses),
+            // but a rate limit or a cap refuses before them, with its own retry time
+            final boolean windowsFit = windowsAdmit(userLimits, amount) & windowsAdmit(keyLimits, amount);
+            final long windowsRetryAfter = retryAfterMillis;
+            retryAfterMillis = 0;
             final ResultCode rateCode = admitRates(userLimits, keyLimits, c.units() > 0 ? c.units() : amount);
             if (rateCode != OK)
             {
@@ -920,37 +913,16 @@ public final class Ledger
     }
 
     /**
-     * @return the most a charge may add to the subject's spend windows now (negative when one is past its max after
-     * a settle's excess), {@code Long.MAX_VALUE} without windows.
+     * @return true when every spend window of the subject leaves room for {@code amount}; else false with
+     * retryAfterMillis the latest of the waits (-1 if one can never fit it), combined with what it held.
      */
-    private long windowsRoom(final int limitsRecord)
+    private boolean windowsAdmit(final int limitsRecord, final long amount)
     {
         if (limitsRecord == Limits.MISSING || !limits.hasWindows(limitsRecord))
         {
-            return Long.MAX_VALUE;
+            return true;
         }
-        long room = Long.MAX_VALUE;
-        for (int slot = 0; slot < LedgerConfig.MAX_SPEND_WINDOWS_PER_SUBJECT; slot++)
-        {
-            final int window = limits.window(limitsRecord, slot);
-            if (window != SpendWindows.MISSING)
-            {
-                room = Math.min(room, windows.max(window) - windows.sum(window, now));
-            }
-        }
-        return room;
-    }
-
-    /**
-     * Puts in retryAfterMillis the latest wait of the subject's windows that have no room for {@code amount} (-1 if
-     * one can never fit it), combined with what it held.
-     */
-    private void windowsRetryAfter(final int limitsRecord, final long amount)
-    {
-        if (limitsRecord == Limits.MISSING || !limits.hasWindows(limitsRecord))
-        {
-            return;
-        }
+        boolean admitted = true;
         for (int slot = 0; slot < LedgerConfig.MAX_SPEND_WINDOWS_PER_SUBJECT; slot++)
         {
             final int window = limits.window(limitsRecord, slot);
@@ -958,8 +930,10 @@ public final class Ledger
             {
                 final long wait = windows.retryAfter(window, now, amount);
                 retryAfterMillis = retryAfterMillis == -1 || wait == -1 ? -1 : Math.max(retryAfterMillis, wait);
+                admitted = false;
             }
         }
+        return admitted;
     }
 
     private ResultCode closeHold(final Command c, final long fingerprint)
