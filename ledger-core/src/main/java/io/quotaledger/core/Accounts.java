@@ -10,9 +10,11 @@ import java.util.Arrays;
 /**
  * Account records in flat arrays, found by user id through a primitive map. An account never moves or closes, so
  * its index is a stable handle for the life of the ledger. A record is four longs (balance, held, credit limit with
- * the frozen flag in its sign bit, since a limit is never negative, and a policy word: the user's limits record + 1
- * in the high half, 0 for a user without gateway policy, and the number of its open holds in the low half): a charge
- * reads one small record, and a user without policy costs one test of a word it has already loaded.
+ * the frozen flag in its sign bit, since a limit is never negative, and a policy word: in the high half the user's
+ * limits record + 1, or for a user whose only policy is a price group that group with the sign bit set (group ids
+ * are never negative), 0 for a user without gateway policy; the number of its open holds in the low half): a charge
+ * reads one small record, a user without policy costs one test of a word it has already loaded, and a user in a price
+ * group without other limits needs no limits record, so a priced charge does not wait for one.
  */
 final class Accounts
 {
@@ -27,6 +29,7 @@ final class Accounts
     private static final int LIMIT_AND_FROZEN = 2;
     private static final int POLICY = 3;
     private static final long OPEN_HOLDS_MASK = 0xFFFF_FFFFL;
+    private static final long GROUP_TAG = Long.MIN_VALUE;
     private static final long FROZEN_BIT = Long.MIN_VALUE;
 
     private final Long2LongHashMap indexByUser;
@@ -113,17 +116,41 @@ final class Accounts
     }
 
     /**
-     * @return the user's limits record, {@link Limits#MISSING} when the user has no gateway policy.
+     * @return the user's limits record, {@link Limits#MISSING} when the user has none (no policy, or only a group).
      */
     int limits(final int account)
     {
-        return (int)(data[account * STRIDE + POLICY] >>> 32) - 1;
+        final long word = data[account * STRIDE + POLICY];
+        return word < 0 ? Limits.MISSING : (int)(word >>> 32) - 1;
     }
 
+    /**
+     * Gives the user a limits record; its price group, if it had one here, is now the record's to keep.
+     */
     void limits(final int account, final int limits)
     {
+        assert limits >= 0;
         final int i = account * STRIDE + POLICY;
         data[i] = (data[i] & OPEN_HOLDS_MASK) | ((long)(limits + 1) << 32);
+    }
+
+    /**
+     * @return the user's price group when it is kept here (the user has no limits record), else 0.
+     */
+    int group(final int account)
+    {
+        final long word = data[account * STRIDE + POLICY];
+        return word < 0 ? (int)((word & ~GROUP_TAG) >>> 32) : 0;
+    }
+
+    /**
+     * Keeps the price group of a user without a limits record (0: the default group, no policy).
+     */
+    void group(final int account, final int groupId)
+    {
+        assert groupId >= 0 && limits(account) == Limits.MISSING;
+        final int i = account * STRIDE + POLICY;
+        data[i] = (data[i] & OPEN_HOLDS_MASK) | (groupId == 0 ? 0 : GROUP_TAG | ((long)groupId << 32));
     }
 
     int openHolds(final int account)

@@ -48,9 +48,11 @@ public final class Ledger
     public static final int SNAPSHOT_MAGIC = 0x4E534C51;
     /**
      * Bumped whenever the snapshot layout changes; an unknown version is refused, never guessed at. Version 2 added
-     * gateway policy; version 1 snapshots still load (with no policy).
+     * gateway policy; version 3 keeps the price group of a user without other limits in its account record (the
+     * bytes are laid out as in version 2, but version 2 code would misread such an account). Versions 1 and 2 still
+     * load: version 1 with no policy, version 2 as it was, every group in a limits record.
      */
-    public static final int SNAPSHOT_VERSION = 2;
+    public static final int SNAPSHOT_VERSION = 3;
     private static final int SNAPSHOT_HEADER_LENGTH = 2 * Integer.BYTES;
     private static final int POLICY_HEADER_LENGTH = 2 * Long.BYTES;
     private static final long WAIT_OVERFLOW = Long.MIN_VALUE;
@@ -382,7 +384,7 @@ public final class Ledger
     /**
      * Loads a snapshot into this ledger, which must be new (nothing processed or applied yet). Afterwards its
      * {@link #checksum()} equals that of the ledger that wrote the snapshot (given the same dedupe window size).
-     * Version 1 snapshots (before gateway policy) load with no policy.
+     * Version 1 snapshots (before gateway policy) load with no policy, version 2 ones as they were.
      *
      * @throws IllegalArgumentException when the bytes are not a snapshot of a known version or their length is wrong.
      */
@@ -398,9 +400,9 @@ public final class Ledger
             throw new IllegalArgumentException("not a ledger snapshot");
         }
         final int version = buffer.getInt(offset + Integer.BYTES, ByteOrder.LITTLE_ENDIAN);
-        if (version != 1 && version != SNAPSHOT_VERSION)
+        if (version < 1 || version > SNAPSHOT_VERSION)
         {
-            throw new IllegalArgumentException("snapshot version " + version + ", this ledger reads 1 and " +
+            throw new IllegalArgumentException("snapshot version " + version + ", this ledger reads 1 to " +
                 SNAPSHOT_VERSION);
         }
         try
@@ -500,6 +502,14 @@ public final class Ledger
     public int spendWindowCount()
     {
         return windows.count();
+    }
+
+    /**
+     * @return limits records of users and keys (a user whose only policy is a price group has none).
+     */
+    int limitsRecordCount()
+    {
+        return limits.count();
     }
 
     private ResultCode validate(final Command c)
@@ -627,7 +637,8 @@ public final class Ledger
         long amount = c.amount();
         if (c.units() > 0)
         {
-            final int group = userLimits == Limits.MISSING ? 0 : limits.group(userLimits);
+            // a user in a group without other limits keeps the group in the account: no limits record to wait for
+            final int group = userLimits == Limits.MISSING ? accounts.group(account) : limits.group(userLimits);
             amount = PolicyMath.mulDivCeil(c.units(), prices.multiplier(group, serviceId), Command.MULTIPLIER_ONE);
             if (amount == PolicyMath.OVERFLOW)
             {
@@ -1896,10 +1907,15 @@ public final class Ledger
             }
             case GROUP_SET:
             {
-                final int record = subjectLimits(o, o.groupId() != 0);
+                final int account = accounts.find(o.userId());
+                final int record = accounts.limits(account);
                 if (record != Limits.MISSING)
                 {
                     limits.group(record, o.groupId());
+                }
+                else
+                {
+                    accounts.group(account, o.groupId());
                 }
                 break;
             }
@@ -1988,6 +2004,7 @@ public final class Ledger
         if (record == Limits.MISSING && create)
         {
             record = limits.create(Limits.userSubject(o.userId()));
+            limits.group(record, accounts.group(account)); // moves from the account record into its limits record
             accounts.limits(account, record);
         }
         return record;

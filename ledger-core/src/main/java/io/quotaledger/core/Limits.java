@@ -12,7 +12,8 @@ import org.agrona.MutableDirectBuffer;
  *
  * <pre>
  * SUBJECT          userId (&gt; 0), or -virtualKeyId for a key
- * GROUP            the user's price group (0: the default group)
+ * GROUP            the user's price group (0: the default group); a user without a record keeps it in its
+ *                  account record
  * CAP              most open holds (0: no cap)
  * RATE_REQUESTS    requests per period (0: no request limiter)
  * RATE_UNITS       units per period (0: no unit limiter)

@@ -40,6 +40,7 @@ class LedgerPolicyTest
     private static final long HOUR = 3_600_000L;
     private static final long DAY = 24 * HOUR;
 
+    private LedgerConfig config;
     private Ledger ledger;
     private final List<Outcome> outcomes = new ArrayList<>();
     private long now;
@@ -55,6 +56,7 @@ class LedgerPolicyTest
     private void start(final LedgerConfig config)
     {
         outcomes.clear();
+        this.config = config;
         ledger = new Ledger(config, outcome ->
         {
             final UnsafeBuffer buffer = new UnsafeBuffer(new byte[Outcome.LENGTH]);
@@ -364,6 +366,57 @@ class LedgerPolicyTest
         assertCode(OK, run(cmd(Op.SET_GROUP).userId(USER).groupId(0)));
         assertEquals(3, deductUnits(USER, SVC, 3).amount());
         assertCode(INVALID_ARGUMENT, run(cmd(Op.SET_PRICE).groupId(5).serviceId(SVC).multiplier(0)));
+    }
+
+    /**
+     * A user whose only policy is a group keeps it in its account record (a priced charge waits for no limits
+     * record); its first other limit moves the group into a new limits record. Both layouts survive a snapshot, and
+     * a version 2 snapshot (every group in a limits record) still loads.
+     */
+    @Test
+    void shouldKeepAGroupOnlyUsersGroupInItsAccountUntilItHasOtherLimits()
+    {
+        final int group = Integer.MAX_VALUE; // every bit a group id may have, next to the open holds
+        assertCode(OK, run(cmd(Op.SET_PRICE).groupId(group).serviceId(0).multiplier(2_000_000)));
+        assertCode(OK, run(cmd(Op.SET_GROUP).userId(USER).groupId(group)));
+        assertCode(OK, reserve(1, 0, 10));
+        assertEquals(0, ledger.limitsRecordCount(), "a group alone needs no limits record");
+        assertEquals(6, deductUnits(USER, SVC, 3).amount());
+        assertRestoresAlike(Ledger.SNAPSHOT_VERSION, 6);
+
+        assertCode(OK, run(cmd(Op.SET_CONCURRENCY).userId(USER).amount(2)));
+        assertEquals(1, ledger.limitsRecordCount());
+        assertEquals(6, deductUnits(USER, SVC, 3).amount(), "the group moved with the record");
+        assertCode(OK, reserve(2, 0, 10));
+        assertCode(CONCURRENCY_LIMITED, reserve(3, 0, 10), "both holds counted");
+        assertCode(OK, run(cmd(Op.SET_CONCURRENCY).userId(USER).amount(0)));
+        assertRestoresAlike(2, 6); // the layout version 2 had for every group
+
+        assertCode(OK, run(cmd(Op.SET_GROUP).userId(USER).groupId(0)));
+        assertEquals(3, deductUnits(USER, SVC, 3).amount());
+        assertCode(OK, run(cmd(Op.SET_GROUP).userId(OTHER_USER).groupId(group)));
+        assertEquals(6, deductUnits(OTHER_USER, SVC, 3).amount());
+        assertCode(OK, run(cmd(Op.SET_GROUP).userId(OTHER_USER).groupId(0)));
+        assertEquals(3, deductUnits(OTHER_USER, SVC, 3).amount());
+        assertEquals(1, ledger.limitsRecordCount());
+        assertRestoresAlike(Ledger.SNAPSHOT_VERSION, 3);
+    }
+
+    /**
+     * Loads this ledger's snapshot, marked as the given version, into a new ledger: same checksum, and it prices
+     * three units for the user as expected.
+     */
+    private void assertRestoresAlike(final int version, final long priced)
+    {
+        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[ledger.snapshotLength()]);
+        ledger.writeSnapshot(buffer, 0);
+        buffer.putInt(Integer.BYTES, version, java.nio.ByteOrder.LITTLE_ENDIAN);
+        final Ledger restored = new Ledger(config, OutcomeSink.NONE);
+        restored.loadSnapshot(buffer, 0, buffer.capacity());
+        assertEquals(ledger.checksum(), restored.checksum(), "version " + version);
+        final Result r = new Result();
+        restored.process(cmd(Op.DEDUCT).timestamp(now).userId(USER).serviceId(SVC).units(3), r);
+        assertEquals(priced, r.amount(), "version " + version);
     }
 
     @Test
