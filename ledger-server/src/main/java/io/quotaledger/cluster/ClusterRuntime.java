@@ -70,15 +70,8 @@ public final class ClusterRuntime implements LedgerHost
         final ClusterNode node = ClusterNode.launch(context);
         try
         {
-            final ClusterMembers.Member me = context.members().member(context.memberId());
-            final long resendAfterNs = 2 * context.leaderHeartbeatTimeoutNs();
-            final ClusterEngine engine = new ClusterEngine(new AeronCluster.Context()
-                .aeronDirectoryName(context.aeronDir().toString())
-                .ingressChannel("aeron:udp")
-                .ingressEndpoints(context.members().ingressEndpoints())
-                .egressChannel("aeron:udp?endpoint=" + me.host() + ":0")
-                .messageTimeoutNs(TimeUnit.SECONDS.toNanos(5)),
-                capacity, replyBatchEnd, resendAfterNs, context.requestTimeoutNs());
+            final ClusterEngine engine = gatewaySide(context, capacity, replyBatchEnd,
+                2 * context.leaderHeartbeatTimeoutNs(), context.requestTimeoutNs());
             return new ClusterRuntime(node, engine);
         }
         catch (final RuntimeException ex)
@@ -86,6 +79,27 @@ public final class ClusterRuntime implements LedgerHost
             CloseHelper.quietClose(node);
             throw ex;
         }
+    }
+
+    /**
+     * @return a member's gateway side: a cluster client on the member's own media driver, reaching every member's
+     * ingress and hearing back on an ephemeral UDP port of the member's host.
+     */
+    static ClusterEngine gatewaySide(
+        final ClusterNode.Context context,
+        final int capacity,
+        final Runnable replyBatchEnd,
+        final long resendAfterNs,
+        final long requestTimeoutNs)
+    {
+        final ClusterMembers.Member me = context.members().member(context.memberId());
+        return new ClusterEngine(new AeronCluster.Context()
+            .aeronDirectoryName(context.aeronDir().toString())
+            .ingressChannel("aeron:udp")
+            .ingressEndpoints(context.members().ingressEndpoints())
+            .egressChannel("aeron:udp?endpoint=" + me.host() + ":0")
+            .messageTimeoutNs(TimeUnit.SECONDS.toNanos(5)),
+            capacity, replyBatchEnd, resendAfterNs, requestTimeoutNs);
     }
 
     public ClusterNode node()

@@ -1,7 +1,6 @@
 package io.quotaledger.cluster;
 
 import io.aeron.cluster.RecordingLog;
-import io.aeron.cluster.client.AeronCluster;
 import io.quotaledger.core.Command;
 import io.quotaledger.core.LedgerConfig;
 import io.quotaledger.core.Op;
@@ -429,12 +428,8 @@ class ClusterDiskTest
     private void start(final int i)
     {
         nodes[i] = ClusterNode.launch(context(i));
-        engines[i] = new ClusterEngine(new AeronCluster.Context()
-            .aeronDirectoryName(nodes[i].context().aeronDir().toString())
-            .ingressChannel("aeron:udp")
-            .ingressEndpoints(members.ingressEndpoints())
-            .egressChannel("aeron:udp?endpoint=localhost:0"),
-            1024, () -> { }, TimeUnit.SECONDS.toNanos(1), TimeUnit.SECONDS.toNanos(20));
+        engines[i] = ClusterRuntime.gatewaySide(nodes[i].context(), 1024, () -> { }, TimeUnit.SECONDS.toNanos(1),
+            TimeUnit.SECONDS.toNanos(20));
     }
 
     private void close(final int i)

@@ -1,6 +1,5 @@
 package io.quotaledger.cluster;
 
-import io.aeron.cluster.client.AeronCluster;
 import io.quotaledger.core.Command;
 import io.quotaledger.core.Ledger;
 import io.quotaledger.core.LedgerConfig;
@@ -277,12 +276,8 @@ class ClusterInProcessTest
                 }
                 sink.onOutcome(outcome);
             })));
-        engines[i] = new ClusterEngine(new AeronCluster.Context()
-            .aeronDirectoryName(nodes[i].context().aeronDir().toString())
-            .ingressChannel("aeron:udp")
-            .ingressEndpoints(members.ingressEndpoints())
-            .egressChannel("aeron:udp?endpoint=localhost:0"),
-            1024, () -> { }, TimeUnit.SECONDS.toNanos(1), TimeUnit.SECONDS.toNanos(20));
+        engines[i] = ClusterRuntime.gatewaySide(nodes[i].context(), 1024, () -> { }, TimeUnit.SECONDS.toNanos(1),
+            TimeUnit.SECONDS.toNanos(20));
     }
 
     private void close(final int i)
