@@ -91,7 +91,7 @@ final class StatusCommand implements Callable<Integer>
         catch (final java.io.IOException ex)
         {
             throw new Tools.ToolException(Tools.EXIT_USAGE, "no ledger answers on " + host + ":" + metricsPort +
-                " (" + ex.getMessage() + ")");
+                " (" + Tools.reason(ex) + ")");
         }
     }
 
