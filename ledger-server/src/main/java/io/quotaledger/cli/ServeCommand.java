@@ -362,10 +362,13 @@ final class ServeCommand implements Callable<Integer>
         require(!acceptJournalLoss, "--accept-journal-loss does not apply to a cluster member: its state comes " +
             "from the cluster's log and snapshots, and its journal is rebuilt from them");
         final long timeoutNs = TimeUnit.MILLISECONDS.toNanos(clusterTimeoutMillis);
+        final ClusterMembers parsed;
         try
         {
+            parsed = ClusterMembers.parse(clusterMembers);
+            canListenUdp(parsed.member(clusterMemberId));
             return new ClusterNode.Context()
-                .members(ClusterMembers.parse(clusterMembers))
+                .members(parsed)
                 .memberId(clusterMemberId)
                 .dataDir(dir)
                 .aeronDir(aeronDir)
@@ -384,6 +387,27 @@ final class ServeCommand implements Callable<Integer>
         catch (final IllegalArgumentException ex)
         {
             throw new Tools.ToolException(Tools.EXIT_USAGE, ex.getMessage());
+        }
+    }
+
+    /**
+     * Binds and releases the member's UDP ports, so that a port in use (another member with this id on this host?) or
+     * a host that is not this machine is reported now, before anything starts.
+     */
+    private static void canListenUdp(final ClusterMembers.Member member) throws Tools.ToolException
+    {
+        for (int p = member.basePort(); p < member.basePort() + ClusterMembers.PORTS_PER_MEMBER; p++)
+        {
+            try (java.net.DatagramSocket socket = new java.net.DatagramSocket(null))
+            {
+                socket.bind(new InetSocketAddress(InetAddress.getByName(member.host()), p));
+            }
+            catch (final IOException ex)
+            {
+                throw new Tools.ToolException(Tools.EXIT_USAGE, "--cluster-members: member " + member.id() +
+                    " cannot listen on UDP " + member.host() + ":" + p + " (" + Tools.reason(ex) + "): is another " +
+                    "member with this id running, or is " + member.host() + " not this machine?");
+            }
         }
     }
 

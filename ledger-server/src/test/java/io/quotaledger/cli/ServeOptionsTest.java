@@ -76,6 +76,25 @@ class ServeOptionsTest
     }
 
     @Test
+    void shouldRefuseBadClusterOptionsBeforeDoingAnything() throws Exception
+    {
+        assertRefused("a cluster member needs both --cluster-members and --cluster-member-id",
+            "--cluster-members", "localhost:23000,localhost:23010,localhost:23020");
+        assertRefused("--cluster-member-id 3 is not one of the 3 members",
+            "--cluster-members", "localhost:23000,localhost:23010,localhost:23020", "--cluster-member-id", "3");
+        assertRefused("share ports", "--cluster-members", "localhost:23000,localhost:23002", "--cluster-member-id", "0");
+        assertRefused("is not host:port", "--cluster-members", "localhost", "--cluster-member-id", "0");
+        assertRefused("--aeron-dir applies to a cluster member", "--aeron-dir", temp.toString());
+        assertRefused("--cluster-timeout-ms must be 100 to 600000", "--cluster-members", "localhost:23000",
+            "--cluster-member-id", "0", "--cluster-timeout-ms", "5");
+        try (java.net.DatagramSocket taken = new java.net.DatagramSocket(0, InetAddress.getLoopbackAddress()))
+        {
+            assertRefused("cannot listen on UDP 127.0.0.1:" + taken.getLocalPort(),
+                "--cluster-members", "127.0.0.1:" + taken.getLocalPort(), "--cluster-member-id", "0");
+        }
+    }
+
+    @Test
     void shouldRefuseMissingOrUnusableFiles() throws Exception
     {
         final Path missing = temp.resolve("missing.pem");
