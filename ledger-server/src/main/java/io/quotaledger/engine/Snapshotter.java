@@ -241,17 +241,29 @@ public final class Snapshotter implements AutoCloseable
                     "taking the state checksum)", file.getFileName(), sequence, length >> 20,
                     TimeUnit.NANOSECONDS.toMillis(pause), TimeUnit.NANOSECONDS.toMillis(copied - start),
                     TimeUnit.NANOSECONDS.toMillis(end - copied));
-                result.complete(new Snapshot(file, sequence, length, pause, System.nanoTime() - requested));
+                finish(result, new Snapshot(file, sequence, length, pause, System.nanoTime() - requested), null);
             }
             catch (final Exception | OutOfMemoryError ex)
             {
-                result.completeExceptionally(ex);
-            }
-            finally
-            {
-                inProgress.set(false);
+                finish(result, null, ex);
             }
         });
+    }
+
+    /**
+     * Ends the snapshot in progress, then answers: whoever hears the answer may ask for the next one at once.
+     */
+    private void finish(final CompletableFuture<Snapshot> result, final Snapshot snapshot, final Throwable failure)
+    {
+        inProgress.set(false);
+        if (failure != null)
+        {
+            result.completeExceptionally(failure);
+        }
+        else
+        {
+            result.complete(snapshot);
+        }
     }
 
     /**
@@ -266,21 +278,17 @@ public final class Snapshotter implements AutoCloseable
             {
                 if (info.sequence() == recoveredFrom)
                 {
-                    result.complete(new Snapshot(info.path(), recoveredFrom, info.payloadLength(), 0,
-                        System.nanoTime() - requested));
+                    finish(result, new Snapshot(info.path(), recoveredFrom, info.payloadLength(), 0,
+                        System.nanoTime() - requested), null);
                     return;
                 }
             }
-            result.completeExceptionally(new IllegalStateException("the snapshot the state was recovered from, at " +
+            finish(result, null, new IllegalStateException("the snapshot the state was recovered from, at " +
                 "sequence " + recoveredFrom + ", is gone from " + store.folder()));
         }
         catch (final Exception ex)
         {
-            result.completeExceptionally(ex);
-        }
-        finally
-        {
-            inProgress.set(false);
+            finish(result, null, ex);
         }
     }
 
