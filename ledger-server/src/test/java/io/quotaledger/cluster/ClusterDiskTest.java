@@ -62,8 +62,7 @@ class ClusterDiskTest
     @Test
     void shouldPurgeOldLogAndSnapshotsAndRecoverFromWhatIsKept() throws Exception
     {
-        final int base = 28_000 + (int)(ProcessHandle.current().pid() % 2_000) * 10;
-        members = ClusterMembers.parse("localhost:" + base + ",localhost:" + (base + 10) + ",localhost:" + (base + 20));
+        members = LoopbackMembers.three();
         for (int i = 0; i < 3; i++)
         {
             start(i);
@@ -137,8 +136,7 @@ class ClusterDiskTest
     @Test
     void shouldReseedAMemberThatMissedMoreThanTheKeptLog() throws Exception
     {
-        final int base = 36_000 + (int)(ProcessHandle.current().pid() % 2_000) * 10;
-        members = ClusterMembers.parse("localhost:" + base + ",localhost:" + (base + 10) + ",localhost:" + (base + 20));
+        members = LoopbackMembers.three();
         for (int i = 0; i < 3; i++)
         {
             start(i);
@@ -214,8 +212,7 @@ class ClusterDiskTest
     @Test
     void shouldHaveTheLeaderAskForPeriodicSnapshots() throws Exception
     {
-        final int base = 32_000 + (int)(ProcessHandle.current().pid() % 2_000) * 10;
-        members = ClusterMembers.parse("localhost:" + base + ",localhost:" + (base + 10) + ",localhost:" + (base + 20));
+        members = LoopbackMembers.three();
         final long every = 1_000;
         for (int i = 0; i < 3; i++)
         {

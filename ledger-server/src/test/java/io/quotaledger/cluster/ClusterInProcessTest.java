@@ -48,8 +48,7 @@ class ClusterInProcessTest
     @Test
     void shouldApplyOnEveryMemberAndSurviveTheLeadersLoss() throws Exception
     {
-        final int base = 20_000 + (int)(ProcessHandle.current().pid() % 2_000) * 10;
-        members = ClusterMembers.parse("localhost:" + base + ",localhost:" + (base + 10) + ",localhost:" + (base + 20));
+        members = LoopbackMembers.three();
         for (int i = 0; i < 3; i++)
         {
             start(i);
@@ -117,8 +116,7 @@ class ClusterInProcessTest
     @Test
     void shouldWriteTheSameSnapshotBytesOnEveryMemberAlsoAfterOneLoadedASnapshot() throws Exception
     {
-        final int base = 24_000 + (int)(ProcessHandle.current().pid() % 2_000) * 10;
-        members = ClusterMembers.parse("localhost:" + base + ",localhost:" + (base + 10) + ",localhost:" + (base + 20));
+        members = LoopbackMembers.three();
         for (int i = 0; i < 3; i++)
         {
             start(i);
@@ -165,8 +163,7 @@ class ClusterInProcessTest
     @Test
     void shouldStopAMemberWhoseLedgerFailsAndGoOnWithTheOthers() throws Exception
     {
-        final int base = 28_000 + (int)(ProcessHandle.current().pid() % 2_000) * 10;
-        members = ClusterMembers.parse("localhost:" + base + ",localhost:" + (base + 10) + ",localhost:" + (base + 20));
+        members = LoopbackMembers.three();
         final java.util.concurrent.CompletableFuture<String> stopped = new java.util.concurrent.CompletableFuture<>();
         poisoned = 0;
         onFatal = why ->
@@ -195,8 +192,7 @@ class ClusterInProcessTest
     @Test
     void shouldExpireHoldsOnAClusterTimerAndRefuseASnapshotOfOtherSettings() throws Exception
     {
-        final int base = 32_000 + (int)(ProcessHandle.current().pid() % 2_000) * 10;
-        members = ClusterMembers.parse("localhost:" + base + ",localhost:" + (base + 10) + ",localhost:" + (base + 20));
+        members = LoopbackMembers.three();
         for (int i = 0; i < 3; i++)
         {
             start(i);

@@ -20,8 +20,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.net.DatagramSocket;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -109,7 +107,7 @@ class ClusterKillTest
         key = ApiKeys.generate();
         final StringBuilder spec = new StringBuilder();
         final StringBuilder endpoints = new StringBuilder();
-        final int udpBase = freeUdpPorts(MEMBERS * ClusterMembers.PORTS_PER_MEMBER);
+        final int udpBase = LoopbackMembers.freeUdpPorts(MEMBERS * ClusterMembers.PORTS_PER_MEMBER);
         for (int i = 0; i < MEMBERS; i++)
         {
             ports[i] = freeTcpPort();
@@ -493,34 +491,6 @@ class ClusterKillTest
         try (ServerSocket socket = new ServerSocket(0))
         {
             return socket.getLocalPort();
-        }
-    }
-
-    /**
-     * @return a base port with {@code count} free UDP ports from it.
-     */
-    private static int freeUdpPorts(final int count)
-    {
-        final Random random = new Random();
-        while (true)
-        {
-            final int base = 20_000 + random.nextInt(20_000);
-            boolean free = true;
-            for (int p = base; p < base + count && free; p++)
-            {
-                try (DatagramSocket socket = new DatagramSocket(new InetSocketAddress("localhost", p)))
-                {
-                    socket.getLocalPort();
-                }
-                catch (final IOException ex)
-                {
-                    free = false;
-                }
-            }
-            if (free)
-            {
-                return base;
-            }
         }
     }
 }
