@@ -194,6 +194,7 @@ class ClusterKillTest
                 saveLog(i, cycles + 1);
             }
             final String checksums = awaitSameSnapshot();
+            checkStatusCommand();
             checkJournals(checksums);
             final long[] sorted = failovers.stream().mapToLong(Long::longValue).sorted().toArray();
             System.out.printf(Locale.ROOT, "cluster test: cycles=%d acknowledged=%d lost=%d doubled=%d " +
@@ -248,6 +249,34 @@ class ClusterKillTest
         {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /**
+     * {@code ledger cluster status --json} over the three members: all answer, one leads, exit 0.
+     */
+    private void checkStatusCommand()
+    {
+        final StringBuilder addresses = new StringBuilder();
+        for (int i = 0; i < MEMBERS; i++)
+        {
+            addresses.append(i == 0 ? "" : ",").append("127.0.0.1:").append(metricsPorts[i]);
+        }
+        final java.io.PrintStream out = System.out;
+        final java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        final int code;
+        System.setOut(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+        try
+        {
+            code = LedgerCli.run("cluster", "status", "--members", addresses.toString(), "--json");
+        }
+        finally
+        {
+            System.setOut(out);
+        }
+        final String json = captured.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, code, json);
+        assertTrue(json.startsWith("{\"healthy\":true,\"oneLeader\":true"), json);
+        assertEquals(MEMBERS, json.split("\"answering\":true", -1).length - 1, json);
     }
 
     /**
