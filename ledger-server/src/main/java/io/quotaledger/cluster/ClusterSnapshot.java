@@ -79,6 +79,8 @@ final class ClusterSnapshot
     /**
      * Writes the snapshot into the cluster's snapshot publication, waiting out back-pressure.
      *
+     * @param checksum the ledger's {@link Ledger#checksum()}, taken by the caller (it is the costly part).
+     * @param bytes    where the ledger's snapshot is copied first: at least {@link Ledger#snapshotLength()} long.
      * @return a CRC-32C of every byte written (header and state): equal on members whose snapshots are
      * byte-for-byte the same.
      */
@@ -86,12 +88,12 @@ final class ClusterSnapshot
         final ExclusivePublication publication,
         final IdleStrategy idle,
         final Ledger ledger,
+        final long checksum,
+        final UnsafeBuffer bytes,
         final long lastSequence,
         final long lastTimestamp,
         final long expiryDeadline)
     {
-        final int length = ledger.snapshotLength();
-        final UnsafeBuffer bytes = new UnsafeBuffer(new byte[length]);
         final int written = ledger.writeSnapshot(bytes, 0);
 
         final UnsafeBuffer header = new UnsafeBuffer(new byte[HEADER_LENGTH]);
@@ -100,7 +102,6 @@ final class ClusterSnapshot
         header.putLong(8, lastSequence, ORDER);
         header.putLong(16, lastTimestamp, ORDER);
         header.putLong(24, expiryDeadline, ORDER);
-        final long checksum = ledger.checksum();
         header.putLong(32, checksum, ORDER);
         header.putLong(40, written, ORDER);
         final long[] settings = settings(ledger.config());

@@ -58,6 +58,7 @@ public final class LedgerClusteredService implements ClusteredService
     private final BiFunction<LedgerConfig, OutcomeSink, Ledger> ledgerFactory;
     private final LedgerEvent event;
     private final UnsafeBuffer reply = new UnsafeBuffer(new byte[ClusterMessages.REPLY_LENGTH]);
+    private byte[] snapshotBuffer = new byte[0];
     private final AtomicLong internalErrors = new AtomicLong();
 
     private Cluster cluster;
@@ -186,15 +187,23 @@ public final class LedgerClusteredService implements ClusteredService
     public void onTakeSnapshot(final ExclusivePublication snapshotPublication)
     {
         flushJournal();
-        final long crc = ClusterSnapshot.write(snapshotPublication, cluster.idleStrategy(),
-            businessLogic.ledger(), appliedSequence, businessLogic.lastTimestamp(), expiryDeadline);
-        snapshotChecksum = businessLogic.ledger().checksum();
+        final Ledger ledger = businessLogic.ledger();
+        final int length = ledger.snapshotLength();
+        if (snapshotBuffer.length < length)
+        {
+            snapshotBuffer = new byte[length + length / 8]; // kept: room to grow before the next snapshot reallocates
+        }
+        final long checksum = ledger.checksum();
+        final long crc = ClusterSnapshot.write(snapshotPublication, cluster.idleStrategy(), ledger, checksum,
+            new UnsafeBuffer(snapshotBuffer, 0, length), appliedSequence, businessLogic.lastTimestamp(),
+            expiryDeadline);
+        snapshotChecksum = checksum;
         snapshotCrc = crc;
         // last: who sees a sequence change sees the checksum and CRC that go with it
         snapshotSequence = appliedSequence;
         lastSnapshotSequence = appliedSequence;
         LOG.info("snapshot at outcome {} ({} accounts, state checksum {}, snapshot crc {})", appliedSequence,
-            businessLogic.ledger().accountCount(), Long.toHexString(snapshotChecksum), Long.toHexString(crc));
+            ledger.accountCount(), Long.toHexString(checksum), Long.toHexString(crc));
     }
 
     public void onRoleChange(final Cluster.Role newRole)
